@@ -1,0 +1,40 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { type Config, parseConfig } from './config.ts';
+import type { Clock, ProviderRegistry } from './detach/ports.ts';
+import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
+import { EssClient } from './providers/aliyun/ess-client.ts';
+import { EssProvider } from './providers/aliyun/ess-provider.ts';
+import { createHttpAgent } from './providers/http.ts';
+import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
+
+/**
+ * The composition root: config and adapters, built once per process at module scope of each handler.
+ * AWS endpoints come from the SDK's own AWS_ENDPOINT_URL_* variables, so no code here knows it runs locally.
+ */
+export function compose(env: Record<string, string | undefined> = process.env) {
+  const config: Config = parseConfig(env);
+  const dispatcher = createHttpAgent({
+    connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+    responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
+    connectionsPerOrigin: 32,
+  });
+  const ess = new EssClient({
+    credentials: {
+      accessKeyId: config.ALIYUN_ACCESS_KEY_ID,
+      accessKeySecret: config.ALIYUN_ACCESS_KEY_SECRET,
+      ...(config.ALIYUN_SECURITY_TOKEN && { securityToken: config.ALIYUN_SECURITY_TOKEN }),
+    },
+    dispatcher,
+    ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
+  });
+  const providers: ProviderRegistry = { aliyun: new EssProvider(ess) };
+  const clock: Clock = { now: () => new Date() };
+  return {
+    config,
+    clock,
+    providers,
+    ledger: new DynamoDbLedger(new DynamoDBClient({}), config.LEDGER_TABLE),
+    publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
+  };
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { Action, RequestId } from './detach-request.ts';
+
+export const TERMINAL_STATUSES = ['Succeeded', 'Partial', 'Failed', 'TimedOut', 'Rejected'] as const;
+export const TerminalStatus = z.enum(TERMINAL_STATUSES);
+export type TerminalStatus = z.infer<typeof TerminalStatus>;
+
+export const EVENT_SOURCE = 'scaling-detach';
+export const EVENT_DETAIL_TYPE = 'Detach Operation Completed';
+
+export const CompletionError = z.object({
+  code: z.string(),
+  message: z.string(),
+  kind: z.enum(['busy', 'throttled', 'transient', 'fatal', 'invalid']).optional(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type CompletionError = z.infer<typeof CompletionError>;
+
+/** The `detail` of the one completion event every request ends with. */
+export const CompletionEvent = z.object({
+  version: z.literal('1'),
+  /** For a Rejected message that had no usable request id, this is `sqs:<messageId>`. */
+  requestId: z.union([RequestId, z.string().startsWith('sqs:')]),
+  action: Action,
+  status: TerminalStatus,
+  provider: z.string().optional(),
+  region: z.string().optional(),
+  scalingGroupId: z.string().optional(),
+  instanceIds: z.array(z.string()).optional(),
+  activityId: z.string().optional(),
+  cloud: z
+    .object({
+      statusCode: z.string(),
+      statusMessage: z.string().optional(),
+      progress: z.number().optional(),
+      errorCode: z.string().optional(),
+      errorMessage: z.string().optional(),
+    })
+    .optional(),
+  error: CompletionError.optional(),
+  attempts: z.number().int().nonnegative(),
+  requestedAt: z.iso.datetime(),
+  completedAt: z.iso.datetime(),
+});
+export type CompletionEvent = z.infer<typeof CompletionEvent>;

@@ -1,0 +1,2 @@
+export * from './completion-event.ts';
+export * from './detach-request.ts';

@@ -1,0 +1,68 @@
+import type { CompletionEvent, TerminalStatus } from '../contracts/index.ts';
+import type { EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
+
+export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
+  Succeeded: 'SUCCEEDED',
+  Partial: 'PARTIAL',
+  Failed: 'FAILED',
+  TimedOut: 'TIMED_OUT',
+  Rejected: 'REJECTED',
+};
+
+const TERMINAL_LEDGER_STATUSES: ReadonlySet<LedgerStatus> = new Set(Object.values(LEDGER_STATUS_OF));
+
+export const isTerminal = (status: LedgerStatus): boolean => TERMINAL_LEDGER_STATUSES.has(status);
+
+export interface CompletionDeps {
+  ledger: Ledger;
+  publisher: EventPublisher;
+}
+
+/**
+ * Ends an operation: the ledger transition is written first (conditionally, so only one writer wins), then the
+ * event is published, then marked published. A crash between the two leaves the record terminal and
+ * unpublished, and the poller publishes it: the event is never lost, and only the winner of the transition
+ * publishes it in the normal path.
+ */
+export async function completeOperation(deps: CompletionDeps, event: CompletionEvent): Promise<boolean> {
+  const won = await deps.ledger.complete(event);
+  if (won) await publishStored(deps, event);
+  return won;
+}
+
+export async function publishStored(deps: CompletionDeps, event: CompletionEvent): Promise<void> {
+  await deps.publisher.publish(event);
+  await deps.ledger.markPublished(event.requestId, new Date(event.completedAt));
+}
+
+/** The event of a record that reached a terminal state, but whose event never went out. */
+export const unpublishedEvent = (record: OperationRecord): CompletionEvent | undefined =>
+  isTerminal(record.status) && record.event !== undefined && record.eventPublishedAt === undefined
+    ? record.event
+    : undefined;
+
+export function eventFor(
+  record: Pick<OperationRecord, 'requestId' | 'action' | 'request' | 'attempts' | 'createdAt' | 'activityId'>,
+  status: TerminalStatus,
+  now: Date,
+  extra: Pick<CompletionEvent, 'cloud' | 'error'> = {},
+): CompletionEvent {
+  const request = record.request;
+  return {
+    version: '1',
+    requestId: record.requestId,
+    action: record.action,
+    status,
+    ...(request && {
+      provider: request.provider,
+      region: request.region,
+      scalingGroupId: request.scalingGroupId,
+      instanceIds: request.instanceIds,
+    }),
+    ...(record.activityId && { activityId: record.activityId }),
+    ...extra,
+    attempts: record.attempts,
+    requestedAt: record.createdAt,
+    completedAt: now.toISOString(),
+  };
+}

@@ -1,0 +1,103 @@
+import type { Action, CompletionError, CompletionEvent, DetachInstancesRequest } from '../contracts/index.ts';
+import type { DetachError } from '../errors.ts';
+
+/** What a cloud reports about one scaling activity, reduced to what the domain decides on. */
+export interface ActivityReport {
+  activityId: string;
+  phase: 'pending' | 'succeeded' | 'partial' | 'failed';
+  /** The cloud's own status word (ESS: InProgress, Successful, Warning, Failed, Rejected). */
+  statusCode: string;
+  statusMessage?: string;
+  progress?: number;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export interface SubmitResult {
+  /** Absent for calls that return no activity (they are confirmed by reconciliation). */
+  activityId?: string;
+  cloudRequestId?: string;
+}
+
+/** Port: one cloud's scaling API. Adapters throw DetachError, already classified. */
+export interface ScalingProvider {
+  /** How many activity ids one describe call accepts. */
+  readonly activityBatchLimit: number;
+  detachInstances(request: DetachInstancesRequest, clientToken: string): Promise<SubmitResult>;
+  describeActivities(region: string, activityIds: readonly string[]): Promise<ActivityReport[]>;
+}
+
+export type ProviderName = DetachInstancesRequest['provider'];
+export type ProviderRegistry = Readonly<Record<ProviderName, ScalingProvider>>;
+
+export const LEDGER_STATUSES = [
+  'QUEUED',
+  'SUBMITTED',
+  'IN_PROGRESS',
+  'SUCCEEDED',
+  'PARTIAL',
+  'FAILED',
+  'REJECTED',
+  'TIMED_OUT',
+] as const;
+export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
+
+export interface OperationRecord {
+  requestId: string;
+  action: Action;
+  status: LedgerStatus;
+  provider?: string;
+  region?: string;
+  scalingGroupId?: string;
+  instanceIds?: string[];
+  /** The validated request, kept so the poller and the status API need nothing else. */
+  request?: DetachInstancesRequest;
+  clientToken?: string;
+  activityId?: string;
+  attempts: number;
+  lastError?: CompletionError;
+  createdAt: string;
+  updatedAt: string;
+  submittedAt?: string;
+  completedAt?: string;
+  event?: CompletionEvent;
+  eventPublishedAt?: string;
+  cloudRequestId?: string;
+  /** How many times the completion event came back from the bus (see functions/record-delivery). */
+  deliveredEvents?: number;
+  lastDeliveredStatus?: string;
+}
+
+export interface NewOperation {
+  requestId: string;
+  action: Action;
+  request: DetachInstancesRequest;
+  clientToken: string;
+}
+
+/** Port: the operation ledger. Every transition is conditional so that concurrent writers cannot both win. */
+export interface Ledger {
+  /** Creates the record as QUEUED, or returns the one that exists. */
+  begin(operation: NewOperation, now: Date): Promise<OperationRecord>;
+  recordAttemptFailure(requestId: string, error: DetachError, now: Date): Promise<void>;
+  /** QUEUED -> IN_PROGRESS (activity to poll) or SUBMITTED (to reconcile). False when already moved on. */
+  markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean>;
+  /**
+   * Stores the terminal status and its event, unless the record is already terminal. Creates the record if it
+   * does not exist (a rejected message). True when this call made the transition.
+   */
+  complete(event: CompletionEvent): Promise<boolean>;
+  markPublished(requestId: string, now: Date): Promise<void>;
+  get(requestId: string): Promise<OperationRecord | undefined>;
+  /** Records the poller must look at: in progress, or terminal with an event not yet published. */
+  listPending(): AsyncIterable<OperationRecord>;
+}
+
+/** Port: where completion events go. */
+export interface EventPublisher {
+  publish(event: CompletionEvent): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}

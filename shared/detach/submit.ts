@@ -1,0 +1,127 @@
+import type { z } from 'zod';
+import {
+  type Action,
+  type CompletionError,
+  type CompletionEvent,
+  DetachInstancesRequest,
+  RequestId,
+} from '../contracts/index.ts';
+import { type DetachError, isDetachError } from '../errors.ts';
+import { type CompletionDeps, completeOperation, eventFor, publishStored, unpublishedEvent } from './completion.ts';
+import type { Clock, ProviderRegistry } from './ports.ts';
+
+export interface SubmitDeps extends CompletionDeps {
+  providers: ProviderRegistry;
+  clock: Clock;
+  /** Deliveries after which a still-retryable failure ends the request as Failed (before SQS's DLQ would take it). */
+  maxAttempts: number;
+}
+
+export interface Delivery {
+  /** The message body, not yet trusted. */
+  body: unknown;
+  /** The queue's id for the message: names a rejected message that carried no usable request id. */
+  messageId: string;
+  /** 1 on the first delivery. */
+  receiveCount: number;
+}
+
+export type SubmitOutcome =
+  | { kind: 'rejected'; requestId: string; issues: NonNullable<CompletionError['issues']> }
+  | { kind: 'submitted'; requestId: string; activityId?: string }
+  | { kind: 'failed'; requestId: string; error: CompletionError }
+  | { kind: 'duplicate'; requestId: string; status: string };
+
+/** Thrown for a retryable failure: the edge turns it into a batch item failure so that SQS delivers it again. */
+export class RetryLater extends Error {
+  constructor(readonly requestId: string, readonly error: DetachError) {
+    super(`${error.kind}: ${error.code}`, { cause: error });
+    this.name = 'RetryLater';
+  }
+}
+
+const issuesOf = (error: z.ZodError): NonNullable<CompletionError['issues']> =>
+  error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
+
+/** Takes one delivered request to the cloud once, or to its terminal event. */
+export async function submitDetachInstances(deps: SubmitDeps, delivery: Delivery): Promise<SubmitOutcome> {
+  const action: Action = 'detach-instances';
+  const now = deps.clock.now();
+  const parsed = DetachInstancesRequest.safeParse(delivery.body);
+  if (!parsed.success) {
+    const issues =
+      typeof delivery.body === 'string'
+        ? [{ path: '(root)', message: 'The message body is not valid JSON.' }]
+        : issuesOf(parsed.error);
+    return rejectDelivery(deps, delivery, action, issues);
+  }
+
+  const request = parsed.data;
+  const record = await deps.ledger.begin(
+    { requestId: request.requestId, action, request, clientToken: request.requestId },
+    now,
+  );
+  if (record.status !== 'QUEUED') {
+    const pending = unpublishedEvent(record);
+    if (pending) await publishStored(deps, pending);
+    return { kind: 'duplicate', requestId: record.requestId, status: record.status };
+  }
+
+  const provider = deps.providers[request.provider];
+  try {
+    // The token is the one stored on the first delivery, so a retry after an ambiguous failure is the same call.
+    const result = await provider.detachInstances(request, record.clientToken ?? request.requestId);
+    await deps.ledger.markSubmitted(request.requestId, result, deps.clock.now());
+    return { kind: 'submitted', requestId: request.requestId, ...(result.activityId && { activityId: result.activityId }) };
+  } catch (error) {
+    if (!isDetachError(error)) throw error;
+    const attempts = record.attempts + 1;
+    if (error.retryable && delivery.receiveCount < deps.maxAttempts) {
+      await deps.ledger.recordAttemptFailure(request.requestId, error, deps.clock.now());
+      throw new RetryLater(request.requestId, error);
+    }
+    const failure: CompletionError = error.retryable
+      ? {
+          code: 'RetriesExhausted',
+          kind: error.kind,
+          message: `Gave up after ${delivery.receiveCount} deliveries; last error ${error.code}: ${error.message}`,
+        }
+      : { code: error.code, kind: error.kind, message: error.message };
+    const event = eventFor({ ...record, attempts }, 'Failed', deps.clock.now(), { error: failure });
+    await completeOrRepublish(deps, event);
+    return { kind: 'failed', requestId: request.requestId, error: failure };
+  }
+}
+
+/** A redelivered terminal request whose event was lost in a crash gets it published now. */
+async function completeOrRepublish(deps: SubmitDeps, event: CompletionEvent) {
+  const won = await completeOperation(deps, event);
+  if (won) return;
+  const existing = await deps.ledger.get(event.requestId);
+  const pending = existing ? unpublishedEvent(existing) : undefined;
+  if (pending) await publishStored(deps, pending);
+}
+
+/**
+ * An invalid message is recorded under its request id when it has a usable one that no valid request owns;
+ * otherwise under `sqs:<messageId>`, so that it can never overwrite the record of a real operation.
+ */
+async function rejectDelivery(
+  deps: SubmitDeps,
+  delivery: Delivery,
+  action: Action,
+  issues: NonNullable<CompletionError['issues']>,
+): Promise<SubmitOutcome> {
+  const candidate = RequestId.safeParse((delivery.body as { requestId?: unknown } | null)?.requestId);
+  const fallbackId = `sqs:${delivery.messageId}`;
+  let requestId = candidate.success ? candidate.data : fallbackId;
+  const existing = await deps.ledger.get(requestId);
+  if (existing && existing.status !== 'REJECTED') requestId = fallbackId;
+  const now = deps.clock.now();
+  const record = { requestId, action, attempts: delivery.receiveCount, createdAt: now.toISOString() };
+  const event = eventFor(record, 'Rejected', now, {
+    error: { code: 'InvalidRequest', kind: 'invalid', message: 'The request does not match the contract.', issues },
+  });
+  await completeOrRepublish(deps, event);
+  return { kind: 'rejected', requestId, issues };
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import type { Agent } from 'undici';
+import { z } from 'zod';
+import { DetachError } from '../../errors.ts';
+import { postForm } from '../http.ts';
+import { essEndpoint } from './ess-endpoints.ts';
+import { essError } from './ess-errors.ts';
+import { canonicalQuery, percentEncode, rpcTimestamp, signRpc } from './rpc-signer.ts';
+
+export interface EssCredentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+  securityToken?: string;
+}
+
+export interface EssClientOptions {
+  credentials: EssCredentials;
+  dispatcher: Agent;
+  /** Replaces the per-region endpoint (the local emulator). */
+  endpointOverride?: string;
+  now?: () => Date;
+  nonce?: () => string;
+}
+
+export type EssParams = Record<string, string | number | boolean | undefined>;
+
+const numeric = z.union([z.number(), z.string()]).transform((value) => Number(value));
+
+const EssErrorBody = z.object({ Code: z.string(), Message: z.string().default(''), RequestId: z.string().optional() });
+const MutationResponse = z.object({ RequestId: z.string(), ScalingActivityId: z.string().optional() });
+
+export const EssActivity = z.object({
+  ScalingActivityId: z.string(),
+  ScalingGroupId: z.string().optional(),
+  StatusCode: z.string(),
+  StatusMessage: z.string().optional(),
+  Progress: numeric.optional(),
+  ErrorCode: z.string().optional(),
+  ErrorMessage: z.string().optional(),
+  StartTime: z.string().optional(),
+  EndTime: z.string().optional(),
+});
+export type EssActivity = z.infer<typeof EssActivity>;
+const ActivitiesResponse = z.object({
+  RequestId: z.string(),
+  TotalCount: numeric.optional(),
+  ScalingActivities: z.object({ ScalingActivity: z.array(EssActivity) }),
+});
+
+export const EssScalingGroup = z.looseObject({
+  ScalingGroupId: z.string(),
+  LifecycleState: z.string(),
+  MinSize: numeric,
+  MaxSize: numeric,
+  TotalCapacity: numeric.optional(),
+});
+const GroupsResponse = z.object({
+  RequestId: z.string(),
+  ScalingGroups: z.object({ ScalingGroup: z.array(EssScalingGroup) }),
+});
+
+export const EssScalingInstance = z.looseObject({
+  InstanceId: z.string(),
+  ScalingGroupId: z.string(),
+  LifecycleState: z.string(),
+  CreationType: z.string().optional(),
+});
+const InstancesResponse = z.object({
+  RequestId: z.string(),
+  TotalCount: numeric,
+  ScalingInstances: z.object({ ScalingInstance: z.array(EssScalingInstance) }),
+});
+
+/** `Name.1 .. Name.N` as the RPC API flattens lists. */
+export const flattenList = (name: string, values: readonly string[]): Record<string, string> =>
+  Object.fromEntries(values.map((value, index) => [`${name}.${index + 1}`, value]));
+
+/** Alibaba Cloud ESS (2014-08-28) over RPC signature 1.0, POST form, JSON responses. */
+export class EssClient {
+  readonly #options: EssClientOptions;
+
+  constructor(options: EssClientOptions) {
+    this.#options = options;
+  }
+
+  async detachInstances(input: {
+    region: string;
+    scalingGroupId: string;
+    instanceIds: readonly string[];
+    clientToken?: string;
+    decreaseDesiredCapacity?: boolean;
+    detachOption?: 'both';
+    lifecycleHook?: boolean;
+    ignoreInvalidInstance?: boolean;
+  }): Promise<{ requestId: string; scalingActivityId?: string }> {
+    const body = await this.call('DetachInstances', input.region, {
+      ScalingGroupId: input.scalingGroupId,
+      ...flattenList('InstanceId', input.instanceIds),
+      ClientToken: input.clientToken,
+      DecreaseDesiredCapacity: input.decreaseDesiredCapacity,
+      DetachOption: input.detachOption,
+      LifecycleHook: input.lifecycleHook,
+      IgnoreInvalidInstance: input.ignoreInvalidInstance,
+    });
+    const parsed = parseResponse(MutationResponse, body, 'DetachInstances');
+    return { requestId: parsed.RequestId, ...(parsed.ScalingActivityId && { scalingActivityId: parsed.ScalingActivityId }) };
+  }
+
+  /** Up to 20 activity ids a call (ScalingActivityId.N). */
+  async describeScalingActivities(region: string, activityIds: readonly string[]): Promise<EssActivity[]> {
+    if (activityIds.length === 0 || activityIds.length > 20) {
+      throw new DetachError('InvalidParameter', 'DescribeScalingActivities takes 1 to 20 activity ids', 'fatal');
+    }
+    const body = await this.call('DescribeScalingActivities', region, {
+      ...flattenList('ScalingActivityId', activityIds),
+      PageSize: 50,
+    });
+    return parseResponse(ActivitiesResponse, body, 'DescribeScalingActivities').ScalingActivities.ScalingActivity;
+  }
+
+  async describeScalingGroups(region: string, scalingGroupIds: readonly string[]) {
+    const body = await this.call('DescribeScalingGroups', region, {
+      ...flattenList('ScalingGroupId', scalingGroupIds),
+      PageSize: 50,
+    });
+    return parseResponse(GroupsResponse, body, 'DescribeScalingGroups').ScalingGroups.ScalingGroup;
+  }
+
+  async describeScalingInstances(region: string, scalingGroupId: string, instanceIds: readonly string[] = []) {
+    const body = await this.call('DescribeScalingInstances', region, {
+      ScalingGroupId: scalingGroupId,
+      ...flattenList('InstanceId', instanceIds),
+      PageSize: 100,
+    });
+    return parseResponse(InstancesResponse, body, 'DescribeScalingInstances').ScalingInstances.ScalingInstance;
+  }
+
+  /** One signed call. Every attempt gets a fresh nonce and timestamp; idempotency rides on ClientToken. */
+  async call(action: string, region: string, operationParams: EssParams): Promise<unknown> {
+    const { credentials, dispatcher, endpointOverride } = this.#options;
+    const now = this.#options.now?.() ?? new Date();
+    const params: Record<string, string> = {
+      Action: action,
+      Version: '2014-08-28',
+      Format: 'JSON',
+      RegionId: region,
+      AccessKeyId: credentials.accessKeyId,
+      SignatureMethod: 'HMAC-SHA1',
+      SignatureVersion: '1.0',
+      SignatureNonce: this.#options.nonce?.() ?? randomUUID(),
+      Timestamp: rpcTimestamp(now),
+      ...(credentials.securityToken && { SecurityToken: credentials.securityToken }),
+    };
+    for (const [key, value] of Object.entries(operationParams)) {
+      if (value !== undefined) params[key] = String(value);
+    }
+    const signature = signRpc('POST', params, credentials.accessKeySecret);
+    const body = `${canonicalQuery(params)}&Signature=${percentEncode(signature)}`;
+    const response = await postForm(dispatcher, endpointOverride ?? essEndpoint(region), body);
+    let json: unknown;
+    try {
+      json = JSON.parse(response.text);
+    } catch {
+      throw essError(
+        response.status >= 500 ? 'ServiceUnavailable' : 'InvalidResponse',
+        `ESS answered HTTP ${response.status} with a body that is not JSON`,
+        response.status >= 500 ? response.status : 502,
+      );
+    }
+    if (response.status >= 200 && response.status < 300) return json;
+    const error = EssErrorBody.safeParse(json);
+    if (!error.success) {
+      throw essError('InvalidResponse', `ESS answered HTTP ${response.status} without an error code`, response.status);
+    }
+    throw essError(error.data.Code, error.data.Message, response.status, error.data.RequestId);
+  }
+}
+
+function parseResponse<T extends z.ZodType>(schema: T, body: unknown, action: string): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    // A 200 we cannot read is a protocol fault on the cloud's side, so it is retried like a 5xx.
+    throw new DetachError('InvalidResponse', `${action} returned an unexpected body: ${parsed.error.message}`, 'transient');
+  }
+  return parsed.data;
+}
