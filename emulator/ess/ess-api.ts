@@ -1,0 +1,364 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { signRpc } from '../../shared/providers/aliyun/rpc-signer.ts';
+import type { EmulatorSeed } from '../seed.ts';
+import { type Activity, EssState, type Group } from './ess-state.ts';
+
+export interface RpcRequest {
+  method: string;
+  /** Query and form parameters together, as the signature covers them. */
+  params: Record<string, string>;
+}
+
+export interface RpcAnswer {
+  status: number;
+  format: 'JSON' | 'XML';
+  rootName: string;
+  body: Record<string, unknown>;
+}
+
+export class EssApiError extends Error {
+  constructor(
+    readonly httpStatus: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SKEW_MS = 15 * 60 * 1000;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+const COMMON_REQUIRED = ['AccessKeyId', 'Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'Timestamp', 'Version', 'Action'];
+/** Calls that take a ClientToken and so must answer a repeated token with the first result. */
+const IDEMPOTENT_ACTIONS = new Set(['DetachInstances']);
+
+const err = (status: number, code: string, message: string) => new EssApiError(status, code, message);
+
+/** Index of `Name.N` parameters, 1-based and contiguous as ESS requires. */
+function listParam(params: Record<string, string>, name: string, max: number): string[] {
+  const values: string[] = [];
+  const pattern = new RegExp(`^${name.replace('.', '\\.')}\\.(\\d+)$`);
+  const indexes = Object.keys(params)
+    .map((key) => pattern.exec(key)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const [position, index] of indexes.entries()) {
+    if (index !== position + 1 || index > max) {
+      throw err(400, 'InvalidParameter', `The parameter ${name}.N must be numbered 1 to ${max} without gaps.`);
+    }
+    values.push(params[`${name}.${index}`] as string);
+  }
+  return values;
+}
+
+function bool(params: Record<string, string>, name: string, fallback: boolean): boolean {
+  const value = params[name];
+  if (value === undefined) return fallback;
+  if (value !== 'true' && value !== 'false') throw err(400, 'InvalidParameter', `The parameter ${name} must be true or false.`);
+  return value === 'true';
+}
+
+const minute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16)}Z`;
+
+/** Alibaba Cloud ESS 2014-08-28 over RPC, to the letter of the seed documents. */
+export class EssApi {
+  readonly state: EssState;
+  readonly #secrets: Map<string, { secret: string; allowed?: Set<string> }>;
+  readonly #nonces = new Map<string, number>();
+  readonly #tokens = new Map<string, { fingerprint: string; answer: Record<string, unknown> }>();
+
+  constructor(seed: EmulatorSeed, private readonly now: () => number = Date.now) {
+    this.state = new EssState(seed);
+    this.#secrets = new Map(
+      seed.credentials.map((c) => [
+        c.accessKeyId,
+        { secret: c.accessKeySecret, ...(c.allowedActions && { allowed: new Set(c.allowedActions) }) },
+      ]),
+    );
+  }
+
+  handle(request: RpcRequest): RpcAnswer {
+    const format = request.params.Format?.toUpperCase() === 'XML' ? 'XML' : 'JSON';
+    const action = request.params.Action ?? 'Unknown';
+    try {
+      this.authenticate(request);
+      const body = this.dispatch(action, request.params);
+      return { status: 200, format, rootName: `${action}Response`, body: { RequestId: randomUUID().toUpperCase(), ...body } };
+    } catch (error) {
+      if (!(error instanceof EssApiError)) throw error;
+      return {
+        status: error.httpStatus,
+        format,
+        rootName: 'Error',
+        body: { RequestId: randomUUID().toUpperCase(), HostId: 'ess.aliyuncs.com', Code: error.code, Message: error.message },
+      };
+    }
+  }
+
+  private authenticate({ method, params }: RpcRequest): void {
+    for (const name of COMMON_REQUIRED) {
+      if (!params[name]) throw err(400, 'MissingParameter', `The input parameter "${name}" that is mandatory for processing this request is not supplied.`);
+    }
+    const credential = this.#secrets.get(params.AccessKeyId as string);
+    if (!credential) throw err(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
+    if (params.SignatureMethod !== 'HMAC-SHA1' || params.SignatureVersion !== '1.0') {
+      throw err(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards.');
+    }
+    const timestamp = params.Timestamp as string;
+    if (!TIMESTAMP.test(timestamp) || Number.isNaN(Date.parse(timestamp))) {
+      throw err(400, 'InvalidTimeStamp.Format', 'Specified time stamp or date value is not well formatted.');
+    }
+    if (Math.abs(this.now() - Date.parse(timestamp)) > SKEW_MS) {
+      throw err(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
+    }
+    const { Signature: signature, ...signed } = params;
+    const expected = Buffer.from(signRpc(method, signed, credential.secret));
+    const given = Buffer.from(signature as string);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      // The real service echoes its string to sign; we do not, so a log of this answer can never carry it.
+      throw err(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+    }
+    this.forgetOldNonces();
+    const nonceKey = `${params.AccessKeyId}:${params.SignatureNonce}`;
+    if (this.#nonces.has(nonceKey)) throw err(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
+    this.#nonces.set(nonceKey, this.now());
+    if (params.Version !== '2014-08-28') throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
+    if (credential.allowed && !credential.allowed.has(params.Action as string)) {
+      throw err(403, 'Forbidden.Unauthorized', 'A required authorization for the specified action is not supplied.');
+    }
+  }
+
+  private forgetOldNonces(): void {
+    const horizon = this.now() - SKEW_MS;
+    for (const [key, at] of this.#nonces) if (at < horizon) this.#nonces.delete(key);
+  }
+
+  private dispatch(action: string, params: Record<string, string>): Record<string, unknown> {
+    const token = params.ClientToken;
+    if (token !== undefined && IDEMPOTENT_ACTIONS.has(action)) {
+      if (token.length > 64 || !/^[\x20-\x7e]+$/.test(token)) {
+        throw err(400, 'InvalidParameter', 'The specified parameter "ClientToken" is not valid.');
+      }
+      const key = `${params.AccessKeyId}:${action}:${token}`;
+      const fingerprint = fingerprintOf(params);
+      const seen = this.#tokens.get(key);
+      if (seen) {
+        if (seen.fingerprint !== fingerprint) {
+          throw err(400, 'IdempotentParameterMismatch', 'The request uses the same client token as a previous, but non-identical request.');
+        }
+        return seen.answer;
+      }
+      const answer = this.act(action, params);
+      this.#tokens.set(key, { fingerprint, answer });
+      return answer;
+    }
+    return this.act(action, params);
+  }
+
+  private act(action: string, params: Record<string, string>): Record<string, unknown> {
+    switch (action) {
+      case 'DetachInstances':
+        return this.detachInstances(params);
+      case 'DescribeScalingActivities':
+        return this.describeScalingActivities(params);
+      case 'DescribeScalingGroups':
+        return this.describeScalingGroups(params);
+      case 'DescribeScalingInstances':
+        return this.describeScalingInstances(params);
+      default:
+        throw err(404, 'InvalidAction.NotFound', `Specified api "${action}" is not found, please check your url and method.`);
+    }
+  }
+
+  private requireGroup(params: Record<string, string>): Group {
+    const id = params.ScalingGroupId;
+    if (!id) throw err(400, 'MissingParameter', 'The input parameter "ScalingGroupId" that is mandatory for processing this request is not supplied.');
+    const group = this.state.groups.get(id);
+    if (!group || (params.RegionId && group.regionId !== params.RegionId)) {
+      throw err(404, 'InvalidScalingGroupId.NotFound', 'The specified scaling group does not exist.');
+    }
+    return group;
+  }
+
+  /** Seed: aliyun-ess-DetachInstances.md. Checks run in the order a caller can act on them. */
+  private detachInstances(params: Record<string, string>): Record<string, unknown> {
+    const instanceIds = listParam(params, 'InstanceId', 20);
+    if (instanceIds.length === 0) throw err(400, 'MissingParameter', 'The input parameter "InstanceId.N" that is mandatory for processing this request is not supplied.');
+    const decrease = bool(params, 'DecreaseDesiredCapacity', true);
+    const ignoreInvalid = bool(params, 'IgnoreInvalidInstance', false);
+    bool(params, 'LifecycleHook', false);
+    if (params.DetachOption !== undefined && params.DetachOption !== 'both') {
+      throw err(400, 'InvalidParameter', 'The specified parameter "DetachOption" is not valid.');
+    }
+    const group = this.requireGroup(params);
+    if (group.lifecycleState !== 'Active') {
+      throw err(400, 'IncorrectScalingGroupStatus', 'The current status of the specified scaling group does not support this action.');
+    }
+    const now = this.now();
+    if (this.state.activityInProgress(group.scalingGroupId, now)) {
+      throw err(400, 'ScalingActivityInProgress', 'You cannot delete a scaling group or launch a new scaling activity while there is a scaling activity in progress.');
+    }
+    const members = new Set(this.state.membersOf(group.scalingGroupId).map((i) => i.instanceId));
+    const invalid = instanceIds.filter((id) => !members.has(id));
+    if (invalid.length > 0 && !ignoreInvalid) {
+      throw err(404, 'InvalidInstanceId.NotFound', `Instance "${invalid[0]}" does not exist.`);
+    }
+    const badBalancer = group.loadBalancers.find((lb) => lb.status !== 'Active' && lb.status !== 'Running');
+    if (badBalancer) throw err(400, 'IncorrectLoadBalancerStatus', 'The current status of the specified load balancer does not support this action.');
+    const badDatabase = group.dbInstances.find((db) => db.status !== 'Running');
+    if (badDatabase) throw err(400, 'IncorrectDBInstanceStatus', `The current status of DB instance "${badDatabase.id}" does not support this action.`);
+    const valid = instanceIds.filter((id) => members.has(id));
+    if (members.size - valid.length < group.minSize) {
+      throw err(400, 'IncorrectCapacity.MinSize', 'To remove the instances, the total capacity will be lesser than the MinSize.');
+    }
+    const activity = this.state.startActivity(group, 'DetachInstances', valid, now, decrease);
+    if (invalid.length > 0 && activity.outcome.status === 'Successful') {
+      activity.ignoredInstanceIds = invalid;
+      activity.outcome = { status: 'Warning', message: `Invalid instances were ignored: ${invalid.join(', ')}.` };
+    }
+    return { ScalingActivityId: activity.id };
+  }
+
+  private describeScalingActivities(params: Record<string, string>): Record<string, unknown> {
+    if (!params.RegionId) throw err(400, 'MissingParameter', 'The input parameter "RegionId" that is mandatory for processing this request is not supplied.');
+    const ids = listParam(params, 'ScalingActivityId', 20);
+    if (ids.length === 0 && !params.ScalingGroupId) {
+      throw err(400, 'MissingParameter', 'One of ScalingGroupId and ScalingActivityId.N must be supplied.');
+    }
+    this.state.settle(this.now());
+    const activities = [...this.state.activities.values()].filter(
+      (a) =>
+        a.regionId === params.RegionId &&
+        (ids.length === 0 || ids.includes(a.id)) &&
+        (!params.ScalingGroupId || a.scalingGroupId === params.ScalingGroupId) &&
+        (!params.StatusCode || statusOf(a) === params.StatusCode),
+    );
+    const { page, total } = paginate(activities, params, 50);
+    return {
+      TotalCount: total,
+      PageNumber: Number(params.PageNumber ?? 1),
+      PageSize: Number(params.PageSize ?? 10),
+      ScalingActivities: { ScalingActivity: page.map((a) => this.activityView(a)) },
+    };
+  }
+
+  private activityView(a: Activity): Record<string, unknown> {
+    const status = statusOf(a);
+    const now = this.now();
+    const progress = a.settled ? 100 : Math.min(99, Math.floor(((now - a.startedAt) / Math.max(1, a.endsAt - a.startedAt)) * 100));
+    const left = this.state.leavingOf(a);
+    const group = this.state.groups.get(a.scalingGroupId);
+    return {
+      ScalingActivityId: a.id,
+      ScalingGroupId: a.scalingGroupId,
+      StatusCode: status,
+      StatusMessage:
+        a.outcome.message ??
+        (status === 'InProgress' ? '' : status === 'Successful' ? `"${a.instanceIds.length}" ECS instances are detached.` : `The activity ended ${status}.`),
+      Progress: progress,
+      StartTime: minute(a.startedAt),
+      ...(a.settled && { EndTime: minute(a.endsAt) }),
+      Cause: `A user requests to execute scaling activity: ${a.action}.`,
+      Description: a.description,
+      TotalCapacity: String(group ? this.state.membersOf(group.scalingGroupId).length : 0),
+      ...(status === 'Failed' || status === 'Rejected' ? { ErrorCode: `Activity${status}`, ErrorMessage: a.outcome.message ?? '' } : {}),
+      DestroyedInstances: { DestroyedInstance: [] },
+      StoppedInstances: { StoppedInstance: [] },
+      DetachedInstances: { DetachedInstance: a.settled ? left : [] },
+      TriggerSourceType: 'APIs',
+    };
+  }
+
+  private describeScalingGroups(params: Record<string, string>): Record<string, unknown> {
+    if (!params.RegionId) throw err(400, 'MissingParameter', 'The input parameter "RegionId" that is mandatory for processing this request is not supplied.');
+    const ids = listParam(params, 'ScalingGroupId', 20);
+    this.state.settle(this.now());
+    const groups = [...this.state.groups.values()].filter(
+      (g) => g.regionId === params.RegionId && (ids.length === 0 || ids.includes(g.scalingGroupId)) && g.lifecycleState !== 'Deleting',
+    );
+    const { page, total } = paginate(groups, params, 50);
+    return {
+      TotalCount: total,
+      PageNumber: Number(params.PageNumber ?? 1),
+      PageSize: Number(params.PageSize ?? 10),
+      ScalingGroups: {
+        ScalingGroup: page.map((g) => {
+          const members = this.state.membersOf(g.scalingGroupId);
+          const count = (state: string) => members.filter((m) => m.lifecycleState === state).length;
+          return {
+            ScalingGroupId: g.scalingGroupId,
+            ScalingGroupName: g.scalingGroupName ?? g.scalingGroupId,
+            RegionId: g.regionId,
+            LifecycleState: g.lifecycleState,
+            MinSize: g.minSize,
+            MaxSize: g.maxSize,
+            DesiredCapacity: g.desiredCapacity,
+            TotalCapacity: members.length,
+            TotalInstanceCount: members.length,
+            ActiveCapacity: count('InService'),
+            RemovingCapacity: count('Removing'),
+            ScalingPolicy: g.scalingPolicy,
+            GroupType: 'ECS',
+            LoadBalancerIds: { LoadBalancerId: g.loadBalancers.map((lb) => lb.id) },
+            DBInstanceIds: { DBInstanceId: g.dbInstances.map((db) => db.id) },
+          };
+        }),
+      },
+    };
+  }
+
+  private describeScalingInstances(params: Record<string, string>): Record<string, unknown> {
+    if (!params.RegionId) throw err(400, 'MissingParameter', 'The input parameter "RegionId" that is mandatory for processing this request is not supplied.');
+    const ids = listParam(params, 'InstanceId', 20);
+    this.state.settle(this.now());
+    const instances = [...this.state.instances.values()].filter((i) => {
+      if (!i.scalingGroupId) return false;
+      const group = this.state.groups.get(i.scalingGroupId);
+      return (
+        group?.regionId === params.RegionId &&
+        (!params.ScalingGroupId || i.scalingGroupId === params.ScalingGroupId) &&
+        (ids.length === 0 || ids.includes(i.instanceId))
+      );
+    });
+    const { page, total } = paginate(instances, params, 100);
+    return {
+      TotalCount: total,
+      PageNumber: Number(params.PageNumber ?? 1),
+      PageSize: Number(params.PageSize ?? 10),
+      ScalingInstances: {
+        ScalingInstance: page.map((i) => ({
+          InstanceId: i.instanceId,
+          ScalingGroupId: i.scalingGroupId,
+          LifecycleState: i.lifecycleState,
+          HealthStatus: 'Healthy',
+          CreationType: i.creationType,
+          Entrusted: i.entrusted,
+        })),
+      },
+    };
+  }
+}
+
+function statusOf(a: Activity): string {
+  return a.settled ? a.outcome.status : 'InProgress';
+}
+
+function paginate<T>(items: T[], params: Record<string, string>, maxSize: number): { page: T[]; total: number } {
+  const number = Number(params.PageNumber ?? 1);
+  const size = Number(params.PageSize ?? 10);
+  if (!Number.isInteger(number) || number < 1) throw err(400, 'InvalidParameter', 'The specified parameter "PageNumber" is not valid.');
+  if (!Number.isInteger(size) || size < 1 || size > maxSize) throw err(400, 'InvalidParameter', 'The specified parameter "PageSize" is not valid.');
+  return { page: items.slice((number - 1) * size, number * size), total: items.length };
+}
+
+/** What makes two calls "the same request" for ClientToken: every operation parameter, none of the signing ones. */
+function fingerprintOf(params: Record<string, string>): string {
+  const ignored = new Set(['Signature', 'SignatureNonce', 'Timestamp', 'AccessKeyId', 'SignatureMethod', 'SignatureVersion', 'Format', 'SecurityToken']);
+  const relevant = Object.keys(params)
+    .filter((k) => !ignored.has(k))
+    .sort()
+    .map((k) => `${k}=${params[k]}`)
+    .join('&');
+  return createHash('sha256').update(relevant).digest('hex');
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+export const ACTIVITY_STATUSES = ['Successful', 'Warning', 'Failed', 'Rejected'] as const;
+
+const ResourceStatus = z.object({ id: z.string(), status: z.string() });
+
+/** The emulator's whole world, as a seed file describes it (emulator/seed.default.json is the default). */
+export const EmulatorSeed = z.object({
+  credentials: z
+    .array(
+      z.object({
+        accessKeyId: z.string(),
+        accessKeySecret: z.string(),
+        /** Actions this key may call; absent means all. Anything else answers Forbidden.Unauthorized. */
+        allowedActions: z.array(z.string()).optional(),
+      }),
+    )
+    .min(1),
+  /** How long an activity runs before it ends (per group `activityDurationMs` wins). */
+  activityDurationMs: z.number().int().nonnegative().default(1000),
+  aliyun: z
+    .object({
+      scalingGroups: z
+        .array(
+          z.object({
+            scalingGroupId: z.string(),
+            regionId: z.string(),
+            scalingGroupName: z.string().optional(),
+            lifecycleState: z.enum(['Active', 'Inactive', 'Deleting']).default('Active'),
+            minSize: z.number().int().nonnegative(),
+            maxSize: z.number().int().nonnegative(),
+            desiredCapacity: z.number().int().nonnegative().optional(),
+            scalingPolicy: z.enum(['recycle', 'release', 'forcerelease']).default('release'),
+            loadBalancers: z.array(ResourceStatus).default([]),
+            dbInstances: z.array(ResourceStatus).default([]),
+            activityDurationMs: z.number().int().nonnegative().optional(),
+            /** How the group's next activities end; Successful when empty. Consumed one per activity. */
+            activityOutcomes: z
+              .array(z.object({ status: z.enum(ACTIVITY_STATUSES), message: z.string().optional() }))
+              .default([]),
+          }),
+        )
+        .default([]),
+      instances: z
+        .array(
+          z.object({
+            instanceId: z.string(),
+            scalingGroupId: z.string().optional(),
+            creationType: z.enum(['AutoCreated', 'Attached', 'Managed']).default('AutoCreated'),
+            lifecycleState: z.string().default('InService'),
+            entrusted: z.boolean().default(false),
+          }),
+        )
+        .default([]),
+    })
+    .default({ scalingGroups: [], instances: [] }),
+});
+export type EmulatorSeed = z.infer<typeof EmulatorSeed>;
+export type SeedGroup = EmulatorSeed['aliyun']['scalingGroups'][number];
+export type SeedInstance = EmulatorSeed['aliyun']['instances'][number];
+
+/** Injected faults, matched in order against each cloud call. */
+export const Fault = z.object({
+  /** Action name to match; absent matches every action. */
+  action: z.string().optional(),
+  /** Answer with this error instead of acting. */
+  error: z.object({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() }).optional(),
+  /** Wait before answering. */
+  latencyMs: z.number().int().nonnegative().optional(),
+  /** Drop the connection with no answer: before acting, or after acting (the ambiguous failure). */
+  drop: z.enum(['before', 'after']).optional(),
+  /** How many calls it applies to. */
+  times: z.number().int().positive().default(1),
+});
+export type Fault = z.infer<typeof Fault>;
