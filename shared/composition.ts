@@ -1,9 +1,10 @@
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { type Config, parseConfig } from './config.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
-import { EssClient } from './providers/aliyun/ess-client.ts';
+import { EssClient, EssCredentials } from './providers/aliyun/ess-client.ts';
 import { EssProvider } from './providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from './providers/http.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
@@ -20,11 +21,7 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     connectionsPerOrigin: 32,
   });
   const ess = new EssClient({
-    credentials: {
-      accessKeyId: config.ALIYUN_ACCESS_KEY_ID,
-      accessKeySecret: config.ALIYUN_ACCESS_KEY_SECRET,
-      ...(config.ALIYUN_SECURITY_TOKEN && { securityToken: config.ALIYUN_SECURITY_TOKEN }),
-    },
+    credentials: essCredentials(config),
     dispatcher,
     ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
   });
@@ -37,4 +34,17 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     ledger: new DynamoDbLedger(new DynamoDBClient({}), config.LEDGER_TABLE),
     publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
   };
+}
+
+function essCredentials(config: Config): () => Promise<EssCredentials> {
+  const parameter = config.ALIYUN_CREDENTIALS_PARAMETER;
+  if (parameter) {
+    return async () =>
+      EssCredentials.parse(await getParameter(parameter, { decrypt: true, transform: 'json', maxAge: 300 }));
+  }
+  const fixed = EssCredentials.parse({
+    accessKeyId: config.ALIYUN_ACCESS_KEY_ID,
+    accessKeySecret: config.ALIYUN_ACCESS_KEY_SECRET,
+  });
+  return async () => fixed;
 }

@@ -1,16 +1,24 @@
 import { z } from 'zod';
 
+/** An unset variable and an empty one mean the same: serverless.yml writes '' for what a stage does not use. */
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 /** Every setting the functions read, parsed once at cold start. A bad value stops the function with its name. */
 export const ConfigSchema = z.object({
   LEDGER_TABLE: z.string().min(1),
   EVENT_BUS_NAME: z.string().min(1),
-  ALIYUN_ACCESS_KEY_ID: z.string().min(1),
-  ALIYUN_ACCESS_KEY_SECRET: z.string().min(1),
-  ALIYUN_SECURITY_TOKEN: z.string().min(1).optional(),
+  /**
+   * Deployed: the name of an SSM SecureString holding {"accessKeyId","accessKeySecret"}; read at run time and
+   * cached for five minutes, so keys never sit in the function's environment and a rotation is picked up.
+   */
+  ALIYUN_CREDENTIALS_PARAMETER: optional(z.string().min(1)),
+  /** Local only: the keys themselves (the emulator's). */
+  ALIYUN_ACCESS_KEY_ID: optional(z.string().min(1)),
+  ALIYUN_ACCESS_KEY_SECRET: optional(z.string().min(1)),
   /** Replaces every region's ESS endpoint; set to the local emulator. */
-  ESS_ENDPOINT: z.url().optional(),
+  ESS_ENDPOINT: optional(z.url()),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */
   MAX_ATTEMPTS: positiveInt(8),
   OPERATION_TIMEOUT_SECONDS: positiveInt(3600),
@@ -20,11 +28,20 @@ export const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
+const hasCredentials = (config: Config) =>
+  config.ALIYUN_CREDENTIALS_PARAMETER !== undefined ||
+  (config.ALIYUN_ACCESS_KEY_ID !== undefined && config.ALIYUN_ACCESS_KEY_SECRET !== undefined);
+
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const parsed = ConfigSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}`);
+  }
+  if (!hasCredentials(parsed.data)) {
+    throw new Error(
+      'Invalid configuration: set ALIYUN_CREDENTIALS_PARAMETER, or both ALIYUN_ACCESS_KEY_ID and ALIYUN_ACCESS_KEY_SECRET',
+    );
   }
   return parsed.data;
 }

@@ -7,14 +7,16 @@ import { essEndpoint } from './ess-endpoints.ts';
 import { essError } from './ess-errors.ts';
 import { canonicalQuery, percentEncode, rpcTimestamp, signRpc } from './rpc-signer.ts';
 
-export interface EssCredentials {
-  accessKeyId: string;
-  accessKeySecret: string;
-  securityToken?: string;
-}
+export const EssCredentials = z.object({
+  accessKeyId: z.string().min(1),
+  accessKeySecret: z.string().min(1),
+  securityToken: z.string().min(1).optional(),
+});
+export type EssCredentials = z.infer<typeof EssCredentials>;
 
 export interface EssClientOptions {
-  credentials: EssCredentials;
+  /** Asked on every call, so that a rotated key is used as soon as its source has it. */
+  credentials: () => Promise<EssCredentials>;
   dispatcher: Agent;
   /** Replaces the per-region endpoint (the local emulator). */
   endpointOverride?: string;
@@ -137,7 +139,8 @@ export class EssClient {
 
   /** One signed call. Every attempt gets a fresh nonce and timestamp; idempotency rides on ClientToken. */
   async call(action: string, region: string, operationParams: EssParams): Promise<unknown> {
-    const { credentials, dispatcher, endpointOverride } = this.#options;
+    const { dispatcher, endpointOverride } = this.#options;
+    const credentials = await this.#options.credentials();
     const now = this.#options.now?.() ?? new Date();
     const params: Record<string, string> = {
       Action: action,
