@@ -1,0 +1,161 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
+import type { EmulatorSeed } from '../emulator/seed.ts';
+import { invokeFunction } from './lambda-invoker.ts';
+import { startOffline } from './offline.ts';
+import { type StackResources, stackResources } from './resources.ts';
+import { SqsBridge } from './sqs-bridge.ts';
+import { createFifoQueue, createLedgerTable, freePort, LOCAL_AWS, type ProvisionedQueue, startDynamoDb, startSqs } from './services.ts';
+
+export interface StackPorts {
+  sqs: number;
+  dynamodb: number;
+  emulator: number;
+  http: number;
+  lambda: number;
+  eventBridge: number;
+  eventBridgePubSub: number;
+}
+
+export const DEFAULT_PORTS: StackPorts = {
+  sqs: 4566,
+  dynamodb: 8000,
+  emulator: 9000,
+  http: 3000,
+  lambda: 3002,
+  eventBridge: 4010,
+  eventBridgePubSub: 4011,
+};
+
+export interface StackOptions {
+  /** Fixed ports, or free ones picked at start (tests). */
+  ports?: StackPorts | 'ephemeral';
+  seed?: EmulatorSeed;
+  /** How often the local scheduler runs the poller; deployed, EventBridge Scheduler does. */
+  pollIntervalMs?: number;
+  /** Local queues' visibility timeout, which is also the retry backoff. */
+  visibilityTimeoutSeconds?: number;
+  logger?: Logger;
+  /** Show the functions' logs (npm start). */
+  echoFunctionLogs?: boolean;
+}
+
+/** What tests and people need to talk to a running local stack. */
+export interface StackInfo {
+  resources: StackResources;
+  endpoints: { sqs: string; dynamodb: string; eventBridge: string; emulator: string; lambda: string; http: string };
+  queues: Record<string, ProvisionedQueue>;
+  aws: typeof LOCAL_AWS;
+}
+
+export interface RunningStack extends StackInfo {
+  emulator: CloudEmulator;
+  stop(): Promise<void>;
+}
+
+async function pickPorts(option: StackOptions['ports']): Promise<StackPorts> {
+  if (option && option !== 'ephemeral') return option;
+  if (!option) return DEFAULT_PORTS;
+  const entries = await Promise.all(Object.keys(DEFAULT_PORTS).map(async (key) => [key, await freePort()] as const));
+  return Object.fromEntries(entries) as unknown as StackPorts;
+}
+
+/**
+ * Starts, on 127.0.0.1: fauxqs, DynamoDB Local, the cloud emulator, serverless-offline with the EventBridge
+ * emulator; creates the queues and the table; bridges the queues to the functions; runs the poller on a timer.
+ * Whatever it started it stops, in reverse order, also when a later step fails.
+ */
+export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
+  const logger = options.logger ?? new Logger({ serviceName: 'local-stack' });
+  const ports = await pickPorts(options.ports);
+  const resources = stackResources('local');
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error) => logger.warn('stop failed', { error }));
+    stops.length = 0;
+  };
+  try {
+    const sqs = await startSqs(ports.sqs);
+    stops.push(sqs.stop);
+    const dynamodb = await startDynamoDb(ports.dynamodb);
+    stops.push(dynamodb.stop);
+    const emulator = await startEmulator({ port: ports.emulator, ...(options.seed && { seed: options.seed }) });
+    stops.push(() => emulator.close());
+
+    await createLedgerTable(dynamodb.url, resources.ledgerTable);
+    const queues: Record<string, ProvisionedQueue> = {};
+    for (const binding of resources.queues) {
+      queues[binding.action] = await createFifoQueue(sqs.url, binding, options.visibilityTimeoutSeconds ?? 5);
+    }
+
+    const eventBridgeUrl = `http://127.0.0.1:${ports.eventBridge}`;
+    const offline = await startOffline({
+      httpPort: ports.http,
+      lambdaPort: ports.lambda,
+      eventBridgePort: ports.eventBridge,
+      eventBridgePubSubPort: ports.eventBridgePubSub,
+      env: {
+        AWS_REGION: LOCAL_AWS.region,
+        AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
+        AWS_ENDPOINT_URL_SQS: sqs.url,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeUrl,
+        ESS_ENDPOINT: emulator.url,
+      },
+      echo: options.echoFunctionLogs ?? false,
+    });
+    stops.push(offline.stop);
+
+    const bridge = new SqsBridge(sqs.url, offline.lambdaUrl, logger);
+    bridge.start(
+      resources.queues.map((binding) => ({
+        queueUrl: (queues[binding.action] as ProvisionedQueue).queueUrl,
+        queueArn: (queues[binding.action] as ProvisionedQueue).queueArn,
+        functionName: binding.functionName,
+      })),
+    );
+    stops.push(() => bridge.stop());
+
+    const scheduler = startScheduler(offline.lambdaUrl, resources.pollFunctionName, options.pollIntervalMs ?? 2000, logger);
+    stops.push(scheduler);
+
+    return {
+      resources,
+      endpoints: {
+        sqs: sqs.url,
+        dynamodb: dynamodb.url,
+        eventBridge: eventBridgeUrl,
+        emulator: emulator.url,
+        lambda: offline.lambdaUrl,
+        http: offline.url,
+      },
+      queues,
+      aws: LOCAL_AWS,
+      emulator,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Runs the poller every `intervalMs`, one pass at a time, as a schedule would. */
+function startScheduler(lambdaUrl: string, functionName: string, intervalMs: number, logger: Logger): () => Promise<void> {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const result = await invokeFunction(lambdaUrl, functionName, {}).catch((error: unknown) => ({
+        functionError: String(error),
+        payload: undefined,
+      }));
+      if (result.functionError) logger.warn('scheduled poll failed', { error: result.payload ?? result.functionError });
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
