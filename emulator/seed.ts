@@ -15,7 +15,7 @@ export const EmulatorSeed = z.object({
         allowedActions: z.array(z.string()).optional(),
       }),
     )
-    .min(1),
+    .default([]),
   /** How long an activity runs before it ends (per group `activityDurationMs` wins). */
   activityDurationMs: z.number().int().nonnegative().default(1000),
   aliyun: z
@@ -63,6 +63,8 @@ export type SeedInstance = EmulatorSeed['aliyun']['instances'][number];
 export const Fault = z.object({
   /** Action name to match; absent matches every action. */
   action: z.string().optional(),
+  /** ScalingGroupId parameter to match, so that tests sharing one emulator do not see each other's faults. */
+  scalingGroupId: z.string().optional(),
   /** Answer with this error instead of acting. */
   error: z.object({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() }).optional(),
   /** Wait before answering. */

@@ -77,7 +77,7 @@ export class CloudEmulator {
 
   private async rpc(method: string, params: Record<string, string>, res: ServerResponse): Promise<void> {
     const action = params.Action ?? 'Unknown';
-    const fault = this.takeFault(action);
+    const fault = this.takeFault(action, params.ScalingGroupId);
     if (fault?.latencyMs) await sleep(fault.latencyMs);
     if (fault?.drop === 'before') return void res.socket?.destroy();
     const answer = fault?.error
@@ -104,8 +104,12 @@ export class CloudEmulator {
     }
   }
 
-  private takeFault(action: string): Fault | undefined {
-    const index = this.faults.findIndex((f) => f.action === undefined || f.action === action);
+  private takeFault(action: string, scalingGroupId: string | undefined): Fault | undefined {
+    const index = this.faults.findIndex(
+      (f) =>
+        (f.action === undefined || f.action === action) &&
+        (f.scalingGroupId === undefined || f.scalingGroupId === scalingGroupId),
+    );
     if (index < 0) return undefined;
     const fault = this.faults[index] as Fault;
     fault.times -= 1;
@@ -130,10 +134,12 @@ export class CloudEmulator {
       }
       case 'GET /admin/calls':
         return sendJson(res, 200, { calls: this.calls });
-      case 'POST /admin/seed': {
+      case 'POST /admin/seed':
+      case 'POST /admin/seed/add': {
         const seed = EmulatorSeed.safeParse(parseJson(body));
         if (!seed.success) return sendJson(res, 400, { error: 'invalid seed', issues: seed.error.issues });
-        this.reseed(seed.data);
+        if (path === '/admin/seed') this.reseed(seed.data);
+        else this.ess.add(seed.data);
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /admin/faults': {

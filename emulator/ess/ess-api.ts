@@ -78,6 +78,17 @@ export class EssApi {
     );
   }
 
+  /** Adds the seed's credentials, groups and instances to the running world. */
+  add(seed: EmulatorSeed): void {
+    for (const c of seed.credentials) {
+      this.#secrets.set(c.accessKeyId, {
+        secret: c.accessKeySecret,
+        ...(c.allowedActions && { allowed: new Set(c.allowedActions) }),
+      });
+    }
+    this.state.add(seed);
+  }
+
   handle(request: RpcRequest): RpcAnswer {
     const format = request.params.Format?.toUpperCase() === 'XML' ? 'XML' : 'JSON';
     const action = request.params.Action ?? 'Unknown';

@@ -32,14 +32,15 @@ export class EssState {
 
   constructor(seed: EmulatorSeed) {
     this.defaultActivityDurationMs = seed.activityDurationMs;
-    for (const group of seed.aliyun.scalingGroups) {
-      this.groups.set(group.scalingGroupId, structuredClone({ ...group, desiredCapacity: group.desiredCapacity ?? 0 }));
-    }
+    this.add(seed);
+  }
+
+  /** Adds (or replaces, by id) the seed's groups and instances, leaving everything else as it is. */
+  add(seed: EmulatorSeed): void {
     for (const instance of seed.aliyun.instances) this.instances.set(instance.instanceId, structuredClone(instance));
-    for (const group of this.groups.values()) {
-      if (!seed.aliyun.scalingGroups.find((g) => g.scalingGroupId === group.scalingGroupId)?.desiredCapacity) {
-        group.desiredCapacity = this.membersOf(group.scalingGroupId).length;
-      }
+    for (const group of seed.aliyun.scalingGroups) {
+      const desiredCapacity = group.desiredCapacity ?? this.membersOf(group.scalingGroupId).length;
+      this.groups.set(group.scalingGroupId, structuredClone({ ...group, desiredCapacity }));
     }
   }
 

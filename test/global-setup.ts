@@ -1,0 +1,18 @@
+import type { TestProject } from 'vitest/node';
+import { type StackInfo, startStack } from '../local/stack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+  }
+}
+
+/** One local stack for the whole run, on free ports, stopped (by the pids it started) when the run ends. */
+export default async function setup(project: TestProject) {
+  const stack = await startStack({ ports: 'ephemeral', pollIntervalMs: 500, visibilityTimeoutSeconds: 1 });
+  const { emulator: _emulator, stop: _stop, ...info } = stack;
+  project.provide('stack', info);
+  return async () => {
+    await stack.stop();
+  };
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import type { EmulatorSeed, Fault } from '../../emulator/seed.ts';
+
+type SeedInput = {
+  credentials?: EmulatorSeed['credentials'];
+  aliyun?: { scalingGroups?: Partial<EmulatorSeed['aliyun']['scalingGroups'][number]>[]; instances?: Partial<EmulatorSeed['aliyun']['instances'][number]>[] };
+};
+
+/** The emulator's admin API, as tests use it. */
+export class EmulatorAdmin {
+  constructor(readonly url: string) {}
+
+  async add(seed: SeedInput): Promise<void> {
+    await this.post('/admin/seed/add', seed);
+  }
+
+  async inject(...faults: (Partial<Fault> & Pick<Fault, 'scalingGroupId'>)[]): Promise<void> {
+    await this.post('/admin/faults', faults.map((fault) => ({ times: 1, ...fault })));
+  }
+
+  async state(): Promise<{
+    aliyun: {
+      scalingGroups: { scalingGroupId: string; desiredCapacity: number; lifecycleState: string }[];
+      instances: { instanceId: string; scalingGroupId?: string; lifecycleState: string }[];
+      activities: { id: string; scalingGroupId: string; instanceIds: string[]; settled: boolean }[];
+    };
+  }> {
+    return (await (await request(`${this.url}/admin/state`)).body.json()) as never;
+  }
+
+  async calls(filter: { action?: string; scalingGroupId?: string } = {}) {
+    const { calls } = (await (await request(`${this.url}/admin/calls`)).body.json()) as {
+      calls: { action: string; status: number; code?: string; params: Record<string, string> }[];
+    };
+    return calls.filter(
+      (call) =>
+        (!filter.action || call.action === filter.action) &&
+        (!filter.scalingGroupId || call.params.ScalingGroupId === filter.scalingGroupId),
+    );
+  }
+
+  private async post(path: string, body: unknown): Promise<void> {
+    const response = await request(`${this.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`${path} answered ${response.statusCode}: ${text}`);
+  }
+}
+
+export const uniqueId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
+
+export const EMULATOR_KEY = { accessKeyId: 'LTAI-emulator-key', accessKeySecret: 'emulator-secret' };
+export const READONLY_KEY = { accessKeyId: 'LTAI-readonly-key', accessKeySecret: 'readonly-secret' };
+
+export interface GroupOptions {
+  region?: string;
+  instances?: number;
+  minSize?: number;
+  lifecycleState?: 'Active' | 'Inactive';
+  loadBalancers?: { id: string; status: string }[];
+  dbInstances?: { id: string; status: string }[];
+  activityDurationMs?: number;
+  activityOutcomes?: { status: 'Successful' | 'Warning' | 'Failed' | 'Rejected'; message?: string }[];
+}
+
+/** A fresh scaling group of its own in the shared emulator, with `instances` AutoCreated members. */
+export async function aScalingGroup(admin: EmulatorAdmin, options: GroupOptions = {}) {
+  const scalingGroupId = uniqueId('asg');
+  const region = options.region ?? 'cn-hangzhou';
+  const instanceIds = Array.from({ length: options.instances ?? 3 }, () => uniqueId('i'));
+  await admin.add({
+    aliyun: {
+      scalingGroups: [
+        {
+          scalingGroupId,
+          regionId: region,
+          minSize: options.minSize ?? 0,
+          maxSize: 100,
+          lifecycleState: options.lifecycleState ?? 'Active',
+          loadBalancers: options.loadBalancers ?? [],
+          dbInstances: options.dbInstances ?? [],
+          activityDurationMs: options.activityDurationMs ?? 300,
+          activityOutcomes: options.activityOutcomes ?? [],
+        },
+      ],
+      instances: instanceIds.map((instanceId) => ({ instanceId, scalingGroupId })),
+    },
+  });
+  return { scalingGroupId, region, instanceIds };
+}

@@ -1,0 +1,64 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { inject } from 'vitest';
+import type { OperationRecord } from '../../shared/detach/ports.ts';
+import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
+import { EmulatorAdmin } from './emulator-admin.ts';
+
+/** Clients of the local stack that test/global-setup.ts started. */
+export function stackClients() {
+  const stack = inject('stack');
+  const sqs = new SQSClient({ ...stack.aws, endpoint: stack.endpoints.sqs });
+  const dynamodb = new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb });
+  const ledger = new DynamoDbLedger(dynamodb, stack.resources.ledgerTable);
+  const admin = new EmulatorAdmin(stack.endpoints.emulator);
+
+  const queueOf = (action: string) => {
+    const queue = stack.queues[action];
+    if (!queue) throw new Error(`no queue for ${action}`);
+    return queue;
+  };
+
+  /** Enqueues a request body as a producer does: group per scaling group, deduplicated by request id. */
+  async function send(action: string, body: unknown, options: { groupId?: string; deduplicationId?: string } = {}) {
+    const request = body as { requestId?: string; provider?: string; region?: string; scalingGroupId?: string };
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueOf(action).queueUrl,
+        MessageBody: raw,
+        MessageGroupId: options.groupId ?? `${request.provider}:${request.region}:${request.scalingGroupId}`,
+        MessageDeduplicationId: options.deduplicationId ?? request.requestId ?? `${Date.now()}-${Math.random()}`,
+      }),
+    );
+  }
+
+  /** Polls the ledger until the record satisfies `done`; fails with the last record seen. */
+  async function waitForRecord(
+    requestId: string,
+    done: (record: OperationRecord) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<OperationRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let last: OperationRecord | undefined;
+    while (Date.now() < deadline) {
+      last = await ledger.get(requestId);
+      if (last && done(last)) return last;
+      await sleep(200);
+    }
+    throw new Error(`record ${requestId} did not reach the expected state; last seen: ${JSON.stringify(last)}`);
+  }
+
+  /** The completion event came back through the bus (functions/record-delivery), and was published once. */
+  const delivered = (record: OperationRecord) => record.eventPublishedAt !== undefined && (record.deliveredEvents ?? 0) >= 1;
+
+  async function dlqMessages(action: string) {
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueOf(action).deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0 }),
+    );
+    return Messages ?? [];
+  }
+
+  return { stack, sqs, dynamodb, ledger, admin, send, waitForRecord, delivered, dlqMessages };
+}
