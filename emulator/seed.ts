@@ -34,6 +34,8 @@ export const EmulatorSeed = z.object({
             loadBalancers: z.array(ResourceStatus).default([]),
             dbInstances: z.array(ResourceStatus).default([]),
             activityDurationMs: z.number().int().nonnegative().optional(),
+            /** A RAM policy denying these actions on this group: they answer Forbidden.Unauthorized. */
+            unauthorizedActions: z.array(z.string()).default([]),
             /** How the group's next activities end; Successful when empty. Consumed one per activity. */
             activityOutcomes: z
               .array(z.object({ status: z.enum(ACTIVITY_STATUSES), message: z.string().optional() }))

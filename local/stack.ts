@@ -36,6 +36,8 @@ export interface StackOptions {
   /** Local queues' visibility timeout, which is also the retry backoff. */
   visibilityTimeoutSeconds?: number;
   logger?: Logger;
+  /** Deliveries before a still-retryable request ends Failed (serverless.yml MAX_ATTEMPTS). */
+  maxAttempts?: number;
   /** Show the functions' logs (npm start). */
   echoFunctionLogs?: boolean;
 }
@@ -102,6 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
         AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeUrl,
         ESS_ENDPOINT: emulator.url,
+        MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
       },
       echo: options.echoFunctionLogs ?? false,
     });

@@ -189,6 +189,9 @@ export class EssApi {
     if (!group || (params.RegionId && group.regionId !== params.RegionId)) {
       throw err(404, 'InvalidScalingGroupId.NotFound', 'The specified scaling group does not exist.');
     }
+    if (group.unauthorizedActions.includes(params.Action as string)) {
+      throw err(403, 'Forbidden.Unauthorized', 'A required authorization for the specified action is not supplied.');
+    }
     return group;
   }
 

@@ -61,6 +61,7 @@ export interface GroupOptions {
   dbInstances?: { id: string; status: string }[];
   activityDurationMs?: number;
   activityOutcomes?: { status: 'Successful' | 'Warning' | 'Failed' | 'Rejected'; message?: string }[];
+  unauthorizedActions?: string[];
 }
 
 /** A fresh scaling group of its own in the shared emulator, with `instances` AutoCreated members. */
@@ -81,6 +82,7 @@ export async function aScalingGroup(admin: EmulatorAdmin, options: GroupOptions 
           dbInstances: options.dbInstances ?? [],
           activityDurationMs: options.activityDurationMs ?? 300,
           activityOutcomes: options.activityOutcomes ?? [],
+          unauthorizedActions: options.unauthorizedActions ?? [],
         },
       ],
       instances: instanceIds.map((instanceId) => ({ instanceId, scalingGroupId })),

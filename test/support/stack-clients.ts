@@ -24,7 +24,7 @@ export function stackClients() {
   async function send(action: string, body: unknown, options: { groupId?: string; deduplicationId?: string } = {}) {
     const request = body as { requestId?: string; provider?: string; region?: string; scalingGroupId?: string };
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
-    await sqs.send(
+    const { MessageId } = await sqs.send(
       new SendMessageCommand({
         QueueUrl: queueOf(action).queueUrl,
         MessageBody: raw,
@@ -32,6 +32,7 @@ export function stackClients() {
         MessageDeduplicationId: options.deduplicationId ?? request.requestId ?? `${Date.now()}-${Math.random()}`,
       }),
     );
+    return MessageId as string;
   }
 
   /** Polls the ledger until the record satisfies `done`; fails with the last record seen. */
