@@ -10,7 +10,10 @@ const emulator = await startEmulator({
   port: Number(values.port),
   seed: values.seed ? loadSeed(values.seed) : loadSeed(),
 });
-logger.info('cloud emulator listening', { url: emulator.url, seed: values.seed ?? 'emulator/seed.default.json' });
+logger.info('cloud emulator listening', {
+  url: emulator.url,
+  seed: values.seed ?? 'emulator/seed.default.json',
+});
 const stop = async () => {
   await emulator.close();
   process.exit(0);

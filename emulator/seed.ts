@@ -68,7 +68,9 @@ export const Fault = z.object({
   /** ScalingGroupId parameter to match, so that tests sharing one emulator do not see each other's faults. */
   scalingGroupId: z.string().optional(),
   /** Answer with this error instead of acting. */
-  error: z.object({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() }).optional(),
+  error: z
+    .object({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() })
+    .optional(),
   /** Wait before answering. */
   latencyMs: z.number().int().nonnegative().optional(),
   /** Drop the connection with no answer: before acting, or after acting (the ambiguous failure). */

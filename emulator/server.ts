@@ -67,7 +67,10 @@ export class CloudEmulator {
     if (url.pathname.startsWith('/admin/')) return this.admin(req.method ?? 'GET', url.pathname, body, res);
     if (url.pathname === '/' && (req.method === 'GET' || req.method === 'POST')) {
       const params = Object.fromEntries(url.searchParams);
-      if (req.method === 'POST' && String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) {
+      if (
+        req.method === 'POST' &&
+        String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')
+      ) {
         Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
       }
       return this.rpc(req.method, params, res);
@@ -85,7 +88,11 @@ export class CloudEmulator {
           status: fault.error.httpStatus,
           format: params.Format?.toUpperCase() === 'XML' ? ('XML' as const) : ('JSON' as const),
           rootName: 'Error',
-          body: { RequestId: crypto.randomUUID(), Code: fault.error.code, Message: fault.error.message ?? fault.error.code },
+          body: {
+            RequestId: crypto.randomUUID(),
+            Code: fault.error.code,
+            Message: fault.error.message ?? fault.error.code,
+          },
         }
       : this.ess.handle({ method, params });
     this.calls.push({
@@ -117,7 +124,7 @@ export class CloudEmulator {
     return fault;
   }
 
-  private admin(method: string, path: string, body: string, res: ServerResponse): void {
+  private admin(method: string, path: string, body: string, res: ServerResponse) {
     const route = `${method} ${path}`;
     switch (route) {
       case 'GET /admin/health':
@@ -144,7 +151,8 @@ export class CloudEmulator {
       }
       case 'POST /admin/faults': {
         const faults = z.array(Fault).safeParse(parseJson(body));
-        if (!faults.success) return sendJson(res, 400, { error: 'invalid faults', issues: faults.error.issues });
+        if (!faults.success)
+          return sendJson(res, 400, { error: 'invalid faults', issues: faults.error.issues });
         this.faults.push(...faults.data);
         return sendJson(res, 200, { ok: true, pending: this.faults.length });
       }
@@ -176,7 +184,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startEmulator(options: { port?: number; seed?: EmulatorSeed } = {}): Promise<CloudEmulator> {
+export async function startEmulator(
+  options: { port?: number; seed?: EmulatorSeed } = {},
+): Promise<CloudEmulator> {
   const emulator = new CloudEmulator(options.seed ?? loadSeed());
   await emulator.listen(options.port ?? 0);
   return emulator;

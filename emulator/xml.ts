@@ -1,4 +1,4 @@
-const escape = (value: string) =>
+const escapeXml = (value: string) =>
   value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** JSON to the XML the RPC API writes: an array repeats its element name, as `{"X":{"Y":[..]}}` <-> `<X><Y/><Y/></X>`. */
@@ -10,5 +10,5 @@ export function toXml(name: string, value: unknown): string {
       .join('');
     return `<${name}>${inner}</${name}>`;
   }
-  return `<${name}>${escape(String(value ?? ''))}</${name}>`;
+  return `<${name}>${escapeXml(String(value ?? ''))}</${name}>`;
 }

@@ -7,7 +7,11 @@ export interface InvokeResult {
 }
 
 /** Invokes a function through serverless-offline's Lambda endpoint, as an event source mapping would. */
-export async function invokeFunction(lambdaUrl: string, functionName: string, event: unknown): Promise<InvokeResult> {
+export async function invokeFunction(
+  lambdaUrl: string,
+  functionName: string,
+  event: unknown,
+): Promise<InvokeResult> {
   const response = await request(`${lambdaUrl}/2015-03-31/functions/${functionName}/invocations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },

@@ -56,7 +56,10 @@ export async function startOffline(options: OfflineOptions): Promise<RunningServ
     async () => {
       const response = await request(`http://127.0.0.1:${options.eventBridgePort}/`, { method: 'GET' });
       await response.body.dump();
-      const lambda = await request(`${lambdaUrl}/2015-03-31/functions/none/invocations`, { method: 'POST', body: '{}' });
+      const lambda = await request(`${lambdaUrl}/2015-03-31/functions/none/invocations`, {
+        method: 'POST',
+        body: '{}',
+      });
       await lambda.body.dump();
       return true;
     },

@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
@@ -16,10 +16,17 @@ const [action, json] = positionals;
 const resources = stackResources('local');
 const binding = resources.queues.find((q) => q.action === action);
 if (!binding || !json) {
-  process.stderr.write(`usage: npm run send -- <${resources.queues.map((q) => q.action).join('|')}> '<request JSON>'\n`);
+  process.stderr.write(
+    `usage: npm run send -- <${resources.queues.map((q) => q.action).join('|')}> '<request JSON>'\n`,
+  );
   process.exit(2);
 }
-const body = JSON.parse(json) as { requestId: string; provider?: string; region?: string; scalingGroupId?: string };
+const body = JSON.parse(json) as {
+  requestId: string;
+  provider?: string;
+  region?: string;
+  scalingGroupId?: string;
+};
 const sqs = new SQSClient({ ...LOCAL_AWS, endpoint: `http://127.0.0.1:${DEFAULT_PORTS.sqs}` });
 await sqs.send(
   new SendMessageCommand({
@@ -39,7 +46,9 @@ const ledger = new DynamoDbLedger(
 let last = '';
 for (let i = 0; i < 600; i++) {
   const record = await ledger.get(body.requestId);
-  const line = record ? `${record.status}${record.activityId ? ` activity ${record.activityId}` : ''}` : 'QUEUED (not yet read)';
+  const line = record
+    ? `${record.status}${record.activityId ? ` activity ${record.activityId}` : ''}`
+    : 'QUEUED (not yet read)';
   if (line !== last) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   last = line;
   if (record?.event && record.eventPublishedAt) {

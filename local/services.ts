@@ -8,7 +8,10 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { buildApp } from 'fauxqs';
 
 /** Credentials and region every local client uses; DynamoDB Local runs with -sharedDb so they need not match. */
-export const LOCAL_AWS = { region: 'eu-west-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+export const LOCAL_AWS = {
+  region: 'eu-west-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+};
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -45,7 +48,15 @@ export async function startDynamoDb(port: number): Promise<RunningService> {
   const home = join(libRoot, version);
   const child = spawn(
     'java',
-    [`-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`, '-jar', join(home, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(port)],
+    [
+      `-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      join(home, 'DynamoDBLocal.jar'),
+      '-inMemory',
+      '-sharedDb',
+      '-port',
+      String(port),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -61,7 +72,12 @@ export async function startDynamoDb(port: number): Promise<RunningService> {
   return { url, stop: () => stopChild(child) };
 }
 
-export async function waitFor(name: string, child: ChildProcess | undefined, probe: () => Promise<boolean>, timeoutMs = 60_000) {
+export async function waitFor(
+  name: string,
+  child: ChildProcess | undefined,
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+) {
   const deadline = Date.now() + timeoutMs;
   let output = '';
   child?.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-4000)));
@@ -150,7 +166,10 @@ export async function createFifoQueue(
         Attributes: {
           FifoQueue: 'true',
           VisibilityTimeout: String(visibilityTimeoutSeconds),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: names.maxReceiveCount }),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: dlqArn,
+            maxReceiveCount: names.maxReceiveCount,
+          }),
         },
       }),
     );
@@ -165,6 +184,8 @@ export async function createFifoQueue(
 }
 
 async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
-  const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
   return Attributes?.QueueArn as string;
 }

@@ -1,5 +1,10 @@
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { invokeFunction } from './lambda-invoker.ts';
 import { LOCAL_AWS } from './services.ts';
@@ -64,20 +69,27 @@ export class SqsBridge {
     const event: SQSEvent = { Records: Messages.map((message) => recordOf(message, target.queueArn)) };
     const result = await invokeFunction(this.lambdaUrl, target.functionName, event);
     if (result.functionError) {
-      this.logger.warn('function failed the whole batch', { functionName: target.functionName, error: result.payload });
+      this.logger.warn('function failed the whole batch', {
+        functionName: target.functionName,
+        error: result.payload,
+      });
       return;
     }
     const failed = new Set(
-      ((result.payload as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)?.batchItemFailures ?? []).map(
-        (failure) => failure.itemIdentifier,
-      ),
+      (
+        (result.payload as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)
+          ?.batchItemFailures ?? []
+      ).map((failure) => failure.itemIdentifier),
     );
     const done = Messages.filter((message) => !failed.has(message.MessageId as string));
     if (done.length === 0) return;
     await this.#client.send(
       new DeleteMessageBatchCommand({
         QueueUrl: target.queueUrl,
-        Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle as string })),
+        Entries: done.map((message, index) => ({
+          Id: String(index),
+          ReceiptHandle: message.ReceiptHandle as string,
+        })),
       }),
     );
   }

@@ -1,11 +1,19 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
 import type { EmulatorSeed } from '../emulator/seed.ts';
+import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
 import { invokeFunction } from './lambda-invoker.ts';
 import { startOffline } from './offline.ts';
 import { type StackResources, stackResources } from './resources.ts';
+import {
+  createFifoQueue,
+  createLedgerTable,
+  freePort,
+  LOCAL_AWS,
+  type ProvisionedQueue,
+  startDynamoDb,
+  startSqs,
+} from './services.ts';
 import { SqsBridge } from './sqs-bridge.ts';
-import { createFifoQueue, createLedgerTable, freePort, LOCAL_AWS, type ProvisionedQueue, startDynamoDb, startSqs } from './services.ts';
 
 export interface StackPorts {
   sqs: number;
@@ -45,7 +53,14 @@ export interface StackOptions {
 /** What tests and people need to talk to a running local stack. */
 export interface StackInfo {
   resources: StackResources;
-  endpoints: { sqs: string; dynamodb: string; eventBridge: string; emulator: string; lambda: string; http: string };
+  endpoints: {
+    sqs: string;
+    dynamodb: string;
+    eventBridge: string;
+    emulator: string;
+    lambda: string;
+    http: string;
+  };
   queues: Record<string, ProvisionedQueue>;
   aws: typeof LOCAL_AWS;
 }
@@ -58,7 +73,9 @@ export interface RunningStack extends StackInfo {
 async function pickPorts(option: StackOptions['ports']): Promise<StackPorts> {
   if (option && option !== 'ephemeral') return option;
   if (!option) return DEFAULT_PORTS;
-  const entries = await Promise.all(Object.keys(DEFAULT_PORTS).map(async (key) => [key, await freePort()] as const));
+  const entries = await Promise.all(
+    Object.keys(DEFAULT_PORTS).map(async (key) => [key, await freePort()] as const),
+  );
   return Object.fromEntries(entries) as unknown as StackPorts;
 }
 
@@ -81,7 +98,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(sqs.stop);
     const dynamodb = await startDynamoDb(ports.dynamodb);
     stops.push(dynamodb.stop);
-    const emulator = await startEmulator({ port: ports.emulator, ...(options.seed && { seed: options.seed }) });
+    const emulator = await startEmulator({
+      port: ports.emulator,
+      ...(options.seed && { seed: options.seed }),
+    });
     stops.push(() => emulator.close());
 
     await createLedgerTable(dynamodb.url, resources.ledgerTable);
@@ -120,7 +140,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     );
     stops.push(() => bridge.stop());
 
-    const scheduler = startScheduler(offline.lambdaUrl, resources.pollFunctionName, options.pollIntervalMs ?? 2000, logger);
+    const scheduler = startScheduler(
+      offline.lambdaUrl,
+      resources.pollFunctionName,
+      options.pollIntervalMs ?? 2000,
+      logger,
+    );
     stops.push(scheduler);
 
     return {
@@ -145,7 +170,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 }
 
 /** Runs the poller every `intervalMs`, one pass at a time, as a schedule would. */
-function startScheduler(lambdaUrl: string, functionName: string, intervalMs: number, logger: Logger): () => Promise<void> {
+function startScheduler(
+  lambdaUrl: string,
+  functionName: string,
+  intervalMs: number,
+  logger: Logger,
+): () => Promise<void> {
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -153,7 +183,8 @@ function startScheduler(lambdaUrl: string, functionName: string, intervalMs: num
         functionError: String(error),
         payload: undefined,
       }));
-      if (result.functionError) logger.warn('scheduled poll failed', { error: result.payload ?? result.functionError });
+      if (result.functionError)
+        logger.warn('scheduled poll failed', { error: result.payload ?? result.functionError });
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   })();

@@ -8,7 +8,10 @@ import { stackClients } from './support/stack-clients.ts';
 const { send, waitForRecord, delivered, admin, stack, dlqMessages } = stackClients();
 const ACTION = 'detach-instances';
 
-const aRequest = (group: { scalingGroupId: string; region: string; instanceIds: string[] }, overrides = {}) => ({
+const aRequest = (
+  group: { scalingGroupId: string; region: string; instanceIds: string[] },
+  overrides = {},
+) => ({
   requestId: uniqueId('req'),
   provider: 'aliyun',
   region: group.region,
@@ -16,8 +19,6 @@ const aRequest = (group: { scalingGroupId: string; region: string; instanceIds: 
   instanceIds: group.instanceIds.slice(0, 1),
   ...overrides,
 });
-
-const terminal = (record: { status: string }) => !['QUEUED', 'SUBMITTED', 'IN_PROGRESS'].includes(record.status);
 
 describe('detach-instances function', () => {
   it('sends a valid request to ESS once and records the activity', async () => {
@@ -42,13 +43,18 @@ describe('detach-instances function', () => {
     await send(ACTION, request, { deduplicationId: uniqueId('second') });
     await waitForRecord(request.requestId, delivered);
 
-    expect(await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId })).toHaveLength(1);
+    expect(
+      await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId }),
+    ).toHaveLength(1);
   });
 
   it('rejects a body that is not JSON: a Rejected event under the message id, no retry, nothing in the DLQ', async () => {
     const requestId = uniqueId('req');
 
-    const messageId = await send(ACTION, `{"requestId":"${requestId}", oops`, { groupId: uniqueId('bad'), deduplicationId: requestId });
+    const messageId = await send(ACTION, `{"requestId":"${requestId}", oops`, {
+      groupId: uniqueId('bad'),
+      deduplicationId: requestId,
+    });
     const record = await waitForRecord(`sqs:${messageId}`, delivered);
 
     expect(record).toMatchObject({ status: 'REJECTED', attempts: 1, lastDeliveredStatus: 'Rejected' });
@@ -61,7 +67,10 @@ describe('detach-instances function', () => {
 
   it('rejects a contract violation with the field paths, once, without a cloud call', async () => {
     const group = await aScalingGroup(admin);
-    const request = aRequest(group, { instanceIds: Array.from({ length: 21 }, (_, i) => `i-${i}`), region: 'Hangzhou' });
+    const request = aRequest(group, {
+      instanceIds: Array.from({ length: 21 }, (_, i) => `i-${i}`),
+      region: 'Hangzhou',
+    });
 
     await send(ACTION, request);
     const record = await waitForRecord(request.requestId, delivered);
@@ -86,7 +95,9 @@ describe('detach-instances function', () => {
 
     expect(record.status).toBe('FAILED');
     expect(record.event?.error).toMatchObject({ code, kind: 'fatal' });
-    expect(await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId })).toHaveLength(1);
+    expect(
+      await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId }),
+    ).toHaveLength(1);
   });
 
   it.concurrent('InvalidScalingGroupId.NotFound and InvalidInstanceId.NotFound end in Failed events', async () => {
@@ -102,37 +113,56 @@ describe('detach-instances function', () => {
     ]);
 
     expect(groupRecord.event?.error).toMatchObject({ code: 'InvalidScalingGroupId.NotFound', kind: 'fatal' });
-    expect(instanceRecord.event?.error).toMatchObject({ code: 'InvalidInstanceId.NotFound', message: 'Instance "i-missing" does not exist.' });
+    expect(instanceRecord.event?.error).toMatchObject({
+      code: 'InvalidInstanceId.NotFound',
+      message: 'Instance "i-missing" does not exist.',
+    });
   });
 
   // Busy seed error codes: retried through SQS, and given up with RetriesExhausted after MAX_ATTEMPTS (4 here).
   it.concurrent.each([
     ['IncorrectLoadBalancerStatus', { loadBalancers: [{ id: 'lb-1', status: 'Inactive' }] }],
     ['IncorrectDBInstanceStatus', { dbInstances: [{ id: 'rm-1', status: 'Stopped' }] }],
-  ] satisfies [string, GroupOptions][])('%s is retried, then ends Failed with RetriesExhausted', async (code, options) => {
-    const group = await aScalingGroup(admin, options);
-    const request = aRequest(group);
+  ] satisfies [string, GroupOptions][])(
+    '%s is retried, then ends Failed with RetriesExhausted',
+    async (code, options) => {
+      const group = await aScalingGroup(admin, options);
+      const request = aRequest(group);
 
-    await send(ACTION, request);
-    const record = await waitForRecord(request.requestId, delivered, 45_000);
+      await send(ACTION, request);
+      const record = await waitForRecord(request.requestId, delivered, 45_000);
 
-    expect(record.status).toBe('FAILED');
-    expect(record.event?.error).toMatchObject({ code: 'RetriesExhausted', kind: 'busy' });
-    expect(record.event?.error?.message).toContain(code);
-    expect(await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId })).toHaveLength(4);
-    expect(await dlqMessages(ACTION)).toEqual([]);
-  });
+      expect(record.status).toBe('FAILED');
+      expect(record.event?.error).toMatchObject({ code: 'RetriesExhausted', kind: 'busy' });
+      expect(record.event?.error?.message).toContain(code);
+      expect(
+        await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId }),
+      ).toHaveLength(4);
+      expect(await dlqMessages(ACTION)).toEqual([]);
+    },
+  );
 
   it.concurrent('ScalingActivityInProgress waits for the running activity, then detaches', async () => {
     const group = await aScalingGroup(admin, { activityDurationMs: 1500 });
     const dispatcher = createHttpAgent();
-    const ess = new EssClient({ credentials: async () => EMULATOR_KEY, dispatcher, endpointOverride: stack.endpoints.emulator });
-    await ess.detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [group.instanceIds[2] as string] });
+    const ess = new EssClient({
+      credentials: async () => EMULATOR_KEY,
+      dispatcher,
+      endpointOverride: stack.endpoints.emulator,
+    });
+    await ess.detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds[2] as string],
+    });
     await dispatcher.close();
     const request = aRequest(group);
 
     await send(ACTION, request);
-    const busy = await waitForRecord(request.requestId, (r) => r.lastError?.code === 'ScalingActivityInProgress');
+    const busy = await waitForRecord(
+      request.requestId,
+      (r) => r.lastError?.code === 'ScalingActivityInProgress',
+    );
     const done = await waitForRecord(request.requestId, delivered, 30_000);
 
     expect(busy.status).toBe('QUEUED');
@@ -143,7 +173,11 @@ describe('detach-instances function', () => {
   it.concurrent('a 503 and a dropped answer are retried with the same ClientToken, and make one activity', async () => {
     const group = await aScalingGroup(admin);
     await admin.inject(
-      { action: 'DetachInstances', scalingGroupId: group.scalingGroupId, error: { code: 'ServiceUnavailable', httpStatus: 503 } },
+      {
+        action: 'DetachInstances',
+        scalingGroupId: group.scalingGroupId,
+        error: { code: 'ServiceUnavailable', httpStatus: 503 },
+      },
       // The emulator acts, then drops the connection: the ambiguous failure ClientToken exists for.
       { action: 'DetachInstances', scalingGroupId: group.scalingGroupId, drop: 'after' },
     );
@@ -153,8 +187,14 @@ describe('detach-instances function', () => {
     const record = await waitForRecord(request.requestId, delivered, 30_000);
 
     const calls = await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId });
-    const activities = (await admin.state()).aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId);
-    expect(calls.map((call) => call.params.ClientToken)).toEqual([request.requestId, request.requestId, request.requestId]);
+    const activities = (await admin.state()).aliyun.activities.filter(
+      (a) => a.scalingGroupId === group.scalingGroupId,
+    );
+    expect(calls.map((call) => call.params.ClientToken)).toEqual([
+      request.requestId,
+      request.requestId,
+      request.requestId,
+    ]);
     expect(activities).toHaveLength(1);
     expect(record).toMatchObject({ status: 'SUCCEEDED', activityId: activities[0]?.id });
   });

@@ -13,7 +13,10 @@ beforeAll(async () => {
   // A table of its own, so that listPending sees only this file's records.
   const table = uniqueId('ledger-test');
   await createLedgerTable(stack.endpoints.dynamodb, table);
-  ledger = new DynamoDbLedger(new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb }), table);
+  ledger = new DynamoDbLedger(
+    new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb }),
+    table,
+  );
 });
 
 const now = new Date('2026-01-01T00:00:00.000Z');
@@ -25,7 +28,10 @@ const aRequest = (): DetachInstancesRequest => ({
   instanceIds: ['i-1'],
 });
 const begin = (request = aRequest()) =>
-  ledger.begin({ requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId }, now);
+  ledger.begin(
+    { requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId },
+    now,
+  );
 const anEvent = (requestId: string, status: CompletionEvent['status'] = 'Succeeded'): CompletionEvent => ({
   version: '1',
   requestId,
@@ -61,13 +67,21 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     const second = await ledger.markSubmitted(requestId, { activityId: 'asa-2' }, now);
 
     expect([first, second]).toEqual([true, false]);
-    expect(await ledger.get(requestId)).toMatchObject({ activityId: 'asa-1', cloudRequestId: 'cr-1', submittedAt: now.toISOString() });
+    expect(await ledger.get(requestId)).toMatchObject({
+      activityId: 'asa-1',
+      cloudRequestId: 'cr-1',
+      submittedAt: now.toISOString(),
+    });
   });
 
   it('records failed attempts with the last error', async () => {
     const { requestId } = await begin();
 
-    await ledger.recordAttemptFailure(requestId, new DetachError('Throttling', 'slow down', 'throttled'), now);
+    await ledger.recordAttemptFailure(
+      requestId,
+      new DetachError('Throttling', 'slow down', 'throttled'),
+      now,
+    );
     await ledger.recordAttemptFailure(requestId, new DetachError('InternalError', 'oops', 'transient'), now);
 
     expect(await ledger.get(requestId)).toMatchObject({
@@ -81,7 +95,10 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     const { requestId } = await begin();
     await ledger.markSubmitted(requestId, { activityId: 'asa-1' }, now);
 
-    const results = await Promise.all([ledger.complete(anEvent(requestId)), ledger.complete(anEvent(requestId, 'Failed'))]);
+    const results = await Promise.all([
+      ledger.complete(anEvent(requestId)),
+      ledger.complete(anEvent(requestId, 'Failed')),
+    ]);
 
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(['SUCCEEDED', 'FAILED']).toContain((await ledger.get(requestId))?.status);
@@ -90,10 +107,17 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
   it('creates the record of a rejected message that had none', async () => {
     const requestId = `sqs:${uniqueId('m')}`;
 
-    const won = await ledger.complete({ ...anEvent(requestId, 'Rejected'), error: { code: 'InvalidRequest', message: 'bad' } });
+    const won = await ledger.complete({
+      ...anEvent(requestId, 'Rejected'),
+      error: { code: 'InvalidRequest', message: 'bad' },
+    });
 
     expect(won).toBe(true);
-    expect(await ledger.get(requestId)).toMatchObject({ status: 'REJECTED', action: 'detach-instances', createdAt: now.toISOString() });
+    expect(await ledger.get(requestId)).toMatchObject({
+      status: 'REJECTED',
+      action: 'detach-instances',
+      createdAt: now.toISOString(),
+    });
   });
 
   it('lists in-progress and terminal-unpublished records until the event is marked published', async () => {
@@ -120,6 +144,9 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     await ledger.recordEventDelivery(requestId, 'Succeeded', now);
     await ledger.recordEventDelivery(requestId, 'Succeeded', now);
 
-    expect(await ledger.get(requestId)).toMatchObject({ deliveredEvents: 2, lastDeliveredStatus: 'Succeeded' });
+    expect(await ledger.get(requestId)).toMatchObject({
+      deliveredEvents: 2,
+      lastDeliveredStatus: 'Succeeded',
+    });
   });
 });

@@ -28,8 +28,12 @@ describe('end to end on the local stack', () => {
     const settled = await ledger.get(request.requestId);
 
     const event = CompletionEvent.parse(record.event);
-    const activities = (await admin.state()).aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId);
-    const members = (await admin.state()).aliyun.instances.filter((i) => i.scalingGroupId === group.scalingGroupId);
+    const activities = (await admin.state()).aliyun.activities.filter(
+      (a) => a.scalingGroupId === group.scalingGroupId,
+    );
+    const members = (await admin.state()).aliyun.instances.filter(
+      (i) => i.scalingGroupId === group.scalingGroupId,
+    );
     expect(event).toMatchObject({
       requestId: request.requestId,
       status: 'Succeeded',
@@ -40,33 +44,44 @@ describe('end to end on the local stack', () => {
     });
     expect(activities).toHaveLength(1);
     expect(members.map((m) => m.instanceId)).toEqual([group.instanceIds[2]]);
-    expect(settled).toMatchObject({ status: 'SUCCEEDED', deliveredEvents: 1, lastDeliveredStatus: 'Succeeded' });
+    expect(settled).toMatchObject({
+      status: 'SUCCEEDED',
+      deliveredEvents: 1,
+      lastDeliveredStatus: 'Succeeded',
+    });
   });
 
   it.concurrent.each([
     ['Warning', 'Partial', 'PARTIAL'],
     ['Failed', 'Failed', 'FAILED'],
     ['Rejected', 'Failed', 'FAILED'],
-  ] as const)('an activity that ends %s becomes one %s event', async (cloudStatus, eventStatus, ledgerStatus) => {
-    const group = await aScalingGroup(admin, {
-      activityDurationMs: 300,
-      activityOutcomes: [{ status: cloudStatus, message: `the emulator was told to end ${cloudStatus}` }],
-    });
-    const request = {
-      requestId: uniqueId('e2e'),
-      provider: 'aliyun',
-      region: group.region,
-      scalingGroupId: group.scalingGroupId,
-      instanceIds: group.instanceIds.slice(0, 2),
-    };
+  ] as const)(
+    'an activity that ends %s becomes one %s event',
+    async (cloudStatus, eventStatus, ledgerStatus) => {
+      const group = await aScalingGroup(admin, {
+        activityDurationMs: 300,
+        activityOutcomes: [{ status: cloudStatus, message: `the emulator was told to end ${cloudStatus}` }],
+      });
+      const request = {
+        requestId: uniqueId('e2e'),
+        provider: 'aliyun',
+        region: group.region,
+        scalingGroupId: group.scalingGroupId,
+        instanceIds: group.instanceIds.slice(0, 2),
+      };
 
-    await send('detach-instances', request);
-    const record = await waitForRecord(request.requestId, (r) => delivered(r) && r.deliveredEvents === 1, 30_000);
+      await send('detach-instances', request);
+      const record = await waitForRecord(
+        request.requestId,
+        (r) => delivered(r) && r.deliveredEvents === 1,
+        30_000,
+      );
 
-    expect(record.status).toBe(ledgerStatus);
-    expect(record.event).toMatchObject({
-      status: eventStatus,
-      cloud: { statusCode: cloudStatus, statusMessage: `the emulator was told to end ${cloudStatus}` },
-    });
-  });
+      expect(record.status).toBe(ledgerStatus);
+      expect(record.event).toMatchObject({
+        status: eventStatus,
+        cloud: { statusCode: cloudStatus, statusMessage: `the emulator was told to end ${cloudStatus}` },
+      });
+    },
+  );
 });

@@ -5,7 +5,13 @@ import { type DetachError, isDetachError } from '../shared/errors.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { canonicalQuery, rpcTimestamp, signRpc } from '../shared/providers/aliyun/rpc-signer.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
-import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin, READONLY_KEY, uniqueId } from './support/emulator-admin.ts';
+import {
+  aScalingGroup,
+  EMULATOR_KEY,
+  EmulatorAdmin,
+  READONLY_KEY,
+  uniqueId,
+} from './support/emulator-admin.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);
@@ -33,7 +39,11 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
     const group = await aScalingGroup(admin, { instances: 3, activityDurationMs: 200 });
     const client = essClient();
 
-    const { scalingActivityId } = await client.detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: group.instanceIds.slice(0, 2) });
+    const { scalingActivityId } = await client.detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: group.instanceIds.slice(0, 2),
+    });
     const [running] = await client.describeScalingActivities(group.region, [scalingActivityId as string]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const [ended] = await client.describeScalingActivities(group.region, [scalingActivityId as string]);
@@ -54,7 +64,11 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
     const group = await aScalingGroup(admin, { instances: 3, ...options });
 
     const error = await failure(
-      essClient().detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: group.instanceIds.slice(0, 2) }),
+      essClient().detachInstances({
+        region: group.region,
+        scalingGroupId: group.scalingGroupId,
+        instanceIds: group.instanceIds.slice(0, 2),
+      }),
     );
 
     expect({ code: error.code, status: error.httpStatus, kind: error.kind }).toEqual({ code, status, kind });
@@ -62,10 +76,18 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
 
   it('ScalingActivityInProgress (400) while an activity runs is busy', async () => {
     const group = await aScalingGroup(admin, { instances: 3, activityDurationMs: 5000 });
-    await essClient().detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [group.instanceIds[0] as string] });
+    await essClient().detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds[0] as string],
+    });
 
     const error = await failure(
-      essClient().detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [group.instanceIds[1] as string] }),
+      essClient().detachInstances({
+        region: group.region,
+        scalingGroupId: group.scalingGroupId,
+        instanceIds: [group.instanceIds[1] as string],
+      }),
     );
 
     expect([error.code, error.httpStatus, error.kind]).toEqual(['ScalingActivityInProgress', 400, 'busy']);
@@ -75,7 +97,11 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
     const group = await aScalingGroup(admin);
 
     const error = await failure(
-      essClient(READONLY_KEY).detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [group.instanceIds[0] as string] }),
+      essClient(READONLY_KEY).detachInstances({
+        region: group.region,
+        scalingGroupId: group.scalingGroupId,
+        instanceIds: [group.instanceIds[0] as string],
+      }),
     );
 
     expect([error.code, error.httpStatus, error.kind]).toEqual(['Forbidden.Unauthorized', 403, 'fatal']);
@@ -85,10 +111,22 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
     const group = await aScalingGroup(admin);
     const client = essClient();
 
-    const noGroup = await failure(client.detachInstances({ region: group.region, scalingGroupId: 'asg-missing', instanceIds: ['i-1'] }));
-    const noInstance = await failure(client.detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: ['i-missing'] }));
+    const noGroup = await failure(
+      client.detachInstances({ region: group.region, scalingGroupId: 'asg-missing', instanceIds: ['i-1'] }),
+    );
+    const noInstance = await failure(
+      client.detachInstances({
+        region: group.region,
+        scalingGroupId: group.scalingGroupId,
+        instanceIds: ['i-missing'],
+      }),
+    );
 
-    expect([noGroup.code, noGroup.httpStatus, noGroup.kind]).toEqual(['InvalidScalingGroupId.NotFound', 404, 'fatal']);
+    expect([noGroup.code, noGroup.httpStatus, noGroup.kind]).toEqual([
+      'InvalidScalingGroupId.NotFound',
+      404,
+      'fatal',
+    ]);
     expect([noInstance.code, noInstance.httpStatus, noInstance.kind, noInstance.message]).toEqual([
       'InvalidInstanceId.NotFound',
       404,
@@ -118,15 +156,24 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
     const group = await aScalingGroup(admin, { activityDurationMs: 5000 });
     const client = essClient();
     const token = uniqueId('token');
-    const input = { region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [group.instanceIds[0] as string], clientToken: token };
+    const input = {
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds[0] as string],
+      clientToken: token,
+    };
 
     const first = await client.detachInstances(input);
     const again = await client.detachInstances(input);
-    const changed = await failure(client.detachInstances({ ...input, instanceIds: [group.instanceIds[1] as string] }));
+    const changed = await failure(
+      client.detachInstances({ ...input, instanceIds: [group.instanceIds[1] as string] }),
+    );
 
     expect(again.scalingActivityId).toBe(first.scalingActivityId);
     expect(changed.code).toBe('IdempotentParameterMismatch');
-    expect((await admin.state()).aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId)).toHaveLength(1);
+    expect(
+      (await admin.state()).aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId),
+    ).toHaveLength(1);
   });
 
   it('reads groups with their capacity, and describes up to 20 activities in one call', async () => {
@@ -134,9 +181,19 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
     const client = essClient();
 
     const [described] = await client.describeScalingGroups(group.region, [group.scalingGroupId]);
-    const tooMany = await failure(client.describeScalingActivities(group.region, Array.from({ length: 21 }, (_, i) => `asa-${i}`)));
+    const tooMany = await failure(
+      client.describeScalingActivities(
+        group.region,
+        Array.from({ length: 21 }, (_, i) => `asa-${i}`),
+      ),
+    );
 
-    expect(described).toMatchObject({ ScalingGroupId: group.scalingGroupId, LifecycleState: 'Active', MinSize: 1, TotalCapacity: 4 });
+    expect(described).toMatchObject({
+      ScalingGroupId: group.scalingGroupId,
+      LifecycleState: 'Active',
+      MinSize: 1,
+      TotalCapacity: 4,
+    });
     expect(tooMany.code).toBe('InvalidParameter');
   });
 });
@@ -148,7 +205,9 @@ describe('ESS signature checks in the emulator', () => {
   });
 
   /** Sends a DescribeScalingGroups signed as given, and returns the error code the emulator answers with. */
-  async function codeFor(mutate: (params: Record<string, string>) => { params: Record<string, string>; secret?: string }) {
+  async function codeFor(
+    mutate: (params: Record<string, string>) => { params: Record<string, string>; secret?: string },
+  ) {
     const base: Record<string, string> = {
       Action: 'DescribeScalingGroups',
       Version: '2014-08-28',
@@ -176,7 +235,10 @@ describe('ESS signature checks in the emulator', () => {
   });
 
   it('refuses a wrong secret with SignatureDoesNotMatch', async () => {
-    expect(await codeFor((params) => ({ params, secret: 'wrong' }))).toEqual({ status: 400, code: 'SignatureDoesNotMatch' });
+    expect(await codeFor((params) => ({ params, secret: 'wrong' }))).toEqual({
+      status: 400,
+      code: 'SignatureDoesNotMatch',
+    });
   });
 
   it('refuses an unknown key with InvalidAccessKeyId.NotFound', async () => {
@@ -234,7 +296,9 @@ describe('@alicloud/pop-core as a client of the emulator', () => {
       { method: 'POST' },
     )) as { TotalCount: number };
 
-    expect(described.ScalingActivities.ScalingActivity[0]?.ScalingActivityId).toBe(detached.ScalingActivityId);
+    expect(described.ScalingActivities.ScalingActivity[0]?.ScalingActivityId).toBe(
+      detached.ScalingActivityId,
+    );
     expect(instances.TotalCount).toBe(3);
   });
 
@@ -242,7 +306,11 @@ describe('@alicloud/pop-core as a client of the emulator', () => {
     const group = await aScalingGroup(admin, { minSize: 3 });
 
     const error = (await popCore()
-      .request('DetachInstances', { RegionId: group.region, ScalingGroupId: group.scalingGroupId, InstanceId: [group.instanceIds[0]] }, { method: 'POST' })
+      .request(
+        'DetachInstances',
+        { RegionId: group.region, ScalingGroupId: group.scalingGroupId, InstanceId: [group.instanceIds[0]] },
+        { method: 'POST' },
+      )
       .catch((e: unknown) => e)) as { code?: string };
 
     expect(error.code).toBe('IncorrectCapacity.MinSize');
@@ -262,7 +330,10 @@ describe('@alicloud/pop-core as a client of the emulator', () => {
       SignatureNonce: uniqueId('nonce'),
       Timestamp: rpcTimestamp(new Date()),
     };
-    const query = canonicalQuery({ ...params, Signature: signRpc('GET', params, EMULATOR_KEY.accessKeySecret) });
+    const query = canonicalQuery({
+      ...params,
+      Signature: signRpc('GET', params, EMULATOR_KEY.accessKeySecret),
+    });
 
     const response = await request(`${emulatorUrl}/?${query}`);
     const xml = await response.body.text();
@@ -277,7 +348,11 @@ describe('injected faults', () => {
   it('a 503 is transient, throttling is throttled, a dropped connection is a transient network error', async () => {
     const group = await aScalingGroup(admin);
     const client = essClient();
-    const input = { region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [group.instanceIds[0] as string] };
+    const input = {
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds[0] as string],
+    };
     await admin.inject(
       { scalingGroupId: group.scalingGroupId, error: { code: 'ServiceUnavailable', httpStatus: 503 } },
       { scalingGroupId: group.scalingGroupId, error: { code: 'Throttling.User', httpStatus: 400 } },

@@ -9,7 +9,12 @@ declare module 'vitest' {
 
 /** One local stack for the whole run, on free ports, stopped (by the pids it started) when the run ends. */
 export default async function setup(project: TestProject) {
-  const stack = await startStack({ ports: 'ephemeral', pollIntervalMs: 500, visibilityTimeoutSeconds: 1, maxAttempts: 4 });
+  const stack = await startStack({
+    ports: 'ephemeral',
+    pollIntervalMs: 500,
+    visibilityTimeoutSeconds: 1,
+    maxAttempts: 4,
+  });
   const { emulator: _emulator, stop: _stop, ...info } = stack;
   project.provide('stack', info);
   return async () => {

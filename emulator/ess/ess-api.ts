@@ -28,7 +28,16 @@ export class EssApiError extends Error {
 
 const SKEW_MS = 15 * 60 * 1000;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
-const COMMON_REQUIRED = ['AccessKeyId', 'Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'Timestamp', 'Version', 'Action'];
+const COMMON_REQUIRED = [
+  'AccessKeyId',
+  'Signature',
+  'SignatureMethod',
+  'SignatureVersion',
+  'SignatureNonce',
+  'Timestamp',
+  'Version',
+  'Action',
+];
 /** Calls that take a ClientToken and so must answer a repeated token with the first result. */
 const IDEMPOTENT_ACTIONS = new Set(['DetachInstances']);
 
@@ -45,7 +54,11 @@ function listParam(params: Record<string, string>, name: string, max: number): s
     .sort((a, b) => a - b);
   for (const [position, index] of indexes.entries()) {
     if (index !== position + 1 || index > max) {
-      throw err(400, 'InvalidParameter', `The parameter ${name}.N must be numbered 1 to ${max} without gaps.`);
+      throw err(
+        400,
+        'InvalidParameter',
+        `The parameter ${name}.N must be numbered 1 to ${max} without gaps.`,
+      );
     }
     values.push(params[`${name}.${index}`] as string);
   }
@@ -55,7 +68,8 @@ function listParam(params: Record<string, string>, name: string, max: number): s
 function bool(params: Record<string, string>, name: string, fallback: boolean): boolean {
   const value = params[name];
   if (value === undefined) return fallback;
-  if (value !== 'true' && value !== 'false') throw err(400, 'InvalidParameter', `The parameter ${name} must be true or false.`);
+  if (value !== 'true' && value !== 'false')
+    throw err(400, 'InvalidParameter', `The parameter ${name} must be true or false.`);
   return value === 'true';
 }
 
@@ -68,7 +82,10 @@ export class EssApi {
   readonly #nonces = new Map<string, number>();
   readonly #tokens = new Map<string, { fingerprint: string; answer: Record<string, unknown> }>();
 
-  constructor(seed: EmulatorSeed, private readonly now: () => number = Date.now) {
+  constructor(
+    seed: EmulatorSeed,
+    private readonly now: () => number = Date.now,
+  ) {
     this.state = new EssState(seed);
     this.#secrets = new Map(
       seed.credentials.map((c) => [
@@ -95,21 +112,36 @@ export class EssApi {
     try {
       this.authenticate(request);
       const body = this.dispatch(action, request.params);
-      return { status: 200, format, rootName: `${action}Response`, body: { RequestId: randomUUID().toUpperCase(), ...body } };
+      return {
+        status: 200,
+        format,
+        rootName: `${action}Response`,
+        body: { RequestId: randomUUID().toUpperCase(), ...body },
+      };
     } catch (error) {
       if (!(error instanceof EssApiError)) throw error;
       return {
         status: error.httpStatus,
         format,
         rootName: 'Error',
-        body: { RequestId: randomUUID().toUpperCase(), HostId: 'ess.aliyuncs.com', Code: error.code, Message: error.message },
+        body: {
+          RequestId: randomUUID().toUpperCase(),
+          HostId: 'ess.aliyuncs.com',
+          Code: error.code,
+          Message: error.message,
+        },
       };
     }
   }
 
   private authenticate({ method, params }: RpcRequest): void {
     for (const name of COMMON_REQUIRED) {
-      if (!params[name]) throw err(400, 'MissingParameter', `The input parameter "${name}" that is mandatory for processing this request is not supplied.`);
+      if (!params[name])
+        throw err(
+          400,
+          'MissingParameter',
+          `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
+        );
     }
     const credential = this.#secrets.get(params.AccessKeyId as string);
     if (!credential) throw err(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
@@ -132,11 +164,17 @@ export class EssApi {
     }
     this.forgetOldNonces();
     const nonceKey = `${params.AccessKeyId}:${params.SignatureNonce}`;
-    if (this.#nonces.has(nonceKey)) throw err(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
+    if (this.#nonces.has(nonceKey))
+      throw err(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
     this.#nonces.set(nonceKey, this.now());
-    if (params.Version !== '2014-08-28') throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
+    if (params.Version !== '2014-08-28')
+      throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
     if (credential.allowed && !credential.allowed.has(params.Action as string)) {
-      throw err(403, 'Forbidden.Unauthorized', 'A required authorization for the specified action is not supplied.');
+      throw err(
+        403,
+        'Forbidden.Unauthorized',
+        'A required authorization for the specified action is not supplied.',
+      );
     }
   }
 
@@ -156,7 +194,11 @@ export class EssApi {
       const seen = this.#tokens.get(key);
       if (seen) {
         if (seen.fingerprint !== fingerprint) {
-          throw err(400, 'IdempotentParameterMismatch', 'The request uses the same client token as a previous, but non-identical request.');
+          throw err(
+            400,
+            'IdempotentParameterMismatch',
+            'The request uses the same client token as a previous, but non-identical request.',
+          );
         }
         return seen.answer;
       }
@@ -178,19 +220,32 @@ export class EssApi {
       case 'DescribeScalingInstances':
         return this.describeScalingInstances(params);
       default:
-        throw err(404, 'InvalidAction.NotFound', `Specified api "${action}" is not found, please check your url and method.`);
+        throw err(
+          404,
+          'InvalidAction.NotFound',
+          `Specified api "${action}" is not found, please check your url and method.`,
+        );
     }
   }
 
   private requireGroup(params: Record<string, string>): Group {
     const id = params.ScalingGroupId;
-    if (!id) throw err(400, 'MissingParameter', 'The input parameter "ScalingGroupId" that is mandatory for processing this request is not supplied.');
+    if (!id)
+      throw err(
+        400,
+        'MissingParameter',
+        'The input parameter "ScalingGroupId" that is mandatory for processing this request is not supplied.',
+      );
     const group = this.state.groups.get(id);
     if (!group || (params.RegionId && group.regionId !== params.RegionId)) {
       throw err(404, 'InvalidScalingGroupId.NotFound', 'The specified scaling group does not exist.');
     }
     if (group.unauthorizedActions.includes(params.Action as string)) {
-      throw err(403, 'Forbidden.Unauthorized', 'A required authorization for the specified action is not supplied.');
+      throw err(
+        403,
+        'Forbidden.Unauthorized',
+        'A required authorization for the specified action is not supplied.',
+      );
     }
     return group;
   }
@@ -198,7 +253,12 @@ export class EssApi {
   /** Seed: aliyun-ess-DetachInstances.md. Checks run in the order a caller can act on them. */
   private detachInstances(params: Record<string, string>): Record<string, unknown> {
     const instanceIds = listParam(params, 'InstanceId', 20);
-    if (instanceIds.length === 0) throw err(400, 'MissingParameter', 'The input parameter "InstanceId.N" that is mandatory for processing this request is not supplied.');
+    if (instanceIds.length === 0)
+      throw err(
+        400,
+        'MissingParameter',
+        'The input parameter "InstanceId.N" that is mandatory for processing this request is not supplied.',
+      );
     const decrease = bool(params, 'DecreaseDesiredCapacity', true);
     const ignoreInvalid = bool(params, 'IgnoreInvalidInstance', false);
     bool(params, 'LifecycleHook', false);
@@ -207,11 +267,19 @@ export class EssApi {
     }
     const group = this.requireGroup(params);
     if (group.lifecycleState !== 'Active') {
-      throw err(400, 'IncorrectScalingGroupStatus', 'The current status of the specified scaling group does not support this action.');
+      throw err(
+        400,
+        'IncorrectScalingGroupStatus',
+        'The current status of the specified scaling group does not support this action.',
+      );
     }
     const now = this.now();
     if (this.state.activityInProgress(group.scalingGroupId, now)) {
-      throw err(400, 'ScalingActivityInProgress', 'You cannot delete a scaling group or launch a new scaling activity while there is a scaling activity in progress.');
+      throw err(
+        400,
+        'ScalingActivityInProgress',
+        'You cannot delete a scaling group or launch a new scaling activity while there is a scaling activity in progress.',
+      );
     }
     const members = new Set(this.state.membersOf(group.scalingGroupId).map((i) => i.instanceId));
     const invalid = instanceIds.filter((id) => !members.has(id));
@@ -219,23 +287,45 @@ export class EssApi {
       throw err(404, 'InvalidInstanceId.NotFound', `Instance "${invalid[0]}" does not exist.`);
     }
     const badBalancer = group.loadBalancers.find((lb) => lb.status !== 'Active' && lb.status !== 'Running');
-    if (badBalancer) throw err(400, 'IncorrectLoadBalancerStatus', 'The current status of the specified load balancer does not support this action.');
+    if (badBalancer)
+      throw err(
+        400,
+        'IncorrectLoadBalancerStatus',
+        'The current status of the specified load balancer does not support this action.',
+      );
     const badDatabase = group.dbInstances.find((db) => db.status !== 'Running');
-    if (badDatabase) throw err(400, 'IncorrectDBInstanceStatus', `The current status of DB instance "${badDatabase.id}" does not support this action.`);
+    if (badDatabase)
+      throw err(
+        400,
+        'IncorrectDBInstanceStatus',
+        `The current status of DB instance "${badDatabase.id}" does not support this action.`,
+      );
     const valid = instanceIds.filter((id) => members.has(id));
     if (members.size - valid.length < group.minSize) {
-      throw err(400, 'IncorrectCapacity.MinSize', 'To remove the instances, the total capacity will be lesser than the MinSize.');
+      throw err(
+        400,
+        'IncorrectCapacity.MinSize',
+        'To remove the instances, the total capacity will be lesser than the MinSize.',
+      );
     }
     const activity = this.state.startActivity(group, 'DetachInstances', valid, now, decrease);
     if (invalid.length > 0 && activity.outcome.status === 'Successful') {
       activity.ignoredInstanceIds = invalid;
-      activity.outcome = { status: 'Warning', message: `Invalid instances were ignored: ${invalid.join(', ')}.` };
+      activity.outcome = {
+        status: 'Warning',
+        message: `Invalid instances were ignored: ${invalid.join(', ')}.`,
+      };
     }
     return { ScalingActivityId: activity.id };
   }
 
   private describeScalingActivities(params: Record<string, string>): Record<string, unknown> {
-    if (!params.RegionId) throw err(400, 'MissingParameter', 'The input parameter "RegionId" that is mandatory for processing this request is not supplied.');
+    if (!params.RegionId)
+      throw err(
+        400,
+        'MissingParameter',
+        'The input parameter "RegionId" that is mandatory for processing this request is not supplied.',
+      );
     const ids = listParam(params, 'ScalingActivityId', 20);
     if (ids.length === 0 && !params.ScalingGroupId) {
       throw err(400, 'MissingParameter', 'One of ScalingGroupId and ScalingActivityId.N must be supplied.');
@@ -260,7 +350,9 @@ export class EssApi {
   private activityView(a: Activity): Record<string, unknown> {
     const status = statusOf(a);
     const now = this.now();
-    const progress = a.settled ? 100 : Math.min(99, Math.floor(((now - a.startedAt) / Math.max(1, a.endsAt - a.startedAt)) * 100));
+    const progress = a.settled
+      ? 100
+      : Math.min(99, Math.floor(((now - a.startedAt) / Math.max(1, a.endsAt - a.startedAt)) * 100));
     const left = this.state.leavingOf(a);
     const group = this.state.groups.get(a.scalingGroupId);
     return {
@@ -269,14 +361,20 @@ export class EssApi {
       StatusCode: status,
       StatusMessage:
         a.outcome.message ??
-        (status === 'InProgress' ? '' : status === 'Successful' ? `"${a.instanceIds.length}" ECS instances are detached.` : `The activity ended ${status}.`),
+        (status === 'InProgress'
+          ? ''
+          : status === 'Successful'
+            ? `"${a.instanceIds.length}" ECS instances are detached.`
+            : `The activity ended ${status}.`),
       Progress: progress,
       StartTime: minute(a.startedAt),
       ...(a.settled && { EndTime: minute(a.endsAt) }),
       Cause: `A user requests to execute scaling activity: ${a.action}.`,
       Description: a.description,
       TotalCapacity: String(group ? this.state.membersOf(group.scalingGroupId).length : 0),
-      ...(status === 'Failed' || status === 'Rejected' ? { ErrorCode: `Activity${status}`, ErrorMessage: a.outcome.message ?? '' } : {}),
+      ...(status === 'Failed' || status === 'Rejected'
+        ? { ErrorCode: `Activity${status}`, ErrorMessage: a.outcome.message ?? '' }
+        : {}),
       DestroyedInstances: { DestroyedInstance: [] },
       StoppedInstances: { StoppedInstance: [] },
       DetachedInstances: { DetachedInstance: a.settled ? left : [] },
@@ -285,11 +383,19 @@ export class EssApi {
   }
 
   private describeScalingGroups(params: Record<string, string>): Record<string, unknown> {
-    if (!params.RegionId) throw err(400, 'MissingParameter', 'The input parameter "RegionId" that is mandatory for processing this request is not supplied.');
+    if (!params.RegionId)
+      throw err(
+        400,
+        'MissingParameter',
+        'The input parameter "RegionId" that is mandatory for processing this request is not supplied.',
+      );
     const ids = listParam(params, 'ScalingGroupId', 20);
     this.state.settle(this.now());
     const groups = [...this.state.groups.values()].filter(
-      (g) => g.regionId === params.RegionId && (ids.length === 0 || ids.includes(g.scalingGroupId)) && g.lifecycleState !== 'Deleting',
+      (g) =>
+        g.regionId === params.RegionId &&
+        (ids.length === 0 || ids.includes(g.scalingGroupId)) &&
+        g.lifecycleState !== 'Deleting',
     );
     const { page, total } = paginate(groups, params, 50);
     return {
@@ -323,7 +429,12 @@ export class EssApi {
   }
 
   private describeScalingInstances(params: Record<string, string>): Record<string, unknown> {
-    if (!params.RegionId) throw err(400, 'MissingParameter', 'The input parameter "RegionId" that is mandatory for processing this request is not supplied.');
+    if (!params.RegionId)
+      throw err(
+        400,
+        'MissingParameter',
+        'The input parameter "RegionId" that is mandatory for processing this request is not supplied.',
+      );
     const ids = listParam(params, 'InstanceId', 20);
     this.state.settle(this.now());
     const instances = [...this.state.instances.values()].filter((i) => {
@@ -358,17 +469,32 @@ function statusOf(a: Activity): string {
   return a.settled ? a.outcome.status : 'InProgress';
 }
 
-function paginate<T>(items: T[], params: Record<string, string>, maxSize: number): { page: T[]; total: number } {
+function paginate<T>(
+  items: T[],
+  params: Record<string, string>,
+  maxSize: number,
+): { page: T[]; total: number } {
   const number = Number(params.PageNumber ?? 1);
   const size = Number(params.PageSize ?? 10);
-  if (!Number.isInteger(number) || number < 1) throw err(400, 'InvalidParameter', 'The specified parameter "PageNumber" is not valid.');
-  if (!Number.isInteger(size) || size < 1 || size > maxSize) throw err(400, 'InvalidParameter', 'The specified parameter "PageSize" is not valid.');
+  if (!Number.isInteger(number) || number < 1)
+    throw err(400, 'InvalidParameter', 'The specified parameter "PageNumber" is not valid.');
+  if (!Number.isInteger(size) || size < 1 || size > maxSize)
+    throw err(400, 'InvalidParameter', 'The specified parameter "PageSize" is not valid.');
   return { page: items.slice((number - 1) * size, number * size), total: items.length };
 }
 
 /** What makes two calls "the same request" for ClientToken: every operation parameter, none of the signing ones. */
 function fingerprintOf(params: Record<string, string>): string {
-  const ignored = new Set(['Signature', 'SignatureNonce', 'Timestamp', 'AccessKeyId', 'SignatureMethod', 'SignatureVersion', 'Format', 'SecurityToken']);
+  const ignored = new Set([
+    'Signature',
+    'SignatureNonce',
+    'Timestamp',
+    'AccessKeyId',
+    'SignatureMethod',
+    'SignatureVersion',
+    'Format',
+    'SecurityToken',
+  ]);
   const relevant = Object.keys(params)
     .filter((k) => !ignored.has(k))
     .sort()

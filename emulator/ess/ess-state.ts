@@ -37,7 +37,8 @@ export class EssState {
 
   /** Adds (or replaces, by id) the seed's groups and instances, leaving everything else as it is. */
   add(seed: EmulatorSeed): void {
-    for (const instance of seed.aliyun.instances) this.instances.set(instance.instanceId, structuredClone(instance));
+    for (const instance of seed.aliyun.instances)
+      this.instances.set(instance.instanceId, structuredClone(instance));
     for (const group of seed.aliyun.scalingGroups) {
       const desiredCapacity = group.desiredCapacity ?? this.membersOf(group.scalingGroupId).length;
       this.groups.set(group.scalingGroupId, structuredClone({ ...group, desiredCapacity }));
@@ -53,7 +54,13 @@ export class EssState {
     return [...this.activities.values()].find((a) => a.scalingGroupId === scalingGroupId && !a.settled);
   }
 
-  startActivity(group: Group, action: string, instanceIds: string[], now: number, decreaseDesiredCapacity: boolean): Activity {
+  startActivity(
+    group: Group,
+    action: string,
+    instanceIds: string[],
+    now: number,
+    decreaseDesiredCapacity: boolean,
+  ): Activity {
     const outcome = group.activityOutcomes.shift() ?? { status: 'Successful' as const };
     const duration = group.activityDurationMs ?? this.defaultActivityDurationMs;
     const activity: Activity = {
@@ -86,7 +93,8 @@ export class EssState {
     if (!activity.settled) return [];
     const { status } = activity.outcome;
     if (status === 'Successful') return activity.instanceIds;
-    if (status === 'Warning') return activity.ignoredInstanceIds.length > 0 ? activity.instanceIds : activity.instanceIds.slice(0, 1);
+    if (status === 'Warning')
+      return activity.ignoredInstanceIds.length > 0 ? activity.instanceIds : activity.instanceIds.slice(0, 1);
     return [];
   }
 

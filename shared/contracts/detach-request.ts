@@ -6,9 +6,14 @@ import { z } from 'zod';
  */
 export const RequestId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ : - (it is used as the ClientToken)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/,
+    'must be 1-64 characters of A-Z a-z 0-9 . _ : - (it is used as the ClientToken)',
+  );
 
-export const AliyunRegion = z.string().regex(/^[a-z]{2,3}(-[a-z0-9]+){1,3}$/, 'must be a region id such as cn-hangzhou');
+export const AliyunRegion = z
+  .string()
+  .regex(/^[a-z]{2,3}(-[a-z0-9]+){1,3}$/, 'must be a region id such as cn-hangzhou');
 export const EssScalingGroupId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a scaling group id');
 export const EcsInstanceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an instance id');
 

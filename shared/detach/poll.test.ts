@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { fixedClock, InMemoryLedger, RecordingPublisher, ScriptedProvider } from '../../test/support/in-memory.ts';
+import {
+  fixedClock,
+  InMemoryLedger,
+  RecordingPublisher,
+  ScriptedProvider,
+} from '../../test/support/in-memory.ts';
 import type { DetachInstancesRequest } from '../contracts/index.ts';
 import { DetachError } from '../errors.ts';
 import { chunk, mapLimit, pollActivities } from './poll.ts';
@@ -16,14 +21,28 @@ async function setup(count: number, region = 'cn-hangzhou') {
     concurrency: 4,
   };
   for (let i = 1; i <= count; i++) {
-    const request: DetachInstancesRequest = { requestId: `r-${i}`, provider: 'aliyun', region, scalingGroupId: 'asg', instanceIds: [`i-${i}`] };
-    await deps.ledger.begin({ requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId }, clock.now());
+    const request: DetachInstancesRequest = {
+      requestId: `r-${i}`,
+      provider: 'aliyun',
+      region,
+      scalingGroupId: 'asg',
+      instanceIds: [`i-${i}`],
+    };
+    await deps.ledger.begin(
+      { requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId },
+      clock.now(),
+    );
     await deps.ledger.markSubmitted(request.requestId, { activityId: `asa-${i}` }, clock.now());
   }
   return { deps, provider, clock };
 }
 
-const report = (id: string, statusCode: string, phase: 'pending' | 'succeeded' | 'partial' | 'failed', extra = {}) => ({
+const report = (
+  id: string,
+  statusCode: string,
+  phase: 'pending' | 'succeeded' | 'partial' | 'failed',
+  extra = {},
+) => ({
   activityId: id,
   statusCode,
   phase,
@@ -33,7 +52,8 @@ const report = (id: string, statusCode: string, phase: 'pending' | 'succeeded' |
 describe('pollActivities', () => {
   it('asks in batches of 20 and emits one event per finished activity', async () => {
     const { deps, provider } = await setup(45);
-    for (let i = 1; i <= 45; i++) provider.activities.set(`asa-${i}`, report(`asa-${i}`, 'Successful', 'succeeded'));
+    for (let i = 1; i <= 45; i++)
+      provider.activities.set(`asa-${i}`, report(`asa-${i}`, 'Successful', 'succeeded'));
 
     const summary = await pollActivities(deps);
 
@@ -45,15 +65,24 @@ describe('pollActivities', () => {
 
   it('maps Warning to Partial, Failed and Rejected to Failed, and leaves InProgress alone', async () => {
     const { deps, provider } = await setup(4);
-    provider.activities.set('asa-1', report('asa-1', 'Warning', 'partial', { statusMessage: '1 of 2 detached' }));
-    provider.activities.set('asa-2', report('asa-2', 'Failed', 'failed', { errorCode: 'X', errorMessage: 'broke' }));
+    provider.activities.set(
+      'asa-1',
+      report('asa-1', 'Warning', 'partial', { statusMessage: '1 of 2 detached' }),
+    );
+    provider.activities.set(
+      'asa-2',
+      report('asa-2', 'Failed', 'failed', { errorCode: 'X', errorMessage: 'broke' }),
+    );
     provider.activities.set('asa-3', report('asa-3', 'Rejected', 'failed'));
     provider.activities.set('asa-4', report('asa-4', 'InProgress', 'pending', { progress: 40 }));
 
     const summary = await pollActivities(deps);
 
     const byId = Object.fromEntries(deps.publisher.events.map((e) => [e.requestId, e]));
-    expect(byId['r-1']).toMatchObject({ status: 'Partial', cloud: { statusCode: 'Warning', statusMessage: '1 of 2 detached' } });
+    expect(byId['r-1']).toMatchObject({
+      status: 'Partial',
+      cloud: { statusCode: 'Warning', statusMessage: '1 of 2 detached' },
+    });
     expect(byId['r-2']).toMatchObject({ status: 'Failed', error: { code: 'X', message: 'broke' } });
     expect(byId['r-3']).toMatchObject({ status: 'Failed', error: { code: 'ActivityRejected' } });
     expect(byId['r-4']).toBeUndefined();
@@ -101,7 +130,13 @@ describe('pollActivities', () => {
     const summary = await pollActivities(deps);
 
     expect(summary.failedBatches).toEqual([
-      { provider: 'aliyun', region: 'cn-hangzhou', activityIds: ['asa-1'], code: 'Throttling', message: 'slow down' },
+      {
+        provider: 'aliyun',
+        region: 'cn-hangzhou',
+        activityIds: ['asa-1'],
+        code: 'Throttling',
+        message: 'slow down',
+      },
     ]);
     expect(deps.ledger.records.get('r-1')?.status).toBe('IN_PROGRESS');
   });

@@ -1,6 +1,12 @@
 import type { CompletionEvent, TerminalStatus } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
-import { type CompletionDeps, completeOperation, eventFor, publishStored, unpublishedEvent } from './completion.ts';
+import {
+  type CompletionDeps,
+  completeOperation,
+  eventFor,
+  publishStored,
+  unpublishedEvent,
+} from './completion.ts';
 import type { ActivityReport, Clock, OperationRecord, ProviderName, ProviderRegistry } from './ports.ts';
 
 export interface PollDeps extends CompletionDeps {
@@ -34,7 +40,11 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -107,7 +117,11 @@ async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: Poll
   }
 }
 
-function decide(deps: PollDeps, record: OperationRecord, report: ActivityReport | undefined): CompletionEvent | undefined {
+function decide(
+  deps: PollDeps,
+  record: OperationRecord,
+  report: ActivityReport | undefined,
+): CompletionEvent | undefined {
   const now = deps.clock.now();
   if (report && report.phase !== 'pending') {
     const status = STATUS_OF_PHASE[report.phase];
@@ -116,7 +130,8 @@ function decide(deps: PollDeps, record: OperationRecord, report: ActivityReport 
       ...(status === 'Failed' && {
         error: {
           code: report.errorCode || `Activity${report.statusCode}`,
-          message: report.errorMessage || report.statusMessage || `The scaling activity ended ${report.statusCode}.`,
+          message:
+            report.errorMessage || report.statusMessage || `The scaling activity ended ${report.statusCode}.`,
         },
       }),
     });

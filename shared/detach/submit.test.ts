@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { fixedClock, InMemoryLedger, RecordingPublisher, ScriptedProvider } from '../../test/support/in-memory.ts';
+import {
+  fixedClock,
+  InMemoryLedger,
+  RecordingPublisher,
+  ScriptedProvider,
+} from '../../test/support/in-memory.ts';
 import { DetachError } from '../errors.ts';
 import { RetryLater, submitDetachInstances } from './submit.ts';
 
@@ -50,12 +55,19 @@ describe('submitDetachInstances', () => {
   it('rejects invalid input with the field paths, once, without a cloud call', async () => {
     const { deps, provider } = setup();
 
-    const outcome = await submitDetachInstances(deps, delivery(aRequest({ instanceIds: [], region: 'Hangzhou' })));
+    const outcome = await submitDetachInstances(
+      deps,
+      delivery(aRequest({ instanceIds: [], region: 'Hangzhou' })),
+    );
 
     expect(outcome.kind).toBe('rejected');
     expect(provider.detachCalls).toEqual([]);
     const [event] = deps.publisher.events;
-    expect(event).toMatchObject({ requestId: 'req-1', status: 'Rejected', error: { code: 'InvalidRequest' } });
+    expect(event).toMatchObject({
+      requestId: 'req-1',
+      status: 'Rejected',
+      error: { code: 'InvalidRequest' },
+    });
     expect(event?.error?.issues?.map((issue) => issue.path).sort()).toEqual(['instanceIds', 'region']);
     expect(deps.ledger.records.get('req-1')?.status).toBe('REJECTED');
   });
@@ -77,14 +89,20 @@ describe('submitDetachInstances', () => {
     const outcome = await submitDetachInstances(deps, delivery('{not json'));
 
     expect(outcome).toMatchObject({ kind: 'rejected', requestId: 'sqs:m-1' });
-    expect(deps.publisher.events[0]?.error?.issues).toEqual([{ path: '(root)', message: 'The message body is not valid JSON.' }]);
+    expect(deps.publisher.events[0]?.error?.issues).toEqual([
+      { path: '(root)', message: 'The message body is not valid JSON.' },
+    ]);
   });
 
   it('never lets an invalid message overwrite the record of a valid request with the same id', async () => {
     const { deps } = setup();
     await submitDetachInstances(deps, delivery(aRequest()));
 
-    const outcome = await submitDetachInstances(deps, { body: aRequest({ instanceIds: 'x' }), messageId: 'm-2', receiveCount: 1 });
+    const outcome = await submitDetachInstances(deps, {
+      body: aRequest({ instanceIds: 'x' }),
+      messageId: 'm-2',
+      receiveCount: 1,
+    });
 
     expect(outcome).toMatchObject({ kind: 'rejected', requestId: 'sqs:m-2' });
     expect(deps.ledger.records.get('req-1')?.status).toBe('IN_PROGRESS');
@@ -92,25 +110,35 @@ describe('submitDetachInstances', () => {
 
   it('retries a retryable error with the same client token, then succeeds', async () => {
     const { deps, provider } = setup();
-    provider.detachAnswers = [new DetachError('ServiceUnavailable', 'down', 'transient', { httpStatus: 503 })];
+    provider.detachAnswers = [
+      new DetachError('ServiceUnavailable', 'down', 'transient', { httpStatus: 503 }),
+    ];
 
     await expect(submitDetachInstances(deps, delivery(aRequest(), 1))).rejects.toBeInstanceOf(RetryLater);
     const outcome = await submitDetachInstances(deps, delivery(aRequest(), 2));
 
     expect(outcome.kind).toBe('submitted');
     expect(provider.detachCalls.map((call) => call.clientToken)).toEqual(['req-1', 'req-1']);
-    expect(deps.ledger.records.get('req-1')).toMatchObject({ attempts: 2, lastError: { code: 'ServiceUnavailable' } });
+    expect(deps.ledger.records.get('req-1')).toMatchObject({
+      attempts: 2,
+      lastError: { code: 'ServiceUnavailable' },
+    });
   });
 
   it('ends a fatal error in one Failed event with the cloud code and message', async () => {
     const { deps } = setup();
-    deps.providers.aliyun.detachAnswers = [new DetachError('IncorrectCapacity.MinSize', 'below MinSize', 'fatal')];
+    deps.providers.aliyun.detachAnswers = [
+      new DetachError('IncorrectCapacity.MinSize', 'below MinSize', 'fatal'),
+    ];
 
     const outcome = await submitDetachInstances(deps, delivery(aRequest()));
 
     expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'IncorrectCapacity.MinSize' } });
     expect(deps.publisher.events).toHaveLength(1);
-    expect(deps.publisher.events[0]).toMatchObject({ status: 'Failed', error: { code: 'IncorrectCapacity.MinSize', message: 'below MinSize' } });
+    expect(deps.publisher.events[0]).toMatchObject({
+      status: 'Failed',
+      error: { code: 'IncorrectCapacity.MinSize', message: 'below MinSize' },
+    });
   });
 
   it('gives up on the last allowed delivery with RetriesExhausted instead of leaving it to the DLQ', async () => {

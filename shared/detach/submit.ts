@@ -7,7 +7,13 @@ import {
   RequestId,
 } from '../contracts/index.ts';
 import { type DetachError, isDetachError } from '../errors.ts';
-import { type CompletionDeps, completeOperation, eventFor, publishStored, unpublishedEvent } from './completion.ts';
+import {
+  type CompletionDeps,
+  completeOperation,
+  eventFor,
+  publishStored,
+  unpublishedEvent,
+} from './completion.ts';
 import type { Clock, ProviderRegistry } from './ports.ts';
 
 export interface SubmitDeps extends CompletionDeps {
@@ -34,7 +40,10 @@ export type SubmitOutcome =
 
 /** Thrown for a retryable failure: the edge turns it into a batch item failure so that SQS delivers it again. */
 export class RetryLater extends Error {
-  constructor(readonly requestId: string, readonly error: DetachError) {
+  constructor(
+    readonly requestId: string,
+    readonly error: DetachError,
+  ) {
     super(`${error.kind}: ${error.code}`, { cause: error });
     this.name = 'RetryLater';
   }
@@ -72,7 +81,11 @@ export async function submitDetachInstances(deps: SubmitDeps, delivery: Delivery
     // The token is the one stored on the first delivery, so a retry after an ambiguous failure is the same call.
     const result = await provider.detachInstances(request, record.clientToken ?? request.requestId);
     await deps.ledger.markSubmitted(request.requestId, result, deps.clock.now());
-    return { kind: 'submitted', requestId: request.requestId, ...(result.activityId && { activityId: result.activityId }) };
+    return {
+      kind: 'submitted',
+      requestId: request.requestId,
+      ...(result.activityId && { activityId: result.activityId }),
+    };
   } catch (error) {
     if (!isDetachError(error)) throw error;
     const attempts = record.attempts + 1;
@@ -120,7 +133,12 @@ async function rejectDelivery(
   const now = deps.clock.now();
   const record = { requestId, action, attempts: delivery.receiveCount, createdAt: now.toISOString() };
   const event = eventFor(record, 'Rejected', now, {
-    error: { code: 'InvalidRequest', kind: 'invalid', message: 'The request does not match the contract.', issues },
+    error: {
+      code: 'InvalidRequest',
+      kind: 'invalid',
+      message: 'The request does not match the contract.',
+      issues,
+    },
   });
   await completeOrRepublish(deps, event);
   return { kind: 'rejected', requestId, issues };

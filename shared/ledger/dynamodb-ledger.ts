@@ -2,8 +2,8 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import {
   DynamoDBDocumentClient,
   GetCommand,
-  paginateQuery,
   PutCommand,
+  paginateQuery,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { CompletionEvent } from '../contracts/index.ts';
@@ -27,7 +27,9 @@ export class DynamoDbLedger implements Ledger {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.#documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.#documents = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
   }
 
   async begin(operation: NewOperation, now: Date): Promise<Operation> {
@@ -48,7 +50,11 @@ export class DynamoDbLedger implements Ledger {
     };
     try {
       await this.#documents.send(
-        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(requestId)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(requestId)',
+        }),
       );
       return item;
     } catch (error) {
@@ -76,9 +82,10 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean> {
-    const optional = Object.entries({ activityId: result.activityId, cloudRequestId: result.cloudRequestId }).filter(
-      (entry): entry is [string, string] => entry[1] !== undefined,
-    );
+    const optional = Object.entries({
+      activityId: result.activityId,
+      cloudRequestId: result.cloudRequestId,
+    }).filter((entry): entry is [string, string] => entry[1] !== undefined);
     try {
       await this.#documents.send(
         new UpdateCommand({
@@ -114,7 +121,8 @@ export class DynamoDbLedger implements Ledger {
           Key: { requestId: event.requestId },
           UpdateExpression:
             'SET #status = :status, #event = :event, completedAt = :at, updatedAt = :at, pendingShard = :pending, attempts = :attempts, #action = if_not_exists(#action, :action), createdAt = if_not_exists(createdAt, :requestedAt)',
-          ConditionExpression: 'attribute_not_exists(requestId) OR #status IN (:queued, :submitted, :inProgress)',
+          ConditionExpression:
+            'attribute_not_exists(requestId) OR #status IN (:queued, :submitted, :inProgress)',
           ExpressionAttributeNames: { '#status': 'status', '#event': 'event', '#action': 'action' },
           ExpressionAttributeValues: {
             ':status': LEDGER_STATUS_OF[event.status],
@@ -153,7 +161,8 @@ export class DynamoDbLedger implements Ledger {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { requestId },
-        UpdateExpression: 'SET lastDeliveredStatus = :status, lastDeliveredAt = :now ADD deliveredEvents :one',
+        UpdateExpression:
+          'SET lastDeliveredStatus = :status, lastDeliveredAt = :now ADD deliveredEvents :one',
         ConditionExpression: 'attribute_exists(requestId)',
         ExpressionAttributeValues: { ':status': status, ':now': now.toISOString(), ':one': 1 },
       }),

@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, request, errors as undiciErrors } from 'undici';
 import { DetachError } from '../errors.ts';
 
 export interface HttpSettings {
@@ -8,7 +8,11 @@ export interface HttpSettings {
   connectionsPerOrigin: number;
 }
 
-export const DEFAULT_HTTP_SETTINGS: HttpSettings = { connectTimeoutMs: 3_000, responseTimeoutMs: 10_000, connectionsPerOrigin: 32 };
+export const DEFAULT_HTTP_SETTINGS: HttpSettings = {
+  connectTimeoutMs: 3_000,
+  responseTimeoutMs: 10_000,
+  connectionsPerOrigin: 32,
+};
 
 /** One keep-alive pool per process (module scope in the handlers), shared by every cloud client. */
 export const createHttpAgent = (settings: HttpSettings = DEFAULT_HTTP_SETTINGS): Agent =>
@@ -54,7 +58,7 @@ export async function postForm(
 export function networkError(error: unknown): DetachError {
   const code =
     error instanceof undiciErrors.UndiciError
-      ? (error as { code?: string }).code ?? 'UND_ERR'
+      ? ((error as { code?: string }).code ?? 'UND_ERR')
       : ((error as { code?: string } | null)?.code ?? 'NetworkError');
   const message = error instanceof Error ? error.message : String(error);
   return new DetachError(`Network.${code}`, `No complete response from the cloud: ${message}`, 'transient', {

@@ -26,7 +26,9 @@ export class EventBridgePublisher implements EventPublisher {
     // PutEvents answers 200 with per-entry failures; an unpublished event must not be marked published.
     if ((result.FailedEntryCount ?? 0) > 0) {
       const entry = result.Entries?.[0];
-      throw new Error(`PutEvents refused the event: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`);
+      throw new Error(
+        `PutEvents refused the event: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`,
+      );
     }
   }
 }

@@ -4,7 +4,10 @@ import type { EmulatorSeed, Fault } from '../../emulator/seed.ts';
 
 type SeedInput = {
   credentials?: EmulatorSeed['credentials'];
-  aliyun?: { scalingGroups?: Partial<EmulatorSeed['aliyun']['scalingGroups'][number]>[]; instances?: Partial<EmulatorSeed['aliyun']['instances'][number]>[] };
+  aliyun?: {
+    scalingGroups?: Partial<EmulatorSeed['aliyun']['scalingGroups'][number]>[];
+    instances?: Partial<EmulatorSeed['aliyun']['instances'][number]>[];
+  };
 };
 
 /** The emulator's admin API, as tests use it. */
@@ -16,7 +19,10 @@ export class EmulatorAdmin {
   }
 
   async inject(...faults: (Partial<Fault> & Pick<Fault, 'scalingGroupId'>)[]): Promise<void> {
-    await this.post('/admin/faults', faults.map((fault) => ({ times: 1, ...fault })));
+    await this.post(
+      '/admin/faults',
+      faults.map((fault) => ({ times: 1, ...fault })),
+    );
   }
 
   async state(): Promise<{

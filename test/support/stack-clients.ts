@@ -21,15 +21,25 @@ export function stackClients() {
   };
 
   /** Enqueues a request body as a producer does: group per scaling group, deduplicated by request id. */
-  async function send(action: string, body: unknown, options: { groupId?: string; deduplicationId?: string } = {}) {
-    const request = body as { requestId?: string; provider?: string; region?: string; scalingGroupId?: string };
+  async function send(
+    action: string,
+    body: unknown,
+    options: { groupId?: string; deduplicationId?: string } = {},
+  ) {
+    const request = body as {
+      requestId?: string;
+      provider?: string;
+      region?: string;
+      scalingGroupId?: string;
+    };
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     const { MessageId } = await sqs.send(
       new SendMessageCommand({
         QueueUrl: queueOf(action).queueUrl,
         MessageBody: raw,
         MessageGroupId: options.groupId ?? `${request.provider}:${request.region}:${request.scalingGroupId}`,
-        MessageDeduplicationId: options.deduplicationId ?? request.requestId ?? `${Date.now()}-${Math.random()}`,
+        MessageDeduplicationId:
+          options.deduplicationId ?? request.requestId ?? `${Date.now()}-${Math.random()}`,
       }),
     );
     return MessageId as string;
@@ -48,15 +58,23 @@ export function stackClients() {
       if (last && done(last)) return last;
       await sleep(200);
     }
-    throw new Error(`record ${requestId} did not reach the expected state; last seen: ${JSON.stringify(last)}`);
+    throw new Error(
+      `record ${requestId} did not reach the expected state; last seen: ${JSON.stringify(last)}`,
+    );
   }
 
   /** The completion event came back through the bus (functions/record-delivery), and was published once. */
-  const delivered = (record: OperationRecord) => record.eventPublishedAt !== undefined && (record.deliveredEvents ?? 0) >= 1;
+  const delivered = (record: OperationRecord) =>
+    record.eventPublishedAt !== undefined && (record.deliveredEvents ?? 0) >= 1;
 
   async function dlqMessages(action: string) {
     const { Messages } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueOf(action).deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0 }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueOf(action).deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 0,
+      }),
     );
     return Messages ?? [];
   }

@@ -28,7 +28,11 @@ export type EssParams = Record<string, string | number | boolean | undefined>;
 
 const numeric = z.union([z.number(), z.string()]).transform((value) => Number(value));
 
-const EssErrorBody = z.object({ Code: z.string(), Message: z.string().default(''), RequestId: z.string().optional() });
+const EssErrorBody = z.object({
+  Code: z.string(),
+  Message: z.string().default(''),
+  RequestId: z.string().optional(),
+});
 const MutationResponse = z.object({ RequestId: z.string(), ScalingActivityId: z.string().optional() });
 
 export const EssActivity = z.object({
@@ -105,19 +109,27 @@ export class EssClient {
       IgnoreInvalidInstance: input.ignoreInvalidInstance,
     });
     const parsed = parseResponse(MutationResponse, body, 'DetachInstances');
-    return { requestId: parsed.RequestId, ...(parsed.ScalingActivityId && { scalingActivityId: parsed.ScalingActivityId }) };
+    return {
+      requestId: parsed.RequestId,
+      ...(parsed.ScalingActivityId && { scalingActivityId: parsed.ScalingActivityId }),
+    };
   }
 
   /** Up to 20 activity ids a call (ScalingActivityId.N). */
   async describeScalingActivities(region: string, activityIds: readonly string[]): Promise<EssActivity[]> {
     if (activityIds.length === 0 || activityIds.length > 20) {
-      throw new DetachError('InvalidParameter', 'DescribeScalingActivities takes 1 to 20 activity ids', 'fatal');
+      throw new DetachError(
+        'InvalidParameter',
+        'DescribeScalingActivities takes 1 to 20 activity ids',
+        'fatal',
+      );
     }
     const body = await this.call('DescribeScalingActivities', region, {
       ...flattenList('ScalingActivityId', activityIds),
       PageSize: 50,
     });
-    return parseResponse(ActivitiesResponse, body, 'DescribeScalingActivities').ScalingActivities.ScalingActivity;
+    return parseResponse(ActivitiesResponse, body, 'DescribeScalingActivities').ScalingActivities
+      .ScalingActivity;
   }
 
   async describeScalingGroups(region: string, scalingGroupIds: readonly string[]) {
@@ -128,13 +140,18 @@ export class EssClient {
     return parseResponse(GroupsResponse, body, 'DescribeScalingGroups').ScalingGroups.ScalingGroup;
   }
 
-  async describeScalingInstances(region: string, scalingGroupId: string, instanceIds: readonly string[] = []) {
+  async describeScalingInstances(
+    region: string,
+    scalingGroupId: string,
+    instanceIds: readonly string[] = [],
+  ) {
     const body = await this.call('DescribeScalingInstances', region, {
       ScalingGroupId: scalingGroupId,
       ...flattenList('InstanceId', instanceIds),
       PageSize: 100,
     });
-    return parseResponse(InstancesResponse, body, 'DescribeScalingInstances').ScalingInstances.ScalingInstance;
+    return parseResponse(InstancesResponse, body, 'DescribeScalingInstances').ScalingInstances
+      .ScalingInstance;
   }
 
   /** One signed call. Every attempt gets a fresh nonce and timestamp; idempotency rides on ClientToken. */
@@ -173,7 +190,11 @@ export class EssClient {
     if (response.status >= 200 && response.status < 300) return json;
     const error = EssErrorBody.safeParse(json);
     if (!error.success) {
-      throw essError('InvalidResponse', `ESS answered HTTP ${response.status} without an error code`, response.status);
+      throw essError(
+        'InvalidResponse',
+        `ESS answered HTTP ${response.status} without an error code`,
+        response.status,
+      );
     }
     throw essError(error.data.Code, error.data.Message, response.status, error.data.RequestId);
   }
@@ -183,7 +204,11 @@ function parseResponse<T extends z.ZodType>(schema: T, body: unknown, action: st
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
     // A 200 we cannot read is a protocol fault on the cloud's side, so it is retried like a 5xx.
-    throw new DetachError('InvalidResponse', `${action} returned an unexpected body: ${parsed.error.message}`, 'transient');
+    throw new DetachError(
+      'InvalidResponse',
+      `${action} returned an unexpected body: ${parsed.error.message}`,
+      'transient',
+    );
   }
   return parsed.data;
 }

@@ -33,10 +33,14 @@ export class EssProvider implements ScalingProvider {
       scalingGroupId: request.scalingGroupId,
       instanceIds: request.instanceIds,
       clientToken,
-      ...(request.decreaseDesiredCapacity !== undefined && { decreaseDesiredCapacity: request.decreaseDesiredCapacity }),
+      ...(request.decreaseDesiredCapacity !== undefined && {
+        decreaseDesiredCapacity: request.decreaseDesiredCapacity,
+      }),
       ...(request.detachOption && { detachOption: request.detachOption }),
       ...(request.lifecycleHook !== undefined && { lifecycleHook: request.lifecycleHook }),
-      ...(request.ignoreInvalidInstance !== undefined && { ignoreInvalidInstance: request.ignoreInvalidInstance }),
+      ...(request.ignoreInvalidInstance !== undefined && {
+        ignoreInvalidInstance: request.ignoreInvalidInstance,
+      }),
     });
     return {
       cloudRequestId: result.requestId,

@@ -15,7 +15,11 @@ export const rpcStringToSign = (method: string, params: Readonly<Record<string, 
   `${method.toUpperCase()}&${percentEncode('/')}&${percentEncode(canonicalQuery(params))}`;
 
 /** Signature version 1.0, HMAC-SHA1, keyed with `secret&`. `params` must not contain `Signature`. */
-export const signRpc = (method: string, params: Readonly<Record<string, string>>, accessKeySecret: string): string =>
+export const signRpc = (
+  method: string,
+  params: Readonly<Record<string, string>>,
+  accessKeySecret: string,
+): string =>
   createHmac('sha1', `${accessKeySecret}&`).update(rpcStringToSign(method, params)).digest('base64');
 
 /** `Timestamp` as the RPC API wants it: UTC, seconds precision, no milliseconds. */

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './config.ts';
+
+const base = { LEDGER_TABLE: 't', EVENT_BUS_NAME: 'b' };
+
+describe('parseConfig', () => {
+  it('takes SSM-held credentials, applies defaults and treats empty strings as unset', () => {
+    const config = parseConfig({
+      ...base,
+      ALIYUN_CREDENTIALS_PARAMETER: '/p',
+      ESS_ENDPOINT: '',
+      ALIYUN_ACCESS_KEY_ID: '',
+    });
+
+    expect(config).toMatchObject({
+      MAX_ATTEMPTS: 8,
+      OPERATION_TIMEOUT_SECONDS: 3600,
+      ALIYUN_CREDENTIALS_PARAMETER: '/p',
+    });
+    expect(config.ESS_ENDPOINT).toBeUndefined();
+    expect(config.ALIYUN_ACCESS_KEY_ID).toBeUndefined();
+  });
+
+  it('fails fast naming every bad variable', () => {
+    expect(() => parseConfig({ MAX_ATTEMPTS: 'many', ESS_ENDPOINT: 'not a url' })).toThrow(
+      /LEDGER_TABLE.*EVENT_BUS_NAME.*ESS_ENDPOINT.*MAX_ATTEMPTS|LEDGER_TABLE/s,
+    );
+  });
+
+  it('refuses to start without any Alibaba credentials', () => {
+    expect(() => parseConfig(base)).toThrow(/ALIYUN_CREDENTIALS_PARAMETER, or both ALIYUN_ACCESS_KEY_ID/);
+  });
+
+  it('never puts a secret value in its error', () => {
+    expect(() =>
+      parseConfig({
+        ...base,
+        ALIYUN_ACCESS_KEY_ID: 'id',
+        ALIYUN_ACCESS_KEY_SECRET: 'shh',
+        MAX_ATTEMPTS: '-1',
+      }),
+    ).toThrow(expect.objectContaining({ message: expect.not.stringContaining('shh') }));
+  });
+});
