@@ -8,22 +8,35 @@ import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
  */
 type Spec = Awaited<ReturnType<typeof loadAwsServiceSpec>>;
 type Json = unknown;
-type PropertyType = { type: string; element?: PropertyType; types?: PropertyType[]; reference?: { $ref: string } };
+type PropertyType = {
+  type: string;
+  element?: PropertyType;
+  types?: PropertyType[];
+  reference?: { $ref: string };
+};
 type Properties = Record<string, { type: PropertyType; required?: boolean }>;
 
-const isObject = (value: Json): value is Record<string, Json> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isIntrinsic = (value: Json) => isObject(value) && Object.keys(value).length === 1 && /^(Ref|Fn::|Condition)/.test(Object.keys(value)[0] as string);
+const isObject = (value: Json): value is Record<string, Json> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isIntrinsic = (value: Json) =>
+  isObject(value) &&
+  Object.keys(value).length === 1 &&
+  /^(Ref|Fn::|Condition)/.test(Object.keys(value)[0] as string);
 
 export function checkTemplate(template: Record<string, Json>, spec: Spec): string[] {
   const problems: string[] = [];
-  const resources = (template.Resources ?? {}) as Record<string, { Type: string; Properties?: Record<string, Json> }>;
+  const resources = (template.Resources ?? {}) as Record<
+    string,
+    { Type: string; Properties?: Record<string, Json> }
+  >;
   const parameters = new Set(Object.keys((template.Parameters ?? {}) as object));
   const attributesOf = new Map<string, Set<string>>();
 
   for (const [logicalId, resource] of Object.entries(resources)) {
     const found = spec.lookup('resource', 'cloudFormationType', 'equals', resource.Type);
     if (found.length !== 1) {
-      if (!resource.Type.startsWith('Custom::')) problems.push(`${logicalId}: unknown resource type ${resource.Type}`);
+      if (!resource.Type.startsWith('Custom::'))
+        problems.push(`${logicalId}: unknown resource type ${resource.Type}`);
       continue;
     }
     const definition = found[0] as unknown as { properties: Properties; attributes: Record<string, unknown> };
@@ -44,12 +57,17 @@ export function checkTemplate(template: Record<string, Json>, spec: Spec): strin
     }
   };
   const walk = (where: string, value: Json): void => {
-    if (Array.isArray(value)) return value.forEach((item, i) => walk(`${where}[${i}]`, item));
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) walk(`${where}[${i}]`, item);
+      return;
+    }
     if (!isObject(value)) return;
     for (const [key, child] of Object.entries(value)) {
       if (key === 'Ref' && typeof child === 'string') checkTarget(where, child);
       else if (key === 'Fn::GetAtt') {
-        const [target, attribute] = Array.isArray(child) ? (child as string[]) : String(child).split(/\.(.*)/);
+        const [target, attribute] = Array.isArray(child)
+          ? (child as string[])
+          : String(child).split(/\.(.*)/);
         checkTarget(where, target as string, attribute as string);
       } else if (key === 'Fn::Sub') {
         const text = Array.isArray(child) ? child[0] : child;
@@ -67,7 +85,13 @@ export function checkTemplate(template: Record<string, Json>, spec: Spec): strin
   return problems;
 }
 
-function checkProperties(spec: Spec, where: string, properties: Properties, given: Record<string, Json>, problems: string[]) {
+function checkProperties(
+  spec: Spec,
+  where: string,
+  properties: Properties,
+  given: Record<string, Json>,
+  problems: string[],
+) {
   for (const [name, property] of Object.entries(properties)) {
     if (property.required && !(name in given)) problems.push(`${where}: missing required property ${name}`);
   }
@@ -93,11 +117,15 @@ function checkValue(spec: Spec, where: string, type: PropertyType, value: Json, 
     return;
   }
   if (type.type === 'array' && Array.isArray(value) && type.element) {
-    value.forEach((item, i) => checkValue(spec, `${where}[${i}]`, type.element as PropertyType, item, problems));
+    value.forEach((item, i) =>
+      checkValue(spec, `${where}[${i}]`, type.element as PropertyType, item, problems),
+    );
     return;
   }
   if (type.type === 'ref' && type.reference && isObject(value)) {
-    const definition = spec.get('typeDefinition', type.reference.$ref) as unknown as { properties: Properties };
+    const definition = spec.get('typeDefinition', type.reference.$ref) as unknown as {
+      properties: Properties;
+    };
     checkProperties(spec, where, definition.properties, value, problems);
   }
 }
@@ -107,8 +135,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const template = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Json>;
   const problems = checkTemplate(template, await loadAwsServiceSpec());
   if (problems.length > 0) {
-    process.stderr.write(`CloudFormation check failed (${path}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.stderr.write(
+      `CloudFormation check failed (${path}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`,
+    );
     process.exit(1);
   }
-  process.stdout.write(`CloudFormation check passed: ${Object.keys(template.Resources as object).length} resources (${path})\n`);
+  process.stdout.write(
+    `CloudFormation check passed: ${Object.keys(template.Resources as object).length} resources (${path})\n`,
+  );
 }

@@ -14,9 +14,15 @@ describe('the CloudFormation check that CI runs on the packaged template', () =>
     const template = {
       Resources: {
         Dlq: queue({ FifoQueue: true }),
-        Queue: queue({ FifoQueue: true, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['Dlq', 'Arn'] }, maxReceiveCount: 5 } }),
+        Queue: queue({
+          FifoQueue: true,
+          RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['Dlq', 'Arn'] }, maxReceiveCount: 5 },
+        }),
       },
-      Outputs: { Url: { Value: { Ref: 'Queue' } }, Arn: { Value: { 'Fn::Sub': '${Queue.Arn}-${AWS::Region}' } } },
+      Outputs: {
+        Url: { Value: { Ref: 'Queue' } },
+        Arn: { Value: { 'Fn::Sub': '${Queue.Arn}-${AWS::Region}' } },
+      },
     };
 
     expect(checkTemplate(template, spec)).toEqual([]);
@@ -30,7 +36,13 @@ describe('the CloudFormation check that CI runs on the packaged template', () =>
           Type: 'AWS::DynamoDB::Table',
           Properties: {
             AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-            GlobalSecondaryIndexes: [{ IndexName: 'x', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], Projection: { ProjectionTyp: 'ALL' } }],
+            GlobalSecondaryIndexes: [
+              {
+                IndexName: 'x',
+                KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+                Projection: { ProjectionTyp: 'ALL' },
+              },
+            ],
           },
         },
       },
