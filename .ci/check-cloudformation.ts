@@ -117,9 +117,9 @@ function checkValue(spec: Spec, where: string, type: PropertyType, value: Json, 
     return;
   }
   if (type.type === 'array' && Array.isArray(value) && type.element) {
-    value.forEach((item, i) =>
-      checkValue(spec, `${where}[${i}]`, type.element as PropertyType, item, problems),
-    );
+    for (const [i, item] of value.entries()) {
+      checkValue(spec, `${where}[${i}]`, type.element as PropertyType, item, problems);
+    }
     return;
   }
   if (type.type === 'ref' && type.reference && isObject(value)) {
