@@ -1,24 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
-import { aScalingGroup, EMULATOR_KEY, type GroupOptions, uniqueId } from './support/emulator-admin.ts';
+import {
+  aDetachRequest,
+  aScalingGroup,
+  EMULATOR_KEY,
+  type GroupOptions,
+  uniqueId,
+} from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 /** The detach-instances function behind its FIFO queue: fauxqs -> bridge -> serverless-offline -> emulator. */
 const { send, waitForRecord, delivered, admin, stack, dlqMessages } = stackClients();
 const ACTION = 'detach-instances';
 
-const aRequest = (
-  group: { scalingGroupId: string; region: string; instanceIds: string[] },
-  overrides = {},
-) => ({
-  requestId: uniqueId('req'),
-  provider: 'aliyun',
-  region: group.region,
-  scalingGroupId: group.scalingGroupId,
-  instanceIds: group.instanceIds.slice(0, 1),
-  ...overrides,
-});
+const aRequest = aDetachRequest;
 
 describe('detach-instances function', () => {
   it('sends a valid request to ESS once and records the activity', async () => {

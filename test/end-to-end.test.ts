@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { CompletionEvent } from '../shared/contracts/index.ts';
-import { aScalingGroup, uniqueId } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 /**
@@ -13,13 +13,7 @@ const { send, waitForRecord, delivered, admin, ledger } = stackClients();
 describe('end to end on the local stack', () => {
   it('one message becomes exactly one Succeeded event carrying the activity id', async () => {
     const group = await aScalingGroup(admin, { instances: 3, activityDurationMs: 1000 });
-    const request = {
-      requestId: uniqueId('e2e'),
-      provider: 'aliyun',
-      region: group.region,
-      scalingGroupId: group.scalingGroupId,
-      instanceIds: group.instanceIds.slice(0, 2),
-    };
+    const request = aDetachRequest(group, { instanceIds: group.instanceIds.slice(0, 2) });
 
     await send('detach-instances', request);
     const record = await waitForRecord(request.requestId, delivered, 30_000);
@@ -62,13 +56,7 @@ describe('end to end on the local stack', () => {
         activityDurationMs: 300,
         activityOutcomes: [{ status: cloudStatus, message: `the emulator was told to end ${cloudStatus}` }],
       });
-      const request = {
-        requestId: uniqueId('e2e'),
-        provider: 'aliyun',
-        region: group.region,
-        scalingGroupId: group.scalingGroupId,
-        instanceIds: group.instanceIds.slice(0, 2),
-      };
+      const request = aDetachRequest(group, { instanceIds: group.instanceIds.slice(0, 2) });
 
       await send('detach-instances', request);
       const record = await waitForRecord(

@@ -96,3 +96,16 @@ export async function aScalingGroup(admin: EmulatorAdmin, options: GroupOptions 
   });
   return { scalingGroupId, region, instanceIds };
 }
+
+/** A valid detach-instances request for a group made by aScalingGroup: its first instance unless told otherwise. */
+export const aDetachRequest = (
+  group: { scalingGroupId: string; region: string; instanceIds: string[] },
+  overrides: Record<string, unknown> = {},
+) => ({
+  requestId: uniqueId('req'),
+  provider: 'aliyun',
+  region: group.region,
+  scalingGroupId: group.scalingGroupId,
+  instanceIds: group.instanceIds.slice(0, 1),
+  ...overrides,
+});
