@@ -368,4 +368,29 @@ describe('injected faults', () => {
     expect(dropped.kind).toBe('transient');
     expect(dropped.code).toMatch(/^Network\./);
   });
+
+  it('an answer slower than the response timeout is a transient network error', async () => {
+    const group = await aScalingGroup(admin);
+    const impatient = createHttpAgent({
+      connectTimeoutMs: 1000,
+      responseTimeoutMs: 100,
+      connectionsPerOrigin: 1,
+    });
+    const client = new EssClient({
+      credentials: async () => EMULATOR_KEY,
+      dispatcher: impatient,
+      endpointOverride: emulatorUrl,
+    });
+    await admin.inject({
+      scalingGroupId: group.scalingGroupId,
+      action: 'DescribeScalingInstances',
+      latencyMs: 2500,
+    });
+
+    const error = await failure(client.describeScalingInstances(group.region, group.scalingGroupId));
+    await impatient.close();
+
+    expect(error.kind).toBe('transient');
+    expect(error.code).toBe('Network.UND_ERR_HEADERS_TIMEOUT');
+  });
 });
