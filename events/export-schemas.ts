@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CompletionEvent, DetachInstancesRequest } from '../shared/contracts/index.ts';
+import { CompletionEvent, REQUEST_SCHEMAS } from '../shared/contracts/index.ts';
 
 /** The JSON Schemas of the contracts, written to events/schemas; a test keeps them equal to the zod source. */
 export const SCHEMAS: Record<string, z.ZodType> = {
-  'detach-instances-request': DetachInstancesRequest,
+  ...Object.fromEntries(
+    Object.entries(REQUEST_SCHEMAS).map(([action, schema]) => [`${action}-request`, schema]),
+  ),
   'completion-event': CompletionEvent,
 };
 

@@ -14,14 +14,18 @@ export interface QueueBinding {
 
 export function stackResources(stage: string) {
   const prefix = `${SERVICE}-${stage}`;
+  const binding = (action: string, functionName: string): QueueBinding => ({
+    action,
+    queueName: `${prefix}-${action}.fifo`,
+    deadLetterQueueName: `${prefix}-${action}-dlq.fifo`,
+    functionName: `${prefix}-${functionName}`,
+    maxReceiveCount: 10,
+  });
   const queues: QueueBinding[] = [
-    {
-      action: 'detach-instances',
-      queueName: `${prefix}-detach-instances.fifo`,
-      deadLetterQueueName: `${prefix}-detach-instances-dlq.fifo`,
-      functionName: `${prefix}-detachInstances`,
-      maxReceiveCount: 10,
-    },
+    binding('detach-instances', 'detachInstances'),
+    binding('remove-instances', 'removeInstances'),
+    binding('detach-vserver-groups', 'detachVServerGroups'),
+    binding('detach-alb-server-groups', 'detachAlbServerGroups'),
   ];
   return {
     stage,

@@ -1,6 +1,7 @@
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { type Config, parseConfig } from './config.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
@@ -8,6 +9,7 @@ import { EssClient, EssCredentials } from './providers/aliyun/ess-client.ts';
 import { EssProvider } from './providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from './providers/http.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
+import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
 
 /**
  * The composition root: config and adapters, built once per process at module scope of each handler.
@@ -33,6 +35,7 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     providers,
     ledger: new DynamoDbLedger(new DynamoDBClient({}), config.LEDGER_TABLE),
     publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
+    retryDelay: new SqsRetryDelay(new SQSClient({})),
   };
 }
 

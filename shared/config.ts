@@ -22,6 +22,9 @@ export const ConfigSchema = z.object({
   ESS_ENDPOINT: optional(z.url()),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */
   MAX_ATTEMPTS: positiveInt(8),
+  /** Backoff of retries: the first waits up to this, each further one up to twice as long, capped. */
+  RETRY_BASE_SECONDS: positiveInt(5),
+  RETRY_MAX_SECONDS: positiveInt(300),
   OPERATION_TIMEOUT_SECONDS: positiveInt(3600),
   POLL_CONCURRENCY: positiveInt(8),
   HTTP_CONNECT_TIMEOUT_MS: positiveInt(3000),

@@ -80,13 +80,20 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     await ledger.recordAttemptFailure(
       requestId,
       new DetachError('Throttling', 'slow down', 'throttled'),
+      'token~1',
       now,
     );
-    await ledger.recordAttemptFailure(requestId, new DetachError('InternalError', 'oops', 'transient'), now);
+    await ledger.recordAttemptFailure(
+      requestId,
+      new DetachError('InternalError', 'oops', 'transient'),
+      'token~1',
+      now,
+    );
 
     expect(await ledger.get(requestId)).toMatchObject({
       status: 'QUEUED',
       attempts: 2,
+      clientToken: 'token~1',
       lastError: { code: 'InternalError', kind: 'transient', message: 'oops' },
     });
   });

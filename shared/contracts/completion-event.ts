@@ -27,6 +27,9 @@ export const CompletionEvent = z.object({
   region: z.string().optional(),
   scalingGroupId: z.string().optional(),
   instanceIds: z.array(z.string()).optional(),
+  serverGroupIds: z.array(z.string()).optional(),
+  /** For Partial (and Failed) instance actions: which instances left the group and which are still in it. */
+  instances: z.object({ detached: z.array(z.string()), notDetached: z.array(z.string()) }).optional(),
   activityId: z.string().optional(),
   cloud: z
     .object({

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SCHEMAS, schemaText } from '../../events/export-schemas.ts';
-import { CompletionEvent, DetachInstancesRequest } from './index.ts';
+import { ACTIONS, CompletionEvent, DetachInstancesRequest, REQUEST_SCHEMAS } from './index.ts';
 
 const readEvent = (name: string) =>
   JSON.parse(readFileSync(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
@@ -19,10 +19,10 @@ describe('contracts', () => {
     },
   );
 
-  it('the sample SQS event carries a valid detach request', () => {
-    const event = readEvent('detach-instances.sqs.json');
+  it.each(ACTIONS)('the sample SQS event of %s carries a valid request', (action) => {
+    const event = readEvent(`${action}.sqs.json`);
 
-    expect(DetachInstancesRequest.safeParse(JSON.parse(event.Records[0].body)).success).toBe(true);
+    expect(REQUEST_SCHEMAS[action].safeParse(JSON.parse(event.Records[0].body)).error).toBeUndefined();
   });
 
   it('the sample EventBridge event carries a valid completion event', () => {
@@ -48,5 +48,70 @@ describe('contracts', () => {
     expect(DetachInstancesRequest.safeParse({ ...base, provider: 'gcp', instanceIds: ['i-1'] }).success).toBe(
       false,
     );
+  });
+
+  describe("the seeds' limits", () => {
+    const base = { requestId: 'r', provider: 'aliyun', region: 'cn-hangzhou', scalingGroupId: 'asg-1' };
+    const lb = (id: string, groups = 1, port = 80) => ({
+      loadBalancerId: id,
+      vServerGroupAttributes: Array.from({ length: groups }, (_, i) => ({
+        vServerGroupId: `rsp-${i}`,
+        port,
+      })),
+    });
+    const issuesOf = (action: keyof typeof REQUEST_SCHEMAS, body: object) =>
+      REQUEST_SCHEMAS[action].safeParse({ ...base, ...body }).error?.issues.map((issue) => issue.message) ??
+      [];
+
+    it('RemoveInstances: RemovePolicy is release (default) or recycle; StopInstanceTimeout 30-240', () => {
+      const parsed = REQUEST_SCHEMAS['remove-instances'].parse({ ...base, instanceIds: ['i-1'] });
+
+      expect(parsed.removePolicy).toBe('release');
+      expect(issuesOf('remove-instances', { instanceIds: ['i-1'], removePolicy: 'stop' })).toHaveLength(1);
+      expect(issuesOf('remove-instances', { instanceIds: ['i-1'], stopInstanceTimeout: 29 })).toHaveLength(1);
+      expect(issuesOf('remove-instances', { instanceIds: ['i-1'], stopInstanceTimeout: 240 })).toEqual([]);
+    });
+
+    it('DetachVServerGroups: at most 5 load balancers x 5 groups, ports 1-65535', () => {
+      expect(
+        issuesOf('detach-vserver-groups', { vServerGroups: [lb('lb-1', 5)], forceDetach: true }),
+      ).toEqual([]);
+      expect(
+        issuesOf('detach-vserver-groups', {
+          vServerGroups: ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => lb(id)),
+        }),
+      ).toEqual(['at most 5 load balancers per request']);
+      expect(issuesOf('detach-vserver-groups', { vServerGroups: [lb('lb-1', 6)] })).toEqual([
+        'at most 5 vServer groups per load balancer',
+      ]);
+      expect(issuesOf('detach-vserver-groups', { vServerGroups: [lb('lb-1', 1, 0)] })).toEqual([
+        'ports are 1-65535',
+      ]);
+      expect(issuesOf('detach-vserver-groups', { vServerGroups: [lb('lb-1', 1, 65536)] })).toEqual([
+        'ports are 1-65535',
+      ]);
+      expect(issuesOf('detach-vserver-groups', { vServerGroups: [lb('lb-1'), lb('lb-1')] })).toEqual([
+        'each load balancer once',
+      ]);
+    });
+
+    it('DetachAlbServerGroups: ClientToken is at most 64 ASCII characters; ForceDetach is a boolean', () => {
+      const albServerGroups = [{ albServerGroupId: 'sgp-1', port: 8080 }];
+
+      expect(
+        issuesOf('detach-alb-server-groups', {
+          albServerGroups,
+          clientToken: 'x'.repeat(64),
+          forceDetach: true,
+        }),
+      ).toEqual([]);
+      expect(
+        issuesOf('detach-alb-server-groups', { albServerGroups, clientToken: 'x'.repeat(65) }),
+      ).toHaveLength(1);
+      expect(issuesOf('detach-alb-server-groups', { albServerGroups, clientToken: 'jeton-é' })).toHaveLength(
+        1,
+      );
+      expect(issuesOf('detach-alb-server-groups', { albServerGroups, forceDetach: 'yes' })).toHaveLength(1);
+    });
   });
 });

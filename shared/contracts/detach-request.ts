@@ -11,25 +11,47 @@ export const RequestId = z
     'must be 1-64 characters of A-Z a-z 0-9 . _ : - (it is used as the ClientToken)',
   );
 
+/** ESS ClientToken: at most 64 ASCII characters (seed: aliyun-ess-DetachAlbServerGroups.md). */
+export const ClientToken = z.string().regex(/^[\x20-\x7e]{1,64}$/, 'must be 1-64 printable ASCII characters');
+
 export const AliyunRegion = z
   .string()
   .regex(/^[a-z]{2,3}(-[a-z0-9]+){1,3}$/, 'must be a region id such as cn-hangzhou');
 export const EssScalingGroupId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a scaling group id');
 export const EcsInstanceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an instance id');
+const ResourceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a resource id');
+const Port = z.number().int().min(1, 'ports are 1-65535').max(65535, 'ports are 1-65535');
 
-const uniqueIds = (ids: string[]) => new Set(ids).size === ids.length;
+const unique =
+  <T>(key: (item: T) => string) =>
+  (items: T[]) =>
+    new Set(items.map(key)).size === items.length;
 
-/** ESS DetachInstances (seed: aliyun-ess-DetachInstances.md; optional parameters: specs/aliyun-ess.md §5). */
-export const AliyunDetachInstancesRequest = z.strictObject({
+/** What every ESS request carries. */
+const essBase = {
   requestId: RequestId,
   provider: z.literal('aliyun'),
   region: AliyunRegion,
   scalingGroupId: EssScalingGroupId,
-  instanceIds: z
-    .array(EcsInstanceId)
-    .min(1, 'at least one instance id')
-    .max(20, 'at most 20 instance ids per request (InstanceId.N, N = 1..20)')
-    .refine(uniqueIds, 'instance ids must be unique'),
+  /** Your own idempotency token for the cloud; the request id is used when absent. */
+  clientToken: ClientToken.optional(),
+  /** Optional HTTP(S) endpoint that receives the signed completion event. */
+  callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+};
+
+const InstanceIds = z
+  .array(EcsInstanceId)
+  .min(1, 'at least one instance id')
+  .max(20, 'at most 20 instance ids per request (InstanceId.N, N = 1..20)')
+  .refine(
+    unique((id: string) => id),
+    'instance ids must be unique',
+  );
+
+/** ESS DetachInstances (seed: aliyun-ess-DetachInstances.md; optional parameters: specs/aliyun-ess.md §5). */
+export const AliyunDetachInstancesRequest = z.strictObject({
+  ...essBase,
+  instanceIds: InstanceIds,
   /** Default true at ESS: lower the desired capacity by the number detached. */
   decreaseDesiredCapacity: z.boolean().optional(),
   /** Only value `both`: also remove the instances from attached CLB groups and RDS whitelists. */
@@ -38,14 +60,113 @@ export const AliyunDetachInstancesRequest = z.strictObject({
   lifecycleHook: z.boolean().optional(),
   /** Default false. True: invalid ids are skipped and the activity ends in Warning (Partial). */
   ignoreInvalidInstance: z.boolean().optional(),
-  /** Optional HTTPS endpoint that receives the signed completion event. */
-  callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
-export type AliyunDetachInstancesRequest = z.infer<typeof AliyunDetachInstancesRequest>;
+
+/** ESS RemoveInstances (seed: aliyun-ess-RemoveInstances.md). */
+export const AliyunRemoveInstancesRequest = z.strictObject({
+  ...essBase,
+  instanceIds: InstanceIds,
+  /** release (default): AutoCreated instances are released; recycle: stopped, not charged (recycle groups only). */
+  removePolicy: z.enum(['release', 'recycle']).default('release'),
+  decreaseDesiredCapacity: z.boolean().optional(),
+  ignoreInvalidInstance: z.boolean().optional(),
+  /** 30-240 s; only used with release. */
+  stopInstanceTimeout: z.number().int().min(30).max(240).optional(),
+});
+
+/** ESS DetachVServerGroups (seed: aliyun-ess-DetachVServerGroups.md): at most 5 load balancers x 5 groups. */
+export const AliyunDetachVServerGroupsRequest = z.strictObject({
+  ...essBase,
+  vServerGroups: z
+    .array(
+      z.strictObject({
+        loadBalancerId: ResourceId,
+        vServerGroupAttributes: z
+          .array(z.strictObject({ vServerGroupId: ResourceId, port: Port }))
+          .min(1, 'at least one vServer group per load balancer')
+          .max(5, 'at most 5 vServer groups per load balancer'),
+      }),
+    )
+    .min(1, 'at least one load balancer')
+    .max(5, 'at most 5 load balancers per request')
+    .refine(
+      unique((lb: { loadBalancerId: string }) => lb.loadBalancerId),
+      'each load balancer once',
+    ),
+  /** Default false. True also takes the group's current instances out of the vServer groups. */
+  forceDetach: z.boolean().optional(),
+});
+
+/** ESS DetachAlbServerGroups (seed: aliyun-ess-DetachAlbServerGroups.md). */
+export const AliyunDetachAlbServerGroupsRequest = z.strictObject({
+  ...essBase,
+  albServerGroups: z
+    .array(z.strictObject({ albServerGroupId: ResourceId, port: Port }))
+    .min(1, 'at least one ALB server group')
+    .max(5, 'at most 5 ALB server groups per request')
+    .refine(
+      unique(
+        (group: { albServerGroupId: string; port: number }) => `${group.albServerGroupId}:${group.port}`,
+      ),
+      'each server group and port once',
+    ),
+  /** Default false. True also takes the current instances out, as a scaling activity. */
+  forceDetach: z.boolean().optional(),
+});
 
 export const DetachInstancesRequest = z.discriminatedUnion('provider', [AliyunDetachInstancesRequest]);
 export type DetachInstancesRequest = z.infer<typeof DetachInstancesRequest>;
+export const RemoveInstancesRequest = z.discriminatedUnion('provider', [AliyunRemoveInstancesRequest]);
+export type RemoveInstancesRequest = z.infer<typeof RemoveInstancesRequest>;
+export const DetachVServerGroupsRequest = z.discriminatedUnion('provider', [
+  AliyunDetachVServerGroupsRequest,
+]);
+export type DetachVServerGroupsRequest = z.infer<typeof DetachVServerGroupsRequest>;
+export const DetachAlbServerGroupsRequest = z.discriminatedUnion('provider', [
+  AliyunDetachAlbServerGroupsRequest,
+]);
+export type DetachAlbServerGroupsRequest = z.infer<typeof DetachAlbServerGroupsRequest>;
 
-export const ACTIONS = ['detach-instances'] as const;
-export const Action = z.enum(ACTIONS);
-export type Action = z.infer<typeof Action>;
+/** Each action's request contract, keyed by the action (one queue and one function per action). */
+export const REQUEST_SCHEMAS = {
+  'detach-instances': DetachInstancesRequest,
+  'remove-instances': RemoveInstancesRequest,
+  'detach-vserver-groups': DetachVServerGroupsRequest,
+  'detach-alb-server-groups': DetachAlbServerGroupsRequest,
+} as const;
+
+export type Action = keyof typeof REQUEST_SCHEMAS;
+export const ACTIONS = Object.keys(REQUEST_SCHEMAS) as Action[];
+export const Action = z.enum(ACTIONS as [Action, ...Action[]]);
+
+export interface RequestOf {
+  'detach-instances': DetachInstancesRequest;
+  'remove-instances': RemoveInstancesRequest;
+  'detach-vserver-groups': DetachVServerGroupsRequest;
+  'detach-alb-server-groups': DetachAlbServerGroupsRequest;
+}
+
+/** A validated request together with its action: what the ledger keeps and the providers act on. */
+export type ActionRequest = { [A in Action]: { action: A; request: RequestOf[A] } }[Action];
+
+/** Any action's request. */
+export type DetachRequest = RequestOf[Action];
+export const DetachRequest = z.union([
+  DetachInstancesRequest,
+  RemoveInstancesRequest,
+  DetachVServerGroupsRequest,
+  DetachAlbServerGroupsRequest,
+]);
+
+/** What the request takes out of the group: instance ids, or server group ids. */
+export function targetsOf(request: DetachRequest): { instanceIds?: string[]; serverGroupIds?: string[] } {
+  if ('instanceIds' in request) return { instanceIds: request.instanceIds };
+  if ('vServerGroups' in request) {
+    return {
+      serverGroupIds: request.vServerGroups.flatMap((lb) =>
+        lb.vServerGroupAttributes.map((a) => a.vServerGroupId),
+      ),
+    };
+  }
+  return { serverGroupIds: request.albServerGroups.map((group) => group.albServerGroupId) };
+}

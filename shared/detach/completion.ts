@@ -1,4 +1,4 @@
-import type { CompletionEvent, TerminalStatus } from '../contracts/index.ts';
+import { type CompletionEvent, type TerminalStatus, targetsOf } from '../contracts/index.ts';
 import type { EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
 
 export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
@@ -45,7 +45,7 @@ export function eventFor(
   record: Pick<OperationRecord, 'requestId' | 'action' | 'request' | 'attempts' | 'createdAt' | 'activityId'>,
   status: TerminalStatus,
   now: Date,
-  extra: Pick<CompletionEvent, 'cloud' | 'error'> = {},
+  extra: Pick<CompletionEvent, 'cloud' | 'error' | 'instances'> = {},
 ): CompletionEvent {
   const request = record.request;
   return {
@@ -57,7 +57,7 @@ export function eventFor(
       provider: request.provider,
       region: request.region,
       scalingGroupId: request.scalingGroupId,
-      instanceIds: request.instanceIds,
+      ...targetsOf(request),
     }),
     ...(record.activityId && { activityId: record.activityId }),
     ...extra,

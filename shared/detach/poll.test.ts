@@ -7,7 +7,8 @@ import {
 } from '../../test/support/in-memory.ts';
 import type { DetachInstancesRequest } from '../contracts/index.ts';
 import { DetachError } from '../errors.ts';
-import { chunk, mapLimit, pollActivities } from './poll.ts';
+import { chunk, mapLimit } from './collections.ts';
+import { pollActivities } from './poll.ts';
 
 async function setup(count: number, region = 'cn-hangzhou') {
   const provider = new ScriptedProvider();

@@ -1,5 +1,6 @@
-import type { CompletionEvent, TerminalStatus } from '../contracts/index.ts';
+import type { ActionRequest, CompletionEvent, TerminalStatus } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
+import { chunk, mapLimit } from './collections.ts';
 import {
   type CompletionDeps,
   completeOperation,
@@ -33,30 +34,6 @@ const STATUS_OF_PHASE: Record<Exclude<ActivityReport['phase'], 'pending'>, Termi
   failed: 'Failed',
 };
 
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /** One pass of the poller over every operation that still needs it. */
 export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
   const summary: PollSummary = {
@@ -68,18 +45,21 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     failedBatches: [],
   };
   const inProgress = new Map<string, OperationRecord[]>();
+  const submitted = new Map<string, OperationRecord[]>();
+  const add = (groups: Map<string, OperationRecord[]>, record: OperationRecord) => {
+    const request = record.request as NonNullable<OperationRecord['request']>;
+    const key = `${request.provider}\u0000${request.region}`;
+    groups.set(key, [...(groups.get(key) ?? []), record]);
+  };
   for await (const record of deps.ledger.listPending()) {
     summary.examined++;
     const pending = unpublishedEvent(record);
     if (pending) {
       await publishStored(deps, pending);
       summary.republished++;
-    } else if (record.status === 'IN_PROGRESS' && record.activityId && record.request) {
-      const key = `${record.request.provider}\u0000${record.request.region}`;
-      const group = inProgress.get(key) ?? [];
-      group.push(record);
-      inProgress.set(key, group);
-    }
+    } else if (record.status === 'IN_PROGRESS' && record.activityId && record.request)
+      add(inProgress, record);
+    else if (record.status === 'SUBMITTED' && record.request) add(submitted, record);
   }
 
   const batches = [...inProgress.values()].flatMap((records) => {
@@ -87,7 +67,48 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     return chunk(records, deps.providers[provider].activityBatchLimit);
   });
   await mapLimit(batches, deps.concurrency, (batch) => pollBatch(deps, batch, summary));
+  await mapLimit([...submitted.values()], deps.concurrency, (records) =>
+    reconcileRegion(deps, records, summary),
+  );
   return summary;
+}
+
+export const operationOf = (record: OperationRecord): ActionRequest =>
+  ({ action: record.action, request: record.request }) as ActionRequest;
+
+/** Operations with no activity to follow: done when the cloud shows that what they took out is gone. */
+async function reconcileRegion(
+  deps: PollDeps,
+  records: OperationRecord[],
+  summary: PollSummary,
+): Promise<void> {
+  const { provider, region } = (records[0] as OperationRecord).request as NonNullable<
+    OperationRecord['request']
+  >;
+  let done: Map<string, boolean>;
+  try {
+    summary.describeCalls++;
+    done = await deps.providers[provider].reconcile(region, records.map(operationOf));
+  } catch (error) {
+    if (!isDetachError(error)) throw error;
+    const activityIds = records.map((record) => record.requestId);
+    summary.failedBatches.push({ provider, region, activityIds, code: error.code, message: error.message });
+    return;
+  }
+  for (const record of records) {
+    const now = deps.clock.now();
+    const event = done.get(record.requestId)
+      ? eventFor(record, 'Succeeded', now, {
+          cloud: { statusCode: 'Reconciled', statusMessage: 'No longer attached to the scaling group.' },
+        })
+      : timedOut(deps, record, undefined);
+    if (!event) {
+      summary.stillInProgress++;
+      continue;
+    }
+    if (await completeOperation(deps, event))
+      summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
+  }
 }
 
 async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: PollSummary): Promise<void> {
@@ -106,7 +127,21 @@ async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: Poll
   }
   const byId = new Map(reports.map((report) => [report.activityId, report]));
   for (const record of batch) {
-    const event = decide(deps, record, byId.get(record.activityId as string));
+    let event: CompletionEvent | undefined;
+    try {
+      event = await decide(deps, record, byId.get(record.activityId as string));
+    } catch (error) {
+      // Reading the partial detail failed: this one is decided next pass, with its detail.
+      if (!isDetachError(error)) throw error;
+      summary.failedBatches.push({
+        provider,
+        region,
+        activityIds: [record.activityId as string],
+        code: error.code,
+        message: error.message,
+      });
+      continue;
+    }
     if (!event) {
       summary.stillInProgress++;
       continue;
@@ -117,34 +152,65 @@ async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: Poll
   }
 }
 
-function decide(
+async function decide(
+  deps: PollDeps,
+  record: OperationRecord,
+  report: ActivityReport | undefined,
+): Promise<CompletionEvent | undefined> {
+  if (!report || report.phase === 'pending') return timedOut(deps, record, report);
+  const status = STATUS_OF_PHASE[report.phase];
+  const instances = status === 'Succeeded' ? undefined : await instanceOutcome(deps, record);
+  return eventFor(record, status, deps.clock.now(), {
+    cloud: cloudOf(report),
+    ...(instances && { instances }),
+    ...(status === 'Failed' && {
+      error: {
+        code: report.errorCode || `Activity${report.statusCode}`,
+        message:
+          report.errorMessage || report.statusMessage || `The scaling activity ended ${report.statusCode}.`,
+      },
+    }),
+  });
+}
+
+/** Which of the request's instances left the group: the cloud's activity does not list them for a detach. */
+async function instanceOutcome(
+  deps: PollDeps,
+  record: OperationRecord,
+): Promise<CompletionEvent['instances']> {
+  const request = record.request;
+  if (!request || !('instanceIds' in request)) return undefined;
+  const remaining = new Set(
+    await deps.providers[request.provider].instancesStillInGroup(
+      request.region,
+      request.scalingGroupId,
+      request.instanceIds,
+    ),
+  );
+  return {
+    detached: request.instanceIds.filter((id) => !remaining.has(id)),
+    notDetached: request.instanceIds.filter((id) => remaining.has(id)),
+  };
+}
+
+function timedOut(
   deps: PollDeps,
   record: OperationRecord,
   report: ActivityReport | undefined,
 ): CompletionEvent | undefined {
   const now = deps.clock.now();
-  if (report && report.phase !== 'pending') {
-    const status = STATUS_OF_PHASE[report.phase];
-    return eventFor(record, status, now, {
-      cloud: cloudOf(report),
-      ...(status === 'Failed' && {
-        error: {
-          code: report.errorCode || `Activity${report.statusCode}`,
-          message:
-            report.errorMessage || report.statusMessage || `The scaling activity ended ${report.statusCode}.`,
-        },
-      }),
-    });
-  }
   const startedAt = Date.parse(record.submittedAt ?? record.createdAt);
   if (now.getTime() - startedAt < deps.timeoutMs) return undefined;
+  const seconds = Math.round(deps.timeoutMs / 1000);
   return eventFor(record, 'TimedOut', now, {
     ...(report && { cloud: cloudOf(report) }),
     error: {
       code: 'TimedOut',
       message: report
-        ? `The activity was still ${report.statusCode} after ${Math.round(deps.timeoutMs / 1000)} s.`
-        : `The cloud did not report the activity within ${Math.round(deps.timeoutMs / 1000)} s.`,
+        ? `The activity was still ${report.statusCode} after ${seconds} s.`
+        : record.activityId
+          ? `The cloud did not report the activity within ${seconds} s.`
+          : `The cloud did not show the change within ${seconds} s.`,
     },
   });
 }

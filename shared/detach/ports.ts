@@ -1,4 +1,10 @@
-import type { Action, CompletionError, CompletionEvent, DetachInstancesRequest } from '../contracts/index.ts';
+import type {
+  Action,
+  ActionRequest,
+  CompletionError,
+  CompletionEvent,
+  DetachRequest,
+} from '../contracts/index.ts';
 import type { DetachError } from '../errors.ts';
 
 /** What a cloud reports about one scaling activity, reduced to what the domain decides on. */
@@ -23,11 +29,22 @@ export interface SubmitResult {
 export interface ScalingProvider {
   /** How many activity ids one describe call accepts. */
   readonly activityBatchLimit: number;
-  detachInstances(request: DetachInstancesRequest, clientToken: string): Promise<SubmitResult>;
+  submit(operation: ActionRequest, clientToken: string): Promise<SubmitResult>;
   describeActivities(region: string, activityIds: readonly string[]): Promise<ActivityReport[]>;
+  /**
+   * For calls that return no activity: whether what the request took out is gone from the group. One call
+   * answers for many requests of one region.
+   */
+  reconcile(region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>>;
+  /** Of these instances, the ones still in the group (to say what a partial activity did not do). */
+  instancesStillInGroup(
+    region: string,
+    scalingGroupId: string,
+    instanceIds: readonly string[],
+  ): Promise<string[]>;
 }
 
-export type ProviderName = DetachInstancesRequest['provider'];
+export type ProviderName = DetachRequest['provider'];
 export type ProviderRegistry = Readonly<Record<ProviderName, ScalingProvider>>;
 
 export const LEDGER_STATUSES = [
@@ -50,8 +67,9 @@ export interface OperationRecord {
   region?: string;
   scalingGroupId?: string;
   instanceIds?: string[];
+  serverGroupIds?: string[];
   /** The validated request, kept so the poller and the status API need nothing else. */
-  request?: DetachInstancesRequest;
+  request?: DetachRequest;
   clientToken?: string;
   activityId?: string;
   attempts: number;
@@ -68,18 +86,19 @@ export interface OperationRecord {
   lastDeliveredStatus?: string;
 }
 
-export interface NewOperation {
-  requestId: string;
-  action: Action;
-  request: DetachInstancesRequest;
-  clientToken: string;
-}
+export type NewOperation = ActionRequest & { requestId: string; clientToken: string };
 
 /** Port: the operation ledger. Every transition is conditional so that concurrent writers cannot both win. */
 export interface Ledger {
   /** Creates the record as QUEUED, or returns the one that exists. */
   begin(operation: NewOperation, now: Date): Promise<OperationRecord>;
-  recordAttemptFailure(requestId: string, error: DetachError, now: Date): Promise<void>;
+  /** Counts a failed attempt; `nextClientToken` is the token the next attempt must use. */
+  recordAttemptFailure(
+    requestId: string,
+    error: DetachError,
+    nextClientToken: string,
+    now: Date,
+  ): Promise<void>;
   /** QUEUED -> IN_PROGRESS (activity to poll) or SUBMITTED (to reconcile). False when already moved on. */
   markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean>;
   /**

@@ -6,7 +6,10 @@ import {
   ScriptedProvider,
 } from '../../test/support/in-memory.ts';
 import { DetachError } from '../errors.ts';
-import { RetryLater, submitDetachInstances } from './submit.ts';
+import { type Delivery, RetryLater, submitRequest } from './submit.ts';
+
+const submitDetachInstances = (deps: Parameters<typeof submitRequest>[0], delivery: Delivery) =>
+  submitRequest(deps, 'detach-instances', delivery);
 
 function setup() {
   const provider = new ScriptedProvider();
@@ -16,6 +19,7 @@ function setup() {
     providers: { aliyun: provider },
     clock: fixedClock(),
     maxAttempts: 3,
+    retry: { baseSeconds: 2, maxSeconds: 60 },
   };
   return { deps, provider };
 }
@@ -37,7 +41,9 @@ describe('submitDetachInstances', () => {
     const outcome = await submitDetachInstances(deps, delivery(aRequest()));
 
     expect(outcome).toEqual({ kind: 'submitted', requestId: 'req-1', activityId: 'asa-1' });
-    expect(provider.detachCalls).toEqual([{ instanceIds: ['i-1', 'i-2'], clientToken: 'req-1' }]);
+    expect(provider.submitCalls).toEqual([
+      { action: 'detach-instances', requestId: 'req-1', clientToken: 'req-1' },
+    ]);
     expect(deps.ledger.records.get('req-1')).toMatchObject({ status: 'IN_PROGRESS', activityId: 'asa-1' });
     expect(deps.publisher.events).toEqual([]);
   });
@@ -49,7 +55,7 @@ describe('submitDetachInstances', () => {
     const outcome = await submitDetachInstances(deps, delivery(aRequest(), 2));
 
     expect(outcome).toMatchObject({ kind: 'duplicate', status: 'IN_PROGRESS' });
-    expect(provider.detachCalls).toHaveLength(1);
+    expect(provider.submitCalls).toHaveLength(1);
   });
 
   it('rejects invalid input with the field paths, once, without a cloud call', async () => {
@@ -61,7 +67,7 @@ describe('submitDetachInstances', () => {
     );
 
     expect(outcome.kind).toBe('rejected');
-    expect(provider.detachCalls).toEqual([]);
+    expect(provider.submitCalls).toEqual([]);
     const [event] = deps.publisher.events;
     expect(event).toMatchObject({
       requestId: 'req-1',
@@ -110,7 +116,7 @@ describe('submitDetachInstances', () => {
 
   it('retries a retryable error with the same client token, then succeeds', async () => {
     const { deps, provider } = setup();
-    provider.detachAnswers = [
+    provider.submitAnswers = [
       new DetachError('ServiceUnavailable', 'down', 'transient', { httpStatus: 503 }),
     ];
 
@@ -118,7 +124,7 @@ describe('submitDetachInstances', () => {
     const outcome = await submitDetachInstances(deps, delivery(aRequest(), 2));
 
     expect(outcome.kind).toBe('submitted');
-    expect(provider.detachCalls.map((call) => call.clientToken)).toEqual(['req-1', 'req-1']);
+    expect(provider.submitCalls.map((call) => call.clientToken)).toEqual(['req-1', 'req-1']);
     expect(deps.ledger.records.get('req-1')).toMatchObject({
       attempts: 2,
       lastError: { code: 'ServiceUnavailable' },
@@ -127,7 +133,7 @@ describe('submitDetachInstances', () => {
 
   it('ends a fatal error in one Failed event with the cloud code and message', async () => {
     const { deps } = setup();
-    deps.providers.aliyun.detachAnswers = [
+    deps.providers.aliyun.submitAnswers = [
       new DetachError('IncorrectCapacity.MinSize', 'below MinSize', 'fatal'),
     ];
 
@@ -143,7 +149,7 @@ describe('submitDetachInstances', () => {
 
   it('gives up on the last allowed delivery with RetriesExhausted instead of leaving it to the DLQ', async () => {
     const { deps } = setup();
-    deps.providers.aliyun.detachAnswers = [new DetachError('ScalingActivityInProgress', 'busy', 'busy')];
+    deps.providers.aliyun.submitAnswers = [new DetachError('ScalingActivityInProgress', 'busy', 'busy')];
 
     const outcome = await submitDetachInstances(deps, delivery(aRequest(), 3));
 
@@ -153,7 +159,7 @@ describe('submitDetachInstances', () => {
 
   it('publishes on redelivery an event that a crash left unpublished', async () => {
     const { deps } = setup();
-    deps.providers.aliyun.detachAnswers = [new DetachError('InvalidInstanceId.NotFound', 'gone', 'fatal')];
+    deps.providers.aliyun.submitAnswers = [new DetachError('InvalidInstanceId.NotFound', 'gone', 'fatal')];
     deps.publisher.failNext = 1;
     await expect(submitDetachInstances(deps, delivery(aRequest()))).rejects.toThrow('bus unavailable');
 

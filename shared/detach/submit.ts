@@ -1,9 +1,10 @@
 import type { z } from 'zod';
 import {
   type Action,
+  type ActionRequest,
   type CompletionError,
   type CompletionEvent,
-  DetachInstancesRequest,
+  REQUEST_SCHEMAS,
   RequestId,
 } from '../contracts/index.ts';
 import { type DetachError, isDetachError } from '../errors.ts';
@@ -15,12 +16,14 @@ import {
   unpublishedEvent,
 } from './completion.ts';
 import type { Clock, ProviderRegistry } from './ports.ts';
+import { nextClientToken, type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
 export interface SubmitDeps extends CompletionDeps {
   providers: ProviderRegistry;
   clock: Clock;
   /** Deliveries after which a still-retryable failure ends the request as Failed (before SQS's DLQ would take it). */
   maxAttempts: number;
+  retry: RetryPolicy;
 }
 
 export interface Delivery {
@@ -38,11 +41,12 @@ export type SubmitOutcome =
   | { kind: 'failed'; requestId: string; error: CompletionError }
   | { kind: 'duplicate'; requestId: string; status: string };
 
-/** Thrown for a retryable failure: the edge turns it into a batch item failure so that SQS delivers it again. */
+/** Thrown for a retryable failure: the edge turns it into a batch item failure delivered again after `delaySeconds`. */
 export class RetryLater extends Error {
   constructor(
     readonly requestId: string,
     readonly error: DetachError,
+    readonly delaySeconds: number,
   ) {
     super(`${error.kind}: ${error.code}`, { cause: error });
     this.name = 'RetryLater';
@@ -52,11 +56,13 @@ export class RetryLater extends Error {
 const issuesOf = (error: z.ZodError): NonNullable<CompletionError['issues']> =>
   error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
 
-/** Takes one delivered request to the cloud once, or to its terminal event. */
-export async function submitDetachInstances(deps: SubmitDeps, delivery: Delivery): Promise<SubmitOutcome> {
-  const action: Action = 'detach-instances';
-  const now = deps.clock.now();
-  const parsed = DetachInstancesRequest.safeParse(delivery.body);
+/** Takes one delivered request of `action` to the cloud once, or to its terminal event. */
+export async function submitRequest(
+  deps: SubmitDeps,
+  action: Action,
+  delivery: Delivery,
+): Promise<SubmitOutcome> {
+  const parsed = REQUEST_SCHEMAS[action].safeParse(delivery.body);
   if (!parsed.success) {
     const issues =
       typeof delivery.body === 'string'
@@ -66,9 +72,10 @@ export async function submitDetachInstances(deps: SubmitDeps, delivery: Delivery
   }
 
   const request = parsed.data;
+  const operation = { action, request } as ActionRequest;
   const record = await deps.ledger.begin(
-    { requestId: request.requestId, action, request, clientToken: request.requestId },
-    now,
+    { ...operation, requestId: request.requestId, clientToken: request.clientToken ?? request.requestId },
+    deps.clock.now(),
   );
   if (record.status !== 'QUEUED') {
     const pending = unpublishedEvent(record);
@@ -76,10 +83,9 @@ export async function submitDetachInstances(deps: SubmitDeps, delivery: Delivery
     return { kind: 'duplicate', requestId: record.requestId, status: record.status };
   }
 
-  const provider = deps.providers[request.provider];
+  const clientToken = record.clientToken ?? request.requestId;
   try {
-    // The token is the one stored on the first delivery, so a retry after an ambiguous failure is the same call.
-    const result = await provider.detachInstances(request, record.clientToken ?? request.requestId);
+    const result = await deps.providers[request.provider].submit(operation, clientToken);
     await deps.ledger.markSubmitted(request.requestId, result, deps.clock.now());
     return {
       kind: 'submitted',
@@ -88,10 +94,14 @@ export async function submitDetachInstances(deps: SubmitDeps, delivery: Delivery
     };
   } catch (error) {
     if (!isDetachError(error)) throw error;
-    const attempts = record.attempts + 1;
     if (error.retryable && delivery.receiveCount < deps.maxAttempts) {
-      await deps.ledger.recordAttemptFailure(request.requestId, error, deps.clock.now());
-      throw new RetryLater(request.requestId, error);
+      const token = nextClientToken(clientToken, request.requestId, error.kind);
+      await deps.ledger.recordAttemptFailure(request.requestId, error, token, deps.clock.now());
+      throw new RetryLater(
+        request.requestId,
+        error,
+        retryDelaySeconds(error.kind, delivery.receiveCount, deps.retry),
+      );
     }
     const failure: CompletionError = error.retryable
       ? {
@@ -100,7 +110,9 @@ export async function submitDetachInstances(deps: SubmitDeps, delivery: Delivery
           message: `Gave up after ${delivery.receiveCount} deliveries; last error ${error.code}: ${error.message}`,
         }
       : { code: error.code, kind: error.kind, message: error.message };
-    const event = eventFor({ ...record, attempts }, 'Failed', deps.clock.now(), { error: failure });
+    const event = eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', deps.clock.now(), {
+      error: failure,
+    });
     await completeOrRepublish(deps, event);
     return { kind: 'failed', requestId: request.requestId, error: failure };
   }

@@ -6,7 +6,7 @@ import {
   paginateQuery,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { CompletionEvent } from '../contracts/index.ts';
+import { type CompletionEvent, targetsOf } from '../contracts/index.ts';
 import { LEDGER_STATUS_OF } from '../detach/completion.ts';
 import type { Ledger, NewOperation, OperationRecord as Operation, SubmitResult } from '../detach/ports.ts';
 import type { DetachError } from '../errors.ts';
@@ -41,7 +41,7 @@ export class DynamoDbLedger implements Ledger {
       provider: request.provider,
       region: request.region,
       scalingGroupId: request.scalingGroupId,
-      instanceIds: request.instanceIds,
+      ...targetsOf(request),
       request,
       clientToken: operation.clientToken,
       attempts: 0,
@@ -63,17 +63,23 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
-  async recordAttemptFailure(requestId: string, error: DetachError, now: Date): Promise<void> {
+  async recordAttemptFailure(
+    requestId: string,
+    error: DetachError,
+    nextClientToken: string,
+    now: Date,
+  ): Promise<void> {
     await this.#documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { requestId },
-        UpdateExpression: 'SET lastError = :error, updatedAt = :now ADD attempts :one',
+        UpdateExpression: 'SET lastError = :error, updatedAt = :now, clientToken = :token ADD attempts :one',
         ConditionExpression: '#status = :queued',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':error': { code: error.code, kind: error.kind, message: error.message },
           ':now': now.toISOString(),
+          ':token': nextClientToken,
           ':one': 1,
           ':queued': 'QUEUED',
         },

@@ -1,4 +1,4 @@
-import type { CompletionEvent } from '../../shared/contracts/index.ts';
+import type { ActionRequest, CompletionEvent } from '../../shared/contracts/index.ts';
 import { isTerminal, LEDGER_STATUS_OF } from '../../shared/detach/completion.ts';
 import type {
   ActivityReport,
@@ -32,10 +32,11 @@ export class InMemoryLedger implements Ledger {
     return structuredClone(record);
   }
 
-  async recordAttemptFailure(requestId: string, error: DetachError): Promise<void> {
+  async recordAttemptFailure(requestId: string, error: DetachError, nextClientToken: string): Promise<void> {
     const record = this.records.get(requestId);
     if (record?.status !== 'QUEUED') throw new Error('condition failed');
     record.attempts++;
+    record.clientToken = nextClientToken;
     record.lastError = { code: error.code, kind: error.kind, message: error.message };
   }
 
@@ -94,17 +95,21 @@ export class RecordingPublisher implements EventPublisher {
   }
 }
 
-/** A scripted ScalingProvider: each detach call takes the next scripted answer. */
+/** A scripted ScalingProvider: each submit takes the next scripted answer. */
 export class ScriptedProvider implements ScalingProvider {
   readonly activityBatchLimit = 20;
-  readonly detachCalls: { instanceIds: string[]; clientToken: string }[] = [];
+  readonly submitCalls: { action: string; requestId: string; clientToken: string }[] = [];
   readonly describeCalls: string[][] = [];
-  detachAnswers: (SubmitResult | DetachError)[] = [];
+  submitAnswers: (SubmitResult | DetachError)[] = [];
   activities = new Map<string, ActivityReport>();
+  /** Request ids whose server groups are gone from the group. */
+  reconciled = new Set<string>();
+  /** Instances still in their group. */
+  remainingInstances = new Set<string>();
 
-  async detachInstances(request: { instanceIds: string[] }, clientToken: string): Promise<SubmitResult> {
-    this.detachCalls.push({ instanceIds: request.instanceIds, clientToken });
-    const answer = this.detachAnswers.shift() ?? { activityId: `asa-${this.detachCalls.length}` };
+  async submit(operation: ActionRequest, clientToken: string): Promise<SubmitResult> {
+    this.submitCalls.push({ action: operation.action, requestId: operation.request.requestId, clientToken });
+    const answer = this.submitAnswers.shift() ?? { activityId: `asa-${this.submitCalls.length}` };
     if (answer instanceof Error) throw answer;
     return answer;
   }
@@ -115,6 +120,18 @@ export class ScriptedProvider implements ScalingProvider {
       const report = this.activities.get(id);
       return report ? [report] : [];
     });
+  }
+
+  async reconcile(_region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>> {
+    return new Map(operations.map((o) => [o.request.requestId, this.reconciled.has(o.request.requestId)]));
+  }
+
+  async instancesStillInGroup(
+    _region: string,
+    _group: string,
+    instanceIds: readonly string[],
+  ): Promise<string[]> {
+    return instanceIds.filter((id) => this.remainingInstances.has(id));
   }
 }
 

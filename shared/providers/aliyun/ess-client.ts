@@ -59,7 +59,23 @@ export const EssScalingGroup = z.looseObject({
   MinSize: numeric,
   MaxSize: numeric,
   TotalCapacity: numeric.optional(),
+  VServerGroups: z
+    .object({
+      VServerGroup: z.array(
+        z.object({
+          LoadBalancerId: z.string(),
+          VServerGroupAttributes: z.object({
+            VServerGroupAttribute: z.array(z.object({ VServerGroupId: z.string(), Port: numeric })),
+          }),
+        }),
+      ),
+    })
+    .optional(),
+  AlbServerGroups: z
+    .object({ AlbServerGroup: z.array(z.object({ AlbServerGroupId: z.string(), Port: numeric })) })
+    .optional(),
 });
+export type EssScalingGroup = z.infer<typeof EssScalingGroup>;
 const GroupsResponse = z.object({
   RequestId: z.string(),
   ScalingGroups: z.object({ ScalingGroup: z.array(EssScalingGroup) }),
@@ -115,6 +131,81 @@ export class EssClient {
     };
   }
 
+  async removeInstances(input: {
+    region: string;
+    scalingGroupId: string;
+    instanceIds: readonly string[];
+    clientToken?: string;
+    removePolicy?: 'release' | 'recycle';
+    decreaseDesiredCapacity?: boolean;
+    ignoreInvalidInstance?: boolean;
+    stopInstanceTimeout?: number;
+  }): Promise<{ requestId: string; scalingActivityId?: string }> {
+    const body = await this.call('RemoveInstances', input.region, {
+      ScalingGroupId: input.scalingGroupId,
+      ...flattenList('InstanceId', input.instanceIds),
+      ClientToken: input.clientToken,
+      RemovePolicy: input.removePolicy,
+      DecreaseDesiredCapacity: input.decreaseDesiredCapacity,
+      IgnoreInvalidInstance: input.ignoreInvalidInstance,
+      StopInstanceTimeout: input.stopInstanceTimeout,
+    });
+    return mutationResult(body, 'RemoveInstances');
+  }
+
+  /** Answers only a RequestId: confirm with DescribeScalingGroups. */
+  async detachVServerGroups(input: {
+    region: string;
+    scalingGroupId: string;
+    vServerGroups: readonly {
+      loadBalancerId: string;
+      vServerGroupAttributes: readonly { vServerGroupId: string; port: number }[];
+    }[];
+    forceDetach?: boolean;
+    clientToken?: string;
+  }): Promise<{ requestId: string }> {
+    const params: EssParams = {
+      ScalingGroupId: input.scalingGroupId,
+      ForceDetach: input.forceDetach,
+      ClientToken: input.clientToken,
+    };
+    for (const [n, lb] of input.vServerGroups.entries()) {
+      params[`VServerGroup.${n + 1}.LoadBalancerId`] = lb.loadBalancerId;
+      for (const [m, attribute] of lb.vServerGroupAttributes.entries()) {
+        params[`VServerGroup.${n + 1}.VServerGroupAttribute.${m + 1}.VServerGroupId`] =
+          attribute.vServerGroupId;
+        params[`VServerGroup.${n + 1}.VServerGroupAttribute.${m + 1}.Port`] = attribute.port;
+      }
+    }
+    return mutationResult(
+      await this.call('DetachVServerGroups', input.region, params),
+      'DetachVServerGroups',
+    );
+  }
+
+  /** Answers a ScalingActivityId only with ForceDetach. */
+  async detachAlbServerGroups(input: {
+    region: string;
+    scalingGroupId: string;
+    albServerGroups: readonly { albServerGroupId: string; port: number }[];
+    forceDetach?: boolean;
+    clientToken?: string;
+  }): Promise<{ requestId: string; scalingActivityId?: string }> {
+    const params: EssParams = {
+      ScalingGroupId: input.scalingGroupId,
+      ForceDetach: input.forceDetach,
+      ClientToken: input.clientToken,
+    };
+    for (const [n, group] of input.albServerGroups.entries()) {
+      params[`AlbServerGroup.${n + 1}.AlbServerGroupId`] = group.albServerGroupId;
+      params[`AlbServerGroup.${n + 1}.Port`] = group.port;
+    }
+    return mutationResult(
+      await this.call('DetachAlbServerGroups', input.region, params),
+      'DetachAlbServerGroups',
+    );
+  }
+
   /** Up to 20 activity ids a call (ScalingActivityId.N). */
   async describeScalingActivities(region: string, activityIds: readonly string[]): Promise<EssActivity[]> {
     if (activityIds.length === 0 || activityIds.length > 20) {
@@ -132,7 +223,11 @@ export class EssClient {
       .ScalingActivity;
   }
 
-  async describeScalingGroups(region: string, scalingGroupIds: readonly string[]) {
+  /** Up to 20 group ids a call (ScalingGroupId.N); inactive groups are left out by ESS. */
+  async describeScalingGroups(
+    region: string,
+    scalingGroupIds: readonly string[],
+  ): Promise<EssScalingGroup[]> {
     const body = await this.call('DescribeScalingGroups', region, {
       ...flattenList('ScalingGroupId', scalingGroupIds),
       PageSize: 50,
@@ -198,6 +293,14 @@ export class EssClient {
     }
     throw essError(error.data.Code, error.data.Message, response.status, error.data.RequestId);
   }
+}
+
+function mutationResult(body: unknown, action: string): { requestId: string; scalingActivityId?: string } {
+  const parsed = parseResponse(MutationResponse, body, action);
+  return {
+    requestId: parsed.RequestId,
+    ...(parsed.ScalingActivityId && { scalingActivityId: parsed.ScalingActivityId }),
+  };
 }
 
 function parseResponse<T extends z.ZodType>(schema: T, body: unknown, action: string): z.infer<T> {

@@ -1,6 +1,7 @@
-import type { DetachInstancesRequest } from '../../contracts/index.ts';
+import type { ActionRequest } from '../../contracts/index.ts';
+import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitResult } from '../../detach/ports.ts';
-import type { EssActivity, EssClient } from './ess-client.ts';
+import type { EssActivity, EssClient, EssScalingGroup } from './ess-client.ts';
 
 const PHASE_OF_STATUS: Record<string, ActivityReport['phase']> = {
   InProgress: 'pending',
@@ -21,27 +22,82 @@ export const activityReportOf = (activity: EssActivity): ActivityReport => ({
   ...(activity.ErrorMessage && { errorMessage: activity.ErrorMessage }),
 });
 
+/** Whether a group still has any of the server groups the request took out. */
+export function stillAttached(operation: ActionRequest, group: EssScalingGroup | undefined): boolean {
+  if (!group) return false;
+  if (operation.action === 'detach-vserver-groups') {
+    const attached = new Set(
+      (group.VServerGroups?.VServerGroup ?? []).flatMap((lb) =>
+        lb.VServerGroupAttributes.VServerGroupAttribute.map(
+          (a) => `${lb.LoadBalancerId}/${a.VServerGroupId}/${a.Port}`,
+        ),
+      ),
+    );
+    return operation.request.vServerGroups.some((lb) =>
+      lb.vServerGroupAttributes.some((a) =>
+        attached.has(`${lb.loadBalancerId}/${a.vServerGroupId}/${a.port}`),
+      ),
+    );
+  }
+  if (operation.action === 'detach-alb-server-groups') {
+    const attached = new Set(
+      (group.AlbServerGroups?.AlbServerGroup ?? []).map((g) => `${g.AlbServerGroupId}/${g.Port}`),
+    );
+    return operation.request.albServerGroups.some((g) => attached.has(`${g.albServerGroupId}/${g.port}`));
+  }
+  return false;
+}
+
 /** The ScalingProvider port over Alibaba Cloud ESS. */
 export class EssProvider implements ScalingProvider {
   readonly activityBatchLimit = 20;
 
   constructor(private readonly client: EssClient) {}
 
-  async detachInstances(request: DetachInstancesRequest, clientToken: string): Promise<SubmitResult> {
-    const result = await this.client.detachInstances({
-      region: request.region,
-      scalingGroupId: request.scalingGroupId,
-      instanceIds: request.instanceIds,
-      clientToken,
-      ...(request.decreaseDesiredCapacity !== undefined && {
-        decreaseDesiredCapacity: request.decreaseDesiredCapacity,
-      }),
-      ...(request.detachOption && { detachOption: request.detachOption }),
-      ...(request.lifecycleHook !== undefined && { lifecycleHook: request.lifecycleHook }),
-      ...(request.ignoreInvalidInstance !== undefined && {
-        ignoreInvalidInstance: request.ignoreInvalidInstance,
-      }),
-    });
+  async submit(operation: ActionRequest, clientToken: string): Promise<SubmitResult> {
+    const { request } = operation;
+    const common = { region: request.region, scalingGroupId: request.scalingGroupId, clientToken };
+    let result: { requestId: string; scalingActivityId?: string };
+    switch (operation.action) {
+      case 'detach-instances':
+        result = await this.client.detachInstances({
+          ...common,
+          instanceIds: operation.request.instanceIds,
+          ...definedOnly({
+            decreaseDesiredCapacity: operation.request.decreaseDesiredCapacity,
+            detachOption: operation.request.detachOption,
+            lifecycleHook: operation.request.lifecycleHook,
+            ignoreInvalidInstance: operation.request.ignoreInvalidInstance,
+          }),
+        });
+        break;
+      case 'remove-instances':
+        result = await this.client.removeInstances({
+          ...common,
+          instanceIds: operation.request.instanceIds,
+          removePolicy: operation.request.removePolicy,
+          ...definedOnly({
+            decreaseDesiredCapacity: operation.request.decreaseDesiredCapacity,
+            ignoreInvalidInstance: operation.request.ignoreInvalidInstance,
+            stopInstanceTimeout: operation.request.stopInstanceTimeout,
+          }),
+        });
+        break;
+      case 'detach-vserver-groups':
+        result = await this.client.detachVServerGroups({
+          ...common,
+          vServerGroups: operation.request.vServerGroups,
+          ...definedOnly({ forceDetach: operation.request.forceDetach }),
+        });
+        break;
+      case 'detach-alb-server-groups':
+        result = await this.client.detachAlbServerGroups({
+          ...common,
+          albServerGroups: operation.request.albServerGroups,
+          ...definedOnly({ forceDetach: operation.request.forceDetach }),
+        });
+        break;
+    }
     return {
       cloudRequestId: result.requestId,
       ...(result.scalingActivityId && { activityId: result.scalingActivityId }),
@@ -52,4 +108,37 @@ export class EssProvider implements ScalingProvider {
     const activities = await this.client.describeScalingActivities(region, activityIds);
     return activities.map(activityReportOf);
   }
+
+  async reconcile(region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>> {
+    const groupIds = [...new Set(operations.map((operation) => operation.request.scalingGroupId))];
+    const groups = new Map<string, EssScalingGroup>();
+    for (const ids of chunk(groupIds, 20)) {
+      for (const group of await this.client.describeScalingGroups(region, ids))
+        groups.set(group.ScalingGroupId, group);
+    }
+    return new Map(
+      operations.map((operation) => [
+        operation.request.requestId,
+        !stillAttached(operation, groups.get(operation.request.scalingGroupId)),
+      ]),
+    );
+  }
+
+  async instancesStillInGroup(
+    region: string,
+    scalingGroupId: string,
+    instanceIds: readonly string[],
+  ): Promise<string[]> {
+    const remaining: string[] = [];
+    for (const ids of chunk(instanceIds, 20)) {
+      const instances = await this.client.describeScalingInstances(region, scalingGroupId, ids);
+      remaining.push(...instances.map((instance) => instance.InstanceId));
+    }
+    return remaining;
+  }
+}
+
+/** Optional parameters the caller set, so that ESS applies its own defaults to the rest. */
+function definedOnly<T extends Record<string, unknown>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

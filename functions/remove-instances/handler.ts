@@ -1,0 +1,3 @@
+import { createRequestHandler } from '../sqs-request-handler.ts';
+
+export const handler = createRequestHandler('remove-instances');
