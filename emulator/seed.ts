@@ -32,6 +32,16 @@ export const EmulatorSeed = z.object({
             desiredCapacity: z.number().int().nonnegative().optional(),
             scalingPolicy: z.enum(['recycle', 'release', 'forcerelease']).default('release'),
             loadBalancers: z.array(ResourceStatus).default([]),
+            /** CLB vServer groups attached to the group; each has the group's instances as backends. */
+            vServerGroups: z
+              .array(
+                z.object({ loadBalancerId: z.string(), vServerGroupId: z.string(), port: z.number().int() }),
+              )
+              .default([]),
+            /** ALB server groups attached to the group. */
+            albServerGroups: z
+              .array(z.object({ albServerGroupId: z.string(), port: z.number().int() }))
+              .default([]),
             dbInstances: z.array(ResourceStatus).default([]),
             activityDurationMs: z.number().int().nonnegative().optional(),
             /** A RAM policy denying these actions on this group: they answer Forbidden.Unauthorized. */
@@ -51,6 +61,8 @@ export const EmulatorSeed = z.object({
             creationType: z.enum(['AutoCreated', 'Attached', 'Managed']).default('AutoCreated'),
             lifecycleState: z.string().default('InService'),
             entrusted: z.boolean().default(false),
+            /** The ECS instance itself: RemoveInstances releases it (Released) or recycles it (Stopped). */
+            status: z.enum(['Running', 'Stopped', 'Released']).default('Running'),
           }),
         )
         .default([]),

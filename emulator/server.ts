@@ -136,6 +136,9 @@ export class CloudEmulator {
             scalingGroups: [...this.ess.state.groups.values()],
             instances: [...this.ess.state.instances.values()],
             activities: [...this.ess.state.activities.values()],
+            backends: Object.fromEntries(
+              [...this.ess.state.backends].map(([id, members]) => [id, [...members]]),
+            ),
           },
         });
       }

@@ -39,7 +39,12 @@ const COMMON_REQUIRED = [
   'Action',
 ];
 /** Calls that take a ClientToken and so must answer a repeated token with the first result. */
-const IDEMPOTENT_ACTIONS = new Set(['DetachInstances']);
+const IDEMPOTENT_ACTIONS = new Set([
+  'DetachInstances',
+  'RemoveInstances',
+  'DetachVServerGroups',
+  'DetachAlbServerGroups',
+]);
 
 const err = (status: number, code: string, message: string) => new EssApiError(status, code, message);
 
@@ -63,6 +68,56 @@ function listParam(params: Record<string, string>, name: string, max: number): s
     values.push(params[`${name}.${index}`] as string);
   }
   return values;
+}
+
+function requiredList(params: Record<string, string>, name: string, max: number): string[] {
+  const values = listParam(params, name, max);
+  if (values.length === 0) requireParam(params, `${name}.1`);
+  return values;
+}
+
+function requireParam(params: Record<string, string>, name: string, prefix = ''): string {
+  const value = params[name];
+  if (value === undefined || value === '') {
+    throw err(
+      400,
+      'MissingParameter',
+      `The input parameter "${prefix}${name}" that is mandatory for processing this request is not supplied.`,
+    );
+  }
+  return value;
+}
+
+function port(value: string | undefined, name: string): number {
+  if (value === undefined)
+    throw err(
+      400,
+      'MissingParameter',
+      `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
+    );
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw err(400, 'InvalidParameter', `The specified value of parameter "${name}" is not valid.`);
+  return n;
+}
+
+/** `Name.N.Field...` parameters as a list of { index, fields } with the `Name.N.` prefix taken off; N is 1..max. */
+function objectList(
+  params: Record<string, string>,
+  name: string,
+  max: number,
+): { index: number; fields: Record<string, string> }[] {
+  const byIndex = new Map<number, Record<string, string>>();
+  const pattern = new RegExp(`^${name}\\.(\\d+)\\.(.+)$`);
+  for (const [key, value] of Object.entries(params)) {
+    const match = pattern.exec(key);
+    if (!match) continue;
+    const index = Number(match[1]);
+    if (index < 1 || index > max)
+      throw err(400, 'InvalidParameter', `The specified value of parameter "${name}.${index}" is not valid.`);
+    byIndex.set(index, { ...byIndex.get(index), [match[2] as string]: value });
+  }
+  return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([index, fields]) => ({ index, fields }));
 }
 
 function bool(params: Record<string, string>, name: string, fallback: boolean): boolean {
@@ -213,6 +268,12 @@ export class EssApi {
     switch (action) {
       case 'DetachInstances':
         return this.detachInstances(params);
+      case 'RemoveInstances':
+        return this.removeInstances(params);
+      case 'DetachVServerGroups':
+        return this.detachVServerGroups(params);
+      case 'DetachAlbServerGroups':
+        return this.detachAlbServerGroups(params);
       case 'DescribeScalingActivities':
         return this.describeScalingActivities(params);
       case 'DescribeScalingGroups':
@@ -250,21 +311,56 @@ export class EssApi {
     return group;
   }
 
-  /** Seed: aliyun-ess-DetachInstances.md. Checks run in the order a caller can act on them. */
+  /** Seed: aliyun-ess-DetachInstances.md. */
   private detachInstances(params: Record<string, string>): Record<string, unknown> {
-    const instanceIds = listParam(params, 'InstanceId', 20);
-    if (instanceIds.length === 0)
-      throw err(
-        400,
-        'MissingParameter',
-        'The input parameter "InstanceId.N" that is mandatory for processing this request is not supplied.',
-      );
+    const instanceIds = requiredList(params, 'InstanceId', 20);
     const decrease = bool(params, 'DecreaseDesiredCapacity', true);
     const ignoreInvalid = bool(params, 'IgnoreInvalidInstance', false);
     bool(params, 'LifecycleHook', false);
     if (params.DetachOption !== undefined && params.DetachOption !== 'both') {
       throw err(400, 'InvalidParameter', 'The specified parameter "DetachOption" is not valid.');
     }
+    const { group, valid, invalid, now } = this.instanceRemoval(params, instanceIds, ignoreInvalid);
+    const activity = this.state.startActivity(group, 'DetachInstances', valid, now, {
+      decreaseDesiredCapacity: decrease,
+      detachFromBalancers: params.DetachOption === 'both',
+    });
+    this.warnAboutIgnored(activity, invalid);
+    return { ScalingActivityId: activity.id };
+  }
+
+  /** Seed: aliyun-ess-RemoveInstances.md. */
+  private removeInstances(params: Record<string, string>): Record<string, unknown> {
+    const instanceIds = requiredList(params, 'InstanceId', 20);
+    const decrease = bool(params, 'DecreaseDesiredCapacity', true);
+    const ignoreInvalid = bool(params, 'IgnoreInvalidInstance', false);
+    const policy = params.RemovePolicy ?? 'release';
+    if (policy !== 'release' && policy !== 'recycle') {
+      throw err(400, 'InvalidParameter', 'The specified parameter "RemovePolicy" is not valid.');
+    }
+    const timeout = params.StopInstanceTimeout;
+    if (
+      timeout !== undefined &&
+      !(Number.isInteger(Number(timeout)) && Number(timeout) >= 30 && Number(timeout) <= 240)
+    ) {
+      throw err(400, 'InvalidParameter', 'The specified parameter "StopInstanceTimeout" is not valid.');
+    }
+    const group = this.requireGroup(params);
+    if (policy === 'recycle' && group.scalingPolicy !== 'recycle') {
+      throw err(400, 'InvalidParameter', 'The specified group does not support the specified RemovePolicy.');
+    }
+    const { valid, invalid, now } = this.instanceRemoval(params, instanceIds, ignoreInvalid);
+    const activity = this.state.startActivity(group, 'RemoveInstances', valid, now, {
+      decreaseDesiredCapacity: decrease,
+      detachFromBalancers: true,
+      removePolicy: policy,
+    });
+    this.warnAboutIgnored(activity, invalid);
+    return { ScalingActivityId: activity.id };
+  }
+
+  /** The preconditions DetachInstances and RemoveInstances share, in the order a caller can act on them. */
+  private instanceRemoval(params: Record<string, string>, instanceIds: string[], ignoreInvalid: boolean) {
     const group = this.requireGroup(params);
     if (group.lifecycleState !== 'Active') {
       throw err(
@@ -278,14 +374,13 @@ export class EssApi {
       throw err(
         400,
         'ScalingActivityInProgress',
-        'You cannot delete a scaling group or launch a new scaling activity while there is a scaling activity in progress.',
+        'You cannot delete a scaling group or launch a new scaling activity while there is a scaling activity in progress for the specified scaling group.',
       );
     }
     const members = new Set(this.state.membersOf(group.scalingGroupId).map((i) => i.instanceId));
     const invalid = instanceIds.filter((id) => !members.has(id));
-    if (invalid.length > 0 && !ignoreInvalid) {
+    if (invalid.length > 0 && !ignoreInvalid)
       throw err(404, 'InvalidInstanceId.NotFound', `Instance "${invalid[0]}" does not exist.`);
-    }
     const badBalancer = group.loadBalancers.find((lb) => lb.status !== 'Active' && lb.status !== 'Running');
     if (badBalancer)
       throw err(
@@ -308,14 +403,105 @@ export class EssApi {
         'To remove the instances, the total capacity will be lesser than the MinSize.',
       );
     }
-    const activity = this.state.startActivity(group, 'DetachInstances', valid, now, decrease);
-    if (invalid.length > 0 && activity.outcome.status === 'Successful') {
-      activity.ignoredInstanceIds = invalid;
-      activity.outcome = {
-        status: 'Warning',
-        message: `Invalid instances were ignored: ${invalid.join(', ')}.`,
-      };
+    return { group, valid, invalid, now };
+  }
+
+  private warnAboutIgnored(activity: Activity, invalid: string[]): void {
+    if (invalid.length === 0 || activity.outcome.status !== 'Successful') return;
+    activity.ignoredInstanceIds = invalid;
+    activity.outcome = {
+      status: 'Warning',
+      message: `Invalid instances were ignored: ${invalid.join(', ')}.`,
+    };
+  }
+
+  /** Seed: aliyun-ess-DetachVServerGroups.md. A group that matches nothing is ignored without error. */
+  private detachVServerGroups(params: Record<string, string>): Record<string, unknown> {
+    requireParam(params, 'RegionId');
+    const force = bool(params, 'ForceDetach', false);
+    const balancers = objectList(params, 'VServerGroup', 5);
+    if (balancers.length === 0) requireParam(params, 'VServerGroup.1.LoadBalancerId');
+    const wanted = balancers.flatMap(({ index, fields }) => {
+      const loadBalancerId = requireParam(fields, 'LoadBalancerId', `VServerGroup.${index}.`);
+      const attributes = objectList(fields, 'VServerGroupAttribute', 5);
+      if (attributes.length === 0)
+        requireParam(fields, 'VServerGroupAttribute.1.VServerGroupId', `VServerGroup.${index}.`);
+      return attributes.map((attribute) => ({
+        loadBalancerId,
+        vServerGroupId: requireParam(
+          attribute.fields,
+          'VServerGroupId',
+          `VServerGroup.${index}.VServerGroupAttribute.${attribute.index}.`,
+        ),
+        port: port(
+          attribute.fields.Port,
+          `VServerGroup.${index}.VServerGroupAttribute.${attribute.index}.Port`,
+        ),
+      }));
+    });
+    const group = this.requireGroup(params);
+    const matches = (g: { loadBalancerId: string; vServerGroupId: string; port: number }) =>
+      wanted.some(
+        (w) =>
+          w.loadBalancerId === g.loadBalancerId && w.vServerGroupId === g.vServerGroupId && w.port === g.port,
+      );
+    const members = this.state.membersOf(group.scalingGroupId).map((i) => i.instanceId);
+    const leaving = group.vServerGroups.filter(matches);
+    this.state.later(group, this.now(), () => {
+      group.vServerGroups = group.vServerGroups.filter((g) => !matches(g));
+      if (force)
+        for (const g of leaving)
+          for (const id of members) this.state.backends.get(g.vServerGroupId)?.delete(id);
+    });
+    return {};
+  }
+
+  /** Seed: aliyun-ess-DetachAlbServerGroups.md. ScalingActivityId only with ForceDetach. */
+  private detachAlbServerGroups(params: Record<string, string>): Record<string, unknown> {
+    requireParam(params, 'RegionId');
+    const force = bool(params, 'ForceDetach', false);
+    const listed = objectList(params, 'AlbServerGroup', 5);
+    if (listed.length === 0) requireParam(params, 'AlbServerGroup.1.AlbServerGroupId');
+    const wanted = listed.map(({ index, fields }) => ({
+      albServerGroupId: requireParam(fields, 'AlbServerGroupId', `AlbServerGroup.${index}.`),
+      port: port(fields.Port, `AlbServerGroup.${index}.Port`),
+    }));
+    const group = this.requireGroup(params);
+    const attached = (w: { albServerGroupId: string; port: number }) =>
+      group.albServerGroups.some((g) => g.albServerGroupId === w.albServerGroupId && g.port === w.port);
+    if (!wanted.every(attached)) {
+      throw err(
+        400,
+        'AlbServerGroup.NotAttached',
+        'The ALB ServerGroups are not attached to specific ScalingGroup.',
+      );
     }
+    const detach = () => {
+      group.albServerGroups = group.albServerGroups.filter(
+        (g) => !wanted.some((w) => w.albServerGroupId === g.albServerGroupId && w.port === g.port),
+      );
+    };
+    const now = this.now();
+    if (!force) {
+      this.state.later(group, now, detach);
+      return {};
+    }
+    if (this.state.activityInProgress(group.scalingGroupId, now)) {
+      throw err(
+        400,
+        'ScalingActivityInProgress',
+        'You cannot delete a scaling group or launch a new scaling activity while there is a scaling activity in progress for the specified scaling group.',
+      );
+    }
+    const members = this.state.membersOf(group.scalingGroupId).map((i) => i.instanceId);
+    const activity = this.state.startActivity(group, 'DetachAlbServerGroups', [], now, {
+      decreaseDesiredCapacity: false,
+      onSuccess: () => {
+        detach();
+        for (const w of wanted)
+          for (const id of members) this.state.backends.get(w.albServerGroupId)?.delete(id);
+      },
+    });
     return { ScalingActivityId: activity.id };
   }
 
@@ -353,7 +539,6 @@ export class EssApi {
     const progress = a.settled
       ? 100
       : Math.min(99, Math.floor(((now - a.startedAt) / Math.max(1, a.endsAt - a.startedAt)) * 100));
-    const left = this.state.leavingOf(a);
     const group = this.state.groups.get(a.scalingGroupId);
     return {
       ScalingActivityId: a.id,
@@ -375,9 +560,8 @@ export class EssApi {
       ...(status === 'Failed' || status === 'Rejected'
         ? { ErrorCode: `Activity${status}`, ErrorMessage: a.outcome.message ?? '' }
         : {}),
-      DestroyedInstances: { DestroyedInstance: [] },
-      StoppedInstances: { StoppedInstance: [] },
-      DetachedInstances: { DetachedInstance: a.settled ? left : [] },
+      DestroyedInstances: { DestroyedInstance: a.destroyed },
+      StoppedInstances: { StoppedInstance: a.stopped },
       TriggerSourceType: 'APIs',
     };
   }
@@ -421,6 +605,25 @@ export class EssApi {
             ScalingPolicy: g.scalingPolicy,
             GroupType: 'ECS',
             LoadBalancerIds: { LoadBalancerId: g.loadBalancers.map((lb) => lb.id) },
+            VServerGroups: {
+              VServerGroup: [...new Set(g.vServerGroups.map((v) => v.loadBalancerId))].map(
+                (loadBalancerId) => ({
+                  LoadBalancerId: loadBalancerId,
+                  VServerGroupAttributes: {
+                    VServerGroupAttribute: g.vServerGroups
+                      .filter((v) => v.loadBalancerId === loadBalancerId)
+                      .map((v) => ({ VServerGroupId: v.vServerGroupId, Port: v.port, Weight: 50 })),
+                  },
+                }),
+              ),
+            },
+            AlbServerGroups: {
+              AlbServerGroup: g.albServerGroups.map((a) => ({
+                AlbServerGroupId: a.albServerGroupId,
+                Port: a.port,
+                Weight: 100,
+              })),
+            },
             DBInstanceIds: { DBInstanceId: g.dbInstances.map((db) => db.id) },
           };
         }),

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { EmulatorSeed, SeedGroup, SeedInstance } from '../seed.ts';
 
+export type ActivityStatus = 'Successful' | 'Warning' | 'Failed' | 'Rejected';
+
 export interface Activity {
   id: string;
   scalingGroupId: string;
@@ -9,13 +11,22 @@ export interface Activity {
   instanceIds: string[];
   startedAt: number;
   endsAt: number;
-  outcome: { status: 'Successful' | 'Warning' | 'Failed' | 'Rejected'; message?: string };
+  outcome: { status: ActivityStatus; message?: string };
   /** Set once the activity's effects were applied. */
   settled: boolean;
   decreaseDesiredCapacity: boolean;
   description: string;
   /** Ids the call named that were not in the group (IgnoreInvalidInstance=true): the activity ends Warning. */
   ignoredInstanceIds: string[];
+  /** RemoveInstances, and DetachInstances with DetachOption=both: leaving instances also leave the server groups. */
+  detachFromBalancers: boolean;
+  /** RemoveInstances: what happens to the ECS instances that leave. */
+  removePolicy?: 'release' | 'recycle';
+  /** Effects beyond instances leaving (server groups taken out with ForceDetach). */
+  onSuccess?: () => void;
+  /** Filled on settle: instances released (destroyed) and recycled (stopped). */
+  destroyed: string[];
+  stopped: string[];
 }
 
 export type Group = SeedGroup & { desiredCapacity: number };
@@ -23,11 +34,15 @@ export type Instance = SeedInstance;
 
 export const newId = (prefix: string): string => `${prefix}-${randomBytes(8).toString('hex')}`;
 
-/** The ESS world: groups, instances, activities, and what the idempotency and nonce checks remember. */
+/** The ESS world: groups, instances, activities, server group backends, and changes that take time. */
 export class EssState {
   readonly groups = new Map<string, Group>();
   readonly instances = new Map<string, Instance>();
   readonly activities = new Map<string, Activity>();
+  /** Backend instances of each vServer / ALB server group, by server group id. */
+  readonly backends = new Map<string, Set<string>>();
+  /** Changes without an activity (DetachVServerGroups, DetachAlbServerGroups without ForceDetach). */
+  readonly #delayed: { dueAt: number; apply: () => void }[] = [];
   readonly defaultActivityDurationMs: number;
 
   constructor(seed: EmulatorSeed) {
@@ -42,7 +57,18 @@ export class EssState {
     for (const group of seed.aliyun.scalingGroups) {
       const desiredCapacity = group.desiredCapacity ?? this.membersOf(group.scalingGroupId).length;
       this.groups.set(group.scalingGroupId, structuredClone({ ...group, desiredCapacity }));
+      const members = this.membersOf(group.scalingGroupId).map((i) => i.instanceId);
+      for (const id of [
+        ...group.vServerGroups.map((g) => g.vServerGroupId),
+        ...group.albServerGroups.map((g) => g.albServerGroupId),
+      ]) {
+        this.backends.set(id, new Set(members));
+      }
     }
+  }
+
+  durationOf(group: Group): number {
+    return group.activityDurationMs ?? this.defaultActivityDurationMs;
   }
 
   membersOf(scalingGroupId: string): Instance[] {
@@ -59,10 +85,14 @@ export class EssState {
     action: string,
     instanceIds: string[],
     now: number,
-    decreaseDesiredCapacity: boolean,
+    options: {
+      decreaseDesiredCapacity?: boolean;
+      detachFromBalancers?: boolean;
+      removePolicy?: 'release' | 'recycle';
+      onSuccess?: () => void;
+    } = {},
   ): Activity {
     const outcome = group.activityOutcomes.shift() ?? { status: 'Successful' as const };
-    const duration = group.activityDurationMs ?? this.defaultActivityDurationMs;
     const activity: Activity = {
       id: newId('asa'),
       scalingGroupId: group.scalingGroupId,
@@ -70,12 +100,17 @@ export class EssState {
       action,
       instanceIds,
       startedAt: now,
-      endsAt: now + duration,
+      endsAt: now + this.durationOf(group),
       outcome,
       settled: false,
-      decreaseDesiredCapacity,
+      decreaseDesiredCapacity: options.decreaseDesiredCapacity ?? true,
       description: `${action}: ${instanceIds.join(', ')}`,
       ignoredInstanceIds: [],
+      detachFromBalancers: options.detachFromBalancers ?? false,
+      ...(options.removePolicy && { removePolicy: options.removePolicy }),
+      ...(options.onSuccess && { onSuccess: options.onSuccess }),
+      destroyed: [],
+      stopped: [],
     };
     for (const id of instanceIds) {
       const instance = this.instances.get(id);
@@ -83,6 +118,11 @@ export class EssState {
     }
     this.activities.set(activity.id, activity);
     return activity;
+  }
+
+  /** A change that shows up after the group's activity duration, with no activity to follow. */
+  later(group: Group, now: number, apply: () => void): void {
+    this.#delayed.push({ dueAt: now + this.durationOf(group), apply });
   }
 
   /**
@@ -93,31 +133,56 @@ export class EssState {
     if (!activity.settled) return [];
     const { status } = activity.outcome;
     if (status === 'Successful') return activity.instanceIds;
-    if (status === 'Warning')
+    if (status === 'Warning') {
       return activity.ignoredInstanceIds.length > 0 ? activity.instanceIds : activity.instanceIds.slice(0, 1);
+    }
     return [];
   }
 
-  /** Applies the effects of every activity whose time is up. Time is the real clock: tests wait, as users do. */
+  /** Applies every change whose time is up. Time is the real clock: tests wait, as users do. */
   settle(now: number): void {
+    for (let i = this.#delayed.length - 1; i >= 0; i--) {
+      const change = this.#delayed[i] as { dueAt: number; apply: () => void };
+      if (change.dueAt > now) continue;
+      this.#delayed.splice(i, 1);
+      change.apply();
+    }
     for (const activity of this.activities.values()) {
       if (activity.settled || activity.endsAt > now) continue;
       activity.settled = true;
-      const group = this.groups.get(activity.scalingGroupId);
       const leaving = this.leavingOf(activity);
       for (const id of activity.instanceIds) {
         const instance = this.instances.get(id);
         if (!instance) continue;
-        if (leaving.includes(id)) {
-          delete instance.scalingGroupId;
-          instance.lifecycleState = 'Detached';
-        } else {
+        if (!leaving.includes(id)) {
           instance.lifecycleState = 'InService';
+          continue;
         }
+        this.leave(activity, instance);
       }
+      const group = this.groups.get(activity.scalingGroupId);
       if (group && activity.decreaseDesiredCapacity) {
         group.desiredCapacity = Math.max(group.minSize, group.desiredCapacity - leaving.length);
       }
+      if (activity.outcome.status === 'Successful') activity.onSuccess?.();
+    }
+  }
+
+  /** An instance leaves its group; RemoveInstances also releases or recycles what the group created or was entrusted with. */
+  private leave(activity: Activity, instance: Instance): void {
+    delete instance.scalingGroupId;
+    instance.lifecycleState = 'Detached';
+    if (activity.detachFromBalancers)
+      for (const members of this.backends.values()) members.delete(instance.instanceId);
+    const ownedByGroup =
+      instance.creationType === 'AutoCreated' || (instance.creationType === 'Attached' && instance.entrusted);
+    if (!activity.removePolicy || !ownedByGroup) return;
+    if (activity.removePolicy === 'recycle') {
+      instance.status = 'Stopped';
+      activity.stopped.push(instance.instanceId);
+    } else {
+      instance.status = 'Released';
+      activity.destroyed.push(instance.instanceId);
     }
   }
 }

@@ -28,8 +28,15 @@ export class EmulatorAdmin {
   async state(): Promise<{
     aliyun: {
       scalingGroups: { scalingGroupId: string; desiredCapacity: number; lifecycleState: string }[];
-      instances: { instanceId: string; scalingGroupId?: string; lifecycleState: string }[];
-      activities: { id: string; scalingGroupId: string; instanceIds: string[]; settled: boolean }[];
+      instances: { instanceId: string; scalingGroupId?: string; lifecycleState: string; status: string }[];
+      activities: {
+        id: string;
+        scalingGroupId: string;
+        action: string;
+        instanceIds: string[];
+        settled: boolean;
+      }[];
+      backends: Record<string, string[]>;
     };
   }> {
     return (await (await request(`${this.url}/admin/state`)).body.json()) as never;
@@ -68,6 +75,11 @@ export interface GroupOptions {
   activityDurationMs?: number;
   activityOutcomes?: { status: 'Successful' | 'Warning' | 'Failed' | 'Rejected'; message?: string }[];
   unauthorizedActions?: string[];
+  scalingPolicy?: 'recycle' | 'release';
+  vServerGroups?: { loadBalancerId: string; vServerGroupId: string; port: number }[];
+  albServerGroups?: { albServerGroupId: string; port: number }[];
+  /** Creation type of each instance, in order (AutoCreated when not given). */
+  creationTypes?: ('AutoCreated' | 'Attached')[];
 }
 
 /** A fresh scaling group of its own in the shared emulator, with `instances` AutoCreated members. */
@@ -89,9 +101,16 @@ export async function aScalingGroup(admin: EmulatorAdmin, options: GroupOptions 
           activityDurationMs: options.activityDurationMs ?? 300,
           activityOutcomes: options.activityOutcomes ?? [],
           unauthorizedActions: options.unauthorizedActions ?? [],
+          scalingPolicy: options.scalingPolicy ?? 'release',
+          vServerGroups: options.vServerGroups ?? [],
+          albServerGroups: options.albServerGroups ?? [],
         },
       ],
-      instances: instanceIds.map((instanceId) => ({ instanceId, scalingGroupId })),
+      instances: instanceIds.map((instanceId, i) => ({
+        instanceId,
+        scalingGroupId,
+        creationType: options.creationTypes?.[i] ?? 'AutoCreated',
+      })),
     },
   });
   return { scalingGroupId, region, instanceIds };

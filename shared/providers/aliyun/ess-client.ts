@@ -45,6 +45,9 @@ export const EssActivity = z.object({
   ErrorMessage: z.string().optional(),
   StartTime: z.string().optional(),
   EndTime: z.string().optional(),
+  /** RemoveInstances: instances released, and instances put into Economical Mode. */
+  DestroyedInstances: z.object({ DestroyedInstance: z.array(z.string()) }).optional(),
+  StoppedInstances: z.object({ StoppedInstance: z.array(z.string()) }).optional(),
 });
 export type EssActivity = z.infer<typeof EssActivity>;
 const ActivitiesResponse = z.object({
