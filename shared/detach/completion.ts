@@ -41,6 +41,18 @@ export const unpublishedEvent = (record: OperationRecord): CompletionEvent | und
     ? record.event
     : undefined;
 
+/**
+ * How long the writer that made the terminal transition has to publish its event before the poller takes it
+ * for lost: more than a function's timeout, so that the poller never publishes beside a writer still at work.
+ */
+export const PUBLISH_GRACE_MS = 120_000;
+
+/** An unpublished event the poller may publish: its writer is gone (crashed, or timed out). */
+export const abandonedEvent = (record: OperationRecord, now: Date): CompletionEvent | undefined => {
+  const event = unpublishedEvent(record);
+  return event && now.getTime() - Date.parse(event.completedAt) >= PUBLISH_GRACE_MS ? event : undefined;
+};
+
 export function eventFor(
   record: Pick<OperationRecord, 'requestId' | 'action' | 'request' | 'attempts' | 'createdAt' | 'activityId'>,
   status: TerminalStatus,

@@ -8,6 +8,7 @@ import {
 import type { DetachInstancesRequest } from '../contracts/index.ts';
 import { DetachError } from '../errors.ts';
 import { chunk, mapLimit } from './collections.ts';
+import { PUBLISH_GRACE_MS } from './completion.ts';
 import { pollActivities } from './poll.ts';
 
 async function setup(count: number, region = 'cn-hangzhou') {
@@ -110,15 +111,18 @@ describe('pollActivities', () => {
     expect(deps.publisher.events[0]).toMatchObject({ status: 'TimedOut', error: { code: 'TimedOut' } });
   });
 
-  it('republishes a terminal record whose event did not go out', async () => {
-    const { deps, provider } = await setup(1);
+  it('republishes a terminal record whose event did not go out, once its writer is surely gone', async () => {
+    const { deps, provider, clock } = await setup(1);
     provider.activities.set('asa-1', report('asa-1', 'Successful', 'succeeded'));
     deps.publisher.failNext = 1;
     await expect(pollActivities(deps)).rejects.toThrow('bus unavailable');
 
-    const summary = await pollActivities(deps);
+    const tooSoon = await pollActivities(deps);
+    clock.advance(PUBLISH_GRACE_MS);
+    const later = await pollActivities(deps);
 
-    expect(summary.republished).toBe(1);
+    expect(tooSoon.republished).toBe(0);
+    expect(later.republished).toBe(1);
     expect(deps.publisher.events).toHaveLength(1);
   });
 

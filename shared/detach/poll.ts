@@ -2,6 +2,7 @@ import type { ActionRequest, CompletionEvent, TerminalStatus } from '../contract
 import { isDetachError } from '../errors.ts';
 import { chunk, mapLimit } from './collections.ts';
 import {
+  abandonedEvent,
   type CompletionDeps,
   completeOperation,
   eventFor,
@@ -53,10 +54,12 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
   };
   for await (const record of deps.ledger.listPending()) {
     summary.examined++;
-    const pending = unpublishedEvent(record);
-    if (pending) {
-      await publishStored(deps, pending);
+    const abandoned = abandonedEvent(record, deps.clock.now());
+    if (abandoned) {
+      await publishStored(deps, abandoned);
       summary.republished++;
+    } else if (unpublishedEvent(record)) {
+      // Its writer is publishing it now; if that writer died, a later pass publishes it.
     } else if (record.status === 'IN_PROGRESS' && record.activityId && record.request)
       add(inProgress, record);
     else if (record.status === 'SUBMITTED' && record.request) add(submitted, record);
