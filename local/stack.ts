@@ -46,6 +46,8 @@ export interface StackOptions {
   logger?: Logger;
   /** Deliveries before a still-retryable request ends Failed (serverless.yml MAX_ATTEMPTS). */
   maxAttempts?: number;
+  /** Age at which an unfinished operation ends TimedOut (OPERATION_TIMEOUT_SECONDS). */
+  operationTimeoutSeconds?: number;
   /** Show the functions' logs (npm start). */
   echoFunctionLogs?: boolean;
 }
@@ -125,6 +127,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeUrl,
         ESS_ENDPOINT: emulator.url,
         MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
+        OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
       },
       echo: options.echoFunctionLogs ?? false,
     });

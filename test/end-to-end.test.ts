@@ -11,7 +11,7 @@ import { stackClients } from './support/stack-clients.ts';
 const { send, waitForRecord, delivered, admin, ledger } = stackClients();
 
 describe('end to end on the local stack', () => {
-  it('one message becomes exactly one Succeeded event carrying the activity id', async () => {
+  it.concurrent('one message becomes exactly one Succeeded event carrying the activity id', async () => {
     const group = await aScalingGroup(admin, { instances: 3, activityDurationMs: 1000 });
     const request = aDetachRequest(group, { instanceIds: group.instanceIds.slice(0, 2) });
 
@@ -72,4 +72,123 @@ describe('end to end on the local stack', () => {
       });
     },
   );
+
+  it.concurrent('a Partial event says which instances left the group and which did not', async () => {
+    const group = await aScalingGroup(admin, {
+      activityDurationMs: 200,
+      activityOutcomes: [{ status: 'Warning', message: '1 of 2 instances detached' }],
+    });
+    const request = aDetachRequest(group, { instanceIds: group.instanceIds.slice(0, 2) });
+
+    await send('detach-instances', request);
+    const record = await waitForRecord(request.requestId, delivered, 30_000);
+
+    expect(record.event).toMatchObject({
+      status: 'Partial',
+      instances: { detached: [group.instanceIds[0]], notDetached: [group.instanceIds[1]] },
+    });
+  });
+
+  it.concurrent('remove-instances: one Succeeded event, the AutoCreated instance released', async () => {
+    const group = await aScalingGroup(admin, { activityDurationMs: 300 });
+    const request = aDetachRequest(group, { removePolicy: 'release' });
+
+    await send('remove-instances', request);
+    const record = await waitForRecord(request.requestId, delivered, 30_000);
+
+    const instance = (await admin.state()).aliyun.instances.find(
+      (i) => i.instanceId === group.instanceIds[0],
+    );
+    expect(record.event).toMatchObject({
+      status: 'Succeeded',
+      action: 'remove-instances',
+      activityId: expect.stringMatching(/^asa-/),
+    });
+    expect(instance?.status).toBe('Released');
+    expect(record.deliveredEvents).toBe(1);
+  });
+
+  it.concurrent('detach-vserver-groups: no activity, so the poller reconciles, then one Succeeded event', async () => {
+    const group = await aScalingGroup(admin, {
+      activityDurationMs: 1000,
+      vServerGroups: [{ loadBalancerId: 'lb-1', vServerGroupId: 'rsp-1', port: 80 }],
+    });
+    const request = aDetachRequest(group, {
+      instanceIds: undefined,
+      vServerGroups: [
+        { loadBalancerId: 'lb-1', vServerGroupAttributes: [{ vServerGroupId: 'rsp-1', port: 80 }] },
+      ],
+    });
+
+    await send('detach-vserver-groups', JSON.parse(JSON.stringify(request)));
+    const submitted = await waitForRecord(request.requestId, (r) => r.status === 'SUBMITTED');
+    const record = await waitForRecord(request.requestId, delivered, 30_000);
+
+    expect(submitted.activityId).toBeUndefined();
+    expect(record.event).toMatchObject({
+      status: 'Succeeded',
+      serverGroupIds: ['rsp-1'],
+      cloud: { statusCode: 'Reconciled' },
+    });
+    expect(record.event?.activityId).toBeUndefined();
+  });
+
+  it.concurrent('detach-alb-server-groups: with ForceDetach an activity to follow, without it reconciliation', async () => {
+    const forced = await aScalingGroup(admin, {
+      activityDurationMs: 300,
+      albServerGroups: [{ albServerGroupId: 'sgp-1', port: 80 }],
+    });
+    const plain = await aScalingGroup(admin, {
+      activityDurationMs: 300,
+      albServerGroups: [{ albServerGroupId: 'sgp-1', port: 80 }],
+    });
+    const body = (group: typeof forced, forceDetach: boolean) =>
+      JSON.parse(
+        JSON.stringify(
+          aDetachRequest(group, {
+            instanceIds: undefined,
+            albServerGroups: [{ albServerGroupId: 'sgp-1', port: 80 }],
+            forceDetach,
+          }),
+        ),
+      );
+    const withForce = body(forced, true);
+    const withoutForce = body(plain, false);
+
+    await send('detach-alb-server-groups', withForce);
+    await send('detach-alb-server-groups', withoutForce);
+    const [forcedRecord, plainRecord] = await Promise.all([
+      waitForRecord(withForce.requestId, delivered, 30_000),
+      waitForRecord(withoutForce.requestId, delivered, 30_000),
+    ]);
+
+    expect(forcedRecord.event).toMatchObject({
+      status: 'Succeeded',
+      activityId: expect.stringMatching(/^asa-/),
+    });
+    expect(plainRecord.event).toMatchObject({ status: 'Succeeded', cloud: { statusCode: 'Reconciled' } });
+  });
+
+  it.concurrent('a change that never shows up ends TimedOut (OPERATION_TIMEOUT_SECONDS, 12 s here)', async () => {
+    const group = await aScalingGroup(admin, {
+      activityDurationMs: 600_000,
+      vServerGroups: [{ loadBalancerId: 'lb-1', vServerGroupId: 'rsp-1', port: 80 }],
+    });
+    const request = JSON.parse(
+      JSON.stringify(
+        aDetachRequest(group, {
+          instanceIds: undefined,
+          vServerGroups: [
+            { loadBalancerId: 'lb-1', vServerGroupAttributes: [{ vServerGroupId: 'rsp-1', port: 80 }] },
+          ],
+        }),
+      ),
+    );
+
+    await send('detach-vserver-groups', request);
+    const record = await waitForRecord(request.requestId, delivered, 40_000);
+
+    expect(record.status).toBe('TIMED_OUT');
+    expect(record.event?.error).toMatchObject({ code: 'TimedOut' });
+  });
 });

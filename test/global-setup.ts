@@ -14,6 +14,7 @@ export default async function setup(project: TestProject) {
     pollIntervalMs: 500,
     visibilityTimeoutSeconds: 1,
     maxAttempts: 4,
+    operationTimeoutSeconds: 12,
   });
   const { emulator: _emulator, stop: _stop, ...info } = stack;
   project.provide('stack', info);
