@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, type GroupOptions, uniqueId } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
-/** The detach-instances function behind its FIFO queue: fauxqs -> bridge -> serverless-offline -> emulator. */
+/** The request functions behind their FIFO queues: fauxqs -> bridge -> serverless-offline -> emulator. */
 const { send, waitForRecord, delivered, admin, dlqMessages } = stackClients();
 const ACTION = 'detach-instances';
 
@@ -69,32 +69,48 @@ describe('detach-instances function', () => {
     expect(await admin.calls({ scalingGroupId: group.scalingGroupId })).toEqual([]);
   });
 
-  it.concurrent('a 503 and a dropped answer are retried with the same ClientToken, and make one activity', async () => {
-    const group = await aScalingGroup(admin);
-    await admin.inject(
+  it.concurrent.each([
+    ['detach-instances', 'DetachInstances', {}, {}],
+    ['remove-instances', 'RemoveInstances', {}, {}],
+    [
+      'detach-alb-server-groups',
+      'DetachAlbServerGroups',
+      { albServerGroups: [{ albServerGroupId: 'sgp-1', port: 80 }] },
       {
-        action: 'DetachInstances',
-        scalingGroupId: group.scalingGroupId,
-        error: { code: 'ServiceUnavailable', httpStatus: 503 },
+        instanceIds: undefined,
+        albServerGroups: [{ albServerGroupId: 'sgp-1', port: 80 }],
+        forceDetach: true,
       },
-      // The emulator acts, then drops the connection: the ambiguous failure ClientToken exists for.
-      { action: 'DetachInstances', scalingGroupId: group.scalingGroupId, drop: 'after' },
-    );
-    const request = aRequest(group);
+    ],
+  ] satisfies [string, string, GroupOptions, Record<string, unknown>][])(
+    '%s: a 503 and a dropped answer are retried with the same ClientToken, and make one activity',
+    async (action, cloudAction, groupOptions, requestOverrides) => {
+      const group = await aScalingGroup(admin, groupOptions);
+      await admin.inject(
+        {
+          action: cloudAction,
+          scalingGroupId: group.scalingGroupId,
+          error: { code: 'ServiceUnavailable', httpStatus: 503 },
+        },
+        // The emulator acts, then drops the connection: the ambiguous failure ClientToken exists for.
+        { action: cloudAction, scalingGroupId: group.scalingGroupId, drop: 'after' },
+      );
+      const request = JSON.parse(JSON.stringify(aRequest(group, requestOverrides)));
 
-    await send(ACTION, request);
-    const record = await waitForRecord(request.requestId, delivered, 30_000);
+      await send(action, request);
+      const record = await waitForRecord(request.requestId, delivered, 30_000);
 
-    const calls = await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId });
-    const activities = (await admin.state()).aliyun.activities.filter(
-      (a) => a.scalingGroupId === group.scalingGroupId,
-    );
-    expect(calls.map((call) => call.params.ClientToken)).toEqual([
-      request.requestId,
-      request.requestId,
-      request.requestId,
-    ]);
-    expect(activities).toHaveLength(1);
-    expect(record).toMatchObject({ status: 'SUCCEEDED', activityId: activities[0]?.id });
-  });
+      const calls = await admin.calls({ action: cloudAction, scalingGroupId: group.scalingGroupId });
+      const activities = (await admin.state()).aliyun.activities.filter(
+        (a) => a.scalingGroupId === group.scalingGroupId,
+      );
+      expect(calls.map((call) => call.params.ClientToken)).toEqual([
+        request.requestId,
+        request.requestId,
+        request.requestId,
+      ]);
+      expect(activities).toHaveLength(1);
+      expect(record).toMatchObject({ status: 'SUCCEEDED', activityId: activities[0]?.id });
+    },
+  );
 });
