@@ -37,23 +37,22 @@ describe('Tencent v2 signature against the published vectors', () => {
     expect(signV2('GET', url.host, url.pathname, params, V2_KEY)).toBe(signature);
   });
 
-  it.each(read('tencent-v2-vectors.json').map((v: { name: string }) => [v.name, v] as [string, unknown]))(
-    '%s',
-    (_name, vector) => {
-      const {
-        method = 'POST',
-        params,
-        signature,
-      } = vector as { method?: string; params: Record<string, string>; signature: string };
+  it.each(
+    (read('tencent-v2-vectors.json') as { name: string }[]).map((v) => [v.name, v] as [string, unknown]),
+  )('%s', (_name, vector) => {
+    const {
+      method = 'POST',
+      params,
+      signature,
+    } = vector as { method?: string; params: Record<string, string>; signature: string };
 
-      expect(signV2(method, 'scaling.api.qcloud.com', '/v2/index.php', params, V2_KEY)).toBe(signature);
-      if ((vector as { stringToSign?: string }).stringToSign) {
-        expect(v2StringToSign(method, 'scaling.api.qcloud.com', '/v2/index.php', params)).toBe(
-          (vector as { stringToSign: string }).stringToSign,
-        );
-      }
-    },
-  );
+    expect(signV2(method, 'scaling.api.qcloud.com', '/v2/index.php', params, V2_KEY)).toBe(signature);
+    if ((vector as { stringToSign?: string }).stringToSign) {
+      expect(v2StringToSign(method, 'scaling.api.qcloud.com', '/v2/index.php', params)).toBe(
+        (vector as { stringToSign: string }).stringToSign,
+      );
+    }
+  });
 });
 
 describe('TC3-HMAC-SHA256 against the published vectors', () => {
