@@ -75,8 +75,8 @@ describe('TC3-HMAC-SHA256 against the published vectors', () => {
     (v: { mode: string }) => v.mode === 'A-default-endpoint',
   );
   it.each(
-    sdkVectors.map(
-      (v: { headers: Record<string, string> }) => [v.headers['X-TC-Action'], v] as [string, unknown],
+    (sdkVectors as { headers: Record<string, string> }[]).map(
+      (v) => [v.headers['X-TC-Action'], v] as [string, unknown],
     ),
   )('reproduces tencentcloud-sdk-nodejs: %s', (_action, vector) => {
     const { method, url, headers, body, canonicalRequest } = vector as {
