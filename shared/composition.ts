@@ -4,10 +4,14 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type Config, parseConfig } from './config.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
+import { DetachError } from './errors.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
 import { EssClient, EssCredentials } from './providers/aliyun/ess-client.ts';
 import { EssProvider } from './providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from './providers/http.ts';
+import { TencentAsClient, TencentCredentials } from './providers/tencent/as-client.ts';
+import { TencentProvider } from './providers/tencent/tencent-provider.ts';
+import { TencentV2Client } from './providers/tencent/v2-client.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
 import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
 
@@ -27,7 +31,23 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     dispatcher,
     ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
   });
-  const providers: ProviderRegistry = { aliyun: new EssProvider(ess) };
+  const tencent = {
+    credentials: tencentCredentials(config),
+    dispatcher,
+  };
+  const providers: ProviderRegistry = {
+    aliyun: new EssProvider(ess),
+    tencent: new TencentProvider(
+      new TencentAsClient({
+        ...tencent,
+        ...(config.TENCENT_AS_ENDPOINT && { endpointOverride: config.TENCENT_AS_ENDPOINT }),
+      }),
+      new TencentV2Client({
+        ...tencent,
+        ...(config.TENCENT_V2_ENDPOINT && { endpointOverride: config.TENCENT_V2_ENDPOINT }),
+      }),
+    ),
+  };
   const clock: Clock = { now: () => new Date() };
   return {
     config,
@@ -50,4 +70,29 @@ function essCredentials(config: Config): () => Promise<EssCredentials> {
     accessKeySecret: config.ALIYUN_ACCESS_KEY_SECRET,
   });
   return async () => fixed;
+}
+
+function tencentCredentials(config: Config): () => Promise<TencentCredentials> {
+  const parameter = config.TENCENT_CREDENTIALS_PARAMETER;
+  if (parameter) {
+    return async () =>
+      TencentCredentials.parse(
+        await getParameter(parameter, { decrypt: true, transform: 'json', maxAge: 300 }),
+      );
+  }
+  if (config.TENCENT_SECRET_ID && config.TENCENT_SECRET_KEY) {
+    const fixed = TencentCredentials.parse({
+      secretId: config.TENCENT_SECRET_ID,
+      secretKey: config.TENCENT_SECRET_KEY,
+    });
+    return async () => fixed;
+  }
+  // Tencent is optional: without keys, its requests fail with a clear, fatal reason.
+  return async () => {
+    throw new DetachError(
+      'TencentNotConfigured',
+      'No Tencent Cloud credentials are configured for this stage.',
+      'fatal',
+    );
+  };
 }

@@ -18,6 +18,14 @@ export const ConfigSchema = z.object({
   /** Local only: the keys themselves (the emulator's). */
   ALIYUN_ACCESS_KEY_ID: optional(z.string().min(1)),
   ALIYUN_ACCESS_KEY_SECRET: optional(z.string().min(1)),
+  /** Deployed: an SSM SecureString {"secretId","secretKey"}; absent means no Tencent requests are accepted. */
+  TENCENT_CREDENTIALS_PARAMETER: optional(z.string().min(1)),
+  /** Local only: the keys themselves (the emulator's). */
+  TENCENT_SECRET_ID: optional(z.string().min(1)),
+  TENCENT_SECRET_KEY: optional(z.string().min(1)),
+  /** Replace https://as.tencentcloudapi.com and https://scaling.api.qcloud.com; set to the local emulator. */
+  TENCENT_AS_ENDPOINT: optional(z.url()),
+  TENCENT_V2_ENDPOINT: optional(z.url()),
   /** Replaces every region's ESS endpoint; set to the local emulator. */
   ESS_ENDPOINT: optional(z.url()),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */

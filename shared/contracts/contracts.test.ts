@@ -66,7 +66,7 @@ describe('contracts', () => {
     it('RemoveInstances: RemovePolicy is release (default) or recycle; StopInstanceTimeout 30-240', () => {
       const parsed = REQUEST_SCHEMAS['remove-instances'].parse({ ...base, instanceIds: ['i-1'] });
 
-      expect(parsed.removePolicy).toBe('release');
+      expect(parsed).toMatchObject({ removePolicy: 'release' });
       expect(issuesOf('remove-instances', { instanceIds: ['i-1'], removePolicy: 'stop' })).toHaveLength(1);
       expect(issuesOf('remove-instances', { instanceIds: ['i-1'], stopInstanceTimeout: 29 })).toHaveLength(1);
       expect(issuesOf('remove-instances', { instanceIds: ['i-1'], stopInstanceTimeout: 240 })).toEqual([]);

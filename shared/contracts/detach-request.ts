@@ -114,9 +114,66 @@ export const AliyunDetachAlbServerGroupsRequest = z.strictObject({
   forceDetach: z.boolean().optional(),
 });
 
-export const DetachInstancesRequest = z.discriminatedUnion('provider', [AliyunDetachInstancesRequest]);
+/** Tencent regions: `ap-guangzhou` style, or the legacy v2 short codes (`gz`, `bj`, ...). */
+export const TencentRegion = z
+  .string()
+  .regex(
+    /^([a-z]{2,3}|[a-z]{2,3}(-[a-z]+){1,2}(-\d+)?)$/,
+    'must be a region such as ap-guangzhou (or a v2 short code such as gz)',
+  );
+
+const tencentBase = {
+  requestId: RequestId,
+  provider: z.literal('tencent'),
+  region: TencentRegion,
+  scalingGroupId: z.string().regex(/^asg-[A-Za-z0-9]{1,61}$/, 'must be an auto scaling group id (asg-...)'),
+  callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+};
+
+/** Tencent documents no maximum for InstanceIds; 100 is what one DescribeAutoScalingActivities call can follow. */
+const TencentInstanceIds = z
+  .array(z.string().regex(/^ins-[A-Za-z0-9]{1,60}$/, 'must be a CVM instance id (ins-...)'))
+  .min(1, 'at least one instance id')
+  .max(100, 'at most 100 instance ids per request')
+  .refine(
+    unique((id: string) => id),
+    'instance ids must be unique',
+  );
+
+/**
+ * Tencent AS DetachInstances: API 3.0 (`2018-04-19`, the default; returns an ActivityId), or the legacy v2
+ * DetachInstance (seed: tencent-as-v2-DetachInstance.md; no activity id; `keepInstance` 0 terminates the
+ * auto-created instances, 1 keeps them).
+ */
+export const TencentDetachInstancesRequest = z.strictObject({
+  ...tencentBase,
+  instanceIds: TencentInstanceIds,
+  apiVersion: z.enum(['2018-04-19', 'v2']).default('2018-04-19'),
+  keepInstance: z.union([z.literal(0), z.literal(1)]).optional(),
+});
+
+/** Tencent AS API 3.0 RemoveInstances: auto-created instances are terminated, manually added ones detached. */
+export const TencentRemoveInstancesRequest = z.strictObject({
+  ...tencentBase,
+  instanceIds: TencentInstanceIds,
+});
+
+export const DetachInstancesRequest = z
+  .discriminatedUnion('provider', [AliyunDetachInstancesRequest, TencentDetachInstancesRequest])
+  .refine(
+    (request) =>
+      request.provider !== 'tencent' || request.keepInstance === undefined || request.apiVersion === 'v2',
+    {
+      path: ['keepInstance'],
+      message:
+        'keepInstance belongs to the v2 API (apiVersion "v2"); API 3.0 DetachInstances never terminates instances',
+    },
+  );
 export type DetachInstancesRequest = z.infer<typeof DetachInstancesRequest>;
-export const RemoveInstancesRequest = z.discriminatedUnion('provider', [AliyunRemoveInstancesRequest]);
+export const RemoveInstancesRequest = z.discriminatedUnion('provider', [
+  AliyunRemoveInstancesRequest,
+  TencentRemoveInstancesRequest,
+]);
 export type RemoveInstancesRequest = z.infer<typeof RemoveInstancesRequest>;
 export const DetachVServerGroupsRequest = z.discriminatedUnion('provider', [
   AliyunDetachVServerGroupsRequest,

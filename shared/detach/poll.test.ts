@@ -16,7 +16,7 @@ async function setup(count: number, region = 'cn-hangzhou') {
   const deps = {
     ledger: new InMemoryLedger(),
     publisher: new RecordingPublisher(),
-    providers: { aliyun: provider },
+    providers: { aliyun: provider, tencent: provider },
     clock,
     timeoutMs: 60_000,
     concurrency: 4,

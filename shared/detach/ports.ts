@@ -29,7 +29,7 @@ export interface SubmitResult {
 export interface ScalingProvider {
   /** How many activity ids one describe call accepts. */
   readonly activityBatchLimit: number;
-  submit(operation: ActionRequest, clientToken: string): Promise<SubmitResult>;
+  submit(operation: ActionRequest, attempt: SubmitAttempt): Promise<SubmitResult>;
   describeActivities(region: string, activityIds: readonly string[]): Promise<ActivityReport[]>;
   /**
    * For calls that return no activity: whether what the request took out is gone from the group. One call
@@ -42,6 +42,16 @@ export interface ScalingProvider {
     scalingGroupId: string,
     instanceIds: readonly string[],
   ): Promise<string[]>;
+}
+
+export interface SubmitAttempt {
+  /** The idempotency token of this attempt, for clouds that take one. */
+  clientToken: string;
+  /**
+   * Set when an earlier attempt failed ambiguously (it may have acted): a cloud with no idempotency token must
+   * look for what that attempt started, since this time, before acting again.
+   */
+  ambiguousSince?: Date;
 }
 
 export type ProviderName = DetachRequest['provider'];

@@ -16,7 +16,7 @@ function setup() {
   const deps = {
     ledger: new InMemoryLedger(),
     publisher: new RecordingPublisher(),
-    providers: { aliyun: provider },
+    providers: { aliyun: provider, tencent: provider },
     clock: fixedClock(),
     maxAttempts: 3,
     retry: { baseSeconds: 2, maxSeconds: 60 },

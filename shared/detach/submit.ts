@@ -74,7 +74,11 @@ export async function submitRequest(
   const request = parsed.data;
   const operation = { action, request } as ActionRequest;
   const record = await deps.ledger.begin(
-    { ...operation, requestId: request.requestId, clientToken: request.clientToken ?? request.requestId },
+    {
+      ...operation,
+      requestId: request.requestId,
+      clientToken: ('clientToken' in request && request.clientToken) || request.requestId,
+    },
     deps.clock.now(),
   );
   if (record.status !== 'QUEUED') {
@@ -84,8 +88,12 @@ export async function submitRequest(
   }
 
   const clientToken = record.clientToken ?? request.requestId;
+  const ambiguous = record.lastError?.kind === 'transient';
   try {
-    const result = await deps.providers[request.provider].submit(operation, clientToken);
+    const result = await deps.providers[request.provider].submit(operation, {
+      clientToken,
+      ...(ambiguous && { ambiguousSince: new Date(record.createdAt) }),
+    });
     await deps.ledger.markSubmitted(request.requestId, result, deps.clock.now());
     return {
       kind: 'submitted',

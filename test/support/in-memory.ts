@@ -7,6 +7,7 @@ import type {
   NewOperation,
   OperationRecord,
   ScalingProvider,
+  SubmitAttempt,
   SubmitResult,
 } from '../../shared/detach/ports.ts';
 import type { DetachError } from '../../shared/errors.ts';
@@ -107,7 +108,7 @@ export class ScriptedProvider implements ScalingProvider {
   /** Instances still in their group. */
   remainingInstances = new Set<string>();
 
-  async submit(operation: ActionRequest, clientToken: string): Promise<SubmitResult> {
+  async submit(operation: ActionRequest, { clientToken }: SubmitAttempt): Promise<SubmitResult> {
     this.submitCalls.push({ action: operation.action, requestId: operation.request.requestId, clientToken });
     const answer = this.submitAnswers.shift() ?? { activityId: `asa-${this.submitCalls.length}` };
     if (answer instanceof Error) throw answer;

@@ -1,6 +1,7 @@
 import type { ActionRequest } from '../../contracts/index.ts';
 import { chunk } from '../../detach/collections.ts';
-import type { ActivityReport, ScalingProvider, SubmitResult } from '../../detach/ports.ts';
+import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
+import { DetachError } from '../../errors.ts';
 import type { EssActivity, EssClient, EssScalingGroup } from './ess-client.ts';
 
 const PHASE_OF_STATUS: Record<string, ActivityReport['phase']> = {
@@ -54,7 +55,10 @@ export class EssProvider implements ScalingProvider {
 
   constructor(private readonly client: EssClient) {}
 
-  async submit(operation: ActionRequest, clientToken: string): Promise<SubmitResult> {
+  /** ESS takes a ClientToken, so an ambiguous earlier attempt needs nothing more: the token makes it the same call. */
+  async submit(operation: ActionRequest, { clientToken }: SubmitAttempt): Promise<SubmitResult> {
+    if (operation.request.provider !== 'aliyun')
+      throw new DetachError('UnsupportedProvider', 'not an Alibaba Cloud request', 'fatal');
     const { request } = operation;
     const common = { region: request.region, scalingGroupId: request.scalingGroupId, clientToken };
     let result: { requestId: string; scalingActivityId?: string };

@@ -1,0 +1,193 @@
+import type { Agent } from 'undici';
+import { request } from 'undici';
+import { z } from 'zod';
+import { DetachError } from '../../errors.ts';
+import { networkError } from '../http.ts';
+import { signTc3 } from './tc3-signer.ts';
+import { tencentError } from './tencent-errors.ts';
+
+export const TencentCredentials = z.object({
+  secretId: z.string().min(1),
+  secretKey: z.string().min(1),
+  token: z.string().min(1).optional(),
+});
+export type TencentCredentials = z.infer<typeof TencentCredentials>;
+
+export interface TencentClientOptions {
+  credentials: () => Promise<TencentCredentials>;
+  dispatcher: Agent;
+  /** Replaces https://as.tencentcloudapi.com (the local emulator). */
+  endpointOverride?: string;
+  now?: () => Date;
+}
+
+const Envelope = z.object({
+  Response: z.looseObject({
+    RequestId: z.string().optional(),
+    Error: z.object({ Code: z.string(), Message: z.string().default('') }).optional(),
+  }),
+});
+
+const RelatedInstance = z.object({ InstanceId: z.string(), InstanceStatus: z.string() });
+export const TencentActivity = z.looseObject({
+  ActivityId: z.string(),
+  AutoScalingGroupId: z.string(),
+  ActivityType: z.string(),
+  StatusCode: z.string(),
+  StatusMessage: z.string().optional(),
+  StartTime: z.string().optional(),
+  RelatedInstanceSet: z.array(RelatedInstance).optional(),
+  ActivityRelatedInstanceSet: z.array(RelatedInstance).optional(),
+});
+export type TencentActivity = z.infer<typeof TencentActivity>;
+const ActivityResponse = z.object({ ActivityId: z.string() });
+const ActivitiesResponse = z.object({ TotalCount: z.number(), ActivitySet: z.array(TencentActivity) });
+const InstancesResponse = z.object({
+  TotalCount: z.number(),
+  AutoScalingInstanceSet: z.array(
+    z.looseObject({ InstanceId: z.string(), AutoScalingGroupId: z.string(), LifeCycleState: z.string() }),
+  ),
+});
+
+/** Tencent Cloud AS API 3.0 (2018-04-19), TC3-HMAC-SHA256, JSON over POST. */
+export class TencentAsClient {
+  readonly #options: TencentClientOptions;
+
+  constructor(options: TencentClientOptions) {
+    this.#options = options;
+  }
+
+  async detachInstances(
+    region: string,
+    autoScalingGroupId: string,
+    instanceIds: readonly string[],
+  ): Promise<string> {
+    const body = await this.call('DetachInstances', region, {
+      AutoScalingGroupId: autoScalingGroupId,
+      InstanceIds: instanceIds,
+    });
+    return parse(ActivityResponse, body, 'DetachInstances').ActivityId;
+  }
+
+  async removeInstances(
+    region: string,
+    autoScalingGroupId: string,
+    instanceIds: readonly string[],
+  ): Promise<string> {
+    const body = await this.call('RemoveInstances', region, {
+      AutoScalingGroupId: autoScalingGroupId,
+      InstanceIds: instanceIds,
+    });
+    return parse(ActivityResponse, body, 'RemoveInstances').ActivityId;
+  }
+
+  /** Up to 100 activity ids a call. */
+  async describeActivities(region: string, activityIds: readonly string[]): Promise<TencentActivity[]> {
+    const body = await this.call('DescribeAutoScalingActivities', region, {
+      ActivityIds: activityIds,
+      Limit: 100,
+    });
+    return parse(ActivitiesResponse, body, 'DescribeAutoScalingActivities').ActivitySet;
+  }
+
+  /** The group's activities started since `since` (ActivityIds and Filters cannot be combined). */
+  async describeGroupActivities(
+    region: string,
+    autoScalingGroupId: string,
+    since: Date,
+  ): Promise<TencentActivity[]> {
+    const body = await this.call('DescribeAutoScalingActivities', region, {
+      Filters: [{ Name: 'auto-scaling-group-id', Values: [autoScalingGroupId] }],
+      StartTime: `${since.toISOString().slice(0, 19)}Z`,
+      Limit: 100,
+    });
+    return parse(ActivitiesResponse, body, 'DescribeAutoScalingActivities').ActivitySet;
+  }
+
+  /** Up to 100 instance ids a call; an instance in no group is absent. */
+  async describeInstances(region: string, instanceIds: readonly string[]) {
+    const body = await this.call('DescribeAutoScalingInstances', region, {
+      InstanceIds: instanceIds,
+      Limit: 100,
+    });
+    return parse(InstancesResponse, body, 'DescribeAutoScalingInstances').AutoScalingInstanceSet;
+  }
+
+  async call(
+    action: string,
+    region: string,
+    payload: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    const credentials = await this.#options.credentials();
+    const url = new URL(this.#options.endpointOverride ?? 'https://as.tencentcloudapi.com/');
+    const timestamp = Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
+    const body = JSON.stringify(payload);
+    const signed = signTc3({
+      method: 'POST',
+      headers: { 'content-type': 'application/json', host: url.host },
+      body,
+      timestamp,
+      service: 'as',
+      secretId: credentials.secretId,
+      secretKey: credentials.secretKey,
+    });
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(url, {
+        method: 'POST',
+        dispatcher: this.#options.dispatcher,
+        headers: {
+          'content-type': 'application/json',
+          host: url.host,
+          'x-tc-action': action,
+          'x-tc-version': '2018-04-19',
+          'x-tc-timestamp': String(timestamp),
+          'x-tc-region': region,
+          authorization: signed.authorization,
+          ...(credentials.token && { 'x-tc-token': credentials.token }),
+        },
+        body,
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      throw networkError(error);
+    }
+    const envelope = Envelope.safeParse(safeJson(text));
+    if (!envelope.success) {
+      throw new DetachError(
+        'InvalidResponse',
+        `Tencent AS answered HTTP ${status} without a Response`,
+        status >= 500 ? 'transient' : 'transient',
+        {
+          httpStatus: status,
+        },
+      );
+    }
+    const { Error: error, RequestId } = envelope.data.Response;
+    if (error) throw tencentError(error.Code, error.Message, status, RequestId);
+    if (status >= 300)
+      throw new DetachError(
+        `HTTP${status}`,
+        `Tencent AS answered HTTP ${status}`,
+        status >= 500 ? 'transient' : 'fatal',
+      );
+    return envelope.data.Response;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, body: unknown, action: string): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success)
+    throw new DetachError('InvalidResponse', `${action} returned an unexpected body`, 'transient');
+  return parsed.data;
+}

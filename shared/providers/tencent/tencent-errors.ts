@@ -1,0 +1,91 @@
+import { DetachError, type ErrorKind } from '../../errors.ts';
+
+/** API 3.0 error codes (specs/tencent-as.md §B5), by exact code; prefixes below catch the families. */
+export const TENCENT_API3_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
+  RequestLimitExceeded: 'throttled',
+  'RequestLimitExceeded.UinLimitExceeded': 'throttled',
+  'RequestLimitExceeded.IPLimitExceeded': 'throttled',
+  'RequestLimitExceeded.GlobalRegionUinLimitExceeded': 'throttled',
+  InternalError: 'transient',
+  'ResourceUnavailable.AutoScalingGroupInActivity': 'busy',
+  'ResourceInUse.ActivityInProgress': 'busy',
+  'ResourceUnavailable.InstanceInOperation': 'busy',
+  'ResourceUnavailable.LoadBalancerInOperation': 'busy',
+  // The clock is off by more than 5 minutes: retrying with the same clock cannot help.
+  'AuthFailure.SignatureExpire': 'fatal',
+  'AuthFailure.SignatureFailure': 'fatal',
+  'AuthFailure.SecretIdNotFound': 'fatal',
+  'AuthFailure.InvalidSecretId': 'fatal',
+  'AuthFailure.TokenFailure': 'fatal',
+  'AuthFailure.UnauthorizedOperation': 'fatal',
+  'ResourceNotFound.AutoScalingGroupNotFound': 'fatal',
+  'ResourceNotFound.InstancesNotInAutoScalingGroup': 'fatal',
+  'InvalidParameterValue.InvalidAutoScalingGroupId': 'fatal',
+  'InvalidParameterValue.InvalidInstanceId': 'fatal',
+  'InvalidParameterValue.LimitExceeded': 'fatal',
+  'InvalidParameter.ActionNotFound': 'fatal',
+  'ResourceInsufficient.AutoScalingGroupBelowMinSize': 'fatal',
+  'ResourceInsufficient.InServiceInstanceBelowMinSize': 'fatal',
+  'ResourceUnavailable.AutoScalingGroupDisabled': 'fatal',
+  'ResourceInUse.AutoScalingGroupNotActive': 'fatal',
+  'FailedOperation.NoActivityToGenerate': 'fatal',
+  LimitExceeded: 'fatal',
+};
+
+export function classifyTencentError(code: string, httpStatus: number): ErrorKind {
+  const known = TENCENT_API3_ERROR_KINDS[code];
+  if (known) return known;
+  if (code.startsWith('RequestLimitExceeded')) return 'throttled';
+  if (code.startsWith('InternalError')) return 'transient';
+  return httpStatus >= 500 ? 'transient' : 'fatal';
+}
+
+/** Legacy v2 `code` values (specs/tencent-as.md §A5). */
+export const TENCENT_V2_CODE_KINDS: Readonly<Record<number, ErrorKind>> = {
+  4000: 'fatal',
+  4100: 'fatal',
+  4101: 'fatal',
+  4102: 'fatal',
+  4103: 'fatal',
+  4104: 'fatal',
+  4110: 'fatal',
+  4300: 'fatal',
+  // Expired, or a nonce or timestamp the server saw as a replay: the next attempt re-signs with fresh ones.
+  4200: 'transient',
+  4500: 'transient',
+  4400: 'throttled',
+  5000: 'fatal',
+  5400: 'fatal',
+  6000: 'transient',
+  6100: 'fatal',
+  6200: 'busy',
+};
+
+/** v2 `codeDesc` values, more precise than `code` where present (the seed's two, and the group-busy ones). */
+export const TENCENT_V2_CODEDESC_KINDS: Readonly<Record<string, ErrorKind>> = {
+  'InvalidParameter.ScalingGroupIdError': 'fatal',
+  'InvalidParameter.InstanceIdError': 'fatal',
+};
+
+/** 5100 "operation failed" is busy only when its module code says the group is in an activity or cooling down. */
+const V2_BUSY_MODULE_CODES = /\((40000|40001)\)/;
+
+export function classifyTencentV2Error(code: number, codeDesc: string, message: string): ErrorKind {
+  const byDesc = TENCENT_V2_CODEDESC_KINDS[codeDesc];
+  if (byDesc) return byDesc;
+  if (code === 5100) return V2_BUSY_MODULE_CODES.test(message) ? 'busy' : 'fatal';
+  return TENCENT_V2_CODE_KINDS[code] ?? (code >= 6000 ? 'transient' : 'fatal');
+}
+
+export const tencentError = (code: string, message: string, httpStatus: number, requestId?: string) =>
+  new DetachError(code, message, classifyTencentError(code, httpStatus), {
+    httpStatus,
+    ...(requestId && { cloudRequestId: requestId }),
+  });
+
+export const tencentV2Error = (code: number, codeDesc: string, message: string) =>
+  new DetachError(
+    codeDesc || `V2.${code}`,
+    message || `Tencent v2 answered code ${code}`,
+    classifyTencentV2Error(code, codeDesc, message),
+  );

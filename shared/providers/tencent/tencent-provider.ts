@@ -1,0 +1,137 @@
+import type { z } from 'zod';
+import type {
+  ActionRequest,
+  TencentDetachInstancesRequest,
+  TencentRemoveInstancesRequest,
+} from '../../contracts/index.ts';
+import { chunk } from '../../detach/collections.ts';
+import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
+import { DetachError } from '../../errors.ts';
+import type { TencentActivity, TencentAsClient } from './as-client.ts';
+import type { TencentV2Client } from './v2-client.ts';
+
+const PHASE_OF_STATUS: Record<string, ActivityReport['phase']> = {
+  INIT: 'pending',
+  RUNNING: 'pending',
+  SUCCESSFUL: 'succeeded',
+  PARTIALLY_SUCCESSFUL: 'partial',
+  FAILED: 'failed',
+  CANCELLED: 'failed',
+};
+
+export const tencentActivityReport = (activity: TencentActivity): ActivityReport => ({
+  activityId: activity.ActivityId,
+  phase: PHASE_OF_STATUS[activity.StatusCode] ?? 'pending',
+  statusCode: activity.StatusCode,
+  ...(activity.StatusMessage && { statusMessage: activity.StatusMessage }),
+});
+
+const relatedInstances = (activity: TencentActivity) =>
+  activity.RelatedInstanceSet ?? activity.ActivityRelatedInstanceSet ?? [];
+
+type TencentOperation =
+  | { action: 'detach-instances'; request: z.infer<typeof TencentDetachInstancesRequest> }
+  | { action: 'remove-instances'; request: z.infer<typeof TencentRemoveInstancesRequest> };
+
+/** The ScalingProvider port over Tencent Cloud AS: API 3.0, and the legacy v2 DetachInstance. */
+export class TencentProvider implements ScalingProvider {
+  readonly activityBatchLimit = 100;
+
+  constructor(
+    private readonly api: TencentAsClient,
+    private readonly v2: TencentV2Client,
+  ) {}
+
+  async submit(operation: ActionRequest, attempt: SubmitAttempt): Promise<SubmitResult> {
+    if (operation.request.provider !== 'tencent') {
+      throw new DetachError('UnsupportedProvider', 'not a Tencent Cloud request', 'fatal');
+    }
+    if (operation.action !== 'detach-instances' && operation.action !== 'remove-instances') {
+      throw new DetachError('UnsupportedAction', `Tencent Cloud AS has no ${operation.action}`, 'fatal');
+    }
+    const tencent = operation as TencentOperation;
+    const { request } = tencent;
+    if (tencent.action === 'detach-instances' && tencent.request.apiVersion === 'v2') {
+      // v2 has no idempotency token: after an ambiguous attempt, instances already gone mean it acted.
+      if (attempt.ambiguousSince) {
+        const remaining = await this.v2InstancesInGroup(
+          request.region,
+          request.scalingGroupId,
+          request.instanceIds,
+        );
+        if (remaining.length === 0) return {};
+      }
+      await this.v2.detachInstance(
+        request.region,
+        request.scalingGroupId,
+        request.instanceIds,
+        tencent.request.keepInstance,
+      );
+      return {};
+    }
+    // API 3.0 takes no idempotency token either: after an ambiguous attempt, adopt the activity it started.
+    if (attempt.ambiguousSince) {
+      const earlier = await this.findActivity(tencent, attempt.ambiguousSince);
+      if (earlier) return { activityId: earlier };
+    }
+    const activityId =
+      tencent.action === 'detach-instances'
+        ? await this.api.detachInstances(request.region, request.scalingGroupId, request.instanceIds)
+        : await this.api.removeInstances(request.region, request.scalingGroupId, request.instanceIds);
+    return { activityId };
+  }
+
+  private async findActivity(operation: TencentOperation, since: Date): Promise<string | undefined> {
+    const { request } = operation;
+    const type = operation.action === 'detach-instances' ? 'DETACH_INSTANCES' : 'REMOVE_INSTANCES';
+    const activities = await this.api.describeGroupActivities(request.region, request.scalingGroupId, since);
+    return activities.find(
+      (activity) =>
+        activity.ActivityType === type &&
+        request.instanceIds.every((id) =>
+          relatedInstances(activity).some((related) => related.InstanceId === id),
+        ),
+    )?.ActivityId;
+  }
+
+  async describeActivities(region: string, activityIds: readonly string[]): Promise<ActivityReport[]> {
+    return (await this.api.describeActivities(region, activityIds)).map(tencentActivityReport);
+  }
+
+  /** v2 DetachInstance returns no activity: it is done when none of the instances is in the group any more. */
+  async reconcile(region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>> {
+    const done = new Map<string, boolean>();
+    for (const { request } of operations) {
+      if (!('instanceIds' in request)) continue;
+      const remaining = await this.v2InstancesInGroup(region, request.scalingGroupId, request.instanceIds);
+      done.set(request.requestId, remaining.length === 0);
+    }
+    return done;
+  }
+
+  async instancesStillInGroup(
+    region: string,
+    scalingGroupId: string,
+    instanceIds: readonly string[],
+  ): Promise<string[]> {
+    const remaining: string[] = [];
+    for (const ids of chunk(instanceIds, 100)) {
+      const instances = await this.api.describeInstances(region, ids);
+      remaining.push(
+        ...instances.filter((i) => i.AutoScalingGroupId === scalingGroupId).map((i) => i.InstanceId),
+      );
+    }
+    return remaining;
+  }
+
+  private async v2InstancesInGroup(
+    region: string,
+    scalingGroupId: string,
+    instanceIds: readonly string[],
+  ): Promise<string[]> {
+    const remaining: string[] = [];
+    for (const ids of chunk(instanceIds, 20))
+      remaining.push(...(await this.v2.instancesInGroup(region, scalingGroupId, ids)));
+    return remaining;
+  }
+}
