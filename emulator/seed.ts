@@ -68,10 +68,44 @@ export const EmulatorSeed = z.object({
         .default([]),
     })
     .default({ scalingGroups: [], instances: [] }),
+  tencent: z
+    .object({
+      groups: z
+        .array(
+          z.object({
+            autoScalingGroupId: z.string(),
+            region: z.string(),
+            minSize: z.number().int().nonnegative(),
+            maxSize: z.number().int().nonnegative(),
+            enabled: z.boolean().default(true),
+            activityDurationMs: z.number().int().nonnegative().optional(),
+            /** How the next activities end: SUCCESSFUL when empty; PARTIALLY_SUCCESSFUL fails all but the first instance. */
+            activityOutcomes: z
+              .array(z.enum(['SUCCESSFUL', 'PARTIALLY_SUCCESSFUL', 'FAILED', 'CANCELLED']))
+              .default([]),
+          }),
+        )
+        .default([]),
+      instances: z
+        .array(
+          z.object({
+            instanceId: z.string(),
+            autoScalingGroupId: z.string().optional(),
+            creationType: z.enum(['AUTO_CREATION', 'MANUAL_ATTACHING']).default('AUTO_CREATION'),
+            lifeCycleState: z.string().default('IN_SERVICE'),
+            /** The CVM itself: terminated by RemoveInstances and by v2 DetachInstance with keepInstance 0. */
+            status: z.enum(['RUNNING', 'TERMINATED']).default('RUNNING'),
+          }),
+        )
+        .default([]),
+    })
+    .default({ groups: [], instances: [] }),
 });
 export type EmulatorSeed = z.infer<typeof EmulatorSeed>;
 export type SeedGroup = EmulatorSeed['aliyun']['scalingGroups'][number];
 export type SeedInstance = EmulatorSeed['aliyun']['instances'][number];
+export type TencentSeedGroup = EmulatorSeed['tencent']['groups'][number];
+export type TencentSeedInstance = EmulatorSeed['tencent']['instances'][number];
 
 /** Injected faults, matched in order against each cloud call. */
 export const Fault = z.object({

@@ -5,6 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { EssApi } from './ess/ess-api.ts';
 import { EmulatorSeed, Fault } from './seed.ts';
+import { TencentApi3 } from './tencent/tencent-api3.ts';
+import { TencentState } from './tencent/tencent-state.ts';
+import { TencentV2, V2_PATH } from './tencent/tencent-v2.ts';
 import { toXml } from './xml.ts';
 
 export const DEFAULT_SEED_PATH = new URL('./seed.default.json', import.meta.url);
@@ -25,12 +28,15 @@ const SECRET_PARAMS = new Set(['Signature', 'SecurityToken']);
 /** The cloud emulator: the ESS RPC API on `/`, and an admin API on `/admin/*` for tests and people. */
 export class CloudEmulator {
   ess: EssApi;
+  tencent!: { state: TencentState; api3: TencentApi3; v2: TencentV2 };
+  #secrets = new Map<string, string>();
   readonly calls: CallRecord[] = [];
   faults: Fault[] = [];
   readonly #server: Server;
 
   constructor(seed: EmulatorSeed) {
     this.ess = new EssApi(seed);
+    this.seedTencent(seed);
     this.#server = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
@@ -55,8 +61,22 @@ export class CloudEmulator {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
+  /** Tencent keys are the seed's credentials too: accessKeyId as SecretId, accessKeySecret as SecretKey. */
+  private seedTencent(seed: EmulatorSeed): void {
+    this.#secrets = new Map(seed.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
+    const state = new TencentState(seed, seed.activityDurationMs);
+    const secrets = () => this.#secrets;
+    this.tencent = { state, api3: new TencentApi3(state, secrets), v2: new TencentV2(state, secrets) };
+  }
+
+  private addTencent(seed: EmulatorSeed): void {
+    for (const c of seed.credentials) this.#secrets.set(c.accessKeyId, c.accessKeySecret);
+    this.tencent.state.add(seed);
+  }
+
   reseed(seed: EmulatorSeed): void {
     this.ess = new EssApi(seed);
+    this.seedTencent(seed);
     this.faults = [];
     this.calls.length = 0;
   }
@@ -65,6 +85,16 @@ export class CloudEmulator {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const body = await readBody(req);
     if (url.pathname.startsWith('/admin/')) return this.admin(req.method ?? 'GET', url.pathname, body, res);
+    if (url.pathname === V2_PATH && (req.method === 'GET' || req.method === 'POST')) {
+      const params = {
+        ...Object.fromEntries(url.searchParams),
+        ...(req.method === 'POST' ? Object.fromEntries(new URLSearchParams(body)) : {}),
+      };
+      return this.tencentV2(req.method, String(req.headers.host ?? ''), params, res);
+    }
+    if (url.pathname === '/' && req.method === 'POST' && req.headers['x-tc-action']) {
+      return this.tencentApi3(req, body, res);
+    }
     if (url.pathname === '/' && (req.method === 'GET' || req.method === 'POST')) {
       const params = Object.fromEntries(url.searchParams);
       if (
@@ -111,6 +141,69 @@ export class CloudEmulator {
     }
   }
 
+  private async tencentApi3(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
+    const action = String(req.headers['x-tc-action']);
+    const scalingGroupId = (parseJson(body) as { AutoScalingGroupId?: string } | undefined)
+      ?.AutoScalingGroupId;
+    const fault = this.takeFault(action, scalingGroupId);
+    if (fault?.latencyMs) await sleep(fault.latencyMs);
+    if (fault?.drop === 'before') return void res.socket?.destroy();
+    const answer = fault?.error
+      ? {
+          status: fault.error.httpStatus,
+          body: {
+            Response: {
+              Error: { Code: fault.error.code, Message: fault.error.message ?? fault.error.code },
+              RequestId: crypto.randomUUID(),
+            },
+          },
+        }
+      : this.tencent.api3.handle({ headers: req.headers as Record<string, string>, body });
+    const error = (answer.body.Response as { Error?: { Code: string } }).Error;
+    this.calls.push({
+      action,
+      at: new Date().toISOString(),
+      status: answer.status,
+      ...(error && { code: error.Code }),
+      params: { ...(scalingGroupId && { ScalingGroupId: scalingGroupId }), body },
+    });
+    if (fault?.drop === 'after') return void res.socket?.destroy();
+    sendJson(res, answer.status, answer.body);
+  }
+
+  private async tencentV2(
+    method: string,
+    host: string,
+    params: Record<string, string>,
+    res: ServerResponse,
+  ): Promise<void> {
+    const action = params.Action ?? 'Unknown';
+    const fault = this.takeFault(action, params.scalingGroupId);
+    if (fault?.latencyMs) await sleep(fault.latencyMs);
+    if (fault?.drop === 'before') return void res.socket?.destroy();
+    const answer = fault?.error
+      ? {
+          code: Number(fault.error.httpStatus),
+          message: fault.error.message ?? '',
+          codeDesc: fault.error.code,
+        }
+      : this.tencent.v2.handle(method, host, params);
+    this.calls.push({
+      action,
+      at: new Date().toISOString(),
+      status: 200,
+      ...(answer.code !== 0 && { code: answer.codeDesc || String(answer.code) }),
+      params: {
+        ...Object.fromEntries(
+          Object.entries(params).filter(([key]) => key !== 'Signature' && key !== 'Token'),
+        ),
+        ...(params.scalingGroupId && { ScalingGroupId: params.scalingGroupId }),
+      },
+    });
+    if (fault?.drop === 'after') return void res.socket?.destroy();
+    sendJson(res, 200, answer);
+  }
+
   private takeFault(action: string, scalingGroupId: string | undefined): Fault | undefined {
     const index = this.faults.findIndex(
       (f) =>
@@ -149,7 +242,10 @@ export class CloudEmulator {
         const seed = EmulatorSeed.safeParse(parseJson(body));
         if (!seed.success) return sendJson(res, 400, { error: 'invalid seed', issues: seed.error.issues });
         if (path === '/admin/seed') this.reseed(seed.data);
-        else this.ess.add(seed.data);
+        else {
+          this.ess.add(seed.data);
+          this.addTencent(seed.data);
+        }
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /admin/faults': {

@@ -36,6 +36,8 @@ const result = spawnSync(
       AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${DEFAULT_PORTS.dynamodb}`,
       AWS_ENDPOINT_URL_EVENTBRIDGE: `http://127.0.0.1:${DEFAULT_PORTS.eventBridge}`,
       ESS_ENDPOINT: `http://127.0.0.1:${DEFAULT_PORTS.emulator}`,
+      TENCENT_AS_ENDPOINT: `http://127.0.0.1:${DEFAULT_PORTS.emulator}`,
+      TENCENT_V2_ENDPOINT: `http://127.0.0.1:${DEFAULT_PORTS.emulator}`,
     },
   },
 );

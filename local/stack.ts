@@ -126,6 +126,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
         AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeUrl,
         ESS_ENDPOINT: emulator.url,
+        TENCENT_AS_ENDPOINT: emulator.url,
+        TENCENT_V2_ENDPOINT: emulator.url,
         MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
       },

@@ -1,0 +1,190 @@
+import { timingSafeEqual } from 'node:crypto';
+import { signV2, v2SignedName } from '../../shared/providers/tencent/v2-signer.ts';
+import type { TencentState } from './tencent-state.ts';
+
+export const V2_PATH = '/v2/index.php';
+
+export interface V2Answer {
+  code: number;
+  message: string;
+  codeDesc: string;
+  data?: unknown;
+}
+
+class V2Error extends Error {
+  constructor(
+    readonly code: number,
+    readonly codeDesc: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const REPLAY_WINDOW_S = 2 * 3600;
+const v2Error = (code: number, codeDesc: string, message: string) => new V2Error(code, codeDesc, message);
+
+/** Tencent AS legacy v2 (`/v2/index.php`): v2 signature check, `code`/`codeDesc`/`message` answers. */
+export class TencentV2 {
+  readonly #nonces = new Map<string, number>();
+
+  constructor(
+    private readonly state: TencentState,
+    private readonly secrets: () => Map<string, string>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  handle(method: string, host: string, rawParams: Record<string, string>): V2Answer {
+    // Names are read as the signature reads them: `instanceIds_0` is `instanceIds.0`.
+    const params = Object.fromEntries(
+      Object.entries(rawParams).map(([name, value]) => [v2SignedName(name), value]),
+    );
+    try {
+      this.authenticate(method, host, rawParams, params);
+      return { code: 0, message: '', codeDesc: 'Success', ...this.act(params) };
+    } catch (error) {
+      if (!(error instanceof V2Error)) throw error;
+      return { code: error.code, message: error.message, codeDesc: error.codeDesc };
+    }
+  }
+
+  private authenticate(
+    method: string,
+    host: string,
+    raw: Record<string, string>,
+    params: Record<string, string>,
+  ): void {
+    for (const name of ['Action', 'SecretId', 'Timestamp', 'Nonce', 'Signature']) {
+      if (!params[name]) throw v2Error(4000, 'MissingParameter', `The parameter ${name} is missing.`);
+    }
+    const secretKey = this.secrets().get(params.SecretId as string);
+    if (!secretKey) throw v2Error(4104, 'AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
+    const expected = Buffer.from(signV2(method, host.replace(/:\d+$/, ''), V2_PATH, raw, secretKey));
+    const given = Buffer.from(params.Signature as string);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      throw v2Error(4100, 'AuthFailure.SignatureFailure', 'The signature does not match.');
+    }
+    const nowSeconds = this.now() / 1000;
+    if (Math.abs(nowSeconds - Number(params.Timestamp)) > REPLAY_WINDOW_S) {
+      throw v2Error(4500, 'RequestReplayed', 'The Timestamp is more than 2 hours off the server time.');
+    }
+    for (const [nonce, at] of this.#nonces) if (at < nowSeconds - REPLAY_WINDOW_S) this.#nonces.delete(nonce);
+    const nonceKey = `${params.SecretId}:${params.Nonce}`;
+    if (this.#nonces.has(nonceKey)) throw v2Error(4500, 'RequestReplayed', 'The Nonce was used already.');
+    this.#nonces.set(nonceKey, nowSeconds);
+  }
+
+  private act(params: Record<string, string>): Partial<V2Answer> {
+    switch (params.Action) {
+      case 'DetachInstance':
+        return this.detachInstance(params);
+      case 'DescribeScalingInstance':
+        return this.describeScalingInstance(params);
+      case 'DescribeScalingActivity':
+        return this.describeScalingActivity(params);
+      default:
+        throw v2Error(4000, 'InvalidParameter.ActionNotFound', `The action ${params.Action} is not found.`);
+    }
+  }
+
+  private group(params: Record<string, string>) {
+    const group = this.state.groups.get(params.scalingGroupId ?? '');
+    if (!group)
+      throw v2Error(5100, 'InvalidParameter.ScalingGroupIdError', '(100004) Incorrect scalingGroupId.');
+    return group;
+  }
+
+  /** Seed: tencent-as-v2-DetachInstance.md, rules 1-5. */
+  private detachInstance(params: Record<string, string>): Partial<V2Answer> {
+    const group = this.group(params);
+    const instanceIds = listOf(params, 'instanceIds');
+    if (instanceIds.length === 0)
+      throw v2Error(4000, 'MissingParameter', 'The parameter instanceIds.n is missing.');
+    const keep = params.keepInstance ?? '0';
+    if (keep !== '0' && keep !== '1') throw v2Error(4000, 'InvalidParameter', 'keepInstance must be 0 or 1.');
+    const members = this.state.membersOf(group.autoScalingGroupId);
+    const outside = instanceIds.find((id) => !members.some((m) => m.instanceId === id));
+    if (outside)
+      throw v2Error(5100, 'InvalidParameter.InstanceIdError', `(100005) Incorrect instanceId ${outside}.`);
+    if (!group.enabled)
+      throw v2Error(5100, 'ScalingGroupNotActive', '(40002) The scaling group is not active.');
+    const now = this.now();
+    if (this.state.inActivity(group.autoScalingGroupId, now)) {
+      throw v2Error(
+        5100,
+        'ScalingGroupInActivity',
+        '(40000) The scaling group is performing a scaling activity.',
+      );
+    }
+    if (members.length - instanceIds.length < group.minSize) {
+      throw v2Error(
+        5100,
+        'BelowMinSize',
+        '(40005) The instance count would fall below the minimum group size.',
+      );
+    }
+    this.state.start(group, 'DETACH_INSTANCES', instanceIds, keep === '0', now);
+    return {};
+  }
+
+  private describeScalingInstance(params: Record<string, string>): Partial<V2Answer> {
+    const group = this.group(params);
+    const ids = listOf(params, 'instanceIds');
+    if (ids.length > 20) throw v2Error(4000, 'InvalidParameter', 'At most 20 instanceIds.');
+    this.state.settle(this.now());
+    const instances = this.state
+      .membersOf(group.autoScalingGroupId)
+      .filter((i) => ids.length === 0 || ids.includes(i.instanceId));
+    return {
+      data: {
+        totalCount: instances.length,
+        scalingInstancesSet: instances.map((i) => ({
+          instanceId: i.instanceId,
+          healthStatus: 'HEALTHY',
+          creationType: i.creationType === 'AUTO_CREATION' ? 'Auto' : 'Manual',
+          lifeCycleState: i.lifeCycleState === 'IN_SERVICE' ? 'InService' : 'Detaching',
+        })),
+      },
+    };
+  }
+
+  private describeScalingActivity(params: Record<string, string>): Partial<V2Answer> {
+    const group = this.group(params);
+    const now = this.now();
+    this.state.settle(now);
+    const v2Status = {
+      INIT: 0,
+      RUNNING: 1,
+      SUCCESSFUL: 2,
+      PARTIALLY_SUCCESSFUL: 3,
+      FAILED: 4,
+      CANCELLED: 5,
+    } as const;
+    const activities = [...this.state.activities.values()].filter(
+      (a) => a.groupId === group.autoScalingGroupId,
+    );
+    return {
+      data: {
+        totalCount: activities.length,
+        scalingActivitySet: activities.map((a) => ({
+          autoScalingGroupId: a.groupId,
+          scalingActivityId: a.id,
+          type: 3,
+          status: v2Status[this.state.statusOf(a, now)],
+          succInsList: a.settled ? this.state.succeededOf(a) : [],
+          failInsList: a.settled ? a.instanceIds.filter((id) => !this.state.succeededOf(a).includes(id)) : [],
+        })),
+      },
+    };
+  }
+}
+
+/** `name.0 .. name.N-1`, 0-based as v2 numbers lists. */
+function listOf(params: Record<string, string>, name: string): string[] {
+  return Object.keys(params)
+    .map((key) => new RegExp(`^${name}\\.(\\d+)$`).exec(key)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b)
+    .map((n) => params[`${name}.${n}`] as string);
+}
