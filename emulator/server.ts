@@ -224,7 +224,13 @@ export class CloudEmulator {
         return sendJson(res, 200, { ok: true });
       case 'GET /admin/state': {
         this.ess.state.settle(Date.now());
+        this.tencent.state.settle(Date.now());
         return sendJson(res, 200, {
+          tencent: {
+            groups: [...this.tencent.state.groups.values()],
+            instances: [...this.tencent.state.instances.values()],
+            activities: [...this.tencent.state.activities.values()],
+          },
           aliyun: {
             scalingGroups: [...this.ess.state.groups.values()],
             instances: [...this.ess.state.instances.values()],

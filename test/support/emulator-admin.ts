@@ -4,6 +4,10 @@ import type { EmulatorSeed, Fault } from '../../emulator/seed.ts';
 
 type SeedInput = {
   credentials?: EmulatorSeed['credentials'];
+  tencent?: {
+    groups?: Partial<EmulatorSeed['tencent']['groups'][number]>[];
+    instances?: Partial<EmulatorSeed['tencent']['instances'][number]>[];
+  };
   aliyun?: {
     scalingGroups?: Partial<EmulatorSeed['aliyun']['scalingGroups'][number]>[];
     instances?: Partial<EmulatorSeed['aliyun']['instances'][number]>[];
@@ -37,6 +41,15 @@ export class EmulatorAdmin {
         settled: boolean;
       }[];
       backends: Record<string, string[]>;
+    };
+    tencent: {
+      instances: {
+        instanceId: string;
+        autoScalingGroupId?: string;
+        lifeCycleState: string;
+        status: string;
+      }[];
+      activities: { id: string; groupId: string; type: string; settled: boolean }[];
     };
   }> {
     return (await (await request(`${this.url}/admin/state`)).body.json()) as never;

@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import * as tencentcloud from 'tencentcloud-sdk-nodejs/tencentcloud/services/as/index.js';
+import type { EmulatorAdmin } from './emulator-admin.ts';
+
+export const TENCENT_KEY = { secretId: 'AKIDemulatorTencentKey', secretKey: 'emulator-tencent-secret' };
+
+const shortId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export interface TencentGroupOptions {
+  region?: string;
+  instances?: number;
+  minSize?: number;
+  enabled?: boolean;
+  activityDurationMs?: number;
+  activityOutcomes?: ('SUCCESSFUL' | 'PARTIALLY_SUCCESSFUL' | 'FAILED' | 'CANCELLED')[];
+  creationTypes?: ('AUTO_CREATION' | 'MANUAL_ATTACHING')[];
+}
+
+/** A fresh Tencent auto scaling group of its own in the shared emulator. */
+export async function aTencentGroup(admin: EmulatorAdmin, options: TencentGroupOptions = {}) {
+  const scalingGroupId = shortId('asg');
+  const region = options.region ?? 'ap-guangzhou';
+  const instanceIds = Array.from({ length: options.instances ?? 3 }, () => shortId('ins'));
+  await admin.add({
+    tencent: {
+      groups: [
+        {
+          autoScalingGroupId: scalingGroupId,
+          region,
+          minSize: options.minSize ?? 0,
+          maxSize: 100,
+          enabled: options.enabled ?? true,
+          activityDurationMs: options.activityDurationMs ?? 300,
+          activityOutcomes: options.activityOutcomes ?? [],
+        },
+      ],
+      instances: instanceIds.map((instanceId, i) => ({
+        instanceId,
+        autoScalingGroupId: scalingGroupId,
+        creationType: options.creationTypes?.[i] ?? 'AUTO_CREATION',
+      })),
+    },
+  });
+  return { scalingGroupId, region, instanceIds };
+}
+
+export const aTencentRequest = (
+  group: { scalingGroupId: string; region: string; instanceIds: string[] },
+  overrides: Record<string, unknown> = {},
+) => ({
+  requestId: shortId('req'),
+  provider: 'tencent',
+  region: group.region,
+  scalingGroupId: group.scalingGroupId,
+  instanceIds: group.instanceIds.slice(0, 1),
+  ...overrides,
+});
+
+/** tencentcloud-sdk-nodejs pointed at the emulator (specs/tencent-as.md §B8). */
+export function tencentSdk(emulatorUrl: string, region = 'ap-guangzhou', key = TENCENT_KEY) {
+  const { host } = new URL(emulatorUrl);
+  return new tencentcloud.as.v20180419.Client({
+    credential: key,
+    region,
+    profile: { httpProfile: { endpoint: host, protocol: 'http://', reqMethod: 'POST', reqTimeout: 5 } },
+  });
+}

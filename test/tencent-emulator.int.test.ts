@@ -1,0 +1,268 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { type DetachError, isDetachError } from '../shared/errors.ts';
+import { createHttpAgent } from '../shared/providers/http.ts';
+import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
+import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
+import { EmulatorAdmin } from './support/emulator-admin.ts';
+import { aTencentGroup, TENCENT_KEY, tencentSdk } from './support/tencent.ts';
+
+const emulatorUrl = inject('stack').endpoints.emulator;
+const admin = new EmulatorAdmin(emulatorUrl);
+const dispatcher = createHttpAgent();
+afterAll(() => dispatcher.close());
+const credentials = async () => TENCENT_KEY;
+const api = new TencentAsClient({ credentials, dispatcher, endpointOverride: emulatorUrl });
+const v2 = new TencentV2Client({ credentials, dispatcher, endpointOverride: emulatorUrl });
+const settle = (ms = 150) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function failure(promise: Promise<unknown>): Promise<DetachError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isDetachError(error)) throw new Error(`expected a DetachError, got ${String(error)}`);
+  return error;
+}
+
+describe('tencentcloud-sdk-nodejs as a client of the API 3.0 emulator', () => {
+  it('DetachInstances, DescribeAutoScalingActivities, DescribeAutoScalingGroups, DescribeAutoScalingInstances', async () => {
+    const group = await aTencentGroup(admin, { activityDurationMs: 50 });
+    const sdk = tencentSdk(emulatorUrl);
+
+    const detached = await sdk.DetachInstances({
+      AutoScalingGroupId: group.scalingGroupId,
+      InstanceIds: [group.instanceIds[0] as string],
+    });
+    await settle();
+    const activities = await sdk.DescribeAutoScalingActivities({
+      ActivityIds: [detached.ActivityId as string],
+    });
+    const groups = await sdk.DescribeAutoScalingGroups({ AutoScalingGroupIds: [group.scalingGroupId] });
+    const instances = await sdk.DescribeAutoScalingInstances({ InstanceIds: group.instanceIds });
+
+    expect(activities.ActivitySet?.[0]).toMatchObject({
+      ActivityId: detached.ActivityId,
+      ActivityType: 'DETACH_INSTANCES',
+      StatusCode: 'SUCCESSFUL',
+      RelatedInstanceSet: [{ InstanceId: group.instanceIds[0], InstanceStatus: 'SUCCESSFUL' }],
+    });
+    expect(groups.AutoScalingGroupSet?.[0]).toMatchObject({
+      InstanceCount: 2,
+      InActivityStatus: 'NOT_IN_ACTIVITY',
+    });
+    expect(instances.AutoScalingInstanceSet?.map((i) => i.InstanceId).sort()).toEqual(
+      group.instanceIds.slice(1).sort(),
+    );
+  });
+
+  it('RemoveInstances terminates auto-created instances and only detaches manually added ones', async () => {
+    const group = await aTencentGroup(admin, {
+      activityDurationMs: 50,
+      creationTypes: ['AUTO_CREATION', 'MANUAL_ATTACHING'],
+    });
+
+    await tencentSdk(emulatorUrl).RemoveInstances({
+      AutoScalingGroupId: group.scalingGroupId,
+      InstanceIds: group.instanceIds.slice(0, 2),
+    });
+    await settle();
+
+    const state = (await admin.state()).tencent.instances;
+    expect(state.find((i) => i.instanceId === group.instanceIds[0])?.status).toBe('TERMINATED');
+    expect(state.find((i) => i.instanceId === group.instanceIds[1])?.status).toBe('RUNNING');
+  });
+
+  it('the SDK sees emulator errors as TencentCloudSDKHttpException with the code', async () => {
+    const error = (await tencentSdk(emulatorUrl)
+      .DetachInstances({ AutoScalingGroupId: 'asg-missing0', InstanceIds: ['ins-1'] })
+      .catch((e: unknown) => e)) as { code?: string };
+
+    expect(error.code).toBe('ResourceNotFound.AutoScalingGroupNotFound');
+  });
+
+  it('refuses a wrong SecretKey with AuthFailure.SignatureFailure and an unknown SecretId with SecretIdNotFound', async () => {
+    const wrongKey = (await tencentSdk(emulatorUrl, 'ap-guangzhou', { ...TENCENT_KEY, secretKey: 'wrong' })
+      .DescribeAutoScalingGroups({})
+      .catch((e: unknown) => e)) as { code?: string };
+    const unknown = (await tencentSdk(emulatorUrl, 'ap-guangzhou', { secretId: 'AKIDnobody', secretKey: 'x' })
+      .DescribeAutoScalingGroups({})
+      .catch((e: unknown) => e)) as { code?: string };
+
+    expect(wrongKey.code).toBe('AuthFailure.SignatureFailure');
+    expect(unknown.code).toBe('AuthFailure.SecretIdNotFound');
+  });
+});
+
+describe('our API 3.0 client against the emulator: the documented error codes, classified', () => {
+  it.each([
+    [
+      'ResourceNotFound.AutoScalingGroupNotFound',
+      'fatal',
+      {},
+      (g: { scalingGroupId: string }) => ({ ...g, scalingGroupId: 'asg-nowhere0' }),
+    ],
+    ['ResourceInsufficient.InServiceInstanceBelowMinSize', 'fatal', { minSize: 3 }, (g: object) => g],
+    [
+      'ResourceNotFound.InstancesNotInAutoScalingGroup',
+      'fatal',
+      {},
+      (g: { instanceIds: string[] }) => ({ ...g, instanceIds: ['ins-elsewhere'] }),
+    ],
+  ] as const)('%s is %s', async (code, kind, options, change) => {
+    const group = change(await aTencentGroup(admin, options)) as {
+      region: string;
+      scalingGroupId: string;
+      instanceIds: string[];
+    };
+
+    const error = await failure(
+      api.detachInstances(group.region, group.scalingGroupId, group.instanceIds.slice(0, 1)),
+    );
+
+    expect([error.code, error.kind]).toEqual([code, kind]);
+  });
+
+  it('a disabled group skips the MinSize check (specs/tencent-as.md §B1)', async () => {
+    const group = await aTencentGroup(admin, { minSize: 3, enabled: false });
+
+    await expect(
+      api.detachInstances(group.region, group.scalingGroupId, group.instanceIds.slice(0, 1)),
+    ).resolves.toMatch(/^asa-/);
+  });
+
+  it('ResourceUnavailable.AutoScalingGroupInActivity is busy', async () => {
+    const group = await aTencentGroup(admin, { activityDurationMs: 3000 });
+    await api.detachInstances(group.region, group.scalingGroupId, [group.instanceIds[0] as string]);
+
+    const error = await failure(
+      api.detachInstances(group.region, group.scalingGroupId, [group.instanceIds[1] as string]),
+    );
+
+    expect([error.code, error.kind]).toEqual(['ResourceUnavailable.AutoScalingGroupInActivity', 'busy']);
+  });
+
+  it('RequestLimitExceeded is throttled', async () => {
+    const group = await aTencentGroup(admin);
+    await admin.inject({
+      action: 'DetachInstances',
+      scalingGroupId: group.scalingGroupId,
+      error: { code: 'RequestLimitExceeded', httpStatus: 200 },
+    });
+
+    const error = await failure(
+      api.detachInstances(group.region, group.scalingGroupId, [group.instanceIds[0] as string]),
+    );
+
+    expect([error.code, error.kind]).toEqual(['RequestLimitExceeded', 'throttled']);
+  });
+
+  it('AuthFailure.SignatureExpire (clock 10 minutes off) and SignatureFailure are fatal', async () => {
+    const skewed = new TencentAsClient({
+      credentials,
+      dispatcher,
+      endpointOverride: emulatorUrl,
+      now: () => new Date(Date.now() - 600_000),
+    });
+    const wrong = new TencentAsClient({
+      credentials: async () => ({ ...TENCENT_KEY, secretKey: 'wrong' }),
+      dispatcher,
+      endpointOverride: emulatorUrl,
+    });
+
+    const expired = await failure(skewed.describeActivities('ap-guangzhou', ['asa-1']));
+    const bad = await failure(wrong.describeActivities('ap-guangzhou', ['asa-1']));
+
+    expect([expired.code, expired.kind]).toEqual(['AuthFailure.SignatureExpire', 'fatal']);
+    expect([bad.code, bad.kind]).toEqual(['AuthFailure.SignatureFailure', 'fatal']);
+  });
+
+  it('describes up to 100 activities in one call', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `asa-${i}`);
+
+    await expect(api.describeActivities('ap-guangzhou', ids)).resolves.toEqual([]);
+    const error = await failure(api.describeActivities('ap-guangzhou', [...ids, 'asa-101']));
+    expect(error.code).toBe('InvalidParameterValue.LimitExceeded');
+  });
+});
+
+describe('the legacy v2 DetachInstance in the emulator (seed: tencent-as-v2-DetachInstance.md)', () => {
+  it('keepInstance 0 terminates auto-created instances, never manually created ones; 1 keeps them', async () => {
+    const released = await aTencentGroup(admin, {
+      activityDurationMs: 50,
+      creationTypes: ['AUTO_CREATION', 'MANUAL_ATTACHING'],
+    });
+    const kept = await aTencentGroup(admin, { activityDurationMs: 50 });
+
+    await v2.detachInstance(released.region, released.scalingGroupId, released.instanceIds.slice(0, 2), 0);
+    await v2.detachInstance(kept.region, kept.scalingGroupId, kept.instanceIds.slice(0, 1), 1);
+    await settle();
+
+    const state = (await admin.state()).tencent.instances;
+    const statusOf = (id: string | undefined) => state.find((i) => i.instanceId === id)?.status;
+    expect(statusOf(released.instanceIds[0])).toBe('TERMINATED');
+    expect(statusOf(released.instanceIds[1])).toBe('RUNNING');
+    expect(statusOf(kept.instanceIds[0])).toBe('RUNNING');
+    expect(await v2.instancesInGroup(released.region, released.scalingGroupId, released.instanceIds)).toEqual(
+      [released.instanceIds[2]],
+    );
+  });
+
+  it.each([
+    [
+      'InvalidParameter.ScalingGroupIdError',
+      {},
+      (g: { scalingGroupId: string }) => ({ ...g, scalingGroupId: 'asg-nowhere0' }),
+      'fatal',
+    ],
+    [
+      'InvalidParameter.InstanceIdError',
+      {},
+      (g: { instanceIds: string[] }) => ({ ...g, instanceIds: ['ins-elsewhere'] }),
+      'fatal',
+    ],
+    ['ScalingGroupNotActive', { enabled: false }, (g: object) => g, 'fatal'],
+    ['BelowMinSize', { minSize: 3 }, (g: object) => g, 'fatal'],
+  ] as const)('%s', async (codeDesc, options, change, kind) => {
+    const group = change(await aTencentGroup(admin, options)) as {
+      region: string;
+      scalingGroupId: string;
+      instanceIds: string[];
+    };
+
+    const error = await failure(
+      v2.detachInstance(group.region, group.scalingGroupId, group.instanceIds.slice(0, 1)),
+    );
+
+    expect([error.code, error.kind]).toEqual([codeDesc, kind]);
+  });
+
+  it('a group in a scaling activity answers 5100 (40000), which is busy', async () => {
+    const group = await aTencentGroup(admin, { activityDurationMs: 3000 });
+    await v2.detachInstance(group.region, group.scalingGroupId, [group.instanceIds[0] as string], 1);
+
+    const error = await failure(
+      v2.detachInstance(group.region, group.scalingGroupId, [group.instanceIds[1] as string], 1),
+    );
+
+    expect([error.code, error.kind]).toEqual(['ScalingGroupInActivity', 'busy']);
+  });
+
+  it('checks the v2 signature: a wrong key is 4100, an unknown SecretId 4104', async () => {
+    const wrong = new TencentV2Client({
+      credentials: async () => ({ ...TENCENT_KEY, secretKey: 'wrong' }),
+      dispatcher,
+      endpointOverride: emulatorUrl,
+    });
+    const unknown = new TencentV2Client({
+      credentials: async () => ({ secretId: 'AKIDnobody', secretKey: 'x' }),
+      dispatcher,
+      endpointOverride: emulatorUrl,
+    });
+
+    const bad = await failure(wrong.instancesInGroup('ap-guangzhou', 'asg-x', ['ins-1']));
+    const missing = await failure(unknown.instancesInGroup('ap-guangzhou', 'asg-x', ['ins-1']));
+
+    expect([bad.code, bad.kind]).toEqual(['AuthFailure.SignatureFailure', 'fatal']);
+    expect([missing.code, missing.kind]).toEqual(['AuthFailure.SecretIdNotFound', 'fatal']);
+  });
+});
