@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SCHEMAS, schemaText } from '../../events/export-schemas.ts';
-import { ACTIONS, CompletionEvent, DetachInstancesRequest, REQUEST_SCHEMAS } from './index.ts';
+import { ACTIONS, type Action, CompletionEvent, DetachInstancesRequest, REQUEST_SCHEMAS } from './index.ts';
 
 const readEvent = (name: string) =>
   JSON.parse(readFileSync(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
@@ -19,8 +19,14 @@ describe('contracts', () => {
     },
   );
 
-  it.each(ACTIONS)('the sample SQS event of %s carries a valid request', (action) => {
-    const event = readEvent(`${action}.sqs.json`);
+  const samples: [string, Action][] = [
+    ...ACTIONS.map((action) => [`${action}.sqs.json`, action] as [string, Action]),
+    ['detach-instances.tencent.sqs.json', 'detach-instances'],
+    ['detach-instances.tencent-v2.sqs.json', 'detach-instances'],
+    ['remove-instances.tencent.sqs.json', 'remove-instances'],
+  ];
+  it.each(samples)('the sample SQS event %s carries a valid request', (file, action) => {
+    const event = readEvent(file);
 
     expect(REQUEST_SCHEMAS[action].safeParse(JSON.parse(event.Records[0].body)).error).toBeUndefined();
   });

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import * as tencentcloud from 'tencentcloud-sdk-nodejs/tencentcloud/services/as/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTc3Authorization, signTc3 } from './tc3-signer.ts';
 import { signV2, v2StringToSign } from './v2-signer.ts';
 
@@ -121,5 +125,73 @@ describe('TC3-HMAC-SHA256 against the published vectors', () => {
       service: '127',
       signedHeaders: ['content-type', 'host'],
     });
+  });
+});
+
+/** tencentcloud-sdk-nodejs signs and sends to a capture server on 127.0.0.1; we sign what it sent and compare. */
+describe('agreement with tencentcloud-sdk-nodejs (TC3)', () => {
+  let server: Server;
+  let endpoint: string;
+  const captured: { headers: Record<string, string>; body: string }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        captured.push({ headers: req.headers as Record<string, string>, body });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"Response":{"ActivityId":"asa-captured","RequestId":"r"}}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const text = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc
+      .array(fc.constantFrom(' ', '"', '\\', '/', '+', '=', '&', '%', 'é', '伸', '😀', '\n'), {
+        maxLength: 10,
+      })
+      .map((c) => c.join('')),
+  );
+
+  it('signs exactly as the SDK does for generated requests', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        fc.array(text, { minLength: 1, maxLength: 5 }),
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.constantFrom('ap-guangzhou', 'ap-shanghai', 'na-siliconvalley'),
+        async (groupId, instanceIds, secretKey, region) => {
+          const client = new tencentcloud.as.v20180419.Client({
+            credential: { secretId: TC3.secretId, secretKey },
+            region,
+            profile: { httpProfile: { endpoint, protocol: 'http://', reqMethod: 'POST', reqTimeout: 5 } },
+          });
+          captured.length = 0;
+          await client.DetachInstances({ AutoScalingGroupId: groupId, InstanceIds: instanceIds });
+          const sent = captured[0] as { headers: Record<string, string>; body: string };
+
+          // The SDK signs the host without the port and takes the service from the endpoint's first label.
+          const ours = signTc3({
+            method: 'POST',
+            headers: { 'content-type': sent.headers['content-type'] as string, host: '127.0.0.1' },
+            body: sent.body,
+            timestamp: Number(sent.headers['x-tc-timestamp']),
+            service: '127',
+            secretId: TC3.secretId,
+            secretKey,
+          });
+
+          expect(ours.authorization).toBe(sent.headers.authorization);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
