@@ -2,6 +2,7 @@ import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { z } from 'zod';
 import { type Config, parseConfig } from './config.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
 import { DetachError } from './errors.ts';
@@ -59,12 +60,39 @@ export function compose(env: Record<string, string | undefined> = process.env) {
   };
 }
 
+/**
+ * Credentials read from an SSM SecureString at run time, cached five minutes. A parameter that does not exist,
+ * or holds the wrong shape, is a configuration fault (fatal: retrying cannot help); SSM being unreachable is
+ * transient. The value itself never appears in an error.
+ */
+function fromParameter<T>(name: string, schema: z.ZodType<T>, cloud: string): () => Promise<T> {
+  return async () => {
+    let value: unknown;
+    try {
+      value = await getParameter(name, { decrypt: true, transform: 'json', maxAge: 300 });
+    } catch (error) {
+      const missing = (error as { name?: string }).name === 'ParameterNotFound';
+      throw new DetachError(
+        missing ? 'CredentialsNotConfigured' : 'CredentialsUnavailable',
+        `The ${cloud} credentials parameter ${name} could not be read${missing ? ': it does not exist' : ''}.`,
+        missing ? 'fatal' : 'transient',
+      );
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      throw new DetachError(
+        'CredentialsNotConfigured',
+        `The ${cloud} credentials parameter ${name} has the wrong shape.`,
+        'fatal',
+      );
+    }
+    return parsed.data;
+  };
+}
+
 function essCredentials(config: Config): () => Promise<EssCredentials> {
-  const parameter = config.ALIYUN_CREDENTIALS_PARAMETER;
-  if (parameter) {
-    return async () =>
-      EssCredentials.parse(await getParameter(parameter, { decrypt: true, transform: 'json', maxAge: 300 }));
-  }
+  if (config.ALIYUN_CREDENTIALS_PARAMETER)
+    return fromParameter(config.ALIYUN_CREDENTIALS_PARAMETER, EssCredentials, 'Alibaba Cloud');
   const fixed = EssCredentials.parse({
     accessKeyId: config.ALIYUN_ACCESS_KEY_ID,
     accessKeySecret: config.ALIYUN_ACCESS_KEY_SECRET,
@@ -73,12 +101,8 @@ function essCredentials(config: Config): () => Promise<EssCredentials> {
 }
 
 function tencentCredentials(config: Config): () => Promise<TencentCredentials> {
-  const parameter = config.TENCENT_CREDENTIALS_PARAMETER;
-  if (parameter) {
-    return async () =>
-      TencentCredentials.parse(
-        await getParameter(parameter, { decrypt: true, transform: 'json', maxAge: 300 }),
-      );
+  if (config.TENCENT_CREDENTIALS_PARAMETER) {
+    return fromParameter(config.TENCENT_CREDENTIALS_PARAMETER, TencentCredentials, 'Tencent Cloud');
   }
   if (config.TENCENT_SECRET_ID && config.TENCENT_SECRET_KEY) {
     const fixed = TencentCredentials.parse({
@@ -90,7 +114,7 @@ function tencentCredentials(config: Config): () => Promise<TencentCredentials> {
   // Tencent is optional: without keys, its requests fail with a clear, fatal reason.
   return async () => {
     throw new DetachError(
-      'TencentNotConfigured',
+      'CredentialsNotConfigured',
       'No Tencent Cloud credentials are configured for this stage.',
       'fatal',
     );

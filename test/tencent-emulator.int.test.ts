@@ -141,6 +141,18 @@ describe('our API 3.0 client against the emulator: the documented error codes, c
     expect([error.code, error.kind]).toEqual(['ResourceUnavailable.AutoScalingGroupInActivity', 'busy']);
   });
 
+  it('more than 20 DetachInstances a second answer RequestLimitExceeded, which is throttled', async () => {
+    const group = await aTencentGroup(admin, { instances: 1 });
+    const attempts = Array.from({ length: 30 }, () =>
+      failure(api.detachInstances(group.region, 'asg-nowhere0', [group.instanceIds[0] as string])),
+    );
+
+    const codes = (await Promise.all(attempts)).map((error) => `${error.code}/${error.kind}`);
+
+    expect(codes).toContain('RequestLimitExceeded/throttled');
+    expect(codes).toContain('ResourceNotFound.AutoScalingGroupNotFound/fatal');
+  });
+
   it('RequestLimitExceeded is throttled', async () => {
     const group = await aTencentGroup(admin);
     await admin.inject({

@@ -22,6 +22,9 @@ class Api3Error extends Error {
 }
 
 const SKEW_SECONDS = 300;
+/** specs/tencent-as.md §B1: the detach-type actions allow 20 requests a second. */
+const RATE_LIMITED_ACTIONS = new Set(['DetachInstances', 'RemoveInstances']);
+const RATE_LIMIT_PER_SECOND = 20;
 const err = (code: string, message: string) => new Api3Error(code, message);
 const header = (headers: Api3Request['headers'], name: string) => {
   const value = headers[name];
@@ -30,6 +33,8 @@ const header = (headers: Api3Request['headers'], name: string) => {
 
 /** Tencent Cloud AS API 3.0 (2018-04-19): TC3 check, `Response` / `Response.Error` JSON, activities. */
 export class TencentApi3 {
+  readonly #recent = new Map<string, number[]>();
+
   constructor(
     private readonly state: TencentState,
     private readonly secrets: () => Map<string, string>,
@@ -43,6 +48,11 @@ export class TencentApi3 {
       const payload = JSON.parse(request.body || '{}') as Record<string, unknown>;
       const action = header(request.headers, 'x-tc-action') as string;
       const region = header(request.headers, 'x-tc-region') ?? '';
+      if (RATE_LIMITED_ACTIONS.has(action))
+        this.limitRate(
+          action,
+          parseTc3Authorization(header(request.headers, 'authorization') ?? '')?.secretId ?? '',
+        );
       return {
         status: 200,
         body: { Response: { ...this.act(action, region, payload), RequestId: requestId } },
@@ -66,6 +76,18 @@ export class TencentApi3 {
         body: { Response: { Error: { Code: error.code, Message: error.message }, RequestId: requestId } },
       };
     }
+  }
+
+  private limitRate(action: string, secretId: string): void {
+    const key = `${secretId}:${action}`;
+    const now = this.now();
+    const recent = (this.#recent.get(key) ?? []).filter((at) => at > now - 1000);
+    if (recent.length >= RATE_LIMIT_PER_SECOND) {
+      this.#recent.set(key, recent);
+      throw err('RequestLimitExceeded', `${action} allows ${RATE_LIMIT_PER_SECOND} requests a second.`);
+    }
+    recent.push(now);
+    this.#recent.set(key, recent);
   }
 
   private authenticate({ headers, body }: Api3Request): void {
