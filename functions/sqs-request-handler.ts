@@ -39,7 +39,10 @@ export function createRequestHandler(action: Action) {
           delaySeconds: error.delaySeconds,
         });
         metrics.addMetric(`Request.retry.${error.error.kind}`, MetricUnit.Count, 1);
-        await retryDelay.delay(record.eventSourceARN, record.receiptHandle, error.delaySeconds);
+        // Without the delay the message still comes back, after the queue's visibility timeout.
+        await retryDelay
+          .delay(record.eventSourceARN, record.receiptHandle, error.delaySeconds)
+          .catch((delayError: unknown) => logger.warn('retry delay not set', { error: delayError }));
       }
       throw error;
     } finally {

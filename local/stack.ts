@@ -52,8 +52,12 @@ export interface StackOptions {
   echoFunctionLogs?: boolean;
 }
 
+/** The local stage's webhook secret (serverless.yml `params.local`); never a deployed one. */
+export const LOCAL_WEBHOOK_SECRET = 'local-webhook-secret-do-not-use-in-prod';
+
 /** What tests and people need to talk to a running local stack. */
 export interface StackInfo {
+  webhookSecret: string;
   resources: StackResources;
   endpoints: {
     sqs: string;
@@ -130,6 +134,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         TENCENT_V2_ENDPOINT: emulator.url,
         MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
+        WEBHOOK_SECRET: LOCAL_WEBHOOK_SECRET,
+        REQUEST_QUEUE_URLS: JSON.stringify(
+          Object.fromEntries(Object.entries(queues).map(([action, q]) => [action, q.queueUrl])),
+        ),
       },
       echo: options.echoFunctionLogs ?? false,
     });
@@ -154,6 +162,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(scheduler);
 
     return {
+      webhookSecret: LOCAL_WEBHOOK_SECRET,
       resources,
       endpoints: {
         sqs: sqs.url,

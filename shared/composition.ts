@@ -2,8 +2,9 @@ import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type Config, parseConfig } from './config.ts';
+import type { CallbackDeps } from './detach/callbacks.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
 import { DetachError } from './errors.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
@@ -14,6 +15,8 @@ import { TencentAsClient, TencentCredentials } from './providers/tencent/as-clie
 import { TencentProvider } from './providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from './providers/tencent/v2-client.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
+import { HttpCallbackSender } from './publish/http-callback-sender.ts';
+import { SqsRequestQueue } from './queue/sqs-request-queue.ts';
 import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
 
 /**
@@ -50,14 +53,40 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     ),
   };
   const clock: Clock = { now: () => new Date() };
+  const ledger = new DynamoDbLedger(new DynamoDBClient({}), config.LEDGER_TABLE);
+  const webhookSecret = webhookSecretOf(config);
+  const callbacks: CallbackDeps | undefined = webhookSecret && {
+    ledger,
+    clock,
+    callbacks: new HttpCallbackSender(dispatcher, webhookSecret),
+    callbackRetry: {
+      baseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,
+      maxSeconds: 3600,
+      maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
+    },
+  };
+  // Queue URLs carry the host; the client's own endpoint (regional, or AWS_ENDPOINT_URL_SQS locally) is used instead.
+  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
   return {
     config,
     clock,
     providers,
-    ledger: new DynamoDbLedger(new DynamoDBClient({}), config.LEDGER_TABLE),
+    ledger,
     publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
-    retryDelay: new SqsRetryDelay(new SQSClient({})),
+    ...(callbacks && { callbacks }),
+    retryDelay: new SqsRetryDelay(sqs),
+    requestQueue: new SqsRequestQueue(sqs, config.REQUEST_QUEUE_URLS ?? {}),
+    webhookSecret,
   };
+}
+
+/** The shared secret of the webhook and the callbacks; without one, the webhook refuses everything (401). */
+function webhookSecretOf(config: Config): (() => Promise<string>) | undefined {
+  if (config.WEBHOOK_SECRET_PARAMETER) {
+    return fromParameter(config.WEBHOOK_SECRET_PARAMETER, z.string().min(16), 'webhook', undefined);
+  }
+  const fixed = config.WEBHOOK_SECRET;
+  return fixed ? async () => fixed : undefined;
 }
 
 /**
@@ -65,11 +94,16 @@ export function compose(env: Record<string, string | undefined> = process.env) {
  * or holds the wrong shape, is a configuration fault (fatal: retrying cannot help); SSM being unreachable is
  * transient. The value itself never appears in an error.
  */
-function fromParameter<T>(name: string, schema: z.ZodType<T>, cloud: string): () => Promise<T> {
+function fromParameter<T>(
+  name: string,
+  schema: z.ZodType<T>,
+  cloud: string,
+  transform: 'json' | undefined = 'json',
+): () => Promise<T> {
   return async () => {
     let value: unknown;
     try {
-      value = await getParameter(name, { decrypt: true, transform: 'json', maxAge: 300 });
+      value = await getParameter(name, { decrypt: true, maxAge: 300, ...(transform && { transform }) });
     } catch (error) {
       const missing = (error as { name?: string }).name === 'ParameterNotFound';
       throw new DetachError(

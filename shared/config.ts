@@ -26,6 +26,27 @@ export const ConfigSchema = z.object({
   /** Replace https://as.tencentcloudapi.com and https://scaling.api.qcloud.com; set to the local emulator. */
   TENCENT_AS_ENDPOINT: optional(z.url()),
   TENCENT_V2_ENDPOINT: optional(z.url()),
+  /** Deployed: an SSM SecureString with the webhook's shared secret (also signs callbacks). */
+  WEBHOOK_SECRET_PARAMETER: optional(z.string().min(1)),
+  /** Local only: the secret itself. */
+  WEBHOOK_SECRET: optional(z.string().min(16)),
+  /** Each action's queue URL, as JSON {"detach-instances": "https://sqs..."}: where the webhook enqueues. */
+  REQUEST_QUEUE_URLS: optional(
+    z
+      .string()
+      .transform((text, context) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          context.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.record(z.string(), z.string())),
+  ),
+  WEBHOOK_MAX_BODY_BYTES: positiveInt(65_536),
+  CALLBACK_MAX_ATTEMPTS: positiveInt(6),
+  CALLBACK_RETRY_BASE_SECONDS: positiveInt(30),
   /** Replaces every region's ESS endpoint; set to the local emulator. */
   ESS_ENDPOINT: optional(z.url()),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */

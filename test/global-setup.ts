@@ -12,7 +12,9 @@ export default async function setup(project: TestProject) {
   const stack = await startStack({
     ports: 'ephemeral',
     pollIntervalMs: 500,
-    visibilityTimeoutSeconds: 1,
+    // Longer than any retry delay here (RETRY_MAX_SECONDS 5): a retry comes back in time only if the function
+    // set its backoff with ChangeMessageVisibility.
+    visibilityTimeoutSeconds: 30,
     maxAttempts: 4,
     operationTimeoutSeconds: 12,
   });

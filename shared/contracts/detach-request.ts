@@ -215,6 +215,10 @@ export const DetachRequest = z.union([
   DetachAlbServerGroupsRequest,
 ]);
 
+/** The idempotency token a request's cloud calls start with: its own clientToken, or its request id. */
+export const clientTokenOf = (request: DetachRequest): string =>
+  ('clientToken' in request && request.clientToken) || request.requestId;
+
 /** What the request takes out of the group: instance ids, or server group ids. */
 export function targetsOf(request: DetachRequest): { instanceIds?: string[]; serverGroupIds?: string[] } {
   if ('instanceIds' in request) return { instanceIds: request.instanceIds };

@@ -1,4 +1,5 @@
 import { type CompletionEvent, type TerminalStatus, targetsOf } from '../contracts/index.ts';
+import { type CallbackDeps, deliverCallback } from './callbacks.ts';
 import type { EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
 
 export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
@@ -16,6 +17,8 @@ export const isTerminal = (status: LedgerStatus): boolean => TERMINAL_LEDGER_STA
 export interface CompletionDeps {
   ledger: Ledger;
   publisher: EventPublisher;
+  /** Absent where no callbacks are sent (unit tests of other parts). */
+  callbacks?: CallbackDeps;
 }
 
 /**
@@ -24,15 +27,26 @@ export interface CompletionDeps {
  * unpublished, and the poller publishes it: the event is never lost, and only the winner of the transition
  * publishes it in the normal path.
  */
-export async function completeOperation(deps: CompletionDeps, event: CompletionEvent): Promise<boolean> {
+export async function completeOperation(
+  deps: CompletionDeps,
+  event: CompletionEvent,
+  callbackUrl?: string,
+): Promise<boolean> {
   const won = await deps.ledger.complete(event);
-  if (won) await publishStored(deps, event);
+  if (won) await publishStored(deps, event, callbackUrl);
   return won;
 }
 
-export async function publishStored(deps: CompletionDeps, event: CompletionEvent): Promise<void> {
+/** Publishes a stored event, marks it published, then makes the first callback attempt if the request has one. */
+export async function publishStored(
+  deps: CompletionDeps,
+  event: CompletionEvent,
+  callbackUrl?: string,
+): Promise<void> {
   await deps.publisher.publish(event);
-  await deps.ledger.markPublished(event.requestId, new Date(event.completedAt));
+  const callback = callbackUrl && deps.callbacks ? deps.callbacks : undefined;
+  await deps.ledger.markPublished(event.requestId, new Date(event.completedAt), callback !== undefined);
+  if (callback && callbackUrl) await deliverCallback(callback, event, callbackUrl, undefined);
 }
 
 /** The event of a record that reached a terminal state, but whose event never went out. */

@@ -1,11 +1,13 @@
 import type { ActionRequest, CompletionEvent, TerminalStatus } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
+import { callbackDue, deliverCallback } from './callbacks.ts';
 import { chunk, mapLimit } from './collections.ts';
 import {
   abandonedEvent,
   type CompletionDeps,
   completeOperation,
   eventFor,
+  PUBLISH_GRACE_MS,
   publishStored,
   unpublishedEvent,
 } from './completion.ts';
@@ -25,6 +27,8 @@ export interface PollSummary {
   describeCalls: number;
   completed: Partial<Record<TerminalStatus, number>>;
   republished: number;
+  /** Callback attempts made this pass (retries, and first attempts whose writer died). */
+  callbacks: number;
   stillInProgress: number;
   failedBatches: { provider: string; region: string; activityIds: string[]; code: string; message: string }[];
 }
@@ -42,6 +46,7 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     describeCalls: 0,
     completed: {},
     republished: 0,
+    callbacks: 0,
     stillInProgress: 0,
     failedBatches: [],
   };
@@ -54,10 +59,19 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
   };
   for await (const record of deps.ledger.listPending()) {
     summary.examined++;
-    const abandoned = abandonedEvent(record, deps.clock.now());
+    const now = deps.clock.now();
+    const abandoned = abandonedEvent(record, now);
     if (abandoned) {
-      await publishStored(deps, abandoned);
+      await publishStored(deps, abandoned, record.request?.callbackUrl);
       summary.republished++;
+    } else if (deps.callbacks && record.event && callbackDue(record, now, PUBLISH_GRACE_MS)) {
+      await deliverCallback(
+        deps.callbacks,
+        record.event,
+        record.request?.callbackUrl as string,
+        record.callback,
+      );
+      summary.callbacks++;
     } else if (unpublishedEvent(record)) {
       // Its writer is publishing it now; if that writer died, a later pass publishes it.
     } else if (record.status === 'IN_PROGRESS' && record.activityId && record.request)
@@ -109,7 +123,7 @@ async function reconcileRegion(
       summary.stillInProgress++;
       continue;
     }
-    if (await completeOperation(deps, event))
+    if (await completeOperation(deps, event, record.request?.callbackUrl))
       summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
   }
 }
@@ -149,7 +163,7 @@ async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: Poll
       summary.stillInProgress++;
       continue;
     }
-    if (await completeOperation(deps, event)) {
+    if (await completeOperation(deps, event, record.request?.callbackUrl)) {
       summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
     }
   }

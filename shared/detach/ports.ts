@@ -6,6 +6,7 @@ import type {
   DetachRequest,
 } from '../contracts/index.ts';
 import type { DetachError } from '../errors.ts';
+import type { CallbackState } from './callbacks.ts';
 
 /** What a cloud reports about one scaling activity, reduced to what the domain decides on. */
 export interface ActivityReport {
@@ -93,6 +94,7 @@ export interface OperationRecord {
   cloudRequestId?: string;
   /** How many times the completion event came back from the bus (see functions/record-delivery). */
   deliveredEvents?: number;
+  callback?: CallbackState;
   lastDeliveredStatus?: string;
 }
 
@@ -116,7 +118,9 @@ export interface Ledger {
    * does not exist (a rejected message). True when this call made the transition.
    */
   complete(event: CompletionEvent): Promise<boolean>;
-  markPublished(requestId: string, now: Date): Promise<void>;
+  /** `keepPending`: a callback is still to be delivered, so the poller must keep visiting the record. */
+  markPublished(requestId: string, now: Date, keepPending?: boolean): Promise<void>;
+  recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void>;
   get(requestId: string): Promise<OperationRecord | undefined>;
   /** Records the poller must look at: in progress, or terminal with an event not yet published. */
   listPending(): AsyncIterable<OperationRecord>;

@@ -1,21 +1,14 @@
-import type { z } from 'zod';
 import {
   type Action,
   type ActionRequest,
   type CompletionError,
-  type CompletionEvent,
+  clientTokenOf,
   REQUEST_SCHEMAS,
-  RequestId,
 } from '../contracts/index.ts';
 import { type DetachError, isDetachError } from '../errors.ts';
-import {
-  type CompletionDeps,
-  completeOperation,
-  eventFor,
-  publishStored,
-  unpublishedEvent,
-} from './completion.ts';
+import { type CompletionDeps, eventFor, publishStored, unpublishedEvent } from './completion.ts';
 import type { Clock, ProviderRegistry } from './ports.ts';
+import { completeOrRepublish, issuesOf, rejectRequest } from './rejection.ts';
 import { nextClientToken, type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
 export interface SubmitDeps extends CompletionDeps {
@@ -53,9 +46,6 @@ export class RetryLater extends Error {
   }
 }
 
-const issuesOf = (error: z.ZodError): NonNullable<CompletionError['issues']> =>
-  error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
-
 /** Takes one delivered request of `action` to the cloud once, or to its terminal event. */
 export async function submitRequest(
   deps: SubmitDeps,
@@ -68,7 +58,13 @@ export async function submitRequest(
       typeof delivery.body === 'string'
         ? [{ path: '(root)', message: 'The message body is not valid JSON.' }]
         : issuesOf(parsed.error);
-    return rejectDelivery(deps, delivery, action, issues);
+    return rejectRequest(deps, {
+      action,
+      body: delivery.body,
+      fallbackId: `sqs:${delivery.messageId}`,
+      attempts: delivery.receiveCount,
+      issues,
+    });
   }
 
   const request = parsed.data;
@@ -77,13 +73,13 @@ export async function submitRequest(
     {
       ...operation,
       requestId: request.requestId,
-      clientToken: ('clientToken' in request && request.clientToken) || request.requestId,
+      clientToken: clientTokenOf(request),
     },
     deps.clock.now(),
   );
   if (record.status !== 'QUEUED') {
     const pending = unpublishedEvent(record);
-    if (pending) await publishStored(deps, pending);
+    if (pending) await publishStored(deps, pending, record.request?.callbackUrl);
     return { kind: 'duplicate', requestId: record.requestId, status: record.status };
   }
 
@@ -121,45 +117,7 @@ export async function submitRequest(
     const event = eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', deps.clock.now(), {
       error: failure,
     });
-    await completeOrRepublish(deps, event);
+    await completeOrRepublish(deps, event, request.callbackUrl);
     return { kind: 'failed', requestId: request.requestId, error: failure };
   }
-}
-
-/** A redelivered terminal request whose event was lost in a crash gets it published now. */
-async function completeOrRepublish(deps: SubmitDeps, event: CompletionEvent) {
-  const won = await completeOperation(deps, event);
-  if (won) return;
-  const existing = await deps.ledger.get(event.requestId);
-  const pending = existing ? unpublishedEvent(existing) : undefined;
-  if (pending) await publishStored(deps, pending);
-}
-
-/**
- * An invalid message is recorded under its request id when it has a usable one that no valid request owns;
- * otherwise under `sqs:<messageId>`, so that it can never overwrite the record of a real operation.
- */
-async function rejectDelivery(
-  deps: SubmitDeps,
-  delivery: Delivery,
-  action: Action,
-  issues: NonNullable<CompletionError['issues']>,
-): Promise<SubmitOutcome> {
-  const candidate = RequestId.safeParse((delivery.body as { requestId?: unknown } | null)?.requestId);
-  const fallbackId = `sqs:${delivery.messageId}`;
-  let requestId = candidate.success ? candidate.data : fallbackId;
-  const existing = await deps.ledger.get(requestId);
-  if (existing && existing.status !== 'REJECTED') requestId = fallbackId;
-  const now = deps.clock.now();
-  const record = { requestId, action, attempts: delivery.receiveCount, createdAt: now.toISOString() };
-  const event = eventFor(record, 'Rejected', now, {
-    error: {
-      code: 'InvalidRequest',
-      kind: 'invalid',
-      message: 'The request does not match the contract.',
-      issues,
-    },
-  });
-  await completeOrRepublish(deps, event);
-  return { kind: 'rejected', requestId, issues };
 }

@@ -7,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type CompletionEvent, targetsOf } from '../contracts/index.ts';
+import type { CallbackState } from '../detach/callbacks.ts';
 import { LEDGER_STATUS_OF } from '../detach/completion.ts';
 import type { Ledger, NewOperation, OperationRecord as Operation, SubmitResult } from '../detach/ports.ts';
 import type { DetachError } from '../errors.ts';
@@ -149,14 +150,27 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
-  async markPublished(requestId: string, now: Date): Promise<void> {
+  async markPublished(requestId: string, now: Date, keepPending = false): Promise<void> {
     await this.#documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { requestId },
-        UpdateExpression: 'SET eventPublishedAt = :now REMOVE pendingShard',
+        UpdateExpression: `SET eventPublishedAt = :now${keepPending ? '' : ' REMOVE pendingShard'}`,
         ConditionExpression: 'attribute_exists(requestId)',
         ExpressionAttributeValues: { ':now': now.toISOString() },
+      }),
+    );
+  }
+
+  async recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void> {
+    await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { requestId },
+        UpdateExpression: `SET #callback = :callback${keepPending ? '' : ' REMOVE pendingShard'}`,
+        ConditionExpression: 'attribute_exists(requestId)',
+        ExpressionAttributeNames: { '#callback': 'callback' },
+        ExpressionAttributeValues: { ':callback': callback },
       }),
     );
   }

@@ -26,6 +26,16 @@ export const OperationRecord = z
     eventPublishedAt: z.string().optional(),
     cloudRequestId: z.string().optional(),
     deliveredEvents: z.number().int().optional(),
+    callback: z
+      .object({
+        url: z.string(),
+        attempts: z.number().int(),
+        deliveredAt: z.string().optional(),
+        nextAttemptAt: z.string().optional(),
+        lastError: z.string().optional(),
+        gaveUpAt: z.string().optional(),
+      })
+      .optional(),
     lastDeliveredStatus: z.string().optional(),
   })
   .transform((record, context): OperationRecordType => {

@@ -1,4 +1,5 @@
 import type { ActionRequest, CompletionEvent } from '../../shared/contracts/index.ts';
+import type { CallbackState } from '../../shared/detach/callbacks.ts';
 import { isTerminal, LEDGER_STATUS_OF } from '../../shared/detach/completion.ts';
 import type {
   ActivityReport,
@@ -68,6 +69,11 @@ export class InMemoryLedger implements Ledger {
   async markPublished(requestId: string, now: Date): Promise<void> {
     const record = this.records.get(requestId);
     if (record) record.eventPublishedAt = now.toISOString();
+  }
+
+  async recordCallback(requestId: string, callback: CallbackState): Promise<void> {
+    const record = this.records.get(requestId);
+    if (record) record.callback = callback;
   }
 
   async get(requestId: string): Promise<OperationRecord | undefined> {

@@ -1,0 +1,44 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { compose } from '../../shared/composition.ts';
+import { logger } from '../../shared/observability.ts';
+import { handleWebhook } from '../../shared/webhook/handle-webhook.ts';
+
+const { config, webhookSecret, requestQueue, ...deps } = compose();
+const webhookDeps = {
+  ...deps,
+  queue: requestQueue,
+  secret: webhookSecret,
+  maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
+};
+
+/** POST /v1/{action} and GET /v1/operations/{requestId} (HTTP API). */
+export const handler = middy(
+  async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const rawBody = event.body
+      ? event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body
+      : '';
+    const response = await handleWebhook(webhookDeps, {
+      method: event.requestContext.http.method,
+      path: event.rawPath,
+      headers: event.headers,
+      rawBody,
+      sourceId: event.requestContext.requestId,
+    });
+    const requestId = response.body.requestId;
+    if (typeof requestId === 'string') logger.setCorrelationId(requestId);
+    // Only the outcome is logged: never the body, the signature header or the secret.
+    logger.info('webhook answered', {
+      status: response.status,
+      route: `${event.requestContext.http.method} ${event.rawPath}`,
+    });
+    return {
+      statusCode: response.status,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(response.body),
+    };
+  },
+).use(injectLambdaContext(logger, { resetKeys: true }));

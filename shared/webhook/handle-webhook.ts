@@ -1,0 +1,106 @@
+import { ACTIONS, type Action } from '../contracts/index.ts';
+import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
+import type { OperationRecord } from '../detach/ports.ts';
+import { SIGNATURE_HEADER, verifySignature } from '../signing/webhook-signature.ts';
+
+export interface WebhookRequest {
+  method: string;
+  path: string;
+  /** Lower-cased names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  rawBody: string;
+  /** Names a refused body that carried no usable request id (the platform's request id). */
+  sourceId: string;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface WebhookDeps extends IntakeDeps {
+  secret: (() => Promise<string>) | undefined;
+  maxBodyBytes: number;
+}
+
+const OPERATIONS_PATH = /^\/v1\/operations\/([^/]+)$/;
+const ACTION_PATH = /^\/v1\/([a-z-]+)$/;
+
+const refuse = (
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): WebhookResponse => ({
+  status,
+  body: { error: { code, message, ...extra } },
+});
+
+export const statusUrlOf = (requestId: string) => `/v1/operations/${encodeURIComponent(requestId)}`;
+
+/**
+ * The webhook and the status API. Refusals are decided in this order: unknown route 404, body too large 413,
+ * signature 401, content type 415, JSON or contract 422. Only an accepted request reaches the queue.
+ */
+export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest): Promise<WebhookResponse> {
+  const statusMatch = request.method === 'GET' ? OPERATIONS_PATH.exec(request.path) : null;
+  const actionMatch = request.method === 'POST' ? ACTION_PATH.exec(request.path) : null;
+  const action =
+    actionMatch && (ACTIONS as string[]).includes(actionMatch[1] as string)
+      ? (actionMatch[1] as Action)
+      : undefined;
+  if (!statusMatch && !action) return refuse(404, 'NotFound', `No route ${request.method} ${request.path}`);
+  if (Buffer.byteLength(request.rawBody, 'utf8') > deps.maxBodyBytes) {
+    return refuse(413, 'PayloadTooLarge', `The body is over ${deps.maxBodyBytes} bytes.`);
+  }
+  // A GET has no body: its signed payload is the method and path, so a signature cannot be replayed elsewhere.
+  const payload = statusMatch ? `GET ${request.path}` : request.rawBody;
+  const secret = deps.secret ? await deps.secret() : undefined;
+  const verified = secret
+    ? verifySignature(request.headers[SIGNATURE_HEADER], secret, payload, deps.clock.now())
+    : undefined;
+  if (!verified?.ok) {
+    return refuse(
+      401,
+      'Unauthorized',
+      `The ${SIGNATURE_HEADER} header is ${verified?.reason ?? 'not checkable: no secret is configured'}.`,
+    );
+  }
+  if (statusMatch) return operationStatus(deps, decodeURIComponent(statusMatch[1] as string));
+
+  const contentType = request.headers['content-type'] ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    return refuse(415, 'UnsupportedMediaType', 'The body must be application/json.');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(request.rawBody);
+  } catch {
+    return refuse(422, 'InvalidJson', 'The body is not valid JSON.', {
+      issues: [{ path: '(root)', message: 'The body is not valid JSON.' }],
+    });
+  }
+  const result = await acceptRequest(deps, action as Action, body, `webhook:${request.sourceId}`);
+  if (result.kind === 'invalid') {
+    return refuse(422, 'InvalidRequest', 'The request does not match the contract.', {
+      requestId: result.requestId,
+      issues: result.issues,
+    });
+  }
+  return {
+    status: 202,
+    body: { requestId: result.requestId, status: result.status, statusUrl: statusUrlOf(result.requestId) },
+  };
+}
+
+async function operationStatus(deps: WebhookDeps, requestId: string): Promise<WebhookResponse> {
+  const record = await deps.ledger.get(requestId);
+  if (!record) return refuse(404, 'NotFound', `No operation ${requestId}`);
+  return { status: 200, body: statusView(record) };
+}
+
+/** What a caller may see of a ledger record: everything but the stored request's idempotency token. */
+export function statusView(record: OperationRecord): Record<string, unknown> {
+  const { clientToken: _token, ...visible } = record;
+  return { ...visible, statusUrl: statusUrlOf(record.requestId) };
+}
