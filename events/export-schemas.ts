@@ -1,6 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CompletionEvent, REQUEST_SCHEMAS } from '../shared/contracts/index.ts';
+import {
+  ACTIONS,
+  AcceptedResponse,
+  CompletionEvent,
+  ErrorResponse,
+  OperationStatus,
+  REQUEST_SCHEMAS,
+} from '../shared/contracts/index.ts';
+import { SIGNATURE_HEADER } from '../shared/signing/webhook-signature.ts';
 
 /** The JSON Schemas of the contracts, written to events/schemas; a test keeps them equal to the zod source. */
 export const SCHEMAS: Record<string, z.ZodType> = {
@@ -13,8 +21,90 @@ export const SCHEMAS: Record<string, z.ZodType> = {
 export const schemaText = (schema: z.ZodType): string =>
   `${JSON.stringify(z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }), null, 2)}\n`;
 
+const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' });
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+});
+
+/** The webhook and status routes as OpenAPI 3.0, from the same zod contracts the function validates with. */
+export function openApiDocument() {
+  const signature = {
+    name: SIGNATURE_HEADER,
+    in: 'header',
+    required: true,
+    description:
+      't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<payload>")>; payload: the raw body (POST) or "GET <path>" (GET). Within 5 minutes.',
+    schema: { type: 'string' },
+  };
+  const post = (action: string) => ({
+    post: {
+      operationId: `post-${action}`,
+      summary: `Request ${action}`,
+      parameters: [signature],
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { $ref: `#/components/schemas/${action}-request` } } },
+      },
+      responses: {
+        202: {
+          description: 'Accepted and enqueued (or already known: the same answer, not enqueued again)',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/AcceptedResponse' } } },
+        },
+        401: errorResponse('Missing, invalid or stale signature'),
+        404: errorResponse('Unknown route'),
+        413: errorResponse('Body over the size limit'),
+        415: errorResponse('Not application/json'),
+        422: errorResponse('Invalid JSON, or the contract refused it: issues with field paths'),
+      },
+    },
+  });
+  return {
+    openapi: '3.0.3',
+    info: { title: 'scaling-detach webhook', version: '1' },
+    paths: {
+      ...Object.fromEntries(ACTIONS.map((action) => [`/v1/${action}`, post(action)])),
+      '/v1/operations/{requestId}': {
+        get: {
+          operationId: 'get-operation',
+          summary: 'The ledger record of a request',
+          parameters: [
+            signature,
+            { name: 'requestId', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          responses: {
+            200: {
+              description: 'The operation',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/OperationStatus' } } },
+            },
+            401: errorResponse('Missing, invalid or stale signature'),
+            404: errorResponse('No such operation'),
+          },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        ...Object.fromEntries(
+          Object.entries(REQUEST_SCHEMAS).map(([action, schema]) => [
+            `${action}-request`,
+            jsonSchema(schema),
+          ]),
+        ),
+        AcceptedResponse: jsonSchema(AcceptedResponse),
+        ErrorResponse: jsonSchema(ErrorResponse),
+        OperationStatus: jsonSchema(OperationStatus),
+      },
+    },
+  };
+}
+
+export const openApiText = (): string => `${JSON.stringify(openApiDocument(), null, 2)}\n`;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const [name, schema] of Object.entries(SCHEMAS)) {
     writeFileSync(new URL(`./schemas/${name}.schema.json`, import.meta.url), schemaText(schema));
   }
+  writeFileSync(new URL('./openapi.json', import.meta.url), openApiText());
 }

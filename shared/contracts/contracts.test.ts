@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SCHEMAS, schemaText } from '../../events/export-schemas.ts';
+import { openApiText, SCHEMAS, schemaText } from '../../events/export-schemas.ts';
 import { ACTIONS, type Action, CompletionEvent, DetachInstancesRequest, REQUEST_SCHEMAS } from './index.ts';
 
 const readEvent = (name: string) =>
@@ -29,6 +29,10 @@ describe('contracts', () => {
     const event = readEvent(file);
 
     expect(REQUEST_SCHEMAS[action].safeParse(JSON.parse(event.Records[0].body)).error).toBeUndefined();
+  });
+
+  it('events/openapi.json is the export of the webhook routes and contracts (npm run schemas)', () => {
+    expect(readFileSync(new URL('../../events/openapi.json', import.meta.url), 'utf8')).toBe(openApiText());
   });
 
   it('the sample EventBridge event carries a valid completion event', () => {

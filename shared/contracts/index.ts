@@ -1,2 +1,3 @@
 export * from './completion-event.ts';
 export * from './detach-request.ts';
+export * from './webhook.ts';

@@ -1,4 +1,4 @@
-import { ACTIONS, type Action } from '../contracts/index.ts';
+import { ACTIONS, type Action, OperationStatus } from '../contracts/index.ts';
 import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
 import type { OperationRecord } from '../detach/ports.ts';
 import { SIGNATURE_HEADER, verifySignature } from '../signing/webhook-signature.ts';
@@ -102,5 +102,5 @@ async function operationStatus(deps: WebhookDeps, requestId: string): Promise<We
 /** What a caller may see of a ledger record: everything but the stored request's idempotency token. */
 export function statusView(record: OperationRecord): Record<string, unknown> {
   const { clientToken: _token, ...visible } = record;
-  return { ...visible, statusUrl: statusUrlOf(record.requestId) };
+  return OperationStatus.parse({ ...visible, statusUrl: statusUrlOf(record.requestId) });
 }

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { CompletionError, CompletionEvent } from './completion-event.ts';
+import { Action } from './detach-request.ts';
+
+/** 202 from POST /v1/{action}. */
+export const AcceptedResponse = z.object({
+  requestId: z.string(),
+  status: z.string(),
+  statusUrl: z.string(),
+});
+
+/** Every refusal of the webhook. */
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    requestId: z.string().optional(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+
+/** 200 from GET /v1/operations/{requestId}: the ledger record. */
+export const OperationStatus = z.looseObject({
+  requestId: z.string(),
+  action: Action,
+  status: z.enum([
+    'QUEUED',
+    'SUBMITTED',
+    'IN_PROGRESS',
+    'SUCCEEDED',
+    'PARTIAL',
+    'FAILED',
+    'REJECTED',
+    'TIMED_OUT',
+  ]),
+  statusUrl: z.string(),
+  provider: z.string().optional(),
+  region: z.string().optional(),
+  scalingGroupId: z.string().optional(),
+  instanceIds: z.array(z.string()).optional(),
+  serverGroupIds: z.array(z.string()).optional(),
+  activityId: z.string().optional(),
+  attempts: z.number().int(),
+  lastError: CompletionError.optional(),
+  event: CompletionEvent.optional(),
+  eventPublishedAt: z.string().optional(),
+  deliveredEvents: z.number().int().optional(),
+  callback: z
+    .object({
+      url: z.string(),
+      attempts: z.number().int(),
+      deliveredAt: z.string().optional(),
+      nextAttemptAt: z.string().optional(),
+      lastError: z.string().optional(),
+      gaveUpAt: z.string().optional(),
+    })
+    .optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  submittedAt: z.string().optional(),
+  completedAt: z.string().optional(),
+});
