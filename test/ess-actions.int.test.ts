@@ -1,9 +1,9 @@
 import RPCClient from '@alicloud/pop-core';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { type DetachError, isDetachError } from '../shared/errors.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin, uniqueId } from './support/emulator-admin.ts';
+import { failure } from './support/failure.ts';
 
 /** The emulator's RemoveInstances, DetachVServerGroups and DetachAlbServerGroups, to the letter of the seeds. */
 const emulatorUrl = inject('stack').endpoints.emulator;
@@ -16,15 +16,6 @@ const ess = new EssClient({
   endpointOverride: emulatorUrl,
 });
 const settle = (ms = 150) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function failure(promise: Promise<unknown>): Promise<DetachError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isDetachError(error)) throw new Error(`expected a DetachError, got ${String(error)}`);
-  return error;
-}
 
 const instanceOf = async (id: string) =>
   (await admin.state()).aliyun.instances.find((i) => i.instanceId === id);

@@ -1,7 +1,6 @@
 import RPCClient from '@alicloud/pop-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type DetachError, isDetachError } from '../shared/errors.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { canonicalQuery, rpcTimestamp, signRpc } from '../shared/providers/aliyun/rpc-signer.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
@@ -12,6 +11,7 @@ import {
   READONLY_KEY,
   uniqueId,
 } from './support/emulator-admin.ts';
+import { failure } from './support/failure.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);
@@ -23,16 +23,6 @@ const essClient = (key = EMULATOR_KEY, overrides: { now?: () => Date; nonce?: ()
 
 const popCore = (key = EMULATOR_KEY) =>
   new RPCClient({ ...key, endpoint: emulatorUrl, apiVersion: '2014-08-28' });
-
-async function failure(promise: Promise<unknown>): Promise<DetachError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDetachError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('ESS DetachInstances in the emulator, through our EssClient', () => {
   it('detaches, reports the activity, and the instances leave the group when it ends', async () => {

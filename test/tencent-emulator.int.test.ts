@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { type DetachError, isDetachError } from '../shared/errors.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
 import { EmulatorAdmin } from './support/emulator-admin.ts';
+import { failure } from './support/failure.ts';
 import { aTencentGroup, TENCENT_KEY, tencentSdk } from './support/tencent.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
@@ -14,15 +14,6 @@ const credentials = async () => TENCENT_KEY;
 const api = new TencentAsClient({ credentials, dispatcher, endpointOverride: emulatorUrl });
 const v2 = new TencentV2Client({ credentials, dispatcher, endpointOverride: emulatorUrl });
 const settle = (ms = 150) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function failure(promise: Promise<unknown>): Promise<DetachError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isDetachError(error)) throw new Error(`expected a DetachError, got ${String(error)}`);
-  return error;
-}
 
 describe('tencentcloud-sdk-nodejs as a client of the API 3.0 emulator', () => {
   it('DetachInstances, DescribeAutoScalingActivities, DescribeAutoScalingGroups, DescribeAutoScalingInstances', async () => {

@@ -19,20 +19,35 @@ export const ErrorResponse = z.object({
   }),
 });
 
+export const LEDGER_STATUSES = [
+  'QUEUED',
+  'SUBMITTED',
+  'IN_PROGRESS',
+  'SUCCEEDED',
+  'PARTIAL',
+  'FAILED',
+  'REJECTED',
+  'TIMED_OUT',
+] as const;
+export const LedgerStatus = z.enum(LEDGER_STATUSES);
+export type LedgerStatus = z.infer<typeof LedgerStatus>;
+
+/** Delivery of a request's completion event to its callbackUrl. */
+export const CallbackState = z.object({
+  url: z.string(),
+  attempts: z.number().int(),
+  deliveredAt: z.string().optional(),
+  nextAttemptAt: z.string().optional(),
+  lastError: z.string().optional(),
+  gaveUpAt: z.string().optional(),
+});
+export type CallbackState = z.infer<typeof CallbackState>;
+
 /** 200 from GET /v1/operations/{requestId}: the ledger record. */
 export const OperationStatus = z.looseObject({
   requestId: z.string(),
   action: Action,
-  status: z.enum([
-    'QUEUED',
-    'SUBMITTED',
-    'IN_PROGRESS',
-    'SUCCEEDED',
-    'PARTIAL',
-    'FAILED',
-    'REJECTED',
-    'TIMED_OUT',
-  ]),
+  status: LedgerStatus,
   statusUrl: z.string(),
   provider: z.string().optional(),
   region: z.string().optional(),
@@ -45,16 +60,7 @@ export const OperationStatus = z.looseObject({
   event: CompletionEvent.optional(),
   eventPublishedAt: z.string().optional(),
   deliveredEvents: z.number().int().optional(),
-  callback: z
-    .object({
-      url: z.string(),
-      attempts: z.number().int(),
-      deliveredAt: z.string().optional(),
-      nextAttemptAt: z.string().optional(),
-      lastError: z.string().optional(),
-      gaveUpAt: z.string().optional(),
-    })
-    .optional(),
+  callback: CallbackState.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   submittedAt: z.string().optional(),

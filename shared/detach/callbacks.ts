@@ -1,19 +1,13 @@
-import type { CompletionEvent } from '../contracts/index.ts';
+import type { CallbackState, CompletionEvent } from '../contracts/index.ts';
+
+export type { CallbackState };
+
 import type { Clock, Ledger, OperationRecord } from './ports.ts';
 import { type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
 /** Port: POSTs a signed completion event to a caller's URL; throws when the caller does not take it (non-2xx). */
 export interface CallbackSender {
   send(url: string, event: CompletionEvent): Promise<void>;
-}
-
-export interface CallbackState {
-  url: string;
-  attempts: number;
-  deliveredAt?: string;
-  nextAttemptAt?: string;
-  lastError?: string;
-  gaveUpAt?: string;
 }
 
 export interface CallbackDeps {

@@ -1,12 +1,13 @@
 import type {
   Action,
   ActionRequest,
+  CallbackState,
   CompletionError,
   CompletionEvent,
   DetachRequest,
+  LedgerStatus,
 } from '../contracts/index.ts';
 import type { DetachError } from '../errors.ts';
-import type { CallbackState } from './callbacks.ts';
 
 /** What a cloud reports about one scaling activity, reduced to what the domain decides on. */
 export interface ActivityReport {
@@ -58,17 +59,7 @@ export interface SubmitAttempt {
 export type ProviderName = DetachRequest['provider'];
 export type ProviderRegistry = Readonly<Record<ProviderName, ScalingProvider>>;
 
-export const LEDGER_STATUSES = [
-  'QUEUED',
-  'SUBMITTED',
-  'IN_PROGRESS',
-  'SUCCEEDED',
-  'PARTIAL',
-  'FAILED',
-  'REJECTED',
-  'TIMED_OUT',
-] as const;
-export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
+export type { LedgerStatus };
 
 export interface OperationRecord {
   requestId: string;

@@ -1,13 +1,20 @@
 import { z } from 'zod';
-import { Action, CompletionError, CompletionEvent, REQUEST_SCHEMAS } from '../contracts/index.ts';
-import { LEDGER_STATUSES, type OperationRecord as OperationRecordType } from '../detach/ports.ts';
+import {
+  Action,
+  CallbackState,
+  CompletionError,
+  CompletionEvent,
+  LedgerStatus,
+  REQUEST_SCHEMAS,
+} from '../contracts/index.ts';
+import type { OperationRecord as OperationRecordType } from '../detach/ports.ts';
 
 /** What a ledger item must look like when read back; the ledger is a boundary like any other. */
 export const OperationRecord = z
   .object({
     requestId: z.string(),
     action: Action,
-    status: z.enum(LEDGER_STATUSES),
+    status: LedgerStatus,
     provider: z.string().optional(),
     region: z.string().optional(),
     scalingGroupId: z.string().optional(),
@@ -26,16 +33,7 @@ export const OperationRecord = z
     eventPublishedAt: z.string().optional(),
     cloudRequestId: z.string().optional(),
     deliveredEvents: z.number().int().optional(),
-    callback: z
-      .object({
-        url: z.string(),
-        attempts: z.number().int(),
-        deliveredAt: z.string().optional(),
-        nextAttemptAt: z.string().optional(),
-        lastError: z.string().optional(),
-        gaveUpAt: z.string().optional(),
-      })
-      .optional(),
+    callback: CallbackState.optional(),
     lastDeliveredStatus: z.string().optional(),
   })
   .transform((record, context): OperationRecordType => {
