@@ -46,6 +46,6 @@ describe('npm run detach', () => {
     const { code, stdout } = await detach('detach-instances', JSON.stringify(aDetachRequest(group)));
 
     expect(code).toBe(1);
-    expect(stdout).toContain('IncorrectCapacity.MinSize');
+    expect(stdout).toContain('Preflight.BelowMinSize');
   });
 });

@@ -26,6 +26,8 @@ const aRequest = (): DetachInstancesRequest => ({
   region: 'cn-hangzhou',
   scalingGroupId: 'asg-1',
   instanceIds: ['i-1'],
+  preflight: true,
+  dryRun: false,
 });
 const begin = (request = aRequest()) =>
   ledger.begin(

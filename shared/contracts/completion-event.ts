@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { Action, RequestId } from './detach-request.ts';
 
-export const TERMINAL_STATUSES = ['Succeeded', 'Partial', 'Failed', 'TimedOut', 'Rejected'] as const;
+export const TERMINAL_STATUSES = [
+  'Succeeded',
+  'Partial',
+  'Failed',
+  'TimedOut',
+  'Rejected',
+  'DryRun',
+] as const;
 export const TerminalStatus = z.enum(TERMINAL_STATUSES);
 export type TerminalStatus = z.infer<typeof TerminalStatus>;
 
@@ -31,6 +38,17 @@ export const CompletionEvent = z.object({
   /** For Partial (and Failed) instance actions: which instances left the group and which are still in it. */
   instances: z.object({ detached: z.array(z.string()), notDetached: z.array(z.string()) }).optional(),
   activityId: z.string().optional(),
+  /** The preflight's reading of the group: what is (or, for DryRun, would be) sent, and what is not. */
+  plan: z
+    .object({
+      send: z.array(z.string()),
+      alreadyDetached: z.array(z.string()),
+      refused: z.array(z.object({ instanceId: z.string(), state: z.string() })),
+      groupState: z.string(),
+      minSize: z.number(),
+      capacity: z.number(),
+    })
+    .optional(),
   cloud: z
     .object({
       statusCode: z.string(),

@@ -39,6 +39,18 @@ const essBase = {
   callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
 };
 
+/** For the instance actions: read the group first, and optionally stop at the plan. */
+const planning = {
+  /**
+   * Default true: before calling, read the group and the instances. Instances already out of the group count as
+   * done; a group that is not active, a request that would take it below MinSize, or instances in a state the
+   * API refuses end the request without a cloud call.
+   */
+  preflight: z.boolean().default(true),
+  /** True: only plan. The request ends with a DryRun event carrying the plan; nothing is sent to the cloud. */
+  dryRun: z.boolean().default(false),
+};
+
 const InstanceIds = z
   .array(EcsInstanceId)
   .min(1, 'at least one instance id')
@@ -52,6 +64,7 @@ const InstanceIds = z
 export const AliyunDetachInstancesRequest = z.strictObject({
   ...essBase,
   instanceIds: InstanceIds,
+  ...planning,
   /** Default true at ESS: lower the desired capacity by the number detached. */
   decreaseDesiredCapacity: z.boolean().optional(),
   /** Only value `both`: also remove the instances from attached CLB groups and RDS whitelists. */
@@ -66,6 +79,7 @@ export const AliyunDetachInstancesRequest = z.strictObject({
 export const AliyunRemoveInstancesRequest = z.strictObject({
   ...essBase,
   instanceIds: InstanceIds,
+  ...planning,
   /** release (default): AutoCreated instances are released; recycle: stopped, not charged (recycle groups only). */
   removePolicy: z.enum(['release', 'recycle']).default('release'),
   decreaseDesiredCapacity: z.boolean().optional(),
@@ -148,6 +162,7 @@ const TencentInstanceIds = z
 export const TencentDetachInstancesRequest = z.strictObject({
   ...tencentBase,
   instanceIds: TencentInstanceIds,
+  ...planning,
   apiVersion: z.enum(['2018-04-19', 'v2']).default('2018-04-19'),
   keepInstance: z.union([z.literal(0), z.literal(1)]).optional(),
 });
@@ -156,6 +171,7 @@ export const TencentDetachInstancesRequest = z.strictObject({
 export const TencentRemoveInstancesRequest = z.strictObject({
   ...tencentBase,
   instanceIds: TencentInstanceIds,
+  ...planning,
 });
 
 export const DetachInstancesRequest = z

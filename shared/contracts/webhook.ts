@@ -28,6 +28,7 @@ export const LEDGER_STATUSES = [
   'FAILED',
   'REJECTED',
   'TIMED_OUT',
+  'DRY_RUN',
 ] as const;
 export const LedgerStatus = z.enum(LEDGER_STATUSES);
 export type LedgerStatus = z.infer<typeof LedgerStatus>;

@@ -8,6 +8,7 @@ export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
   Failed: 'FAILED',
   TimedOut: 'TIMED_OUT',
   Rejected: 'REJECTED',
+  DryRun: 'DRY_RUN',
 };
 
 const TERMINAL_LEDGER_STATUSES: ReadonlySet<LedgerStatus> = new Set(Object.values(LEDGER_STATUS_OF));
@@ -68,10 +69,13 @@ export const abandonedEvent = (record: OperationRecord, now: Date): CompletionEv
 };
 
 export function eventFor(
-  record: Pick<OperationRecord, 'requestId' | 'action' | 'request' | 'attempts' | 'createdAt' | 'activityId'>,
+  record: Pick<
+    OperationRecord,
+    'requestId' | 'action' | 'request' | 'attempts' | 'createdAt' | 'activityId' | 'plan'
+  >,
   status: TerminalStatus,
   now: Date,
-  extra: Pick<CompletionEvent, 'cloud' | 'error' | 'instances'> = {},
+  extra: Pick<CompletionEvent, 'cloud' | 'error' | 'instances' | 'plan'> = {},
 ): CompletionEvent {
   const request = record.request;
   return {
@@ -86,6 +90,7 @@ export function eventFor(
       ...targetsOf(request),
     }),
     ...(record.activityId && { activityId: record.activityId }),
+    ...(record.plan && { plan: record.plan }),
     ...extra,
     attempts: record.attempts,
     requestedAt: record.createdAt,

@@ -28,6 +28,8 @@ async function setup(count: number, region = 'cn-hangzhou') {
       region,
       scalingGroupId: 'asg',
       instanceIds: [`i-${i}`],
+      preflight: true,
+      dryRun: false,
     };
     await deps.ledger.begin(
       { requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId },

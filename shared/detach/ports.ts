@@ -8,6 +8,7 @@ import type {
   LedgerStatus,
 } from '../contracts/index.ts';
 import type { DetachError } from '../errors.ts';
+import type { GroupSnapshot, Plan } from './preflight.ts';
 
 /** What a cloud reports about one scaling activity, reduced to what the domain decides on. */
 export interface ActivityReport {
@@ -44,6 +45,8 @@ export interface ScalingProvider {
     scalingGroupId: string,
     instanceIds: readonly string[],
   ): Promise<string[]>;
+  /** The group and the named instances as they are now, for the preflight of an instance action; undefined where none applies. */
+  inspect(operation: ActionRequest): Promise<GroupSnapshot | undefined>;
 }
 
 export interface SubmitAttempt {
@@ -86,6 +89,8 @@ export interface OperationRecord {
   /** How many times the completion event came back from the bus (see functions/record-delivery). */
   deliveredEvents?: number;
   callback?: CallbackState;
+  /** The preflight's plan, fixed on the first attempt so that every retry sends the same call. */
+  plan?: Plan;
   lastDeliveredStatus?: string;
 }
 
@@ -104,6 +109,7 @@ export interface Ledger {
   ): Promise<void>;
   /** QUEUED -> IN_PROGRESS (activity to poll) or SUBMITTED (to reconcile). False when already moved on. */
   markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean>;
+  recordPlan(requestId: string, plan: Plan, now: Date): Promise<void>;
   /**
    * Stores the terminal status and its event, unless the record is already terminal. Creates the record if it
    * does not exist (a rejected message). True when this call made the transition.

@@ -169,4 +169,69 @@ describe('submitDetachInstances', () => {
     expect(deps.publisher.events).toHaveLength(1);
     expect(deps.ledger.records.get('req-1')?.eventPublishedAt).toBeDefined();
   });
+
+  describe('preflight', () => {
+    const snapshot = (present: string[], overrides = {}) => ({
+      exists: true,
+      active: true,
+      state: 'Active',
+      minSize: 0,
+      capacity: present.length,
+      checkMinSize: true,
+      present: present.map((instanceId) => ({ instanceId, state: 'InService', acceptable: true })),
+      ...overrides,
+    });
+
+    it('sends only the instances still in the group, and every retry sends that same plan without reading again', async () => {
+      const { deps, provider } = setup();
+      provider.snapshot = snapshot(['i-1']);
+      provider.submitAnswers = [new DetachError('InternalError', 'oops', 'transient')];
+
+      await expect(submitDetachInstances(deps, delivery(aRequest(), 1))).rejects.toBeInstanceOf(RetryLater);
+      provider.snapshot = snapshot([]);
+      await submitDetachInstances(deps, delivery(aRequest(), 2));
+
+      expect(provider.inspectCalls).toEqual(['req-1']);
+      expect(deps.ledger.records.get('req-1')?.plan).toMatchObject({
+        send: ['i-1'],
+        alreadyDetached: ['i-2'],
+      });
+      expect(provider.submitCalls).toHaveLength(2);
+    });
+
+    it('ends without a call when every instance is already out', async () => {
+      const { deps, provider } = setup();
+      provider.snapshot = snapshot([]);
+
+      const outcome = await submitDetachInstances(deps, delivery(aRequest()));
+
+      expect(outcome).toEqual({ kind: 'completed', requestId: 'req-1', status: 'Succeeded' });
+      expect(provider.submitCalls).toEqual([]);
+      expect(deps.publisher.events[0]).toMatchObject({ cloud: { statusCode: 'AlreadyDetached' } });
+    });
+
+    it('a dry run publishes the plan and calls nothing, even when the plan would be refused', async () => {
+      const { deps, provider } = setup();
+      provider.snapshot = snapshot(['i-1', 'i-2'], { minSize: 1 });
+
+      const outcome = await submitDetachInstances(deps, delivery(aRequest({ dryRun: true })));
+
+      expect(outcome).toMatchObject({ kind: 'completed', status: 'DryRun' });
+      expect(deps.publisher.events[0]).toMatchObject({
+        status: 'DryRun',
+        error: { code: 'Preflight.BelowMinSize' },
+      });
+      expect(provider.submitCalls).toEqual([]);
+    });
+
+    it('can be turned off', async () => {
+      const { deps, provider } = setup();
+      provider.snapshot = snapshot([]);
+
+      await submitDetachInstances(deps, delivery(aRequest({ preflight: false })));
+
+      expect(provider.inspectCalls).toEqual([]);
+      expect(provider.submitCalls).toHaveLength(1);
+    });
+  });
 });

@@ -4,10 +4,12 @@ import {
   type CompletionError,
   clientTokenOf,
   REQUEST_SCHEMAS,
+  type TerminalStatus,
 } from '../contracts/index.ts';
 import { type DetachError, isDetachError } from '../errors.ts';
 import { type CompletionDeps, eventFor, publishStored, unpublishedEvent } from './completion.ts';
-import type { Clock, ProviderRegistry } from './ports.ts';
+import type { Clock, OperationRecord, ProviderRegistry } from './ports.ts';
+import { planInstances } from './preflight.ts';
 import { completeOrRepublish, issuesOf, rejectRequest } from './rejection.ts';
 import { nextClientToken, type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
@@ -32,7 +34,9 @@ export type SubmitOutcome =
   | { kind: 'rejected'; requestId: string; issues: NonNullable<CompletionError['issues']> }
   | { kind: 'submitted'; requestId: string; activityId?: string }
   | { kind: 'failed'; requestId: string; error: CompletionError }
-  | { kind: 'duplicate'; requestId: string; status: string };
+  | { kind: 'duplicate'; requestId: string; status: string }
+  /** Ended by the preflight without a cloud call: already done, or a dry run. */
+  | { kind: 'completed'; requestId: string; status: TerminalStatus };
 
 /** Thrown for a retryable failure: the edge turns it into a batch item failure delivered again after `delaySeconds`. */
 export class RetryLater extends Error {
@@ -86,7 +90,9 @@ export async function submitRequest(
   const clientToken = record.clientToken ?? request.requestId;
   const ambiguous = record.lastError?.kind === 'transient';
   try {
-    const result = await deps.providers[request.provider].submit(operation, {
+    const planned = await preflight(deps, operation, record);
+    if (planned.kind === 'ended') return planned.outcome;
+    const result = await deps.providers[request.provider].submit(planned.operation, {
       clientToken,
       ...(ambiguous && { ambiguousSince: new Date(record.createdAt) }),
     });
@@ -120,4 +126,58 @@ export async function submitRequest(
     await completeOrRepublish(deps, event, request.callbackUrl);
     return { kind: 'failed', requestId: request.requestId, error: failure };
   }
+}
+
+type Preflight = { kind: 'send'; operation: ActionRequest } | { kind: 'ended'; outcome: SubmitOutcome };
+
+/**
+ * Reads the group before the first call of an instance action and decides what is sent. The plan is stored, so
+ * that a retry sends exactly the same call (same instances, same token) without reading again.
+ */
+async function preflight(
+  deps: SubmitDeps,
+  operation: ActionRequest,
+  record: OperationRecord,
+): Promise<Preflight> {
+  const { request } = operation;
+  if (!('instanceIds' in request)) return { kind: 'send', operation };
+  let plan = record.plan;
+  if (!plan) {
+    if (!request.preflight && !request.dryRun) return { kind: 'send', operation };
+    const snapshot = await deps.providers[request.provider].inspect(operation);
+    const now = deps.clock.now();
+    const end = async (status: TerminalStatus, extra: Parameters<typeof eventFor>[3]): Promise<Preflight> => {
+      const event = eventFor({ ...record, ...(extra?.plan && { plan: extra.plan }) }, status, now, extra);
+      await completeOrRepublish(deps, event, request.callbackUrl);
+      return { kind: 'ended', outcome: { kind: 'completed', requestId: request.requestId, status } };
+    };
+    if (!snapshot) {
+      if (!request.dryRun) return { kind: 'send', operation };
+      return end('DryRun', {
+        cloud: { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' },
+      });
+    }
+    const decision = planInstances(request.instanceIds, snapshot);
+    if (request.dryRun)
+      return end('DryRun', {
+        plan: decision.plan,
+        ...(decision.kind === 'refuse' && { error: decision.error }),
+      });
+    if (decision.kind === 'refuse') return end('Failed', { plan: decision.plan, error: decision.error });
+    if (decision.kind === 'done') {
+      return end('Succeeded', {
+        plan: decision.plan,
+        cloud: {
+          statusCode: 'AlreadyDetached',
+          statusMessage: 'Every instance was already out of the group.',
+        },
+      });
+    }
+    await deps.ledger.recordPlan(request.requestId, decision.plan, now);
+    plan = decision.plan;
+  }
+  return {
+    kind: 'send',
+    operation: { ...operation, request: { ...request, instanceIds: plan.send } } as ActionRequest,
+  };
 }

@@ -10,6 +10,7 @@ import { type CompletionEvent, targetsOf } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
 import { LEDGER_STATUS_OF } from '../detach/completion.ts';
 import type { Ledger, NewOperation, OperationRecord as Operation, SubmitResult } from '../detach/ports.ts';
+import type { Plan } from '../detach/preflight.ts';
 import type { DetachError } from '../errors.ts';
 import { OperationRecord } from './operation-record.ts';
 
@@ -118,6 +119,19 @@ export class DynamoDbLedger implements Ledger {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  async recordPlan(requestId: string, plan: Plan, now: Date): Promise<void> {
+    await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { requestId },
+        UpdateExpression: 'SET #plan = :plan, updatedAt = :now',
+        ConditionExpression: '#status = :queued',
+        ExpressionAttributeNames: { '#plan': 'plan', '#status': 'status' },
+        ExpressionAttributeValues: { ':plan': plan, ':now': now.toISOString(), ':queued': 'QUEUED' },
+      }),
+    );
   }
 
   async complete(event: CompletionEvent): Promise<boolean> {

@@ -34,6 +34,7 @@ export const OperationRecord = z
     cloudRequestId: z.string().optional(),
     deliveredEvents: z.number().int().optional(),
     callback: CallbackState.optional(),
+    plan: CompletionEvent.shape.plan,
     lastDeliveredStatus: z.string().optional(),
   })
   .transform((record, context): OperationRecordType => {

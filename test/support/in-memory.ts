@@ -11,6 +11,7 @@ import type {
   SubmitAttempt,
   SubmitResult,
 } from '../../shared/detach/ports.ts';
+import type { GroupSnapshot, Plan } from '../../shared/detach/preflight.ts';
 import type { DetachError } from '../../shared/errors.ts';
 
 /** The Ledger port in memory, with the same conditional transitions as DynamoDbLedger; for unit tests only. */
@@ -69,6 +70,12 @@ export class InMemoryLedger implements Ledger {
   async markPublished(requestId: string, now: Date): Promise<void> {
     const record = this.records.get(requestId);
     if (record) record.eventPublishedAt = now.toISOString();
+  }
+
+  async recordPlan(requestId: string, plan: Plan): Promise<void> {
+    const record = this.records.get(requestId);
+    if (record?.status !== 'QUEUED') throw new Error('condition failed');
+    record.plan = plan;
   }
 
   async recordCallback(requestId: string, callback: CallbackState): Promise<void> {
@@ -131,6 +138,15 @@ export class ScriptedProvider implements ScalingProvider {
 
   async reconcile(_region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>> {
     return new Map(operations.map((o) => [o.request.requestId, this.reconciled.has(o.request.requestId)]));
+  }
+
+  /** What inspect answers; undefined: no preflight applies. */
+  snapshot: GroupSnapshot | undefined;
+  readonly inspectCalls: string[] = [];
+
+  async inspect(operation: ActionRequest): Promise<GroupSnapshot | undefined> {
+    this.inspectCalls.push(operation.request.requestId);
+    return this.snapshot;
   }
 
   async instancesStillInGroup(

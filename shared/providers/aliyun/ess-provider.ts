@@ -1,6 +1,7 @@
 import type { ActionRequest } from '../../contracts/index.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
+import type { GroupSnapshot } from '../../detach/preflight.ts';
 import { DetachError } from '../../errors.ts';
 import type { EssActivity, EssClient, EssScalingGroup } from './ess-client.ts';
 
@@ -48,6 +49,9 @@ export function stillAttached(operation: ActionRequest, group: EssScalingGroup |
   }
   return false;
 }
+
+/** Instance states DetachInstances and RemoveInstances refuse: still joining, or already leaving. */
+const ESS_REFUSED_STATES = new Set(['Pending', 'Pending:Wait', 'Removing', 'Removing:Wait']);
 
 /** The ScalingProvider port over Alibaba Cloud ESS. */
 export class EssProvider implements ScalingProvider {
@@ -126,6 +130,47 @@ export class EssProvider implements ScalingProvider {
         !stillAttached(operation, groups.get(operation.request.scalingGroupId)),
       ]),
     );
+  }
+
+  async inspect(operation: ActionRequest): Promise<GroupSnapshot | undefined> {
+    const { request } = operation;
+    if (!('instanceIds' in request)) return undefined;
+    const [group] = await this.client.describeScalingGroups(request.region, [request.scalingGroupId]);
+    if (!group) {
+      return {
+        exists: false,
+        active: false,
+        state: 'Missing',
+        minSize: 0,
+        capacity: 0,
+        checkMinSize: true,
+        present: [],
+      };
+    }
+    const present = [];
+    for (const ids of chunk(request.instanceIds, 20)) {
+      const instances = await this.client.describeScalingInstances(
+        request.region,
+        request.scalingGroupId,
+        ids,
+      );
+      present.push(
+        ...instances.map((i) => ({
+          instanceId: i.InstanceId,
+          state: i.LifecycleState,
+          acceptable: !ESS_REFUSED_STATES.has(i.LifecycleState),
+        })),
+      );
+    }
+    return {
+      exists: true,
+      active: group.LifecycleState === 'Active',
+      state: group.LifecycleState,
+      minSize: group.MinSize,
+      capacity: group.TotalCapacity ?? present.length,
+      checkMinSize: true,
+      present,
+    };
   }
 
   async instancesStillInGroup(

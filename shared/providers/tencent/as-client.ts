@@ -42,6 +42,16 @@ export const TencentActivity = z.looseObject({
 export type TencentActivity = z.infer<typeof TencentActivity>;
 const ActivityResponse = z.object({ ActivityId: z.string() });
 const ActivitiesResponse = z.object({ TotalCount: z.number(), ActivitySet: z.array(TencentActivity) });
+const GroupsResponse = z.object({
+  AutoScalingGroupSet: z.array(
+    z.looseObject({
+      AutoScalingGroupId: z.string(),
+      MinSize: z.number(),
+      InServiceInstanceCount: z.number(),
+      EnabledStatus: z.string(),
+    }),
+  ),
+});
 const InstancesResponse = z.object({
   TotalCount: z.number(),
   AutoScalingInstanceSet: z.array(
@@ -102,6 +112,13 @@ export class TencentAsClient {
       Limit: 100,
     });
     return parse(ActivitiesResponse, body, 'DescribeAutoScalingActivities').ActivitySet;
+  }
+
+  async describeGroup(region: string, autoScalingGroupId: string) {
+    const body = await this.call('DescribeAutoScalingGroups', region, {
+      AutoScalingGroupIds: [autoScalingGroupId],
+    });
+    return parse(GroupsResponse, body, 'DescribeAutoScalingGroups').AutoScalingGroupSet[0];
   }
 
   /** Up to 100 instance ids a call; an instance in no group is absent. */

@@ -6,6 +6,7 @@ import type {
 } from '../../contracts/index.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
+import type { GroupSnapshot } from '../../detach/preflight.ts';
 import { DetachError } from '../../errors.ts';
 import type { TencentActivity, TencentAsClient } from './as-client.ts';
 import type { TencentV2Client } from './v2-client.ts';
@@ -107,6 +108,48 @@ export class TencentProvider implements ScalingProvider {
       done.set(request.requestId, remaining.length === 0);
     }
     return done;
+  }
+
+  /** API 3.0 only: v2 users may have no API 3.0 access, so their requests go without a preflight. */
+  async inspect(operation: ActionRequest): Promise<GroupSnapshot | undefined> {
+    const { request } = operation;
+    if (request.provider !== 'tencent' || !('instanceIds' in request)) return undefined;
+    if ('apiVersion' in request && request.apiVersion === 'v2') return undefined;
+    const group = await this.api.describeGroup(request.region, request.scalingGroupId);
+    if (!group)
+      return {
+        exists: false,
+        active: false,
+        state: 'Missing',
+        minSize: 0,
+        capacity: 0,
+        checkMinSize: true,
+        present: [],
+      };
+    const present = [];
+    for (const ids of chunk(request.instanceIds, 100)) {
+      const instances = await this.api.describeInstances(request.region, ids);
+      present.push(
+        ...instances
+          .filter((i) => i.AutoScalingGroupId === request.scalingGroupId)
+          .map((i) => ({
+            instanceId: i.InstanceId,
+            state: i.LifeCycleState,
+            acceptable: i.LifeCycleState === 'IN_SERVICE',
+          })),
+      );
+    }
+    const enabled = group.EnabledStatus === 'ENABLED';
+    // API 3.0 detaches from a disabled group too, and then skips the MinSize check (specs/tencent-as.md §B1).
+    return {
+      exists: true,
+      active: true,
+      state: group.EnabledStatus,
+      minSize: group.MinSize,
+      capacity: group.InServiceInstanceCount,
+      checkMinSize: enabled,
+      present,
+    };
   }
 
   async instancesStillInGroup(
