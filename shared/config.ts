@@ -55,6 +55,10 @@ export const ConfigSchema = z.object({
   RETRY_BASE_SECONDS: positiveInt(5),
   RETRY_MAX_SECONDS: positiveInt(300),
   OPERATION_TIMEOUT_SECONDS: positiveInt(3600),
+  /** Seconds between passes inside one poller invocation. */
+  POLL_INTERVAL_SECONDS: positiveInt(5),
+  /** How long one poller invocation keeps passing (0: one pass); keep it below the function's timeout. */
+  POLL_LOOP_SECONDS: z.coerce.number().int().nonnegative().default(45),
   POLL_CONCURRENCY: positiveInt(8),
   HTTP_CONNECT_TIMEOUT_MS: positiveInt(3000),
   HTTP_RESPONSE_TIMEOUT_MS: positiveInt(10000),

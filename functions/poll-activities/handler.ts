@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { compose } from '../../shared/composition.ts';
-import { pollActivities } from '../../shared/detach/poll.ts';
+import { pollRepeatedly } from '../../shared/detach/poll.ts';
 import { logger, metrics } from '../../shared/observability.ts';
 
 const { config, ...deps } = compose();
@@ -13,13 +14,21 @@ const pollDeps = {
   concurrency: config.POLL_CONCURRENCY,
 };
 
+/** Scheduled every minute; each invocation passes every POLL_INTERVAL_SECONDS for POLL_LOOP_SECONDS. */
 export const handler = middy(async () => {
-  const summary = await pollActivities(pollDeps);
-  metrics.addMetric('Poll.DescribeCalls', MetricUnit.Count, summary.describeCalls);
-  metrics.addMetric('Poll.InProgress', MetricUnit.Count, summary.stillInProgress);
-  if (summary.failedBatches.length > 0) logger.warn('describe calls failed; retried next pass', { summary });
-  else logger.info('poll pass done', { summary });
-  return summary;
+  const passes = await pollRepeatedly(pollDeps, {
+    intervalMs: config.POLL_INTERVAL_SECONDS * 1000,
+    deadline: Date.now() + config.POLL_LOOP_SECONDS * 1000,
+    sleep: (ms) => sleep(ms),
+  });
+  for (const summary of passes) {
+    metrics.addMetric('Poll.DescribeCalls', MetricUnit.Count, summary.describeCalls);
+    if (summary.failedBatches.length > 0)
+      logger.warn('describe calls failed; retried next pass', { summary });
+  }
+  const last = passes.at(-1);
+  logger.info('poll done', { passes: passes.length, last });
+  return last;
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

@@ -8,7 +8,7 @@ import {
 import type { DetachInstancesRequest } from '../contracts/index.ts';
 import { DetachError } from '../errors.ts';
 import { PUBLISH_GRACE_MS } from './completion.ts';
-import { pollActivities } from './poll.ts';
+import { pollActivities, pollRepeatedly } from './poll.ts';
 
 async function setup(count: number, region = 'cn-hangzhou') {
   const provider = new ScriptedProvider();
@@ -145,5 +145,40 @@ describe('pollActivities', () => {
       },
     ]);
     expect(deps.ledger.records.get('r-1')?.status).toBe('IN_PROGRESS');
+  });
+});
+
+describe('pollRepeatedly', () => {
+  it('passes every interval until nothing is left, within the deadline', async () => {
+    const { deps, provider, clock } = await setup(1);
+    provider.activities.set('asa-1', report('asa-1', 'InProgress', 'pending'));
+    const sleeps: number[] = [];
+    const sleep = async (ms: number) => {
+      sleeps.push(ms);
+      clock.advance(ms);
+      if (sleeps.length === 2) provider.activities.set('asa-1', report('asa-1', 'Successful', 'succeeded'));
+    };
+
+    const passes = await pollRepeatedly(deps, {
+      intervalMs: 5000,
+      deadline: clock.now().getTime() + 45_000,
+      sleep,
+    });
+
+    expect(passes.map((p) => p.completed.Succeeded ?? 0)).toEqual([0, 0, 1]);
+    expect(sleeps).toEqual([5000, 5000]);
+  });
+
+  it('stops at the deadline', async () => {
+    const { deps, provider, clock } = await setup(1);
+    provider.activities.set('asa-1', report('asa-1', 'InProgress', 'pending'));
+
+    const passes = await pollRepeatedly(deps, {
+      intervalMs: 5000,
+      deadline: clock.now().getTime() + 12_000,
+      sleep: async (ms) => clock.advance(ms),
+    });
+
+    expect(passes).toHaveLength(3);
   });
 });

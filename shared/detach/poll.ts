@@ -241,3 +241,28 @@ function cloudOf(report: ActivityReport): NonNullable<CompletionEvent['cloud']> 
     ...(report.errorMessage && { errorMessage: report.errorMessage }),
   };
 }
+
+export interface PollLoop {
+  /** Pause between passes. */
+  intervalMs: number;
+  /** No pass starts after this (epoch ms): the invocation's time, less a margin. */
+  deadline: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/**
+ * Passes every `intervalMs` until the deadline, or until nothing is left to follow. A 1-minute schedule alone
+ * would report an activity's end up to a minute late; looping inside the invocation brings that to about one
+ * interval.
+ */
+export async function pollRepeatedly(deps: PollDeps, loop: PollLoop): Promise<PollSummary[]> {
+  const passes: PollSummary[] = [];
+  for (;;) {
+    const summary = await pollActivities(deps);
+    passes.push(summary);
+    const nothingLeft =
+      summary.examined === 0 || (summary.stillInProgress === 0 && summary.failedBatches.length === 0);
+    if (nothingLeft || deps.clock.now().getTime() + loop.intervalMs >= loop.deadline) return passes;
+    await loop.sleep(loop.intervalMs);
+  }
+}

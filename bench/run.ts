@@ -1,0 +1,247 @@
+import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startEmulator } from '../emulator/server.ts';
+import { createLedgerTable, freePort, LOCAL_AWS, startDynamoDb } from '../local/services.ts';
+import type { CompletionEvent } from '../shared/contracts/index.ts';
+import { chunk } from '../shared/detach/collections.ts';
+import { pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
+import type { OperationRecord } from '../shared/detach/ports.ts';
+import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
+import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
+import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
+import { createHttpAgent } from '../shared/providers/http.ts';
+
+/**
+ * npm run bench: P3 and P4 of issue #6 on real parts (DynamoDB Local, the cloud emulator over HTTP, the real
+ * ledger, ESS client and poller); completion events go to an in-process recorder that notes when each was
+ * published. Results are written to BENCHMARKS.md.
+ */
+const KEY = { accessKeyId: 'LTAI-emulator-key', accessKeySecret: 'emulator-secret' };
+const REGION = 'cn-hangzhou';
+
+const dynamo = await startDynamoDb(await freePort());
+const emulator = await startEmulator({ port: await freePort() });
+const dispatcher = createHttpAgent();
+const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamo.url });
+const ess = new EssClient({ credentials: async () => KEY, dispatcher, endpointOverride: emulator.url });
+const providers = { aliyun: new EssProvider(ess), tencent: new EssProvider(ess) };
+const published = new Map<string, number>();
+const publisher = {
+  publish: async (event: CompletionEvent) => void published.set(event.requestId, Date.now()),
+};
+const clock = { now: () => new Date() };
+const lines: string[] = [];
+const report = (line: string) => {
+  lines.push(line);
+  process.stdout.write(`${line}\n`);
+};
+
+async function newLedger(name: string) {
+  await createLedgerTable(dynamo.url, name);
+  return new DynamoDbLedger(client, name);
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+};
+
+try {
+  // P3: one poll pass over 10,000 operations in progress in one region.
+  {
+    const count = 10_000;
+    const ledger = await newLedger('bench-p3');
+    const documents = DynamoDBDocumentClient.from(client);
+    const now = Date.now();
+    const state = emulator.ess.state;
+    const items: OperationRecord[] = Array.from({ length: count }, (_, i) => {
+      const activityId = `asa-bench${String(i).padStart(6, '0')}`;
+      // The emulator's activities are put in place directly: starting 10,000 through the API needs 10,000 groups.
+      state.activities.set(activityId, {
+        id: activityId,
+        scalingGroupId: `asg-bench${i}`,
+        regionId: REGION,
+        action: 'DetachInstances',
+        instanceIds: [`i-bench${i}`],
+        startedAt: now,
+        endsAt: now + 3_600_000,
+        outcome: { status: 'Successful' },
+        settled: false,
+        decreaseDesiredCapacity: true,
+        description: 'bench',
+        ignoredInstanceIds: [],
+        detachFromBalancers: false,
+        destroyed: [],
+        stopped: [],
+      });
+      const requestId = `p3-${i}`;
+      return {
+        requestId,
+        action: 'detach-instances',
+        status: 'IN_PROGRESS',
+        request: {
+          requestId,
+          provider: 'aliyun',
+          region: REGION,
+          scalingGroupId: `asg-bench${i}`,
+          instanceIds: [`i-bench${i}`],
+          preflight: true,
+          dryRun: false,
+        },
+        activityId,
+        attempts: 1,
+        createdAt: new Date(now).toISOString(),
+        updatedAt: new Date(now).toISOString(),
+        submittedAt: new Date(now).toISOString(),
+        pendingShard: 'P',
+      } as OperationRecord & { pendingShard: string };
+    });
+    for (const batch of chunk(items, 25)) {
+      await documents.send(
+        new BatchWriteCommand({
+          RequestItems: { 'bench-p3': batch.map((Item) => ({ PutRequest: { Item } })) },
+        }),
+      );
+    }
+    const callsBefore = emulator.calls.length;
+    const rssBefore = process.memoryUsage().rss;
+    let peak = rssBefore;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 20);
+    const started = performance.now();
+    const summary = await pollActivities({
+      ledger,
+      publisher,
+      providers,
+      clock,
+      timeoutMs: 7_200_000,
+      concurrency: 8,
+    });
+    const wall = performance.now() - started;
+    clearInterval(sampler);
+    const describeCalls = emulator.calls
+      .slice(callsBefore)
+      .filter((c) => c.action === 'DescribeScalingActivities').length;
+    report('## P3: one poll pass over 10,000 in-progress operations, one region');
+    report('');
+    report('| measure | result | goal |');
+    report('|---|---|---|');
+    report(`| operations examined | ${summary.examined} | 10,000 |`);
+    report(`| DescribeScalingActivities calls | ${describeCalls} | 500 |`);
+    report(`| still in progress after the pass | ${summary.stillInProgress} | 10,000 |`);
+    report(`| wall time | ${(wall / 1000).toFixed(1)} s | |`);
+    report(
+      `| peak RSS (whole bench process, sampled every 20 ms) | ${Math.round(peak / 2 ** 20)} MiB (${Math.round(rssBefore / 2 ** 20)} MiB before the pass) | |`,
+    );
+    report('');
+  }
+
+  // P4: delay from an activity's end (emulator clock) to its completion event, default poll settings.
+  {
+    const count = 40;
+    const ledger = await newLedger('bench-p4');
+    const intervalMs = 5000;
+    const groups = Array.from({ length: count }, (_, i) => ({
+      scalingGroupId: `asg-p4-${i}`,
+      regionId: REGION,
+      minSize: 0,
+      maxSize: 10,
+      // Activities end at spread-out moments, so the poller's phase does not favour them.
+      activityDurationMs: 2_000 + Math.floor((i * 37_000) / count),
+    }));
+    emulator.ess.add({
+      credentials: [],
+      activityDurationMs: 1000,
+      aliyun: {
+        scalingGroups: groups.map((g) => ({
+          ...g,
+          lifecycleState: 'Active',
+          scalingPolicy: 'release',
+          loadBalancers: [],
+          dbInstances: [],
+          vServerGroups: [],
+          albServerGroups: [],
+          activityOutcomes: [],
+          unauthorizedActions: [],
+        })),
+        instances: groups.map((g, i) => ({
+          instanceId: `i-p4-${i}`,
+          scalingGroupId: g.scalingGroupId,
+          creationType: 'AutoCreated',
+          lifecycleState: 'InService',
+          entrusted: false,
+          status: 'Running',
+        })),
+      },
+      tencent: { groups: [], instances: [] },
+    });
+    for (const [i, g] of groups.entries()) {
+      const request = {
+        requestId: `p4-${i}`,
+        provider: 'aliyun' as const,
+        region: REGION,
+        scalingGroupId: g.scalingGroupId,
+        instanceIds: [`i-p4-${i}`],
+        preflight: false,
+        dryRun: false,
+      };
+      await ledger.begin(
+        { action: 'detach-instances', request, requestId: request.requestId, clientToken: request.requestId },
+        new Date(),
+      );
+      const result = await providers.aliyun.submit(
+        { action: 'detach-instances', request },
+        { clientToken: request.requestId },
+      );
+      await ledger.markSubmitted(request.requestId, result, new Date());
+    }
+    // The deployed schedule: an invocation a minute, each passing every 5 s for 45 s (POLL_LOOP_SECONDS).
+    const deadline = Date.now() + 55_000;
+    while (Date.now() < deadline && published.size < count) {
+      await pollRepeatedly(
+        { ledger, publisher, providers, clock, timeoutMs: 3_600_000, concurrency: 8 },
+        { intervalMs, deadline: Math.min(deadline, Date.now() + 45_000), sleep: (ms) => sleep(ms) },
+      );
+      await sleep(100);
+    }
+    const delays = [...emulator.ess.state.activities.values()]
+      .filter((a) => a.scalingGroupId.startsWith('asg-p4-'))
+      .map((a) => {
+        const requestId = `p4-${a.scalingGroupId.slice('asg-p4-'.length)}`;
+        return (published.get(requestId) ?? Number.NaN) - a.endsAt;
+      });
+    const seen = delays.filter((d) => !Number.isNaN(d));
+    report('## P4: activity end (emulator clock) to completion event, default poll settings');
+    report('');
+    report('| measure | result | goal |');
+    report('|---|---|---|');
+    report(`| operations | ${count} (activities of 2 to 39 s, ending spread over 37 s) | |`);
+    report(`| events seen | ${seen.length} | ${count} |`);
+    report(`| p50 delay | ${(percentile(seen, 50) / 1000).toFixed(1)} s | |`);
+    report(`| p95 delay | ${(percentile(seen, 95) / 1000).toFixed(1)} s | under 15 s |`);
+    report(`| max delay | ${(Math.max(...seen) / 1000).toFixed(1)} s | |`);
+    report('');
+  }
+} finally {
+  await dispatcher.close();
+  await emulator.close();
+  await dynamo.stop();
+}
+
+writeFileSync(
+  new URL('../BENCHMARKS.md', import.meta.url),
+  `# Benchmarks
+
+Produced by \`npm run bench\` (\`tsx bench/run.ts\`) on ${new Date().toISOString().slice(0, 10)}, on this project's CI-sized
+machine (2 cores). Real parts: DynamoDB Local, the cloud emulator over HTTP, the real ledger, ESS client and
+poller, in one process; completion events go to an in-process recorder that notes when each was published.
+
+${lines.join('\n')}
+Not measured yet: **P1** (200 one-instance requests for one group, coalescing on vs one call per request): it
+needs the per-group coalescing of issue #6, which is not built yet.
+`,
+);
+process.exit(0);
