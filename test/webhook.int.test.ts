@@ -67,6 +67,20 @@ describe('webhook', () => {
     expect(done.callback).toMatchObject({ attempts: 3, url: receiver.url });
   });
 
+  it.concurrent("the status API shows the cloud's progress while the activity runs", async () => {
+    const group = await aScalingGroup(admin, { activityDurationMs: 4000 });
+    const request = aDetachRequest(group);
+
+    await webhook.post('detach-instances', request);
+    await waitForRecord(request.requestId, (r) => r.cloudProgress !== undefined, 15_000);
+    const running = await webhook.status(request.requestId);
+
+    expect(running.body).toMatchObject({
+      status: 'IN_PROGRESS',
+      cloudProgress: { statusCode: 'InProgress', progress: expect.any(Number) },
+    });
+  });
+
   it.concurrent('a repeated request id gets the same answer and is not enqueued twice', async () => {
     const group = await aScalingGroup(admin);
     const request = aDetachRequest(group);

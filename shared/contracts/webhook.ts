@@ -56,6 +56,8 @@ export const OperationStatus = z.looseObject({
   instanceIds: z.array(z.string()).optional(),
   serverGroupIds: z.array(z.string()).optional(),
   activityId: z.string().optional(),
+  /** The cloud's last word on a running activity: its status and percent done, where it gives one. */
+  cloudProgress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
   attempts: z.number().int(),
   lastError: CompletionError.optional(),
   event: CompletionEvent.optional(),

@@ -44,9 +44,10 @@ export async function acceptRequest(
   if (existing)
     return { kind: 'accepted', requestId: request.requestId, status: existing.status, repeated: true };
   await deps.queue.enqueue(action, request);
-  const record = await deps.ledger.begin(
+  await deps.ledger.begin(
     { action, request, requestId: request.requestId, clientToken: clientTokenOf(request) } as NewOperation,
     deps.clock.now(),
   );
-  return { kind: 'accepted', requestId: request.requestId, status: record.status, repeated: false };
+  // The function may already have taken it further; the answer to a new request is that it is queued.
+  return { kind: 'accepted', requestId: request.requestId, status: 'QUEUED', repeated: false };
 }

@@ -92,6 +92,28 @@ describe('pollActivities', () => {
     expect(summary.stillInProgress).toBe(1);
   });
 
+  it('records the progress of a running activity for the status API, only when it moved', async () => {
+    const { deps, provider } = await setup(1);
+    const recorded: unknown[] = [];
+    const recordProgress = deps.ledger.recordProgress.bind(deps.ledger);
+    deps.ledger.recordProgress = async (id, progress) => {
+      recorded.push(progress);
+      await recordProgress(id, progress);
+    };
+    provider.activities.set('asa-1', report('asa-1', 'InProgress', 'pending', { progress: 40 }));
+
+    await pollActivities(deps);
+    await pollActivities(deps);
+    provider.activities.set('asa-1', report('asa-1', 'InProgress', 'pending', { progress: 80 }));
+    await pollActivities(deps);
+
+    expect(recorded).toEqual([
+      { statusCode: 'InProgress', progress: 40 },
+      { statusCode: 'InProgress', progress: 80 },
+    ]);
+    expect(deps.ledger.records.get('r-1')?.cloudProgress).toEqual({ statusCode: 'InProgress', progress: 80 });
+  });
+
   it('never emits a second event on the next pass', async () => {
     const { deps, provider } = await setup(1);
     provider.activities.set('asa-1', report('asa-1', 'Successful', 'succeeded'));

@@ -161,6 +161,18 @@ async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: Poll
     }
     if (!event) {
       summary.stillInProgress++;
+      const report = byId.get(record.activityId as string);
+      // The status API shows the cloud's progress; it is written only when it moved.
+      if (
+        report &&
+        (report.statusCode !== record.cloudProgress?.statusCode ||
+          report.progress !== record.cloudProgress?.progress)
+      ) {
+        await deps.ledger.recordProgress(record.requestId, {
+          statusCode: report.statusCode,
+          ...(report.progress !== undefined && { progress: report.progress }),
+        });
+      }
       continue;
     }
     if (await completeOperation(deps, event, record.request?.callbackUrl)) {

@@ -59,6 +59,11 @@ export interface SubmitAttempt {
   ambiguousSince?: Date;
 }
 
+export interface CloudProgress {
+  statusCode: string;
+  progress?: number;
+}
+
 export type ProviderName = DetachRequest['provider'];
 export type ProviderRegistry = Readonly<Record<ProviderName, ScalingProvider>>;
 
@@ -91,6 +96,7 @@ export interface OperationRecord {
   callback?: CallbackState;
   /** The preflight's plan, fixed on the first attempt so that every retry sends the same call. */
   plan?: Plan;
+  cloudProgress?: CloudProgress;
   lastDeliveredStatus?: string;
 }
 
@@ -110,6 +116,8 @@ export interface Ledger {
   /** QUEUED -> IN_PROGRESS (activity to poll) or SUBMITTED (to reconcile). False when already moved on. */
   markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean>;
   recordPlan(requestId: string, plan: Plan, now: Date): Promise<void>;
+  /** The cloud's last word on an activity still running (status word and percent), for the status API. */
+  recordProgress(requestId: string, progress: CloudProgress): Promise<void>;
   /**
    * Stores the terminal status and its event, unless the record is already terminal. Creates the record if it
    * does not exist (a rejected message). True when this call made the transition.

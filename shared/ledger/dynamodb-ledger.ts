@@ -9,7 +9,13 @@ import {
 import { type CompletionEvent, targetsOf } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
 import { LEDGER_STATUS_OF } from '../detach/completion.ts';
-import type { Ledger, NewOperation, OperationRecord as Operation, SubmitResult } from '../detach/ports.ts';
+import type {
+  CloudProgress,
+  Ledger,
+  NewOperation,
+  OperationRecord as Operation,
+  SubmitResult,
+} from '../detach/ports.ts';
 import type { Plan } from '../detach/preflight.ts';
 import type { DetachError } from '../errors.ts';
 import { OperationRecord } from './operation-record.ts';
@@ -132,6 +138,24 @@ export class DynamoDbLedger implements Ledger {
         ExpressionAttributeValues: { ':plan': plan, ':now': now.toISOString(), ':queued': 'QUEUED' },
       }),
     );
+  }
+
+  async recordProgress(requestId: string, progress: CloudProgress): Promise<void> {
+    await this.#documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId },
+          UpdateExpression: 'SET cloudProgress = :progress',
+          ConditionExpression: '#status = :inProgress',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':progress': progress, ':inProgress': 'IN_PROGRESS' },
+        }),
+      )
+      .catch((error: unknown) => {
+        // The activity ended meanwhile: its progress no longer matters.
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   async complete(event: CompletionEvent): Promise<boolean> {

@@ -35,6 +35,7 @@ export const OperationRecord = z
     deliveredEvents: z.number().int().optional(),
     callback: CallbackState.optional(),
     plan: CompletionEvent.shape.plan,
+    cloudProgress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
     lastDeliveredStatus: z.string().optional(),
   })
   .transform((record, context): OperationRecordType => {

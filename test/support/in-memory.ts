@@ -3,6 +3,7 @@ import type { CallbackState } from '../../shared/detach/callbacks.ts';
 import { isTerminal, LEDGER_STATUS_OF } from '../../shared/detach/completion.ts';
 import type {
   ActivityReport,
+  CloudProgress,
   EventPublisher,
   Ledger,
   NewOperation,
@@ -76,6 +77,11 @@ export class InMemoryLedger implements Ledger {
     const record = this.records.get(requestId);
     if (record?.status !== 'QUEUED') throw new Error('condition failed');
     record.plan = plan;
+  }
+
+  async recordProgress(requestId: string, progress: CloudProgress): Promise<void> {
+    const record = this.records.get(requestId);
+    if (record?.status === 'IN_PROGRESS') record.cloudProgress = progress;
   }
 
   async recordCallback(requestId: string, callback: CallbackState): Promise<void> {
