@@ -32,6 +32,11 @@ const publisher = {
   publish: async (event: CompletionEvent) => void published.set(event.requestId, Date.now()),
 };
 const clock = { now: () => new Date() };
+const dispatchSettings = {
+  maxAttempts: 8,
+  retry: { baseSeconds: 5, maxSeconds: 300 },
+  activityHoldMs: 3_600_000,
+};
 const lines: string[] = [];
 const report = (line: string) => {
   lines.push(line);
@@ -119,6 +124,7 @@ try {
       clock,
       timeoutMs: 7_200_000,
       concurrency: 8,
+      ...dispatchSettings,
     });
     const wall = performance.now() - started;
     clearInterval(sampler);
@@ -202,7 +208,7 @@ try {
     const deadline = Date.now() + 55_000;
     while (Date.now() < deadline && published.size < count) {
       await pollRepeatedly(
-        { ledger, publisher, providers, clock, timeoutMs: 3_600_000, concurrency: 8 },
+        { ledger, publisher, providers, clock, timeoutMs: 3_600_000, concurrency: 8, ...dispatchSettings },
         { intervalMs, deadline: Math.min(deadline, Date.now() + 45_000), sleep: (ms) => sleep(ms) },
       );
       await sleep(100);

@@ -15,12 +15,7 @@ import { deliveryOf } from './sqs-delivery.ts';
  * terminal event. A retryable failure is delayed (visibility) and reported as a batch item failure.
  */
 export function createRequestHandler(action: Action) {
-  const { config, retryDelay, ...deps } = compose();
-  const submitDeps = {
-    ...deps,
-    maxAttempts: config.MAX_ATTEMPTS,
-    retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
-  };
+  const { config: _config, retryDelay, ...submitDeps } = compose();
   const processor = new SqsFifoPartialProcessorAsync();
 
   async function handleRecord(record: SQSRecord): Promise<void> {

@@ -123,6 +123,8 @@ export async function createLedgerTable(dynamoUrl: string, tableName: string): P
         AttributeDefinitions: [
           { AttributeName: 'requestId', AttributeType: 'S' },
           { AttributeName: 'pendingShard', AttributeType: 'S' },
+          { AttributeName: 'waitKey', AttributeType: 'S' },
+          { AttributeName: 'createdAt', AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: 'requestId', KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
@@ -131,6 +133,14 @@ export async function createLedgerTable(dynamoUrl: string, tableName: string): P
             KeySchema: [
               { AttributeName: 'pendingShard', KeyType: 'HASH' },
               { AttributeName: 'requestId', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: 'waiting',
+            KeySchema: [
+              { AttributeName: 'waitKey', KeyType: 'HASH' },
+              { AttributeName: 'createdAt', KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
           },

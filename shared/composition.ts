@@ -71,6 +71,10 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     config,
     clock,
     providers,
+    // How requests that wait for their group are sent: by the request function, and by the poller.
+    maxAttempts: config.MAX_ATTEMPTS,
+    retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
+    activityHoldMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
     ledger,
     publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
     ...(callbacks && { callbacks }),

@@ -159,3 +159,67 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     });
   });
 });
+
+describe('DynamoDbLedger group lock', () => {
+  const group = () => `aliyun#cn-hangzhou#${uniqueId('asg')}`;
+
+  it('one holder at a time; released with a backoff, it is not taken before the backoff ends', async () => {
+    const key = group();
+    const first = await ledger.acquireGroup(key, 'a', now, 30_000);
+    const second = await ledger.acquireGroup(key, 'b', now, 30_000);
+    await ledger.releaseGroup(key, 'a', { batch: null, retryAfter: now.getTime() + 5_000 });
+    const duringBackoff = await ledger.acquireGroup(key, 'b', new Date(now.getTime() + 1_000), 30_000);
+    const after = await ledger.acquireGroup(key, 'b', new Date(now.getTime() + 5_000), 30_000);
+
+    expect([first, second, duringBackoff, after]).toEqual([
+      { groupKey: key },
+      undefined,
+      undefined,
+      { groupKey: key },
+    ]);
+  });
+
+  it('an activity holds the group until it is finished; a kept batch comes back with the lock', async () => {
+    const key = group();
+    const batch = { requestIds: ['r-1'], instanceIds: ['i-1'], clientToken: 'r-1' };
+    await ledger.acquireGroup(key, 'a', now, 30_000);
+    await ledger.releaseGroup(key, 'a', { batch });
+    const withBatch = await ledger.acquireGroup(key, 'b', now, 30_000);
+    await ledger.releaseGroup(key, 'b', {
+      batch: null,
+      activityId: 'asa-1',
+      activityUntil: now.getTime() + 60_000,
+    });
+    const whileRunning = await ledger.acquireGroup(key, 'c', now, 30_000);
+    await ledger.finishGroupActivity(key, 'asa-other');
+    const wrongActivity = await ledger.acquireGroup(key, 'c', now, 30_000);
+    await ledger.finishGroupActivity(key, 'asa-1');
+    const finished = await ledger.acquireGroup(key, 'c', now, 30_000);
+
+    expect(withBatch).toEqual({ groupKey: key, batch });
+    expect([whileRunning, wrongActivity]).toEqual([undefined, undefined]);
+    expect(finished).toEqual({ groupKey: key });
+  });
+
+  it('lists the requests waiting in a group, oldest first', async () => {
+    const key = group();
+    const make = (id: string, at: string) =>
+      ledger.begin(
+        {
+          requestId: id,
+          action: 'detach-instances',
+          request: { ...aRequest(), requestId: id },
+          clientToken: id,
+          waitKey: key,
+        },
+        new Date(at),
+      );
+    const [a, b] = [uniqueId('w'), uniqueId('w')];
+    await make(b, '2026-01-01T00:00:02.000Z');
+    await make(a, '2026-01-01T00:00:01.000Z');
+
+    expect((await ledger.listWaiting(key, 10)).map((r) => r.requestId)).toEqual([a, b]);
+    await ledger.markSubmitted(a, { activityId: 'asa-1' }, now);
+    expect((await ledger.listWaiting(key, 10)).map((r) => r.requestId)).toEqual([b]);
+  });
+});

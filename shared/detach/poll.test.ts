@@ -20,6 +20,9 @@ async function setup(count: number, region = 'cn-hangzhou') {
     clock,
     timeoutMs: 60_000,
     concurrency: 4,
+    maxAttempts: 3,
+    retry: { baseSeconds: 1, maxSeconds: 5 },
+    activityHoldMs: 60_000,
   };
   for (let i = 1; i <= count; i++) {
     const request: DetachInstancesRequest = {

@@ -4,16 +4,16 @@ import { callbackDue, deliverCallback } from './callbacks.ts';
 import { chunk, mapLimit } from './collections.ts';
 import {
   abandonedEvent,
-  type CompletionDeps,
   completeOperation,
   eventFor,
   PUBLISH_GRACE_MS,
   publishStored,
   unpublishedEvent,
 } from './completion.ts';
+import { type DispatchDeps, dispatchGroup, waitKeyOf } from './dispatch.ts';
 import type { ActivityReport, Clock, OperationRecord, ProviderName, ProviderRegistry } from './ports.ts';
 
-export interface PollDeps extends CompletionDeps {
+export interface PollDeps extends DispatchDeps {
   providers: ProviderRegistry;
   clock: Clock;
   /** An operation still not finished this long after submission ends as TimedOut. */
@@ -27,6 +27,8 @@ export interface PollSummary {
   describeCalls: number;
   completed: Partial<Record<TerminalStatus, number>>;
   republished: number;
+  /** Groups whose waiting requests were sent (or tried) this pass. */
+  dispatched: number;
   /** Callback attempts made this pass (retries, and first attempts whose writer died). */
   callbacks: number;
   stillInProgress: number;
@@ -46,6 +48,7 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     describeCalls: 0,
     completed: {},
     republished: 0,
+    dispatched: 0,
     callbacks: 0,
     stillInProgress: 0,
     failedBatches: [],
@@ -57,6 +60,7 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     const key = `${request.provider}\u0000${request.region}`;
     groups.set(key, [...(groups.get(key) ?? []), record]);
   };
+  const groups = new Set<string>();
   for await (const record of deps.ledger.listPending()) {
     summary.examined++;
     const now = deps.clock.now();
@@ -74,6 +78,11 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
       summary.callbacks++;
     } else if (unpublishedEvent(record)) {
       // Its writer is publishing it now; if that writer died, a later pass publishes it.
+    } else if (record.status === 'QUEUED' && record.request) {
+      // A request waiting for its group: the group is dispatched below, unless the request waited too long.
+      const expired = timedOut(deps, record, undefined);
+      if (expired) await completeOperation(deps, expired, record.request.callbackUrl);
+      else groups.add(waitKeyOf(record.request) as string);
     } else if (record.status === 'IN_PROGRESS' && record.activityId && record.request)
       add(inProgress, record);
     else if (record.status === 'SUBMITTED' && record.request) add(submitted, record);
@@ -83,10 +92,15 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     const provider = (records[0] as OperationRecord).request?.provider as ProviderName;
     return chunk(records, deps.providers[provider].activityBatchLimit);
   });
-  await mapLimit(batches, deps.concurrency, (batch) => pollBatch(deps, batch, summary));
+  await mapLimit(batches, deps.concurrency, (batch) => pollBatch(deps, batch, summary, groups));
   await mapLimit([...submitted.values()], deps.concurrency, (records) =>
     reconcileRegion(deps, records, summary),
   );
+  // Waiting requests go out as their groups come free; a busy group is simply not taken now.
+  await mapLimit([...groups], deps.concurrency, async (groupKey) => {
+    const result = await dispatchGroup(deps, groupKey);
+    if (result.kind !== 'not-now') summary.dispatched++;
+  });
   return summary;
 }
 
@@ -128,7 +142,12 @@ async function reconcileRegion(
   }
 }
 
-async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: PollSummary): Promise<void> {
+async function pollBatch(
+  deps: PollDeps,
+  batch: OperationRecord[],
+  summary: PollSummary,
+  groups: Set<string>,
+): Promise<void> {
   const first = batch[0] as OperationRecord;
   const { provider, region } = first.request as NonNullable<OperationRecord['request']>;
   const activityIds = batch.map((record) => record.activityId as string);
@@ -174,6 +193,12 @@ async function pollBatch(deps: PollDeps, batch: OperationRecord[], summary: Poll
         });
       }
       continue;
+    }
+    const waitKey = record.request && waitKeyOf(record.request);
+    if (waitKey) {
+      // The group is free again first: a crash after this only repeats the completion, never blocks the group.
+      await deps.ledger.finishGroupActivity(waitKey, record.activityId as string);
+      groups.add(waitKey);
     }
     if (await completeOperation(deps, event, record.request?.callbackUrl)) {
       summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;

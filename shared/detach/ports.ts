@@ -100,7 +100,35 @@ export interface OperationRecord {
   lastDeliveredStatus?: string;
 }
 
-export type NewOperation = ActionRequest & { requestId: string; clientToken: string };
+export type NewOperation = ActionRequest & {
+  requestId: string;
+  clientToken: string;
+  /** Set for requests that wait for their group's turn (the instance actions): the group they wait in. */
+  waitKey?: string;
+};
+
+/** One call to the cloud for several requests of one group (coalesced), kept until it got a definitive answer. */
+export interface Batch {
+  requestIds: string[];
+  instanceIds: string[];
+  clientToken: string;
+}
+
+export interface GroupState {
+  groupKey: string;
+  /** A batch whose call failed ambiguously: the next call must be exactly this one. */
+  batch?: Batch;
+}
+
+export interface GroupChange {
+  /** An activity of ours now runs on the group: nothing else is sent until the poller sees it end. */
+  activityId?: string;
+  activityUntil?: number;
+  /** Keep (a batch), or forget (null). */
+  batch?: Batch | null;
+  /** Epoch ms before which nothing is sent to the group (a backoff). */
+  retryAfter?: number;
+}
 
 /** Port: the operation ledger. Every transition is conditional so that concurrent writers cannot both win. */
 export interface Ledger {
@@ -116,6 +144,13 @@ export interface Ledger {
   /** QUEUED -> IN_PROGRESS (activity to poll) or SUBMITTED (to reconcile). False when already moved on. */
   markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean>;
   recordPlan(requestId: string, plan: Plan, now: Date): Promise<void>;
+  /** QUEUED requests waiting in a group, oldest first. */
+  listWaiting(groupKey: string, limit: number): Promise<OperationRecord[]>;
+  /** Takes the group's lock for `leaseMs`, unless it is held, an activity of ours runs, or a backoff is on. */
+  acquireGroup(groupKey: string, owner: string, now: Date, leaseMs: number): Promise<GroupState | undefined>;
+  releaseGroup(groupKey: string, owner: string, change: GroupChange): Promise<void>;
+  /** The group's activity ended: the group may be sent the next batch. */
+  finishGroupActivity(groupKey: string, activityId: string): Promise<void>;
   /** The cloud's last word on an activity still running (status word and percent), for the status API. */
   recordProgress(requestId: string, progress: CloudProgress): Promise<void>;
   /**

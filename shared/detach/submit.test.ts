@@ -20,6 +20,7 @@ function setup() {
     clock: fixedClock(),
     maxAttempts: 3,
     retry: { baseSeconds: 2, maxSeconds: 60 },
+    activityHoldMs: 60_000,
   };
   return { deps, provider };
 }
@@ -34,13 +35,26 @@ const aRequest = (overrides: Record<string, unknown> = {}) => ({
 });
 const delivery = (body: unknown, receiveCount = 1) => ({ body, messageId: 'm-1', receiveCount });
 
-describe('submitDetachInstances', () => {
-  it('submits a valid request once and records its activity', async () => {
+const aVServerRequest = (overrides: Record<string, unknown> = {}) => ({
+  requestId: 'req-v',
+  provider: 'aliyun',
+  region: 'cn-hangzhou',
+  scalingGroupId: 'asg-1',
+  vServerGroups: [
+    { loadBalancerId: 'lb-1', vServerGroupAttributes: [{ vServerGroupId: 'rsp-1', port: 80 }] },
+  ],
+  ...overrides,
+});
+const submitVServer = (deps: Parameters<typeof submitRequest>[0], d: Delivery) =>
+  submitRequest(deps, 'detach-vserver-groups', d);
+
+describe('submitRequest', () => {
+  it('an instance request is recorded in its group and sent at once when the group is free', async () => {
     const { deps, provider } = setup();
 
-    const outcome = await submitDetachInstances(deps, delivery(aRequest()));
+    const outcome = await submitDetachInstances(deps, delivery(aRequest({ preflight: false })));
 
-    expect(outcome).toEqual({ kind: 'submitted', requestId: 'req-1', activityId: 'asa-1' });
+    expect(outcome).toEqual({ kind: 'queued', requestId: 'req-1', dispatch: 'sent' });
     expect(provider.submitCalls).toEqual([
       { action: 'detach-instances', requestId: 'req-1', clientToken: 'req-1' },
     ]);
@@ -50,9 +64,9 @@ describe('submitDetachInstances', () => {
 
   it('does not call the cloud again for a duplicate delivery', async () => {
     const { deps, provider } = setup();
-    await submitDetachInstances(deps, delivery(aRequest()));
+    await submitDetachInstances(deps, delivery(aRequest({ preflight: false })));
 
-    const outcome = await submitDetachInstances(deps, delivery(aRequest(), 2));
+    const outcome = await submitDetachInstances(deps, delivery(aRequest({ preflight: false }), 2));
 
     expect(outcome).toMatchObject({ kind: 'duplicate', status: 'IN_PROGRESS' });
     expect(provider.submitCalls).toHaveLength(1);
@@ -114,124 +128,64 @@ describe('submitDetachInstances', () => {
     expect(deps.ledger.records.get('req-1')?.status).toBe('IN_PROGRESS');
   });
 
-  it('retries a retryable error with the same client token, then succeeds', async () => {
-    const { deps, provider } = setup();
-    provider.submitAnswers = [
-      new DetachError('ServiceUnavailable', 'down', 'transient', { httpStatus: 503 }),
-    ];
-
-    await expect(submitDetachInstances(deps, delivery(aRequest(), 1))).rejects.toBeInstanceOf(RetryLater);
-    const outcome = await submitDetachInstances(deps, delivery(aRequest(), 2));
-
-    expect(outcome.kind).toBe('submitted');
-    expect(provider.submitCalls.map((call) => call.clientToken)).toEqual(['req-1', 'req-1']);
-    expect(deps.ledger.records.get('req-1')).toMatchObject({
-      attempts: 2,
-      lastError: { code: 'ServiceUnavailable' },
-    });
-  });
-
-  it('ends a fatal error in one Failed event with the cloud code and message', async () => {
-    const { deps } = setup();
-    deps.providers.aliyun.submitAnswers = [
-      new DetachError('IncorrectCapacity.MinSize', 'below MinSize', 'fatal'),
-    ];
-
-    const outcome = await submitDetachInstances(deps, delivery(aRequest()));
-
-    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'IncorrectCapacity.MinSize' } });
-    expect(deps.publisher.events).toHaveLength(1);
-    expect(deps.publisher.events[0]).toMatchObject({
-      status: 'Failed',
-      error: { code: 'IncorrectCapacity.MinSize', message: 'below MinSize' },
-    });
-  });
-
-  it('gives up on the last allowed delivery with RetriesExhausted instead of leaving it to the DLQ', async () => {
-    const { deps } = setup();
-    deps.providers.aliyun.submitAnswers = [new DetachError('ScalingActivityInProgress', 'busy', 'busy')];
-
-    const outcome = await submitDetachInstances(deps, delivery(aRequest(), 3));
-
-    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'RetriesExhausted', kind: 'busy' } });
-    expect(deps.publisher.events[0]?.error?.message).toContain('ScalingActivityInProgress');
-  });
-
-  it('publishes on redelivery an event that a crash left unpublished', async () => {
-    const { deps } = setup();
-    deps.providers.aliyun.submitAnswers = [new DetachError('InvalidInstanceId.NotFound', 'gone', 'fatal')];
-    deps.publisher.failNext = 1;
-    await expect(submitDetachInstances(deps, delivery(aRequest()))).rejects.toThrow('bus unavailable');
-
-    const outcome = await submitDetachInstances(deps, delivery(aRequest(), 2));
-
-    expect(outcome).toMatchObject({ kind: 'duplicate', status: 'FAILED' });
-    expect(deps.publisher.events).toHaveLength(1);
-    expect(deps.ledger.records.get('req-1')?.eventPublishedAt).toBeDefined();
-  });
-
-  describe('preflight', () => {
-    const snapshot = (present: string[], overrides = {}) => ({
-      exists: true,
-      active: true,
-      state: 'Active',
-      minSize: 0,
-      capacity: present.length,
-      checkMinSize: true,
-      present: present.map((instanceId) => ({ instanceId, state: 'InService', acceptable: true })),
-      ...overrides,
-    });
-
-    it('sends only the instances still in the group, and every retry sends that same plan without reading again', async () => {
+  describe('actions that go straight to the cloud (server groups)', () => {
+    it('retries a retryable error through SQS with the same client token, then succeeds', async () => {
       const { deps, provider } = setup();
-      provider.snapshot = snapshot(['i-1']);
-      provider.submitAnswers = [new DetachError('InternalError', 'oops', 'transient')];
+      provider.submitAnswers = [
+        new DetachError('ServiceUnavailable', 'down', 'transient', { httpStatus: 503 }),
+        {},
+      ];
 
-      await expect(submitDetachInstances(deps, delivery(aRequest(), 1))).rejects.toBeInstanceOf(RetryLater);
-      provider.snapshot = snapshot([]);
-      await submitDetachInstances(deps, delivery(aRequest(), 2));
+      await expect(submitVServer(deps, delivery(aVServerRequest(), 1))).rejects.toBeInstanceOf(RetryLater);
+      const outcome = await submitVServer(deps, delivery(aVServerRequest(), 2));
 
-      expect(provider.inspectCalls).toEqual(['req-1']);
-      expect(deps.ledger.records.get('req-1')?.plan).toMatchObject({
-        send: ['i-1'],
-        alreadyDetached: ['i-2'],
+      expect(outcome.kind).toBe('submitted');
+      expect(provider.submitCalls.map((call) => call.clientToken)).toEqual(['req-v', 'req-v']);
+      expect(deps.ledger.records.get('req-v')).toMatchObject({
+        status: 'SUBMITTED',
+        attempts: 2,
+        lastError: { code: 'ServiceUnavailable' },
       });
-      expect(provider.submitCalls).toHaveLength(2);
     });
 
-    it('ends without a call when every instance is already out', async () => {
+    it('ends a fatal error in one Failed event with the cloud code and message', async () => {
       const { deps, provider } = setup();
-      provider.snapshot = snapshot([]);
+      provider.submitAnswers = [new DetachError('Forbidden.Unauthorized', 'no', 'fatal')];
 
-      const outcome = await submitDetachInstances(deps, delivery(aRequest()));
+      const outcome = await submitVServer(deps, delivery(aVServerRequest()));
 
-      expect(outcome).toEqual({ kind: 'completed', requestId: 'req-1', status: 'Succeeded' });
-      expect(provider.submitCalls).toEqual([]);
-      expect(deps.publisher.events[0]).toMatchObject({ cloud: { statusCode: 'AlreadyDetached' } });
-    });
-
-    it('a dry run publishes the plan and calls nothing, even when the plan would be refused', async () => {
-      const { deps, provider } = setup();
-      provider.snapshot = snapshot(['i-1', 'i-2'], { minSize: 1 });
-
-      const outcome = await submitDetachInstances(deps, delivery(aRequest({ dryRun: true })));
-
-      expect(outcome).toMatchObject({ kind: 'completed', status: 'DryRun' });
+      expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'Forbidden.Unauthorized' } });
+      expect(deps.publisher.events).toHaveLength(1);
       expect(deps.publisher.events[0]).toMatchObject({
-        status: 'DryRun',
-        error: { code: 'Preflight.BelowMinSize' },
+        status: 'Failed',
+        error: { code: 'Forbidden.Unauthorized', message: 'no' },
       });
-      expect(provider.submitCalls).toEqual([]);
     });
 
-    it('can be turned off', async () => {
+    it('gives up on the last allowed delivery with RetriesExhausted instead of leaving it to the DLQ', async () => {
       const { deps, provider } = setup();
-      provider.snapshot = snapshot([]);
+      provider.submitAnswers = [new DetachError('Throttling', 'slow', 'throttled')];
 
-      await submitDetachInstances(deps, delivery(aRequest({ preflight: false })));
+      const outcome = await submitVServer(deps, delivery(aVServerRequest(), 3));
 
-      expect(provider.inspectCalls).toEqual([]);
-      expect(provider.submitCalls).toHaveLength(1);
+      expect(outcome).toMatchObject({
+        kind: 'failed',
+        error: { code: 'RetriesExhausted', kind: 'throttled' },
+      });
+      expect(deps.publisher.events[0]?.error?.message).toContain('Throttling');
+    });
+
+    it('publishes on redelivery an event that a crash left unpublished', async () => {
+      const { deps, provider } = setup();
+      provider.submitAnswers = [new DetachError('InvalidParameter', 'bad', 'fatal')];
+      deps.publisher.failNext = 1;
+      await expect(submitVServer(deps, delivery(aVServerRequest()))).rejects.toThrow('bus unavailable');
+
+      const outcome = await submitVServer(deps, delivery(aVServerRequest(), 2));
+
+      expect(outcome).toMatchObject({ kind: 'duplicate', status: 'FAILED' });
+      expect(deps.publisher.events).toHaveLength(1);
+      expect(deps.ledger.records.get('req-v')?.eventPublishedAt).toBeDefined();
     });
   });
 });

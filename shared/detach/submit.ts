@@ -7,13 +7,14 @@ import {
   type TerminalStatus,
 } from '../contracts/index.ts';
 import { type DetachError, isDetachError } from '../errors.ts';
-import { type CompletionDeps, eventFor, publishStored, unpublishedEvent } from './completion.ts';
+import { eventFor, publishStored, unpublishedEvent } from './completion.ts';
+import { type DispatchDeps, type DispatchResult, dispatchGroup, waitKeyOf } from './dispatch.ts';
 import type { Clock, OperationRecord, ProviderRegistry } from './ports.ts';
 import { planInstances } from './preflight.ts';
 import { completeOrRepublish, issuesOf, rejectRequest } from './rejection.ts';
 import { nextClientToken, type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
-export interface SubmitDeps extends CompletionDeps {
+export interface SubmitDeps extends DispatchDeps {
   providers: ProviderRegistry;
   clock: Clock;
   /** Deliveries after which a still-retryable failure ends the request as Failed (before SQS's DLQ would take it). */
@@ -35,6 +36,8 @@ export type SubmitOutcome =
   | { kind: 'submitted'; requestId: string; activityId?: string }
   | { kind: 'failed'; requestId: string; error: CompletionError }
   | { kind: 'duplicate'; requestId: string; status: string }
+  /** Waiting in its group, or already sent with its neighbours: the group's dispatcher takes it from here. */
+  | { kind: 'queued'; requestId: string; dispatch: DispatchResult['kind'] }
   /** Ended by the preflight without a cloud call: already done, or a dry run. */
   | { kind: 'completed'; requestId: string; status: TerminalStatus };
 
@@ -73,11 +76,13 @@ export async function submitRequest(
 
   const request = parsed.data;
   const operation = { action, request } as ActionRequest;
+  const waitKey = waitKeyOf(request);
   const record = await deps.ledger.begin(
     {
       ...operation,
       requestId: request.requestId,
       clientToken: clientTokenOf(request),
+      ...(waitKey && { waitKey }),
     },
     deps.clock.now(),
   );
@@ -85,6 +90,13 @@ export async function submitRequest(
     const pending = unpublishedEvent(record);
     if (pending) await publishStored(deps, pending, record.request?.callbackUrl);
     return { kind: 'duplicate', requestId: record.requestId, status: record.status };
+  }
+
+  if (waitKey) {
+    // The request is safe on the ledger: the message is done. The group's dispatcher (now, or the poller's next
+    // pass) sends it when the group is free, merged with its neighbours; retries never go back through SQS.
+    const dispatched = await dispatchGroup(deps, waitKey, [record]);
+    return { kind: 'queued', requestId: request.requestId, dispatch: dispatched.kind };
   }
 
   const clientToken = record.clientToken ?? request.requestId;

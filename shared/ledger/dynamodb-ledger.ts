@@ -4,13 +4,17 @@ import {
   GetCommand,
   PutCommand,
   paginateQuery,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type CompletionEvent, targetsOf } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
 import { LEDGER_STATUS_OF } from '../detach/completion.ts';
 import type {
+  Batch,
   CloudProgress,
+  GroupChange,
+  GroupState,
   Ledger,
   NewOperation,
   OperationRecord as Operation,
@@ -22,6 +26,10 @@ import { OperationRecord } from './operation-record.ts';
 
 /** Items the poller must visit carry this attribute; the sparse index `pending` holds only them. */
 export const PENDING_INDEX = 'pending';
+/** Requests waiting for their group's turn, by group (`waitKey`), oldest first. */
+export const WAITING_INDEX = 'waiting';
+/** A group's lock and running activity live in the same table, under a key no request id can take. */
+const groupItemKey = (groupKey: string) => `group|${groupKey}`;
 const PENDING = 'P';
 const OPEN_STATUSES = { ':queued': 'QUEUED', ':submitted': 'SUBMITTED', ':inProgress': 'IN_PROGRESS' };
 
@@ -56,11 +64,13 @@ export class DynamoDbLedger implements Ledger {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
     };
+    // A request that waits for its group's turn is listed by group (index `waiting`) and visited by the poller.
+    const waiting = operation.waitKey ? { waitKey: operation.waitKey, pendingShard: PENDING } : {};
     try {
       await this.#documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: item,
+          Item: { ...item, ...waiting },
           ConditionExpression: 'attribute_not_exists(requestId)',
         }),
       );
@@ -107,7 +117,7 @@ export class DynamoDbLedger implements Ledger {
           Key: { requestId },
           UpdateExpression: `SET #status = :status, submittedAt = :now, updatedAt = :now, pendingShard = :pending${optional
             .map(([name]) => `, ${name} = :${name}`)
-            .join('')} ADD attempts :one`,
+            .join('')} REMOVE waitKey ADD attempts :one`,
           ConditionExpression: '#status = :queued',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -140,6 +150,97 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
+  async listWaiting(groupKey: string, limit: number): Promise<Operation[]> {
+    const { Items } = await this.#documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: WAITING_INDEX,
+        KeyConditionExpression: 'waitKey = :key',
+        ExpressionAttributeValues: { ':key': groupKey },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? [])
+      .map((item) => OperationRecord.parse(item))
+      .filter((record) => record.status === 'QUEUED');
+  }
+
+  async acquireGroup(
+    groupKey: string,
+    owner: string,
+    now: Date,
+    leaseMs: number,
+  ): Promise<GroupState | undefined> {
+    try {
+      const { Attributes } = await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(groupKey) },
+          UpdateExpression: 'SET lockOwner = :owner, lockedUntil = :until',
+          ConditionExpression:
+            '(attribute_not_exists(lockedUntil) OR lockedUntil < :now) AND (attribute_not_exists(activityId) OR activityUntil < :now) AND (attribute_not_exists(retryAfter) OR retryAfter <= :now)',
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':until': now.getTime() + leaseMs,
+            ':now': now.getTime(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { groupKey, ...(Attributes?.batch && { batch: Attributes.batch as Batch }) };
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async releaseGroup(groupKey: string, owner: string, change: GroupChange): Promise<void> {
+    const set: string[] = [];
+    const remove = ['lockOwner', 'lockedUntil'];
+    const values: Record<string, unknown> = { ':owner': owner };
+    if (change.activityId) {
+      set.push('activityId = :activityId', 'activityUntil = :activityUntil');
+      values[':activityId'] = change.activityId;
+      values[':activityUntil'] = change.activityUntil;
+    }
+    if (change.batch) {
+      set.push('#batch = :batch');
+      values[':batch'] = change.batch;
+    } else if (change.batch === null) remove.push('#batch');
+    if (change.retryAfter) {
+      set.push('retryAfter = :retryAfter');
+      values[':retryAfter'] = change.retryAfter;
+    } else remove.push('retryAfter');
+    await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { requestId: groupItemKey(groupKey) },
+        UpdateExpression: `${set.length ? `SET ${set.join(', ')} ` : ''}REMOVE ${remove.join(', ')}`,
+        ConditionExpression: 'lockOwner = :owner',
+        // BATCH is a reserved word; a name map may only hold names the expression uses.
+        ...(change.batch !== undefined && { ExpressionAttributeNames: { '#batch': 'batch' } }),
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async finishGroupActivity(groupKey: string, activityId: string): Promise<void> {
+    await this.#documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(groupKey) },
+          UpdateExpression: 'REMOVE activityId, activityUntil',
+          ConditionExpression: 'activityId = :activityId',
+          ExpressionAttributeValues: { ':activityId': activityId },
+        }),
+      )
+      .catch((error: unknown) => {
+        // Already finished by another pass, or a newer activity holds the group.
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
   async recordProgress(requestId: string, progress: CloudProgress): Promise<void> {
     await this.#documents
       .send(
@@ -165,7 +266,7 @@ export class DynamoDbLedger implements Ledger {
           TableName: this.tableName,
           Key: { requestId: event.requestId },
           UpdateExpression:
-            'SET #status = :status, #event = :event, completedAt = :at, updatedAt = :at, pendingShard = :pending, attempts = :attempts, #action = if_not_exists(#action, :action), createdAt = if_not_exists(createdAt, :requestedAt)',
+            'SET #status = :status, #event = :event, completedAt = :at, updatedAt = :at, pendingShard = :pending, attempts = :attempts, #action = if_not_exists(#action, :action), createdAt = if_not_exists(createdAt, :requestedAt) REMOVE waitKey',
           ConditionExpression:
             'attribute_not_exists(requestId) OR #status IN (:queued, :submitted, :inProgress)',
           ExpressionAttributeNames: { '#status': 'status', '#event': 'event', '#action': 'action' },

@@ -39,6 +39,8 @@ export class EmulatorAdmin {
         action: string;
         instanceIds: string[];
         settled: boolean;
+        startedAt: number;
+        endsAt: number;
       }[];
       backends: Record<string, string[]>;
     };

@@ -3,8 +3,11 @@ import type { CallbackState } from '../../shared/detach/callbacks.ts';
 import { isTerminal, LEDGER_STATUS_OF } from '../../shared/detach/completion.ts';
 import type {
   ActivityReport,
+  Batch,
   CloudProgress,
   EventPublisher,
+  GroupChange,
+  GroupState,
   Ledger,
   NewOperation,
   OperationRecord,
@@ -22,6 +25,7 @@ export class InMemoryLedger implements Ledger {
   async begin(operation: NewOperation, now: Date): Promise<OperationRecord> {
     const existing = this.records.get(operation.requestId);
     if (existing) return structuredClone(existing);
+    if (operation.waitKey) this.waitKeys.set(operation.requestId, operation.waitKey);
     const record: OperationRecord = {
       requestId: operation.requestId,
       action: operation.action,
@@ -73,6 +77,59 @@ export class InMemoryLedger implements Ledger {
     if (record) record.eventPublishedAt = now.toISOString();
   }
 
+  readonly groups = new Map<
+    string,
+    { lockedUntil?: number; activityId?: string; activityUntil?: number; batch?: Batch; retryAfter?: number }
+  >();
+  readonly waitKeys = new Map<string, string>();
+
+  async listWaiting(groupKey: string): Promise<OperationRecord[]> {
+    return [...this.records.values()]
+      .filter((r) => r.status === 'QUEUED' && this.waitKeys.get(r.requestId) === groupKey)
+      .map((r) => structuredClone(r));
+  }
+
+  async acquireGroup(
+    groupKey: string,
+    _owner: string,
+    now: Date,
+    leaseMs: number,
+  ): Promise<GroupState | undefined> {
+    const group = this.groups.get(groupKey) ?? {};
+    const t = now.getTime();
+    if (
+      (group.lockedUntil ?? 0) > t ||
+      (group.activityId && (group.activityUntil ?? 0) > t) ||
+      (group.retryAfter ?? 0) > t
+    )
+      return undefined;
+    group.lockedUntil = t + leaseMs;
+    this.groups.set(groupKey, group);
+    return { groupKey, ...(group.batch && { batch: structuredClone(group.batch) }) };
+  }
+
+  async releaseGroup(groupKey: string, _owner: string, change: GroupChange): Promise<void> {
+    const group = this.groups.get(groupKey) ?? {};
+    delete group.lockedUntil;
+    if (change.activityId) {
+      group.activityId = change.activityId;
+      group.activityUntil = change.activityUntil as number;
+    }
+    if (change.batch) group.batch = change.batch;
+    else if (change.batch === null) delete group.batch;
+    if (change.retryAfter) group.retryAfter = change.retryAfter;
+    else delete group.retryAfter;
+    this.groups.set(groupKey, group);
+  }
+
+  async finishGroupActivity(groupKey: string, activityId: string): Promise<void> {
+    const group = this.groups.get(groupKey);
+    if (group?.activityId === activityId) {
+      delete group.activityId;
+      delete group.activityUntil;
+    }
+  }
+
   async recordPlan(requestId: string, plan: Plan): Promise<void> {
     const record = this.records.get(requestId);
     if (record?.status !== 'QUEUED') throw new Error('condition failed');
@@ -96,7 +153,10 @@ export class InMemoryLedger implements Ledger {
 
   async *listPending(): AsyncIterable<OperationRecord> {
     for (const record of this.records.values()) {
-      const pending = record.status === 'IN_PROGRESS' || record.status === 'SUBMITTED';
+      const pending =
+        record.status === 'IN_PROGRESS' ||
+        record.status === 'SUBMITTED' ||
+        (record.status === 'QUEUED' && this.waitKeys.has(record.requestId));
       if (pending || (isTerminal(record.status) && !record.eventPublishedAt)) yield structuredClone(record);
     }
   }
