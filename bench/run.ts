@@ -8,6 +8,7 @@ import type { CompletionEvent } from '../shared/contracts/index.ts';
 import { chunk } from '../shared/detach/collections.ts';
 import { pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
+import { submitRequest } from '../shared/detach/submit.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
@@ -53,7 +54,104 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 };
 
+/**
+ * P1: `count` one-instance requests for one group, delivered as the function gets them, then the poller at a
+ * 1 s interval (both runs alike) until every request has its event.
+ */
+async function p1(label: string, coalesce: boolean, count: number) {
+  const ledger = await newLedger(`bench-p1-${label}`);
+  const groupId = `asg-p1-${label}`;
+  emulator.ess.add({
+    credentials: [],
+    activityDurationMs: 1000,
+    aliyun: {
+      scalingGroups: [
+        {
+          scalingGroupId: groupId,
+          regionId: REGION,
+          minSize: 0,
+          maxSize: 1000,
+          lifecycleState: 'Active',
+          scalingPolicy: 'release',
+          loadBalancers: [],
+          dbInstances: [],
+          vServerGroups: [],
+          albServerGroups: [],
+          activityDurationMs: 1000,
+          activityOutcomes: [],
+          unauthorizedActions: [],
+        },
+      ],
+      instances: Array.from({ length: count }, (_, i) => ({
+        instanceId: `i-p1-${label}-${i}`,
+        scalingGroupId: groupId,
+        creationType: 'AutoCreated' as const,
+        lifecycleState: 'InService',
+        entrusted: false,
+        status: 'Running' as const,
+      })),
+    },
+    tencent: { groups: [], instances: [] },
+  });
+  const deps = {
+    ledger,
+    publisher,
+    providers,
+    clock,
+    timeoutMs: 3_600_000,
+    concurrency: 8,
+    ...dispatchSettings,
+    coalesce,
+  };
+  const callsBefore = emulator.calls.length;
+  const started = Date.now();
+  for (let i = 0; i < count; i++) {
+    const body = {
+      requestId: `p1-${label}-${i}`,
+      provider: 'aliyun',
+      region: REGION,
+      scalingGroupId: groupId,
+      instanceIds: [`i-p1-${label}-${i}`],
+      preflight: false,
+    };
+    await submitRequest(deps, 'detach-instances', { body, messageId: body.requestId, receiveCount: 1 });
+  }
+  const ids = Array.from({ length: count }, (_, i) => `p1-${label}-${i}`);
+  while (ids.some((id) => !published.has(id)) && Date.now() - started < 900_000) {
+    await pollActivities(deps);
+    await sleep(1000);
+  }
+  const last = Math.max(...ids.map((id) => published.get(id) ?? Number.NaN));
+  const calls = emulator.calls.slice(callsBefore).filter((c) => c.action === 'DetachInstances');
+  return {
+    calls: calls.length,
+    refused: calls.filter((c) => c.code).length,
+    seconds: (last - started) / 1000,
+    events: ids.filter((id) => published.has(id)).length,
+  };
+}
+
 try {
+  // P1: 200 one-instance requests for one group, coalescing on vs one call per request.
+  {
+    const on = await p1('on', true, 200);
+    const off = await p1('off', false, 200);
+    report('## P1: 200 one-instance requests for one ESS group, activities of 1 s, poller every 1 s');
+    report('');
+    report('| | DetachInstances calls | refused by the cloud | time to the last completion event | events |');
+    report('|---|---|---|---|---|');
+    report(`| coalescing on | ${on.calls} | ${on.refused} | ${on.seconds.toFixed(1)} s | ${on.events} |`);
+    report(
+      `| one call per request | ${off.calls} | ${off.refused} | ${off.seconds.toFixed(1)} s | ${off.events} |`,
+    );
+    report('');
+    report(
+      'Goal: 10 calls (ceil(200/20)). The first request goes alone the moment it arrives, before the others',
+    );
+    report('are waiting, so the floor here is 1 + ceil(199/20) = 11.');
+    report('');
+  }
+
   // P3: one poll pass over 10,000 operations in progress in one region.
   {
     const count = 10_000;
@@ -246,8 +344,6 @@ machine (2 cores). Real parts: DynamoDB Local, the cloud emulator over HTTP, the
 poller, in one process; completion events go to an in-process recorder that notes when each was published.
 
 ${lines.join('\n')}
-Not measured yet: **P1** (200 one-instance requests for one group, coalescing on vs one call per request): it
-needs the per-group coalescing of issue #6, which is not built yet.
 `,
 );
 process.exit(0);

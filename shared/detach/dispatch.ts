@@ -14,6 +14,8 @@ export interface DispatchDeps extends CompletionDeps {
   retry: RetryPolicy;
   /** How long one activity may hold its group before the group is freed anyway: the operation timeout. */
   activityHoldMs: number;
+  /** False: one call per request (the benchmark's baseline). Default true. */
+  coalesce?: boolean;
 }
 
 /** How long a dispatcher holds a group's lock; a crashed one frees it when this runs out. */
@@ -120,7 +122,7 @@ async function formBatch(deps: DispatchDeps, candidates: OperationRecord[]) {
   let size = 0;
   for (const record of candidates) {
     const ids = record.plan?.send ?? (record.request as { instanceIds: string[] }).instanceIds;
-    if (size + ids.length > limit) break;
+    if (size + ids.length > limit || (deps.coalesce === false && fitting.length === 1)) break;
     fitting.push(record);
     size += ids.length;
   }

@@ -188,4 +188,26 @@ describe('submitRequest', () => {
       expect(deps.ledger.records.get('req-v')?.eventPublishedAt).toBeDefined();
     });
   });
+
+  it('a dry run of a legacy v2 Tencent request says there is no plan to read, and calls nothing', async () => {
+    const { deps, provider } = setup();
+    const body = {
+      requestId: 'req-t',
+      provider: 'tencent',
+      region: 'ap-guangzhou',
+      scalingGroupId: 'asg-abc',
+      instanceIds: ['ins-1'],
+      apiVersion: 'v2',
+      dryRun: true,
+    };
+
+    const outcome = await submitDetachInstances(deps, delivery(body));
+
+    expect(outcome).toEqual({ kind: 'completed', requestId: 'req-t', status: 'DryRun' });
+    expect(deps.publisher.events[0]).toMatchObject({
+      status: 'DryRun',
+      cloud: { statusCode: 'NoPreflight' },
+    });
+    expect(provider.submitCalls).toEqual([]);
+  });
 });

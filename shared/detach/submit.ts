@@ -10,7 +10,6 @@ import { type DetachError, isDetachError } from '../errors.ts';
 import { eventFor, publishStored, unpublishedEvent } from './completion.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, waitKeyOf } from './dispatch.ts';
 import type { Clock, OperationRecord, ProviderRegistry } from './ports.ts';
-import { planInstances } from './preflight.ts';
 import { completeOrRepublish, issuesOf, rejectRequest } from './rejection.ts';
 import { nextClientToken, type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
@@ -102,9 +101,9 @@ export async function submitRequest(
   const clientToken = record.clientToken ?? request.requestId;
   const ambiguous = record.lastError?.kind === 'transient';
   try {
-    const planned = await preflight(deps, operation, record);
-    if (planned.kind === 'ended') return planned.outcome;
-    const result = await deps.providers[request.provider].submit(planned.operation, {
+    const dryRun = await dryRunWithoutPlan(deps, operation, record);
+    if (dryRun) return dryRun;
+    const result = await deps.providers[request.provider].submit(operation, {
       clientToken,
       ...(ambiguous && { ambiguousSince: new Date(record.createdAt) }),
     });
@@ -140,56 +139,20 @@ export async function submitRequest(
   }
 }
 
-type Preflight = { kind: 'send'; operation: ActionRequest } | { kind: 'ended'; outcome: SubmitOutcome };
-
 /**
- * Reads the group before the first call of an instance action and decides what is sent. The plan is stored, so
- * that a retry sends exactly the same call (same instances, same token) without reading again.
+ * Requests that do not wait in a group (server groups; Tencent's legacy v2) have no preflight: v2 has no read
+ * calls we use, so its dry run can only say that.
  */
-async function preflight(
+async function dryRunWithoutPlan(
   deps: SubmitDeps,
   operation: ActionRequest,
   record: OperationRecord,
-): Promise<Preflight> {
-  const { request } = operation;
-  if (!('instanceIds' in request)) return { kind: 'send', operation };
-  let plan = record.plan;
-  if (!plan) {
-    if (!request.preflight && !request.dryRun) return { kind: 'send', operation };
-    const snapshot = await deps.providers[request.provider].inspect(operation);
-    const now = deps.clock.now();
-    const end = async (status: TerminalStatus, extra: Parameters<typeof eventFor>[3]): Promise<Preflight> => {
-      const event = eventFor({ ...record, ...(extra?.plan && { plan: extra.plan }) }, status, now, extra);
-      await completeOrRepublish(deps, event, request.callbackUrl);
-      return { kind: 'ended', outcome: { kind: 'completed', requestId: request.requestId, status } };
-    };
-    if (!snapshot) {
-      if (!request.dryRun) return { kind: 'send', operation };
-      return end('DryRun', {
-        cloud: { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' },
-      });
-    }
-    const decision = planInstances(request.instanceIds, snapshot);
-    if (request.dryRun)
-      return end('DryRun', {
-        plan: decision.plan,
-        ...(decision.kind === 'refuse' && { error: decision.error }),
-      });
-    if (decision.kind === 'refuse') return end('Failed', { plan: decision.plan, error: decision.error });
-    if (decision.kind === 'done') {
-      return end('Succeeded', {
-        plan: decision.plan,
-        cloud: {
-          statusCode: 'AlreadyDetached',
-          statusMessage: 'Every instance was already out of the group.',
-        },
-      });
-    }
-    await deps.ledger.recordPlan(request.requestId, decision.plan, now);
-    plan = decision.plan;
-  }
-  return {
-    kind: 'send',
-    operation: { ...operation, request: { ...request, instanceIds: plan.send } } as ActionRequest,
-  };
+): Promise<SubmitOutcome | undefined> {
+  const request = operation.request as { dryRun?: boolean; requestId: string; callbackUrl?: string };
+  if (!request.dryRun) return undefined;
+  const event = eventFor(record, 'DryRun', deps.clock.now(), {
+    cloud: { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' },
+  });
+  await completeOrRepublish(deps, event, request.callbackUrl);
+  return { kind: 'completed', requestId: request.requestId, status: 'DryRun' };
 }
