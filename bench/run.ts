@@ -304,7 +304,10 @@ try {
     }
     // The deployed schedule: an invocation a minute, each passing every 5 s for 45 s (POLL_LOOP_SECONDS).
     const deadline = Date.now() + 55_000;
-    while (Date.now() < deadline && published.size < count) {
+    while (
+      Date.now() < deadline &&
+      Array.from({ length: count }, (_, i) => `p4-${i}`).some((id) => !published.has(id))
+    ) {
       await pollRepeatedly(
         { ledger, publisher, providers, clock, timeoutMs: 3_600_000, concurrency: 8, ...dispatchSettings },
         { intervalMs, deadline: Math.min(deadline, Date.now() + 45_000), sleep: (ms) => sleep(ms) },

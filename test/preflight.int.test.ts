@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
+import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
+import { createHttpAgent } from '../shared/providers/http.ts';
+import { aDetachRequest, aScalingGroup, EMULATOR_KEY, uniqueId } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /** The preflight reads the group first: refusals make no cloud call; instances already out count as done. */
-const { send, waitForRecord, delivered, admin } = stackClients();
+const { send, waitForRecord, delivered, admin, stack } = stackClients();
 const detachCalls = (scalingGroupId: string) => admin.calls({ action: 'DetachInstances', scalingGroupId });
 
 describe('preflight', () => {
@@ -63,6 +65,31 @@ describe('preflight', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]?.params).toMatchObject({ 'InstanceId.1': group.instanceIds[0] });
     expect(calls[0]?.params['InstanceId.2']).toBeUndefined();
+  });
+
+  it.concurrent('waits while the cloud shows an activity it did not start, then sends, never refused', async () => {
+    const group = await aScalingGroup(admin, { activityDurationMs: 2500 });
+    const dispatcher = createHttpAgent();
+    const ess = new EssClient({
+      credentials: async () => EMULATOR_KEY,
+      dispatcher,
+      endpointOverride: stack.endpoints.emulator,
+    });
+    await ess.detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds[2] as string],
+    });
+    await dispatcher.close();
+    const request = aDetachRequest(group);
+
+    await send('detach-instances', request);
+    const record = await waitForRecord(request.requestId, delivered, 30_000);
+
+    const calls = await detachCalls(group.scalingGroupId);
+    expect(record.status).toBe('SUCCEEDED');
+    expect(calls).toHaveLength(2);
+    expect(calls.map((c) => c.code)).toEqual([undefined, undefined]);
   });
 
   it.concurrent('dryRun ends with the plan as a DryRun event, and acts on nothing', async () => {

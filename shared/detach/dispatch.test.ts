@@ -232,6 +232,20 @@ describe('dispatchGroup', () => {
       ]);
     });
 
+    it('waits, without a call, while the cloud shows an activity we did not start', async () => {
+      const { deps, provider, clock } = setup();
+      provider.snapshot = snapshot(['i-1'], { activityInProgress: true });
+
+      const first = await deliver(deps, aRequest(['i-1'], { preflight: true }));
+      provider.snapshot = snapshot(['i-1']);
+      clock.advance(120_000);
+      const later = await dispatchGroup(deps, GROUP);
+
+      expect(first).toMatchObject({ kind: 'queued', dispatch: 'cloud-busy' });
+      expect(later).toMatchObject({ kind: 'sent' });
+      expect(provider.submitCalls).toHaveLength(1);
+    });
+
     it('a dry run publishes the plan and calls nothing, even when the plan would be refused', async () => {
       const { deps, provider } = setup();
       provider.snapshot = snapshot(['i-1', 'i-2'], { minSize: 1 });

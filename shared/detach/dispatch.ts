@@ -52,6 +52,8 @@ function mergeKey(record: OperationRecord): string {
 
 export type DispatchResult =
   | { kind: 'not-now' }
+  /** The cloud shows an activity we did not start; the group is tried again after a backoff. */
+  | { kind: 'cloud-busy' }
   | { kind: 'idle'; ended: number }
   | { kind: 'sent'; requestIds: string[]; instanceIds: number; activityId?: string; ended: number }
   | { kind: 'refused'; requestIds: string[]; code: string; ended: number };
@@ -99,15 +101,18 @@ export async function dispatchGroup(
       waiting.filter((record) => mergeKey(record) === mergeKey(first)),
     );
     ended += formed.ended;
+    if (formed.cloudBusy) {
+      const waitMs = retryDelaySeconds('busy', 1, deps.retry) * 1000;
+      change = { batch: null, retryAfter: deps.clock.now().getTime() + waitMs };
+      return { kind: 'cloud-busy' };
+    }
     if (formed.records.length === 0) {
       change = { batch: null };
       return { kind: 'idle', ended };
     }
     const sent = await send(deps, formed.records, formed.batch);
     change = sent.change;
-    return sent.result.kind === 'not-now'
-      ? sent.result
-      : { ...sent.result, ended: sent.result.ended + ended };
+    return 'ended' in sent.result ? { ...sent.result, ended: sent.result.ended + ended } : sent.result;
   } finally {
     await deps.ledger.releaseGroup(groupKey, owner, change);
   }
@@ -140,6 +145,10 @@ async function formBatch(deps: DispatchDeps, candidates: OperationRecord[]) {
   const records: OperationRecord[] = [];
   const instanceIds: string[] = [];
   let ended = 0;
+  if (snapshot?.activityInProgress) {
+    // The cloud runs an activity we did not start: wait for it rather than be refused.
+    return { records, batch: { requestIds: [], instanceIds, clientToken: '' }, ended, cloudBusy: true };
+  }
   let capacity = snapshot?.capacity ?? 0;
   for (const record of fitting) {
     const own = record.request as DetachRequest & { instanceIds: string[]; dryRun?: boolean };
@@ -185,7 +194,7 @@ async function formBatch(deps: DispatchDeps, candidates: OperationRecord[]) {
       ? ((records[0] as OperationRecord).clientToken ?? (records[0] as OperationRecord).requestId)
       : batchToken(records);
   const batch: Batch = { requestIds: records.map((r) => r.requestId), instanceIds, clientToken };
-  return { records, batch, ended };
+  return { records, batch, ended, cloudBusy: false };
 }
 
 const wantsPreflight = (record: OperationRecord) => {

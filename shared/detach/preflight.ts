@@ -12,6 +12,8 @@ export interface GroupSnapshot {
   capacity: number;
   /** Tencent API 3.0 skips the MinSize check for a disabled group. */
   checkMinSize: boolean;
+  /** The cloud shows an activity running on the group (one we did not start): nothing can go until it ends. */
+  activityInProgress?: boolean;
   /** The named instances that are in the group, with their state and whether the API accepts that state. */
   present: { instanceId: string; state: string; acceptable: boolean }[];
 }

@@ -227,6 +227,19 @@ export class EssClient {
   }
 
   /** Up to 20 group ids a call (ScalingGroupId.N); inactive groups are left out by ESS. */
+  /** Whether the group has an activity in progress (one we may not know of). */
+  async hasActivityInProgress(region: string, scalingGroupId: string): Promise<boolean> {
+    const body = await this.call('DescribeScalingActivities', region, {
+      ScalingGroupId: scalingGroupId,
+      StatusCode: 'InProgress',
+      PageSize: 1,
+    });
+    return (
+      parseResponse(ActivitiesResponse, body, 'DescribeScalingActivities').ScalingActivities.ScalingActivity
+        .length > 0
+    );
+  }
+
   async describeScalingGroups(
     region: string,
     scalingGroupIds: readonly string[],

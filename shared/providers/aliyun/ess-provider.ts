@@ -164,6 +164,7 @@ export class EssProvider implements ScalingProvider {
     }
     return {
       exists: true,
+      activityInProgress: await this.client.hasActivityInProgress(request.region, request.scalingGroupId),
       active: group.LifecycleState === 'Active',
       state: group.LifecycleState,
       minSize: group.MinSize,

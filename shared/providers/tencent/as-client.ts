@@ -49,6 +49,7 @@ const GroupsResponse = z.object({
       MinSize: z.number(),
       InServiceInstanceCount: z.number(),
       EnabledStatus: z.string(),
+      InActivityStatus: z.string().optional(),
     }),
   ),
 });

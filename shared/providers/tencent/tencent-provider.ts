@@ -148,6 +148,7 @@ export class TencentProvider implements ScalingProvider {
       minSize: group.MinSize,
       capacity: group.InServiceInstanceCount,
       checkMinSize: enabled,
+      activityInProgress: group.InActivityStatus === 'IN_ACTIVITY',
       present,
     };
   }
