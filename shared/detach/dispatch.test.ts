@@ -77,6 +77,19 @@ describe('dispatchGroup', () => {
     expect(new Set(records.slice(0, 20).map((r) => r?.activityId))).toEqual(new Set(['asa-2']));
   });
 
+  it('sends an instance two merged requests both name once', async () => {
+    const { deps, provider } = setup();
+    await deliver(deps, aRequest(['i-0']));
+    await deliver(deps, aRequest(['i-1', 'i-2']));
+    await deliver(deps, aRequest(['i-2', 'i-3']));
+
+    await deps.ledger.finishGroupActivity(GROUP, 'asa-1');
+    const sent = await dispatchGroup(deps, GROUP);
+
+    expect(sent).toMatchObject({ kind: 'sent', instanceIds: 3 });
+    expect(provider.submitCalls).toHaveLength(2);
+  });
+
   it('does not merge requests whose options differ', async () => {
     const { deps, provider } = setup();
     await deliver(deps, aRequest(['i-0']));

@@ -187,7 +187,8 @@ async function formBatch(deps: DispatchDeps, candidates: OperationRecord[]) {
     const ids = plan?.send ?? own.instanceIds;
     capacity -= ids.length;
     records.push({ ...record, ...(plan && { plan }) });
-    instanceIds.push(...ids);
+    // Two requests may name the same instance: it is sent once, and both get the activity's outcome for it.
+    instanceIds.push(...ids.filter((id) => !instanceIds.includes(id)));
   }
   const clientToken =
     records.length === 1
