@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
-import { createHttpAgent } from '../shared/providers/http.ts';
-import { aDetachRequest, aScalingGroup, EMULATOR_KEY, uniqueId } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, startOutsideActivity, uniqueId } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
@@ -69,18 +67,7 @@ describe('preflight', () => {
 
   it.concurrent('waits while the cloud shows an activity it did not start, then sends, never refused', async () => {
     const group = await aScalingGroup(admin, { activityDurationMs: 2500 });
-    const dispatcher = createHttpAgent();
-    const ess = new EssClient({
-      credentials: async () => EMULATOR_KEY,
-      dispatcher,
-      endpointOverride: stack.endpoints.emulator,
-    });
-    await ess.detachInstances({
-      region: group.region,
-      scalingGroupId: group.scalingGroupId,
-      instanceIds: [group.instanceIds[2] as string],
-    });
-    await dispatcher.close();
+    await startOutsideActivity(stack.endpoints.emulator, group);
     const request = aDetachRequest(group);
 
     await send('detach-instances', request);

@@ -1,19 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { Action } from '../shared/contracts/index.ts';
-import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
-import { createHttpAgent } from '../shared/providers/http.ts';
 import {
   aDetachRequest,
   aScalingGroup,
-  EMULATOR_KEY,
   type GroupOptions,
+  startOutsideActivity,
   uniqueId,
 } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 /**
  * Every (action, error code) pair the four ESS seeds list, produced by the emulator and sent through our
- * function: fatal codes end in one Failed event with the cloud's code, busy ones are retried through SQS.
+ * function: fatal codes end in one Failed event with the cloud's code, busy ones are retried (by the group dispatcher).
  * Where our own contract refuses the input that would cause a code (a port out of range, a missing vServer
  * group), the emulator is told to answer with it (an injected fault), since the request never gets that far.
  */
@@ -200,18 +198,7 @@ describe("the seeds' error codes through our functions", () => {
     '%s: ScalingActivityInProgress waits for the running activity, then goes, with a new token',
     async (action, cloudAction) => {
       const group = await aScalingGroup(admin, { activityDurationMs: 1500 });
-      const dispatcher = createHttpAgent();
-      const ess = new EssClient({
-        credentials: async () => EMULATOR_KEY,
-        dispatcher,
-        endpointOverride: stack.endpoints.emulator,
-      });
-      await ess.detachInstances({
-        region: group.region,
-        scalingGroupId: group.scalingGroupId,
-        instanceIds: [group.instanceIds[2] as string],
-      });
-      await dispatcher.close();
+      await startOutsideActivity(stack.endpoints.emulator, group);
       // The cloud's own answer is what this checks: without the preflight, which would wait for the activity first.
       const request = aDetachRequest(group, { preflight: false });
 

@@ -18,6 +18,17 @@ export interface GroupSnapshot {
   present: { instanceId: string; state: string; acceptable: boolean }[];
 }
 
+/** What a provider answers for a group the cloud does not list. */
+export const MISSING_GROUP: GroupSnapshot = {
+  exists: false,
+  active: false,
+  state: 'Missing',
+  minSize: 0,
+  capacity: 0,
+  checkMinSize: true,
+  present: [],
+};
+
 export type Plan = NonNullable<CompletionEvent['plan']>;
 
 export type PlanDecision =

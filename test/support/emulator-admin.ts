@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type { EmulatorSeed, Fault } from '../../emulator/seed.ts';
+import { EssClient } from '../../shared/providers/aliyun/ess-client.ts';
+import { createHttpAgent } from '../../shared/providers/http.ts';
 
 type SeedInput = {
   credentials?: EmulatorSeed['credentials'];
@@ -143,3 +145,28 @@ export const aDetachRequest = (
   instanceIds: group.instanceIds.slice(0, 1),
   ...overrides,
 });
+
+/**
+ * Starts an activity on the group behind our back (straight through the ESS API, as another tool would), on
+ * its last instance.
+ */
+export async function startOutsideActivity(
+  emulatorUrl: string,
+  group: { region: string; scalingGroupId: string; instanceIds: string[] },
+) {
+  const dispatcher = createHttpAgent();
+  const ess = new EssClient({
+    credentials: async () => EMULATOR_KEY,
+    dispatcher,
+    endpointOverride: emulatorUrl,
+  });
+  try {
+    await ess.detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds.at(-1) as string],
+    });
+  } finally {
+    await dispatcher.close();
+  }
+}

@@ -1,7 +1,7 @@
 import type { ActionRequest } from '../../contracts/index.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
-import type { GroupSnapshot } from '../../detach/preflight.ts';
+import { type GroupSnapshot, MISSING_GROUP } from '../../detach/preflight.ts';
 import { DetachError } from '../../errors.ts';
 import type { EssActivity, EssClient, EssScalingGroup } from './ess-client.ts';
 
@@ -136,17 +136,7 @@ export class EssProvider implements ScalingProvider {
     const { request } = operation;
     if (!('instanceIds' in request)) return undefined;
     const [group] = await this.client.describeScalingGroups(request.region, [request.scalingGroupId]);
-    if (!group) {
-      return {
-        exists: false,
-        active: false,
-        state: 'Missing',
-        minSize: 0,
-        capacity: 0,
-        checkMinSize: true,
-        present: [],
-      };
-    }
+    if (!group) return MISSING_GROUP;
     const present = [];
     for (const ids of chunk(request.instanceIds, 20)) {
       const instances = await this.client.describeScalingInstances(

@@ -6,7 +6,7 @@ import type {
 } from '../../contracts/index.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
-import type { GroupSnapshot } from '../../detach/preflight.ts';
+import { type GroupSnapshot, MISSING_GROUP } from '../../detach/preflight.ts';
 import { DetachError } from '../../errors.ts';
 import type { TencentActivity, TencentAsClient } from './as-client.ts';
 import type { TencentV2Client } from './v2-client.ts';
@@ -116,16 +116,7 @@ export class TencentProvider implements ScalingProvider {
     if (request.provider !== 'tencent' || !('instanceIds' in request)) return undefined;
     if ('apiVersion' in request && request.apiVersion === 'v2') return undefined;
     const group = await this.api.describeGroup(request.region, request.scalingGroupId);
-    if (!group)
-      return {
-        exists: false,
-        active: false,
-        state: 'Missing',
-        minSize: 0,
-        capacity: 0,
-        checkMinSize: true,
-        present: [],
-      };
+    if (!group) return MISSING_GROUP;
     const present = [];
     for (const ids of chunk(request.instanceIds, 100)) {
       const instances = await this.api.describeInstances(request.region, ids);
