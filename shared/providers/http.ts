@@ -65,3 +65,12 @@ export function networkError(error: unknown): DetachError {
     cause: error,
   });
 }
+
+/** A body that is not JSON reads as undefined, for the caller's schema to refuse with its own message. */
+export function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

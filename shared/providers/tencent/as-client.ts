@@ -2,7 +2,7 @@ import type { Agent } from 'undici';
 import { request } from 'undici';
 import { z } from 'zod';
 import { DetachError } from '../../errors.ts';
-import { networkError } from '../http.ts';
+import { networkError, parseJsonOrUndefined } from '../http.ts';
 import { signTc3 } from './tc3-signer.ts';
 import { tencentError } from './tencent-errors.ts';
 
@@ -172,15 +172,14 @@ export class TencentAsClient {
     } catch (error) {
       throw networkError(error);
     }
-    const envelope = Envelope.safeParse(safeJson(text));
+    const envelope = Envelope.safeParse(parseJsonOrUndefined(text));
     if (!envelope.success) {
       throw new DetachError(
         'InvalidResponse',
         `Tencent AS answered HTTP ${status} without a Response`,
-        status >= 500 ? 'transient' : 'transient',
-        {
-          httpStatus: status,
-        },
+        // An answer we cannot read is the cloud's fault, retried like a 5xx.
+        'transient',
+        { httpStatus: status },
       );
     }
     const { Error: error, RequestId } = envelope.data.Response;
@@ -192,14 +191,6 @@ export class TencentAsClient {
         status >= 500 ? 'transient' : 'fatal',
       );
     return envelope.data.Response;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Agent } from 'undici';
 import { z } from 'zod';
 import { DetachError } from '../../errors.ts';
-import { postForm } from '../http.ts';
+import { parseJsonOrUndefined, postForm } from '../http.ts';
 import type { TencentCredentials } from './as-client.ts';
 import { tencentV2Error } from './tencent-errors.ts';
 import { signV2 } from './v2-signer.ts';
@@ -91,7 +91,7 @@ export class TencentV2Client {
       url.toString(),
       new URLSearchParams(params).toString(),
     );
-    const envelope = V2Envelope.safeParse(safeJson(response.text));
+    const envelope = V2Envelope.safeParse(parseJsonOrUndefined(response.text));
     if (!envelope.success) {
       throw new DetachError(
         'InvalidResponse',
@@ -105,13 +105,5 @@ export class TencentV2Client {
     const { code, codeDesc, message, data } = envelope.data;
     if (code !== 0) throw tencentV2Error(code, codeDesc, message);
     return data;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
