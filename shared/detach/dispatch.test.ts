@@ -1,28 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  fixedClock,
-  InMemoryLedger,
-  RecordingPublisher,
-  ScriptedProvider,
-} from '../../test/support/in-memory.ts';
+import { inMemoryDeps } from '../../test/support/in-memory.ts';
 import { DetachError } from '../errors.ts';
 import { dispatchGroup } from './dispatch.ts';
 import { submitRequest } from './submit.ts';
 
-function setup() {
-  const provider = new ScriptedProvider();
-  const clock = fixedClock();
-  const deps = {
-    ledger: new InMemoryLedger(),
-    publisher: new RecordingPublisher(),
-    providers: { aliyun: provider, tencent: provider },
-    clock,
-    maxAttempts: 3,
-    retry: { baseSeconds: 2, maxSeconds: 60 },
-    activityHoldMs: 600_000,
-  };
-  return { deps, provider, clock };
-}
+const setup = inMemoryDeps;
 
 const GROUP = 'aliyun#cn-hangzhou#asg-1';
 let counter = 0;

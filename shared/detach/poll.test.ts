@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import {
-  fixedClock,
-  InMemoryLedger,
-  RecordingPublisher,
-  ScriptedProvider,
-} from '../../test/support/in-memory.ts';
+import { inMemoryDeps } from '../../test/support/in-memory.ts';
 import type { DetachInstancesRequest } from '../contracts/index.ts';
 import { DetachError } from '../errors.ts';
 import { PUBLISH_GRACE_MS } from './completion.ts';
 import { pollActivities, pollRepeatedly } from './poll.ts';
 
 async function setup(count: number, region = 'cn-hangzhou') {
-  const provider = new ScriptedProvider();
-  const clock = fixedClock();
-  const deps = {
-    ledger: new InMemoryLedger(),
-    publisher: new RecordingPublisher(),
-    providers: { aliyun: provider, tencent: provider },
-    clock,
-    timeoutMs: 60_000,
-    concurrency: 4,
-    maxAttempts: 3,
-    retry: { baseSeconds: 1, maxSeconds: 5 },
-    activityHoldMs: 60_000,
-  };
+  const { deps, provider, clock } = inMemoryDeps();
   for (let i = 1; i <= count; i++) {
     const request: DetachInstancesRequest = {
       requestId: `r-${i}`,

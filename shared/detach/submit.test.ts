@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import {
-  fixedClock,
-  InMemoryLedger,
-  RecordingPublisher,
-  ScriptedProvider,
-} from '../../test/support/in-memory.ts';
+import { inMemoryDeps } from '../../test/support/in-memory.ts';
 import { DetachError } from '../errors.ts';
 import { type Delivery, RetryLater, submitRequest } from './submit.ts';
 
 const submitDetachInstances = (deps: Parameters<typeof submitRequest>[0], delivery: Delivery) =>
   submitRequest(deps, 'detach-instances', delivery);
 
-function setup() {
-  const provider = new ScriptedProvider();
-  const deps = {
-    ledger: new InMemoryLedger(),
-    publisher: new RecordingPublisher(),
-    providers: { aliyun: provider, tencent: provider },
-    clock: fixedClock(),
-    maxAttempts: 3,
-    retry: { baseSeconds: 2, maxSeconds: 60 },
-    activityHoldMs: 60_000,
-  };
-  return { deps, provider };
-}
+const setup = inMemoryDeps;
 
 const aRequest = (overrides: Record<string, unknown> = {}) => ({
   requestId: 'req-1',

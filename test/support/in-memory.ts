@@ -233,3 +233,21 @@ export const fixedClock = (iso = '2026-01-01T00:00:00.000Z') => {
     },
   };
 };
+
+/** The domain's dependencies on the in-memory ports, for its unit tests: one scripted provider for both clouds. */
+export function inMemoryDeps() {
+  const provider = new ScriptedProvider();
+  const clock = fixedClock();
+  const deps = {
+    ledger: new InMemoryLedger(),
+    publisher: new RecordingPublisher(),
+    providers: { aliyun: provider, tencent: provider },
+    clock,
+    maxAttempts: 3,
+    retry: { baseSeconds: 2, maxSeconds: 60 },
+    activityHoldMs: 600_000,
+    timeoutMs: 60_000,
+    concurrency: 4,
+  };
+  return { deps, provider, clock };
+}
