@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import RPCClient from '@alicloud/pop-core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureServer } from '../../../test/support/capture-server.ts';
 import { canonicalQuery, percentEncode, rpcStringToSign, rpcTimestamp, signRpc } from './rpc-signer.ts';
 
 interface Vector {
@@ -56,30 +55,21 @@ describe('percent encoding', () => {
 
 /** pop-core signs and sends; a capture server on 127.0.0.1 keeps what it sent, and we sign the same parameters. */
 describe('agreement with @alicloud/pop-core', () => {
-  let server: Server;
+  let capture: Awaited<ReturnType<typeof captureServer>>;
   let endpoint: string;
-  const captured: { method: string; params: Record<string, string> }[] = [];
+  /** What pop-core sent: form parameters (POST) or query parameters (GET). */
+  const sentParams = () => {
+    const sent = capture.captured[0];
+    if (!sent) return undefined;
+    const url = new URL(sent.url, 'http://capture');
+    return Object.fromEntries(sent.method === 'POST' ? new URLSearchParams(sent.body) : url.searchParams);
+  };
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        const url = new URL(req.url ?? '/', 'http://capture');
-        const params = Object.fromEntries(
-          req.method === 'POST' ? new URLSearchParams(body) : url.searchParams,
-        );
-        captured.push({ method: req.method ?? 'GET', params });
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"RequestId":"captured"}');
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    capture = await captureServer('{"RequestId":"captured"}');
+    endpoint = `http://${capture.host}`;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => capture.close());
 
   const tricky = fc.constantFrom(
     ' ',
@@ -121,11 +111,11 @@ describe('agreement with @alicloud/pop-core', () => {
             endpoint,
             apiVersion: '2014-08-28',
           });
-          captured.length = 0;
+          capture.captured.length = 0;
           await client.request('DetachInstances', params, { method, formatParams: false });
-          const sent = captured[0];
+          const sent = sentParams();
           expect(sent).toBeDefined();
-          const { Signature, ...signed } = sent?.params ?? {};
+          const { Signature, ...signed } = sent ?? {};
 
           expect(signRpc(method, signed, secret)).toBe(Signature);
         },

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import * as tencentcloud from 'tencentcloud-sdk-nodejs/tencentcloud/services/as/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureServer } from '../../../test/support/capture-server.ts';
 import { parseTc3Authorization, signTc3 } from './tc3-signer.ts';
 import { signV2, v2StringToSign } from './v2-signer.ts';
 
@@ -130,26 +129,14 @@ describe('TC3-HMAC-SHA256 against the published vectors', () => {
 
 /** tencentcloud-sdk-nodejs signs and sends to a capture server on 127.0.0.1; we sign what it sent and compare. */
 describe('agreement with tencentcloud-sdk-nodejs (TC3)', () => {
-  let server: Server;
+  let capture: Awaited<ReturnType<typeof captureServer>>;
   let endpoint: string;
-  const captured: { headers: Record<string, string>; body: string }[] = [];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        captured.push({ headers: req.headers as Record<string, string>, body });
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"Response":{"ActivityId":"asa-captured","RequestId":"r"}}');
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    capture = await captureServer('{"Response":{"ActivityId":"asa-captured","RequestId":"r"}}');
+    endpoint = capture.host;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => capture.close());
 
   const text = fc.oneof(
     fc.string({ unit: 'grapheme', maxLength: 20 }),
@@ -173,9 +160,9 @@ describe('agreement with tencentcloud-sdk-nodejs (TC3)', () => {
             region,
             profile: { httpProfile: { endpoint, protocol: 'http://', reqMethod: 'POST', reqTimeout: 5 } },
           });
-          captured.length = 0;
+          capture.captured.length = 0;
           await client.DetachInstances({ AutoScalingGroupId: groupId, InstanceIds: instanceIds });
-          const sent = captured[0] as { headers: Record<string, string>; body: string };
+          const sent = capture.captured[0] as { headers: Record<string, string>; body: string };
 
           // The SDK signs the host without the port and takes the service from the endpoint's first label.
           const ours = signTc3({
