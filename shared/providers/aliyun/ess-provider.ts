@@ -137,21 +137,13 @@ export class EssProvider implements ScalingProvider {
     if (!('instanceIds' in request)) return undefined;
     const [group] = await this.client.describeScalingGroups(request.region, [request.scalingGroupId]);
     if (!group) return MISSING_GROUP;
-    const present = [];
-    for (const ids of chunk(request.instanceIds, 20)) {
-      const instances = await this.client.describeScalingInstances(
-        request.region,
-        request.scalingGroupId,
-        ids,
-      );
-      present.push(
-        ...instances.map((i) => ({
-          instanceId: i.InstanceId,
-          state: i.LifecycleState,
-          acceptable: !ESS_REFUSED_STATES.has(i.LifecycleState),
-        })),
-      );
-    }
+    const present = (await this.members(request.region, request.scalingGroupId, request.instanceIds)).map(
+      (i) => ({
+        instanceId: i.InstanceId,
+        state: i.LifecycleState,
+        acceptable: !ESS_REFUSED_STATES.has(i.LifecycleState),
+      }),
+    );
     return {
       exists: true,
       activityInProgress: await this.client.hasActivityInProgress(request.region, request.scalingGroupId),
@@ -169,12 +161,16 @@ export class EssProvider implements ScalingProvider {
     scalingGroupId: string,
     instanceIds: readonly string[],
   ): Promise<string[]> {
-    const remaining: string[] = [];
+    return (await this.members(region, scalingGroupId, instanceIds)).map((instance) => instance.InstanceId);
+  }
+
+  /** Of these instances, the ones in the group, 20 a DescribeScalingInstances call. */
+  private async members(region: string, scalingGroupId: string, instanceIds: readonly string[]) {
+    const found = [];
     for (const ids of chunk(instanceIds, 20)) {
-      const instances = await this.client.describeScalingInstances(region, scalingGroupId, ids);
-      remaining.push(...instances.map((instance) => instance.InstanceId));
+      found.push(...(await this.client.describeScalingInstances(region, scalingGroupId, ids)));
     }
-    return remaining;
+    return found;
   }
 }
 

@@ -117,19 +117,13 @@ export class TencentProvider implements ScalingProvider {
     if ('apiVersion' in request && request.apiVersion === 'v2') return undefined;
     const group = await this.api.describeGroup(request.region, request.scalingGroupId);
     if (!group) return MISSING_GROUP;
-    const present = [];
-    for (const ids of chunk(request.instanceIds, 100)) {
-      const instances = await this.api.describeInstances(request.region, ids);
-      present.push(
-        ...instances
-          .filter((i) => i.AutoScalingGroupId === request.scalingGroupId)
-          .map((i) => ({
-            instanceId: i.InstanceId,
-            state: i.LifeCycleState,
-            acceptable: i.LifeCycleState === 'IN_SERVICE',
-          })),
-      );
-    }
+    const present = (await this.members(request.region, request.scalingGroupId, request.instanceIds)).map(
+      (i) => ({
+        instanceId: i.InstanceId,
+        state: i.LifeCycleState,
+        acceptable: i.LifeCycleState === 'IN_SERVICE',
+      }),
+    );
     const enabled = group.EnabledStatus === 'ENABLED';
     // API 3.0 detaches from a disabled group too, and then skips the MinSize check (specs/tencent-as.md §B1).
     return {
@@ -149,14 +143,20 @@ export class TencentProvider implements ScalingProvider {
     scalingGroupId: string,
     instanceIds: readonly string[],
   ): Promise<string[]> {
-    const remaining: string[] = [];
+    return (await this.members(region, scalingGroupId, instanceIds)).map((i) => i.InstanceId);
+  }
+
+  /** Of these instances, the ones in the group (API 3.0, 100 a DescribeAutoScalingInstances call). */
+  private async members(region: string, scalingGroupId: string, instanceIds: readonly string[]) {
+    const found = [];
     for (const ids of chunk(instanceIds, 100)) {
-      const instances = await this.api.describeInstances(region, ids);
-      remaining.push(
-        ...instances.filter((i) => i.AutoScalingGroupId === scalingGroupId).map((i) => i.InstanceId),
+      found.push(
+        ...(await this.api.describeInstances(region, ids)).filter(
+          (i) => i.AutoScalingGroupId === scalingGroupId,
+        ),
       );
     }
-    return remaining;
+    return found;
   }
 
   private async v2InstancesInGroup(
