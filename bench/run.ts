@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EmulatorSeed } from '../emulator/seed.ts';
 import { startEmulator } from '../emulator/server.ts';
 import { createLedgerTable, freePort, LOCAL_AWS, startDynamoDb } from '../local/services.ts';
 import type { CompletionEvent } from '../shared/contracts/index.ts';
@@ -61,38 +62,19 @@ const percentile = (values: number[], p: number) => {
 async function p1(label: string, coalesce: boolean, count: number) {
   const ledger = await newLedger(`bench-p1-${label}`);
   const groupId = `asg-p1-${label}`;
-  emulator.ess.add({
-    credentials: [],
-    activityDurationMs: 1000,
-    aliyun: {
-      scalingGroups: [
-        {
+  emulator.ess.add(
+    EmulatorSeed.parse({
+      aliyun: {
+        scalingGroups: [
+          { scalingGroupId: groupId, regionId: REGION, minSize: 0, maxSize: 1000, activityDurationMs: 1000 },
+        ],
+        instances: Array.from({ length: count }, (_, i) => ({
+          instanceId: `i-p1-${label}-${i}`,
           scalingGroupId: groupId,
-          regionId: REGION,
-          minSize: 0,
-          maxSize: 1000,
-          lifecycleState: 'Active',
-          scalingPolicy: 'release',
-          loadBalancers: [],
-          dbInstances: [],
-          vServerGroups: [],
-          albServerGroups: [],
-          activityDurationMs: 1000,
-          activityOutcomes: [],
-          unauthorizedActions: [],
-        },
-      ],
-      instances: Array.from({ length: count }, (_, i) => ({
-        instanceId: `i-p1-${label}-${i}`,
-        scalingGroupId: groupId,
-        creationType: 'AutoCreated' as const,
-        lifecycleState: 'InService',
-        entrusted: false,
-        status: 'Running' as const,
-      })),
-    },
-    tencent: { groups: [], instances: [] },
-  });
+        })),
+      },
+    }),
+  );
   const deps = {
     ledger,
     publisher,
@@ -256,32 +238,14 @@ try {
       // Activities end at spread-out moments, so the poller's phase does not favour them.
       activityDurationMs: 2_000 + Math.floor((i * 37_000) / count),
     }));
-    emulator.ess.add({
-      credentials: [],
-      activityDurationMs: 1000,
-      aliyun: {
-        scalingGroups: groups.map((g) => ({
-          ...g,
-          lifecycleState: 'Active',
-          scalingPolicy: 'release',
-          loadBalancers: [],
-          dbInstances: [],
-          vServerGroups: [],
-          albServerGroups: [],
-          activityOutcomes: [],
-          unauthorizedActions: [],
-        })),
-        instances: groups.map((g, i) => ({
-          instanceId: `i-p4-${i}`,
-          scalingGroupId: g.scalingGroupId,
-          creationType: 'AutoCreated',
-          lifecycleState: 'InService',
-          entrusted: false,
-          status: 'Running',
-        })),
-      },
-      tencent: { groups: [], instances: [] },
-    });
+    emulator.ess.add(
+      EmulatorSeed.parse({
+        aliyun: {
+          scalingGroups: groups,
+          instances: groups.map((g, i) => ({ instanceId: `i-p4-${i}`, scalingGroupId: g.scalingGroupId })),
+        },
+      }),
+    );
     for (const [i, g] of groups.entries()) {
       const request = {
         requestId: `p4-${i}`,
