@@ -1,4 +1,4 @@
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -6,39 +6,43 @@ import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { compose } from '../shared/composition.ts';
 import type { Action } from '../shared/contracts/index.ts';
-import { RetryLater, submitRequest } from '../shared/detach/submit.ts';
+import { giveUpDelivery } from '../shared/detach/rejection.ts';
+import { retryDelaySeconds } from '../shared/detach/retry.ts';
+import { submitRequest } from '../shared/detach/submit.ts';
 import { logger, metrics } from '../shared/observability.ts';
 import { deliveryOf } from './sqs-delivery.ts';
 
 /**
- * The Lambda handler of one action's FIFO queue: each record is one request, taken to the cloud or to its
- * terminal event. A retryable failure is delayed (visibility) and reported as a batch item failure.
+ * The Lambda handler of one action's FIFO queue: each record is one request, put on the ledger in its group and
+ * dispatched. Every record is tried on its own (the ledger, not the queue, orders a group's requests), so one
+ * that fails never costs its neighbours a delivery. A record that fails is delayed and reported as a batch item
+ * failure; on its last allowed delivery it ends Rejected (Unprocessable) instead of slipping into the DLQ.
  */
 export function createRequestHandler(action: Action) {
-  const { config: _config, retryDelay, ...submitDeps } = compose();
-  const processor = new SqsFifoPartialProcessorAsync();
+  const { config, retryDelay, ...deps } = compose();
+  const processor = new BatchProcessor(EventType.SQS);
 
   async function handleRecord(record: SQSRecord): Promise<void> {
     const delivery = deliveryOf(record);
     logger.appendKeys({ action, messageId: record.messageId, receiveCount: delivery.receiveCount });
     try {
-      const outcome = await submitRequest(submitDeps, action, delivery);
+      const outcome = await submitRequest(deps, action, delivery);
       logger.setCorrelationId(outcome.requestId);
       logger.info('request handled', { outcome });
       metrics.addMetric(`Request.${outcome.kind}`, MetricUnit.Count, 1);
     } catch (error) {
-      if (error instanceof RetryLater) {
-        logger.setCorrelationId(error.requestId);
-        logger.info('request will be retried', {
-          error: error.error.toJSON(),
-          delaySeconds: error.delaySeconds,
-        });
-        metrics.addMetric(`Request.retry.${error.error.kind}`, MetricUnit.Count, 1);
-        // Without the delay the message still comes back, after the queue's visibility timeout.
-        await retryDelay
-          .delay(record.eventSourceARN, record.receiptHandle, error.delaySeconds)
-          .catch((delayError: unknown) => logger.warn('retry delay not set', { error: delayError }));
+      const reason = error instanceof Error ? error.name : 'Error';
+      if (delivery.receiveCount >= config.MAX_ATTEMPTS) {
+        const given = await giveUpDelivery(deps, { action, ...delivery, reason });
+        logger.error('request given up after its last delivery', { given, reason });
+        metrics.addMetric('Request.unprocessable', MetricUnit.Count, 1);
+        return;
       }
+      logger.warn('request not handled; its message comes back', { reason });
+      const delay = retryDelaySeconds('transient', delivery.receiveCount, deps.retry);
+      await retryDelay
+        .delay(record.eventSourceARN, record.receiptHandle, delay)
+        .catch(() => logger.warn('retry delay not set', { reason }));
       throw error;
     } finally {
       logger.removeKeys(['action', 'messageId', 'receiveCount']);
@@ -46,11 +50,7 @@ export function createRequestHandler(action: Action) {
   }
 
   return middy((event: SQSEvent, context: Context) =>
-    processPartialResponse(event, handleRecord, processor, {
-      context,
-      skipGroupOnError: true,
-      throwOnFullBatchFailure: false,
-    }),
+    processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false }),
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics));

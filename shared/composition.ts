@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { type Config, parseConfig } from './config.ts';
 import type { CallbackDeps } from './detach/callbacks.ts';
+import { leaseFor } from './detach/dispatch.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
 import { DetachError } from './errors.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
@@ -75,6 +76,11 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     maxAttempts: config.MAX_ATTEMPTS,
     retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
     activityHoldMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
+    // A dispatcher's lease outlives one cloud call; a call without a token is resolved once it can no longer act.
+    ...leaseFor({
+      connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+      responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
+    }),
     ledger,
     publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
     ...(callbacks && { callbacks }),

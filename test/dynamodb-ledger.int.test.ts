@@ -1,41 +1,47 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLedgerTable } from '../local/services.ts';
 import type { CompletionEvent, DetachInstancesRequest } from '../shared/contracts/index.ts';
-import { DetachError } from '../shared/errors.ts';
-import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
+import type { Intent, PendingItem } from '../shared/detach/ports.ts';
+import { DynamoDbLedger, PENDING_SHARDS, pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
 import { uniqueId } from './support/emulator-admin.ts';
 
 const stack = inject('stack');
+const dynamodb = new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb });
+let table: string;
 let ledger: DynamoDbLedger;
 
 beforeAll(async () => {
   // A table of its own, so that listPending sees only this file's records.
-  const table = uniqueId('ledger-test');
+  table = uniqueId('ledger-test');
   await createLedgerTable(stack.endpoints.dynamodb, table);
-  ledger = new DynamoDbLedger(
-    new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb }),
-    table,
-  );
+  ledger = new DynamoDbLedger(dynamodb, table, { retentionDays: 7 });
 });
 
 const now = new Date('2026-01-01T00:00:00.000Z');
-const aRequest = (): DetachInstancesRequest => ({
+const later = (ms: number) => new Date(now.getTime() + ms);
+const aRequest = (scalingGroupId = uniqueId('asg')): DetachInstancesRequest => ({
   requestId: uniqueId('req'),
   provider: 'aliyun',
   region: 'cn-hangzhou',
-  scalingGroupId: 'asg-1',
-  instanceIds: ['i-1'],
+  scalingGroupId,
+  instanceIds: [uniqueId('i')],
   preflight: true,
   dryRun: false,
 });
-const begin = (request = aRequest()) =>
-  ledger.begin(
-    { requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId },
-    now,
-  );
+const groupKeyOf = (request: DetachInstancesRequest) =>
+  `aliyun#cn-hangzhou#${request.scalingGroupId}`;
+const begin = async (request = aRequest()) =>
+  (
+    await ledger.begin(
+      { requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId },
+      now,
+    )
+  ).record;
 const anEvent = (requestId: string, status: CompletionEvent['status'] = 'Succeeded'): CompletionEvent => ({
   version: '1',
+  eventId: randomUUID(),
   requestId,
   action: 'detach-instances',
   status,
@@ -43,183 +49,187 @@ const anEvent = (requestId: string, status: CompletionEvent['status'] = 'Succeed
   requestedAt: now.toISOString(),
   completedAt: now.toISOString(),
 });
-
-async function pendingIds(): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const record of ledger.listPending()) ids.push(record.requestId);
-  return ids;
-}
-
-describe('DynamoDbLedger on DynamoDB Local', () => {
-  it('begins once: a second begin returns the stored record unchanged', async () => {
-    const request = aRequest();
-    const first = await begin(request);
-    await ledger.markSubmitted(request.requestId, { activityId: 'asa-1' }, now);
-
-    const second = await begin(request);
-
-    expect(first.status).toBe('QUEUED');
-    expect(second).toMatchObject({ status: 'IN_PROGRESS', activityId: 'asa-1', attempts: 1, request });
-  });
-
-  it('moves QUEUED to IN_PROGRESS only once', async () => {
-    const { requestId } = await begin();
-
-    const first = await ledger.markSubmitted(requestId, { activityId: 'asa-1', cloudRequestId: 'cr-1' }, now);
-    const second = await ledger.markSubmitted(requestId, { activityId: 'asa-2' }, now);
-
-    expect([first, second]).toEqual([true, false]);
-    expect(await ledger.get(requestId)).toMatchObject({
-      activityId: 'asa-1',
-      cloudRequestId: 'cr-1',
-      submittedAt: now.toISOString(),
-    });
-  });
-
-  it('records failed attempts with the last error', async () => {
-    const { requestId } = await begin();
-
-    await ledger.recordAttemptFailure(
-      requestId,
-      new DetachError('Throttling', 'slow down', 'throttled'),
-      'token~1',
-      now,
-    );
-    await ledger.recordAttemptFailure(
-      requestId,
-      new DetachError('InternalError', 'oops', 'transient'),
-      'token~1',
-      now,
-    );
-
-    expect(await ledger.get(requestId)).toMatchObject({
-      status: 'QUEUED',
-      attempts: 2,
-      clientToken: 'token~1',
-      lastError: { code: 'InternalError', kind: 'transient', message: 'oops' },
-    });
-  });
-
-  it('completes once: the second writer loses', async () => {
-    const { requestId } = await begin();
-    await ledger.markSubmitted(requestId, { activityId: 'asa-1' }, now);
-
-    const results = await Promise.all([
-      ledger.complete(anEvent(requestId)),
-      ledger.complete(anEvent(requestId, 'Failed')),
-    ]);
-
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect(['SUCCEEDED', 'FAILED']).toContain((await ledger.get(requestId))?.status);
-  });
-
-  it('creates the record of a rejected message that had none', async () => {
-    const requestId = `sqs:${uniqueId('m')}`;
-
-    const won = await ledger.complete({
-      ...anEvent(requestId, 'Rejected'),
-      error: { code: 'InvalidRequest', message: 'bad' },
-    });
-
-    expect(won).toBe(true);
-    expect(await ledger.get(requestId)).toMatchObject({
-      status: 'REJECTED',
-      action: 'detach-instances',
-      createdAt: now.toISOString(),
-    });
-  });
-
-  it('lists in-progress and terminal-unpublished records until the event is marked published', async () => {
-    const inProgress = await begin();
-    await ledger.markSubmitted(inProgress.requestId, { activityId: 'asa-1' }, now);
-    const finished = await begin();
-    await ledger.markSubmitted(finished.requestId, { activityId: 'asa-2' }, now);
-    await ledger.complete(anEvent(finished.requestId));
-    const queued = await begin();
-
-    const before = await pendingIds();
-    await ledger.markPublished(finished.requestId, now);
-    const after = await pendingIds();
-
-    expect(before).toEqual(expect.arrayContaining([inProgress.requestId, finished.requestId]));
-    expect(before).not.toContain(queued.requestId);
-    expect(after).toContain(inProgress.requestId);
-    expect(after).not.toContain(finished.requestId);
-  });
-
-  it('counts deliveries of the completion event', async () => {
-    const { requestId } = await begin();
-
-    await ledger.recordEventDelivery(requestId, 'Succeeded', now);
-    await ledger.recordEventDelivery(requestId, 'Succeeded', now);
-
-    expect(await ledger.get(requestId)).toMatchObject({
-      deliveredEvents: 2,
-      lastDeliveredStatus: 'Succeeded',
-    });
-  });
+const anIntent = (requestIds: string[], instanceIds: string[] = []): Intent => ({
+  id: randomUUID(),
+  action: 'detach-instances',
+  requestIds,
+  instanceIds,
+  clientToken: 'token-1',
+  createdAt: now.toISOString(),
+  calls: 0,
 });
 
-describe('DynamoDbLedger group lock', () => {
-  const group = () => `aliyun#cn-hangzhou#${uniqueId('asg')}`;
+async function pending(): Promise<PendingItem[]> {
+  const items: PendingItem[] = [];
+  for await (const item of ledger.listPending()) items.push(item);
+  return items;
+}
+const idOf = (item: PendingItem) => (item.kind === 'record' ? item.record.requestId : item.requestId);
 
-  it('one holder at a time; released with a backoff, it is not taken before the backoff ends', async () => {
-    const key = group();
-    const first = await ledger.acquireGroup(key, 'a', now, 30_000);
-    const second = await ledger.acquireGroup(key, 'b', now, 30_000);
-    await ledger.releaseGroup(key, 'a', { batch: null, retryAfter: now.getTime() + 5_000 });
-    const duringBackoff = await ledger.acquireGroup(key, 'b', new Date(now.getTime() + 1_000), 30_000);
-    const after = await ledger.acquireGroup(key, 'b', new Date(now.getTime() + 5_000), 30_000);
+describe('DynamoDbLedger on DynamoDB Local', () => {
+  it('begins once: a second begin returns the stored record, not created', async () => {
+    const request = aRequest();
+    await begin(request);
 
-    expect([first, second, duringBackoff, after]).toEqual([
-      { groupKey: key },
-      undefined,
-      undefined,
-      { groupKey: key },
-    ]);
+    const second = await ledger.begin(
+      { requestId: request.requestId, action: 'detach-instances', request, clientToken: 'other' },
+      later(1000),
+    );
+
+    expect(second.created).toBe(false);
+    expect(second.record.clientToken).toBe(request.requestId);
+    expect(second.record.waitKey).toBe(groupKeyOf(request));
   });
 
-  it('an activity holds the group until it is finished; a kept batch comes back with the lock', async () => {
-    const key = group();
-    const batch = { requestIds: ['r-1'], instanceIds: ['i-1'], clientToken: 'r-1' };
-    await ledger.acquireGroup(key, 'a', now, 30_000);
-    await ledger.releaseGroup(key, 'a', { batch });
-    const withBatch = await ledger.acquireGroup(key, 'b', now, 30_000);
-    await ledger.releaseGroup(key, 'b', {
-      batch: null,
-      activityId: 'asa-1',
-      activityUntil: now.getTime() + 60_000,
-    });
-    const whileRunning = await ledger.acquireGroup(key, 'c', now, 30_000);
-    await ledger.finishGroupActivity(key, 'asa-other');
-    const wrongActivity = await ledger.acquireGroup(key, 'c', now, 30_000);
-    await ledger.finishGroupActivity(key, 'asa-1');
-    const finished = await ledger.acquireGroup(key, 'c', now, 30_000);
+  it('one lease holder at a time; an expired lease can be taken over', async () => {
+    const request = aRequest();
+    const first = await ledger.acquireGroup(groupKeyOf(request), 'a', now, 1000);
+    const second = await ledger.acquireGroup(groupKeyOf(request), 'b', later(500), 1000);
+    const third = await ledger.acquireGroup(groupKeyOf(request), 'c', later(1001), 1000);
 
-    expect(withBatch).toEqual({ groupKey: key, batch });
-    expect([whileRunning, wrongActivity]).toEqual([undefined, undefined]);
-    expect(finished).toEqual({ groupKey: key });
+    expect(first?.fence.owner).toBe('a');
+    expect(second).toBeUndefined();
+    expect(third?.fence.owner).toBe('c');
+  });
+
+  it('writes an intent and its records together, and not at all with a lost lease', async () => {
+    const request = aRequest();
+    const record = await begin(request);
+    const old = await ledger.acquireGroup(groupKeyOf(request), 'old', now, 1000);
+    await ledger.acquireGroup(groupKeyOf(request), 'new', later(2000), 1000);
+
+    const stale = await ledger.writeIntent(
+      old?.fence as never,
+      anIntent([record.requestId]),
+      new Map(),
+      later(2100),
+    );
+
+    expect(stale).toBe('lost-lease');
+    expect((await ledger.get(record.requestId))?.status).toBe('QUEUED');
+  });
+
+  it('an intent naming a record that moved on changes nothing (stale index)', async () => {
+    const request = aRequest();
+    const [waiting, ended] = [await begin(request), await begin({ ...aRequest(request.scalingGroupId) })];
+    await ledger.complete(anEvent(ended.requestId, 'TimedOut'));
+    const { fence } = (await ledger.acquireGroup(groupKeyOf(request), 'me', now, 10_000)) as never as {
+      fence: never;
+    };
+
+    const result = await ledger.writeIntent(
+      fence,
+      anIntent([waiting.requestId, ended.requestId]),
+      new Map(),
+      later(10),
+    );
+
+    expect(result).toBe('stale-records');
+    expect((await ledger.get(waiting.requestId))?.status).toBe('QUEUED');
+  });
+
+  it('records an accepted call on the records and the group in one step; a stale fence cannot', async () => {
+    const request = aRequest();
+    const record = await begin(request);
+    const acquired = await ledger.acquireGroup(groupKeyOf(request), 'me', now, 10_000);
+    const fence = acquired?.fence as NonNullable<typeof acquired>['fence'];
+    const intent = anIntent([record.requestId], request.instanceIds);
+    expect(await ledger.writeIntent(fence, intent, new Map(), later(1))).toBe('written');
+    const renewed = await ledger.beginCall(fence, intent.id, later(2), 10_000);
+    expect(renewed).toBeDefined();
+
+    const stale = await ledger.resolveIntent(
+      { ...fence, owner: 'someone-else' },
+      intent,
+      { kind: 'accepted', requestIds: [record.requestId], activityId: 'asa-1', holdUntil: 99 },
+      [],
+      later(3),
+    );
+    const accepted = await ledger.resolveIntent(
+      renewed as never,
+      intent,
+      { kind: 'accepted', requestIds: [record.requestId], activityId: 'asa-1', holdUntil: later(60_000).getTime() },
+      [],
+      later(3),
+    );
+
+    expect(stale).toBe(false);
+    expect(accepted).toBe(true);
+    const stored = await ledger.get(record.requestId);
+    expect(stored).toMatchObject({ status: 'IN_PROGRESS', activityId: 'asa-1', attempts: 1 });
+    expect(stored?.waitKey).toBeUndefined();
+    // The group is held by the activity until the poller finishes it.
+    await ledger.releaseGroup(fence);
+    expect(await ledger.acquireGroup(groupKeyOf(request), 'next', later(5000), 1000)).toBeUndefined();
+    await ledger.finishGroupActivity(groupKeyOf(request), 'asa-1');
+    expect(await ledger.acquireGroup(groupKeyOf(request), 'next', later(5000), 1000)).toBeDefined();
+    expect(await ledger.takenOut(groupKeyOf(request), [...request.instanceIds, 'i-never'])).toEqual(
+      new Set(request.instanceIds),
+    );
+  });
+
+  it('completes once, never from SUBMITTING by default, and sets the TTL from the retention', async () => {
+    const record = await begin();
+    expect(await ledger.complete(anEvent(record.requestId))).toBe(true);
+    expect(await ledger.complete(anEvent(record.requestId, 'Failed'))).toBe(false);
+
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({ TableName: table, Key: { requestId: { S: record.requestId } } }),
+    );
+    expect(Number(Item?.expiresAt?.N)).toBe(now.getTime() / 1000 + 7 * 86_400);
+  });
+
+  it('lists open and unpublished items over every shard, and one it cannot read as unreadable', async () => {
+    const records = await Promise.all(Array.from({ length: 40 }, () => begin()));
+    const published = records[0] as (typeof records)[number];
+    await ledger.complete(anEvent(published.requestId));
+    await ledger.markPublished(published.requestId, now);
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          requestId: { S: 'req-broken' },
+          action: { S: 'detach-instances' },
+          status: { S: 'NOT_A_STATUS' },
+          pendingShard: { S: pendingShardOf('req-broken') },
+        },
+      }),
+    );
+
+    const items = await pending();
+
+    expect(new Set(records.map((r) => pendingShardOf(r.requestId))).size).toBeGreaterThan(1);
+    expect(pendingShardOf('x')).toMatch(new RegExp(`^P#([0-9]|1[0-${PENDING_SHARDS - 11}])$`));
+    const ids = items.map(idOf);
+    expect(ids).not.toContain(published.requestId);
+    for (const record of records.slice(1)) expect(ids).toContain(record.requestId);
+    expect(items.find((item) => idOf(item) === 'req-broken')).toMatchObject({
+      kind: 'unreadable',
+      action: 'detach-instances',
+    });
+  });
+
+  it('counts each event id once however often the bus delivers it', async () => {
+    const record = await begin();
+    const event = anEvent(record.requestId);
+    await ledger.complete(event);
+
+    const first = await ledger.recordEventDelivery(record.requestId, event.eventId, 'Succeeded', now);
+    const again = await ledger.recordEventDelivery(record.requestId, event.eventId, 'Succeeded', now);
+
+    expect([first, again]).toEqual(['first', 'duplicate']);
+    expect((await ledger.get(record.requestId))?.deliveredEvents).toBe(1);
   });
 
   it('lists the requests waiting in a group, oldest first', async () => {
-    const key = group();
-    const make = (id: string, at: string) =>
-      ledger.begin(
-        {
-          requestId: id,
-          action: 'detach-instances',
-          request: { ...aRequest(), requestId: id },
-          clientToken: id,
-          waitKey: key,
-        },
-        new Date(at),
-      );
-    const [a, b] = [uniqueId('w'), uniqueId('w')];
-    await make(b, '2026-01-01T00:00:02.000Z');
-    await make(a, '2026-01-01T00:00:01.000Z');
+    const group = uniqueId('asg');
+    const a = aRequest(group);
+    const b = aRequest(group);
+    await ledger.begin({ requestId: b.requestId, action: 'detach-instances', request: b, clientToken: 'b' }, later(10));
+    await ledger.begin({ requestId: a.requestId, action: 'detach-instances', request: a, clientToken: 'a' }, now);
 
-    expect((await ledger.listWaiting(key, 10)).map((r) => r.requestId)).toEqual([a, b]);
-    await ledger.markSubmitted(a, { activityId: 'asa-1' }, now);
-    expect((await ledger.listWaiting(key, 10)).map((r) => r.requestId)).toEqual([b]);
+    const waiting = await ledger.listWaiting(groupKeyOf(a), 10);
+
+    expect(waiting.map((r) => r.requestId)).toEqual([a.requestId, b.requestId]);
   });
 });

@@ -23,10 +23,12 @@ export const handler = middy(async () => {
   });
   for (const summary of passes) {
     metrics.addMetric('Poll.DescribeCalls', MetricUnit.Count, summary.describeCalls);
-    if (summary.failedBatches.length > 0)
-      logger.warn('describe calls failed; retried next pass', { summary });
+    if (summary.failedBatches.length > 0 || summary.failedItems.length > 0)
+      logger.warn('some items failed; each is retried on its own', { summary });
   }
   const last = passes.at(-1);
+  // The alarm on requests that do not move reads this, once per invocation.
+  metrics.addMetric('Poll.OldestPendingAgeSeconds', MetricUnit.Seconds, last?.oldestOpenAgeSeconds ?? 0);
   logger.info('poll done', { passes: passes.length, last });
   return last;
 })

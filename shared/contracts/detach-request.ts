@@ -155,6 +155,12 @@ const TencentInstanceIds = z
   );
 
 /**
+ * Tencent has no such parameter; the preflight honours it: named instances that are not in the group (and that
+ * this service never took out) are reported as `notInGroup` without failing the request.
+ */
+const tencentIgnoreInvalid = { ignoreInvalidInstance: z.boolean().optional() };
+
+/**
  * Tencent AS DetachInstances: API 3.0 (`2018-04-19`, the default; returns an ActivityId), or the legacy v2
  * DetachInstance (seed: tencent-as-v2-DetachInstance.md; no activity id; `keepInstance` 0 terminates the
  * auto-created instances, 1 keeps them).
@@ -163,6 +169,7 @@ export const TencentDetachInstancesRequest = z.strictObject({
   ...tencentBase,
   instanceIds: TencentInstanceIds,
   ...planning,
+  ...tencentIgnoreInvalid,
   apiVersion: z.enum(['2018-04-19', 'v2']).default('2018-04-19'),
   keepInstance: z.union([z.literal(0), z.literal(1)]).optional(),
 });
@@ -172,6 +179,7 @@ export const TencentRemoveInstancesRequest = z.strictObject({
   ...tencentBase,
   instanceIds: TencentInstanceIds,
   ...planning,
+  ...tencentIgnoreInvalid,
 });
 
 export const DetachInstancesRequest = z

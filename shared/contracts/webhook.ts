@@ -21,6 +21,8 @@ export const ErrorResponse = z.object({
 
 export const LEDGER_STATUSES = [
   'QUEUED',
+  /** Written into its group's intent: the cloud call is about to be made, or was made and its answer not yet recorded. */
+  'SUBMITTING',
   'SUBMITTED',
   'IN_PROGRESS',
   'SUCCEEDED',

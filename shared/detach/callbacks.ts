@@ -2,6 +2,7 @@ import type { CallbackState, CompletionEvent } from '../contracts/index.ts';
 
 export type { CallbackState };
 
+import { type Checkpoint, passThrough } from './crash-points.ts';
 import type { Clock, Ledger, OperationRecord } from './ports.ts';
 import { type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
@@ -15,6 +16,7 @@ export interface CallbackDeps {
   clock: Clock;
   callbacks: CallbackSender;
   callbackRetry: RetryPolicy & { maxAttempts: number };
+  checkpoint?: Checkpoint;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function deliverCallback(
   let state: CallbackState;
   try {
     await deps.callbacks.send(url, event);
+    await (deps.checkpoint ?? passThrough)('callback.after-send');
     state = { url, attempts, deliveredAt: now.toISOString() };
   } catch (error) {
     const lastError = error instanceof Error ? error.message : String(error);

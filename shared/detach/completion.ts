@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { type CompletionEvent, type TerminalStatus, targetsOf } from '../contracts/index.ts';
 import { type CallbackDeps, deliverCallback } from './callbacks.ts';
+import { type Checkpoint, passThrough } from './crash-points.ts';
 import type { EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
 
 export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
@@ -15,18 +17,23 @@ const TERMINAL_LEDGER_STATUSES: ReadonlySet<LedgerStatus> = new Set(Object.value
 
 export const isTerminal = (status: LedgerStatus): boolean => TERMINAL_LEDGER_STATUSES.has(status);
 
+/** Open statuses anyone may end (a timeout, a rejection); SUBMITTING belongs to its intent's dispatcher. */
+export const ENDABLE_STATUSES: readonly LedgerStatus[] = ['QUEUED', 'SUBMITTED', 'IN_PROGRESS'];
+
 export interface CompletionDeps {
   ledger: Ledger;
   publisher: EventPublisher;
   /** Absent where no callbacks are sent (unit tests of other parts). */
   callbacks?: CallbackDeps;
+  /** The crash-point tests' hook; absent in production. */
+  checkpoint?: Checkpoint;
 }
 
 /**
  * Ends an operation: the ledger transition is written first (conditionally, so only one writer wins), then the
  * event is published, then marked published. A crash between the two leaves the record terminal and
- * unpublished, and the poller publishes it: the event is never lost, and only the winner of the transition
- * publishes it in the normal path.
+ * unpublished, and the poller publishes it: the event is never lost. A crash after the publish and before the
+ * mark publishes it again, with the same `eventId`: delivery is at least once, deduplicated by that id.
  */
 export async function completeOperation(
   deps: CompletionDeps,
@@ -34,7 +41,10 @@ export async function completeOperation(
   callbackUrl?: string,
 ): Promise<boolean> {
   const won = await deps.ledger.complete(event);
-  if (won) await publishStored(deps, event, callbackUrl);
+  if (won) {
+    await (deps.checkpoint ?? passThrough)('complete.after-transition');
+    await publishStored(deps, event, callbackUrl);
+  }
   return won;
 }
 
@@ -45,9 +55,11 @@ export async function publishStored(
   callbackUrl?: string,
 ): Promise<void> {
   await deps.publisher.publish(event);
+  await (deps.checkpoint ?? passThrough)('complete.after-publish');
   const callback = callbackUrl && deps.callbacks ? deps.callbacks : undefined;
   await deps.ledger.markPublished(event.requestId, new Date(event.completedAt), callback !== undefined);
-  if (callback && callbackUrl) await deliverCallback(callback, event, callbackUrl, undefined);
+  if (callback && callbackUrl)
+    await deliverCallback({ ...callback, ...(deps.checkpoint && { checkpoint: deps.checkpoint }) }, event, callbackUrl, undefined);
 }
 
 /** The event of a record that reached a terminal state, but whose event never went out. */
@@ -80,6 +92,7 @@ export function eventFor(
   const request = record.request;
   return {
     version: '1',
+    eventId: randomUUID(),
     requestId: record.requestId,
     action: record.action,
     status,

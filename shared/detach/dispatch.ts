@@ -1,11 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ActionRequest, CompletionError, DetachRequest, TerminalStatus } from '../contracts/index.ts';
-import { isDetachError } from '../errors.ts';
-import { type CompletionDeps, eventFor } from './completion.ts';
-import type { Batch, Clock, GroupChange, OperationRecord, ProviderRegistry } from './ports.ts';
-import { planInstances } from './preflight.ts';
-import { completeOrRepublish } from './rejection.ts';
-import { nextClientToken, type RetryPolicy, retryDelaySeconds } from './retry.ts';
+import type { ActionRequest, CompletionError, CompletionEvent, DetachRequest } from '../contracts/index.ts';
+import { type DetachError, isDetachError } from '../errors.ts';
+import { type CompletionDeps, eventFor, publishStored } from './completion.ts';
+import { type CrashPoint, passThrough } from './crash-points.ts';
+import type {
+  Clock,
+  Fence,
+  Intent,
+  IntentOutcome,
+  OperationRecord,
+  ProviderRegistry,
+  ScalingProvider,
+} from './ports.ts';
+import { type Plan, partialByPlan, planInstances } from './preflight.ts';
+import { type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
 export interface DispatchDeps extends CompletionDeps {
   providers: ProviderRegistry;
@@ -14,25 +22,42 @@ export interface DispatchDeps extends CompletionDeps {
   retry: RetryPolicy;
   /** How long one activity may hold its group before the group is freed anyway: the operation timeout. */
   activityHoldMs: number;
+  /**
+   * How long a dispatcher holds a group's lease; it is renewed right before each cloud call, so it must outlive
+   * one call (connect and response timeouts) and the writes around it. See `leaseFor`.
+   */
+  leaseMs: number;
+  /**
+   * How long after it started a call without an idempotency token may still act (the client gave up, the cloud
+   * may not have): such a call is resolved only after this.
+   */
+  settleMs: number;
   /** False: one call per request (the benchmark's baseline). Default true. */
   coalesce?: boolean;
 }
 
-/** How long a dispatcher holds a group's lock; a crashed one frees it when this runs out. */
-export const LEASE_MS = 30_000;
+/** The lease and settle times that the HTTP timeouts imply: a call ends, one way or the other, within them. */
+export function leaseFor(http: { connectTimeoutMs: number; responseTimeoutMs: number }) {
+  const callMs = http.connectTimeoutMs + http.responseTimeoutMs;
+  return { leaseMs: callMs + 15_000, settleMs: 2 * callMs };
+}
+
 const WAITING_LIMIT = 100;
 /** Instance ids one call takes: ESS InstanceId.N is 1..20; Tencent documents none, 100 is what we follow. */
 const CALL_LIMIT: Record<string, number> = { aliyun: 20, tencent: 100 };
+/** Requests one intent serves: its transaction writes each of them and the group (DynamoDB: 100 items). */
+const REQUESTS_PER_INTENT = 99;
+const FORM_ROUNDS = 3;
 
-/**
- * The group an instance request waits in, or undefined for requests that go straight to the cloud (the server
- * group actions, and Tencent's legacy v2, which returns no activity to wait for).
- */
-export function waitKeyOf(request: DetachRequest): string | undefined {
-  if (!('instanceIds' in request)) return undefined;
-  if ('apiVersion' in request && request.apiVersion === 'v2') return undefined;
-  return `${request.provider}#${request.region}#${request.scalingGroupId}`;
-}
+/** The group every request waits in: one dispatcher at a time sends to a scaling group. */
+export const waitKeyOf = (request: DetachRequest): string =>
+  `${request.provider}#${request.region}#${request.scalingGroupId}`;
+
+/** Requests of the instance actions on API 3.0 / ESS merge into one call; the others go one at a time. */
+const mergeable = (record: OperationRecord): boolean => {
+  const request = record.request as DetachRequest;
+  return 'instanceIds' in request && !('apiVersion' in request && request.apiVersion === 'v2');
+};
 
 /** Requests merge into one call only when everything but their instances and bookkeeping is the same. */
 function mergeKey(record: OperationRecord): string {
@@ -46,156 +71,325 @@ function mergeKey(record: OperationRecord): string {
     ...options
   } = record.request as unknown as Record<string, unknown>;
   // A request a merged call was refused for goes alone next, so that its refusal is its own, not its neighbours'.
-  const alone = record.lastError?.kind === 'fatal' ? record.requestId : '';
+  const alone = !mergeable(record) || record.lastError?.kind === 'fatal' ? record.requestId : '';
   return JSON.stringify([record.action, options, alone]);
 }
 
 export type DispatchResult =
+  /** Another dispatcher holds the group, an activity of ours runs on it, or it is backing off. */
   | { kind: 'not-now' }
-  /** The cloud shows an activity we did not start; the group is tried again after a backoff. */
+  /** This dispatcher's lease ran out under it: it changed nothing more and stopped. */
+  | { kind: 'lost-lease' }
+  /** A call without a token may still act: it is resolved once it no longer can. */
+  | { kind: 'settling' }
+  /** The cloud shows an activity we did not start, or its read calls failed: tried again after a backoff. */
   | { kind: 'cloud-busy' }
   | { kind: 'idle'; ended: number }
   | { kind: 'sent'; requestIds: string[]; instanceIds: number; activityId?: string; ended: number }
   | { kind: 'refused'; requestIds: string[]; code: string; ended: number };
 
+class LostLease extends Error {}
+
 /**
- * Sends a group's waiting requests to the cloud, as few calls as the API allows: while an activity of ours runs
- * on the group, nothing is sent (the poller frees the group when it ends); otherwise the oldest waiting requests
- * that can share a call are merged up to the API's limit, after a preflight read of the group. Each request
- * keeps its own ledger record and gets its own completion event. One dispatcher at a time per group (a lease).
+ * Sends a group's waiting requests to the cloud under the group's lease, as few calls as the API allows.
+ * Write-ahead: the call is written as the group's intent (records SUBMITTING) before it is made, and its outcome
+ * is written in one transaction with the records; whoever finds an intent resolves it before anything new is
+ * sent. Every write is fenced by the lease: a dispatcher that lost it changes nothing and stops.
  */
 export async function dispatchGroup(
   deps: DispatchDeps,
   groupKey: string,
-  known: OperationRecord[] = [],
+  known: readonly OperationRecord[] = [],
 ): Promise<DispatchResult> {
-  const owner = randomUUID();
-  const group = await deps.ledger.acquireGroup(groupKey, owner, deps.clock.now(), LEASE_MS);
-  if (!group) return { kind: 'not-now' };
-  let change: GroupChange = {};
+  const acquired = await deps.ledger.acquireGroup(groupKey, randomUUID(), deps.clock.now(), deps.leaseMs);
+  if (!acquired) return { kind: 'not-now' };
+  await checkpoint(deps, 'dispatch.after-lease');
+  const { fence, group } = acquired;
   try {
-    const listed = await deps.ledger.listWaiting(groupKey, WAITING_LIMIT);
-    // The index may not show a request written a moment ago: the caller's own one is added.
-    const waiting = [
-      ...listed,
-      ...known.filter((k) => k.status === 'QUEUED' && !listed.some((l) => l.requestId === k.requestId)),
-    ].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    if (group.batch) {
-      const batch = group.batch;
-      const records = waiting.filter((record) => batch.requestIds.includes(record.requestId));
-      if (records.length > 0) {
-        const sent = await send(deps, records, batch);
-        change = sent.change;
-        return sent.result;
-      }
-      change = { batch: null };
-    }
-    let ended = 0;
-    const first = waiting[0];
-    if (!first) {
-      change = { batch: null };
-      return { kind: 'idle', ended };
-    }
-    const formed = await formBatch(
-      deps,
-      waiting.filter((record) => mergeKey(record) === mergeKey(first)),
-    );
-    ended += formed.ended;
-    if (formed.cloudBusy) {
-      const waitMs = retryDelaySeconds('busy', 1, deps.retry) * 1000;
-      change = { batch: null, retryAfter: deps.clock.now().getTime() + waitMs };
-      return { kind: 'cloud-busy' };
-    }
-    if (formed.records.length === 0) {
-      change = { batch: null };
-      return { kind: 'idle', ended };
-    }
-    const sent = await send(deps, formed.records, formed.batch);
-    change = sent.change;
-    return 'ended' in sent.result ? { ...sent.result, ended: sent.result.ended + ended } : sent.result;
+    return group.intent
+      ? await resolvePending(deps, fence, group.intent)
+      : await sendWaiting(deps, fence, known);
+  } catch (error) {
+    if (error instanceof LostLease) return { kind: 'lost-lease' };
+    throw error;
   } finally {
-    await deps.ledger.releaseGroup(groupKey, owner, change);
+    await deps.ledger.releaseGroup(fence);
   }
 }
 
-/** The oldest requests that fit one call, each with its plan; requests the preflight ends are ended here. */
-async function formBatch(deps: DispatchDeps, candidates: OperationRecord[]) {
+const checkpoint = (deps: DispatchDeps, point: CrashPoint) => (deps.checkpoint ?? passThrough)(point);
+
+/** An intent someone wrote and did not see through (a crash, a lost answer, a lost lease): finish it first. */
+async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent): Promise<DispatchResult> {
+  const records = (await deps.ledger.getMany(intent.requestIds)).filter(
+    (record) => record.status === 'SUBMITTING' && record.intentId === intent.id,
+  );
+  if (records.length === 0) {
+    // Every request of it has ended already: only the intent is left to forget.
+    if (!(await deps.ledger.resolveIntent(fence, intent, { kind: 'refused', requeue: [] }, [], deps.clock.now())))
+      throw new LostLease();
+    return { kind: 'idle', ended: 0 };
+  }
+  const provider = providerOf(deps, records[0] as OperationRecord);
+  if (intent.calls > 0 && intent.calledAt && !provider.idempotentByToken(intent.action)) {
+    const settledAt = Date.parse(intent.calledAt) + deps.settleMs;
+    if (deps.clock.now().getTime() < settledAt) {
+      if (!(await deps.ledger.backOff(fence, settledAt, deps.clock.now()))) throw new LostLease();
+      return { kind: 'settling' };
+    }
+  }
+  return call(deps, fence, intent, records);
+}
+
+async function sendWaiting(
+  deps: DispatchDeps,
+  fence: Fence,
+  known: readonly OperationRecord[],
+): Promise<DispatchResult> {
+  let ended = 0;
+  const gone = new Set<string>();
+  for (let round = 0; round < FORM_ROUNDS; round++) {
+    const listed = await deps.ledger.listWaiting(fence.groupKey, WAITING_LIMIT);
+    // The index may not show a request written a moment ago (the caller's own), or show one that moved on.
+    const waiting = [...listed, ...known.filter((k) => !listed.some((l) => l.requestId === k.requestId))]
+      .filter((record) => record.status === 'QUEUED' && !gone.has(record.requestId))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const first = waiting[0];
+    if (!first) return { kind: 'idle', ended };
+    const formed = await formBatch(
+      deps,
+      fence,
+      waiting.filter((record) => mergeKey(record) === mergeKey(first)),
+    );
+    if (formed.kind === 'stale') {
+      for (const record of await deps.ledger.getMany(formed.requestIds))
+        if (record.status !== 'QUEUED') gone.add(record.requestId);
+      continue;
+    }
+    ended += formed.ended;
+    if (formed.kind === 'wait') {
+      if (!(await deps.ledger.backOff(fence, formed.retryAfter, deps.clock.now()))) throw new LostLease();
+      return { kind: 'cloud-busy' };
+    }
+    if (formed.records.length === 0) continue;
+    const { records, plans } = formed;
+    const now = deps.clock.now();
+    const id = randomUUID();
+    const intent: Intent = {
+      id,
+      action: first.action,
+      requestIds: records.map((record) => record.requestId),
+      ...(formed.instanceIds && { instanceIds: formed.instanceIds }),
+      clientToken: tokenFor(records, id),
+      createdAt: now.toISOString(),
+      calls: 0,
+    };
+    const written = await deps.ledger.writeIntent(fence, intent, plans, now);
+    if (written === 'lost-lease') throw new LostLease();
+    if (written === 'stale-records') {
+      for (const record of await deps.ledger.getMany(intent.requestIds))
+        if (record.status !== 'QUEUED') gone.add(record.requestId);
+      continue;
+    }
+    await checkpoint(deps, 'dispatch.after-intent');
+    const submitting = records.map((record) => ({
+      ...record,
+      status: 'SUBMITTING' as const,
+      intentId: id,
+      ...(plans.get(record.requestId) && { plan: plans.get(record.requestId) }),
+    }));
+    const result = await call(deps, fence, intent, submitting);
+    return 'ended' in result ? { ...result, ended: result.ended + ended } : result;
+  }
+  return { kind: 'idle', ended };
+}
+
+type Formed =
+  | {
+      kind: 'call';
+      records: OperationRecord[];
+      plans: Map<string, Plan>;
+      instanceIds?: string[];
+      ended: number;
+    }
+  /** The cloud runs an activity we did not start, or could not be read: nothing goes before `retryAfter`. */
+  | { kind: 'wait'; retryAfter: number; ended: number }
+  /** Some of the requests had moved on (the index lags): form again without them. */
+  | { kind: 'stale'; requestIds: string[] };
+
+/**
+ * The oldest requests that fit one call, each with its plan. Requests the preflight ends (nothing to send,
+ * refused, dry runs) are ended here, under the fence, without a call.
+ */
+async function formBatch(deps: DispatchDeps, fence: Fence, candidates: OperationRecord[]): Promise<Formed> {
   const first = candidates[0] as OperationRecord;
-  const request = first.request as DetachRequest & { instanceIds: string[] };
-  const limit = CALL_LIMIT[request.provider] ?? 20;
+  const request = first.request as DetachRequest;
+  const plans = new Map<string, Plan>();
+  if (!mergeable(first)) {
+    const dryRun = (request as { dryRun?: boolean }).dryRun;
+    const wantsPlan = 'instanceIds' in request && wantsPreflight(first);
+    if (!dryRun || wantsPlan) {
+      if (!wantsPlan) return { kind: 'call', records: [first], plans, ended: 0 };
+    } else {
+      const event = eventFor(first, 'DryRun', deps.clock.now(), {
+        cloud: { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' },
+      });
+      return endAll(deps, fence, [event], [first], { kind: 'call', records: [], plans, ended: 1 });
+    }
+  }
+  const limit = mergeable(first) ? (CALL_LIMIT[request.provider] ?? 20) : Number.POSITIVE_INFINITY;
   const fitting: OperationRecord[] = [];
   let size = 0;
   for (const record of candidates) {
     const ids = record.plan?.send ?? (record.request as { instanceIds: string[] }).instanceIds;
-    if (size + ids.length > limit || (deps.coalesce === false && fitting.length === 1)) break;
+    const full = fitting.length >= REQUESTS_PER_INTENT || (deps.coalesce === false && fitting.length === 1);
+    if (fitting.length > 0 && (size + ids.length > limit || full)) break;
     fitting.push(record);
     size += ids.length;
   }
   const toRead = fitting.filter((record) => !record.plan && wantsPreflight(record));
-  const snapshot =
-    toRead.length > 0
-      ? await deps.providers[request.provider].inspect({
-          action: first.action,
-          request: {
-            ...request,
-            instanceIds: toRead.flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds),
-          },
-        } as ActionRequest)
-      : undefined;
-  const records: OperationRecord[] = [];
-  const instanceIds: string[] = [];
-  let ended = 0;
+  const provider = providerOf(deps, first);
+  let snapshot: Awaited<ReturnType<ScalingProvider['inspect']>>;
+  if (toRead.length > 0) {
+    try {
+      snapshot = await provider.inspect({
+        action: first.action,
+        request: {
+          ...request,
+          instanceIds: toRead.flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds),
+        },
+      } as ActionRequest);
+    } catch (error) {
+      if (!isDetachError(error)) throw error;
+      if (error.retryable) return { kind: 'wait', retryAfter: backoffUntil(deps, error, 1), ended: 0 };
+      // A read the cloud refuses for good (credentials, permissions) ends the requests that needed it.
+      const now = deps.clock.now();
+      const events = toRead.map((record) =>
+        eventFor(record, 'Failed', now, {
+          error: { code: `Preflight.${error.code}`, kind: 'fatal', message: error.message },
+        }),
+      );
+      return endAll(deps, fence, events, toRead, { kind: 'call', records: [], plans, ended: events.length });
+    }
+  }
   if (snapshot?.activityInProgress) {
     // The cloud runs an activity we did not start: wait for it rather than be refused.
-    return { records, batch: { requestIds: [], instanceIds, clientToken: '' }, ended, cloudBusy: true };
+    return { kind: 'wait', retryAfter: backoffUntil(deps, undefined, 1), ended: 0 };
   }
+  const missing = snapshot
+    ? toRead
+        .flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds)
+        .filter((id) => !snapshot?.present.some((p) => p.instanceId === id))
+    : [];
+  const takenOut = missing.length > 0 ? await deps.ledger.takenOut(fence.groupKey, missing) : new Set<string>();
+  const records: OperationRecord[] = [];
+  const instanceIds: string[] = [];
+  const events: CompletionEvent[] = [];
   let capacity = snapshot?.capacity ?? 0;
+  const now = deps.clock.now();
   for (const record of fitting) {
-    const own = record.request as DetachRequest & { instanceIds: string[]; dryRun?: boolean };
+    const own = record.request as DetachRequest & {
+      instanceIds: string[];
+      dryRun?: boolean;
+      ignoreInvalidInstance?: boolean;
+    };
     let plan = record.plan;
     if (!plan && wantsPreflight(record)) {
       if (!snapshot) {
         if (own.dryRun) {
-          ended++;
-          await end(deps, record, 'DryRun', {
-            cloud: { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' },
-          });
+          events.push(
+            eventFor(record, 'DryRun', now, {
+              cloud: { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' },
+            }),
+          );
           continue;
         }
       } else {
         // Each request is judged with the capacity the ones before it in this call leave.
-        const decision = planInstances(own.instanceIds, { ...snapshot, capacity });
+        const decision = planInstances(
+          own.instanceIds,
+          { ...snapshot, capacity },
+          { takenOut, ignoreNotInGroup: own.ignoreInvalidInstance === true },
+        );
         const withPlan = { ...record, plan: decision.plan };
-        if (own.dryRun || decision.kind !== 'send') {
-          ended++;
-          if (own.dryRun)
-            await end(deps, withPlan, 'DryRun', decision.kind === 'refuse' ? { error: decision.error } : {});
-          else if (decision.kind === 'refuse') await end(deps, withPlan, 'Failed', { error: decision.error });
-          else
-            await end(deps, withPlan, 'Succeeded', {
+        if (own.dryRun) {
+          events.push(
+            eventFor(withPlan, 'DryRun', now, decision.kind === 'refuse' ? { error: decision.error } : {}),
+          );
+          continue;
+        }
+        if (decision.kind === 'refuse') {
+          events.push(
+            eventFor(withPlan, 'Failed', now, {
+              error: decision.error,
+              ...notInGroupOf(decision.plan),
+            }),
+          );
+          continue;
+        }
+        if (decision.kind === 'done') {
+          const partial = partialByPlan(decision.plan, own);
+          events.push(
+            eventFor(withPlan, partial ? 'Partial' : 'Succeeded', now, {
               cloud: {
                 statusCode: 'AlreadyDetached',
-                statusMessage: 'Every instance was already out of the group.',
+                statusMessage: 'Every instance this service was asked for was already out of the group.',
               },
-            });
+              ...notInGroupOf(decision.plan),
+            }),
+          );
           continue;
         }
         plan = decision.plan;
-        await deps.ledger.recordPlan(record.requestId, plan, deps.clock.now());
+        plans.set(record.requestId, plan);
       }
     }
-    const ids = plan?.send ?? own.instanceIds;
+    const ids = plan?.send ?? own.instanceIds ?? [];
     capacity -= ids.length;
-    records.push({ ...record, ...(plan && { plan }) });
+    records.push(record);
     // Two requests may name the same instance: it is sent once, and both get the activity's outcome for it.
     instanceIds.push(...ids.filter((id) => !instanceIds.includes(id)));
   }
-  const clientToken =
-    records.length === 1
-      ? ((records[0] as OperationRecord).clientToken ?? (records[0] as OperationRecord).requestId)
-      : batchToken(records);
-  const batch: Batch = { requestIds: records.map((r) => r.requestId), instanceIds, clientToken };
-  return { records, batch, ended, cloudBusy: false };
+  const formed: Formed = {
+    kind: 'call',
+    records,
+    plans,
+    ...('instanceIds' in request && { instanceIds }),
+    ended: events.length,
+  };
+  return events.length > 0 ? endAll(deps, fence, events, fitting, formed) : formed;
+}
+
+const notInGroupOf = (plan: Plan): Pick<CompletionEvent, 'instances'> =>
+  plan.notInGroup?.length
+    ? { instances: { detached: plan.alreadyDetached, notDetached: plan.send, notInGroup: plan.notInGroup } }
+    : {};
+
+/** Ends waiting requests under the fence, then publishes their events. */
+async function endAll(
+  deps: DispatchDeps,
+  fence: Fence,
+  events: CompletionEvent[],
+  records: readonly OperationRecord[],
+  then: Formed,
+): Promise<Formed> {
+  const ended = await deps.ledger.endWaiting(fence, events, deps.clock.now());
+  if (ended === 'lost-lease') throw new LostLease();
+  if (ended === 'stale-records') return { kind: 'stale', requestIds: events.map((e) => e.requestId) };
+  await publishAll(deps, events, records);
+  return then;
+}
+
+/** Publishes the events of requests this dispatcher ended (their transitions are written). */
+async function publishAll(
+  deps: DispatchDeps,
+  events: readonly CompletionEvent[],
+  records: readonly OperationRecord[],
+): Promise<void> {
+  for (const event of events) {
+    const record = records.find((r) => r.requestId === event.requestId);
+    await publishStored(deps, event, record?.request?.callbackUrl);
+  }
 }
 
 const wantsPreflight = (record: OperationRecord) => {
@@ -203,93 +397,134 @@ const wantsPreflight = (record: OperationRecord) => {
   return request.preflight === true || request.dryRun === true;
 };
 
-/** A merged call's token: the same for the same requests at the same attempt, new after a definitive refusal. */
-function batchToken(records: OperationRecord[]): string {
-  const seed = records.map((r) => `${r.requestId}:${r.attempts}`).join(',');
-  return `${createHash('sha256').update(seed).digest('base64url').slice(0, 40)}~b`;
+const providerOf = (deps: DispatchDeps, record: OperationRecord): ScalingProvider =>
+  deps.providers[(record.request as DetachRequest).provider];
+
+/**
+ * An intent's token. A request's first call uses its own token (the caller's clientToken, or its request id);
+ * every later intent gets a token of its own, so that a cloud that remembers a token's refusal cannot answer a
+ * new call with it, while repeating one intent always repeats its token. `~` is not allowed in request ids, so
+ * derived tokens never collide with a request's; they fit ESS's 64 ASCII characters.
+ */
+function tokenFor(records: readonly OperationRecord[], intentId: string): string {
+  const only = records[0] as OperationRecord;
+  if (records.length === 1 && !only.intentId) return only.clientToken ?? only.requestId;
+  return `${createHash('sha256').update(intentId).digest('base64url').slice(0, 40)}~i`;
 }
 
-async function end(
-  deps: DispatchDeps,
-  record: OperationRecord,
-  status: TerminalStatus,
-  extra: Parameters<typeof eventFor>[3],
-): Promise<void> {
-  await completeOrRepublish(
-    deps,
-    eventFor(record, status, deps.clock.now(), extra),
-    record.request?.callbackUrl,
-  );
+function backoffUntil(deps: DispatchDeps, error: DetachError | undefined, attempt: number): number {
+  const kind = error?.kind ?? 'busy';
+  return deps.clock.now().getTime() + retryDelaySeconds(kind, attempt, deps.retry) * 1000;
 }
 
-async function send(
+/** Makes (or repeats) the intent's call and writes its outcome; ends the requests the outcome ends. */
+async function call(
   deps: DispatchDeps,
+  fence: Fence,
+  intent: Intent,
   records: OperationRecord[],
-  batch: Batch,
-): Promise<{ result: DispatchResult; change: GroupChange }> {
+): Promise<DispatchResult> {
+  const renewed = await deps.ledger.beginCall(fence, intent.id, deps.clock.now(), deps.leaseMs);
+  if (!renewed) throw new LostLease();
   const first = records[0] as OperationRecord;
-  const request = first.request as DetachRequest;
+  const provider = providerOf(deps, first);
   const operation = {
-    action: first.action,
-    request: { ...request, instanceIds: batch.instanceIds },
+    action: intent.action,
+    request: { ...first.request, ...(intent.instanceIds && { instanceIds: intent.instanceIds }) },
   } as ActionRequest;
-  const ambiguous = records.find((r) => r.lastError?.kind === 'transient');
-  const requestIds = records.map((r) => r.requestId);
+  const requestIds = records.map((record) => record.requestId);
+  let outcome: IntentOutcome;
+  let ended: CompletionEvent[] = [];
+  let result: DispatchResult;
   try {
-    const result = await deps.providers[request.provider].submit(operation, {
-      clientToken: batch.clientToken,
-      ...(ambiguous && { ambiguousSince: new Date(ambiguous.createdAt) }),
+    const answer = await provider.submit(operation, {
+      clientToken: intent.clientToken,
+      // The intent was called before (its answer was lost, or its dispatcher died): the cloud may have acted.
+      ...(intent.calls > 0 && { ambiguousSince: new Date(intent.createdAt) }),
     });
+    await checkpoint(deps, 'dispatch.after-call');
     const now = deps.clock.now();
-    for (const record of records) await deps.ledger.markSubmitted(record.requestId, result, now);
-    return {
-      result: {
-        kind: 'sent',
-        requestIds,
-        instanceIds: batch.instanceIds.length,
-        ended: 0,
-        ...(result.activityId && { activityId: result.activityId }),
-      },
-      change: {
-        batch: null,
-        ...(result.activityId && {
-          activityId: result.activityId,
-          activityUntil: now.getTime() + deps.activityHoldMs,
-        }),
-      },
+    outcome = {
+      kind: 'accepted',
+      requestIds,
+      ...(answer.activityId && {
+        activityId: answer.activityId,
+        holdUntil: now.getTime() + deps.activityHoldMs,
+      }),
+      ...(answer.cloudRequestId && { cloudRequestId: answer.cloudRequestId }),
+    };
+    result = {
+      kind: 'sent',
+      requestIds,
+      instanceIds: intent.instanceIds?.length ?? 0,
+      ended: 0,
+      ...(answer.activityId && { activityId: answer.activityId }),
     };
   } catch (error) {
     if (!isDetachError(error)) throw error;
-    const now = deps.clock.now();
-    let ended = 0;
-    // A fatal answer to a merged call may be about one request only: each is tried alone before it fails.
-    const retryAlone = !error.retryable && records.length > 1;
-    for (const record of records) {
-      const attempts = record.attempts + 1;
-      if (retryAlone || (error.retryable && attempts < deps.maxAttempts)) {
-        const token = nextClientToken(record.clientToken ?? record.requestId, record.requestId, error.kind);
-        await deps.ledger.recordAttemptFailure(record.requestId, error, token, now);
-        continue;
-      }
-      const failure: CompletionError = error.retryable
-        ? {
-            code: 'RetriesExhausted',
-            kind: error.kind,
-            message: `Gave up after ${attempts} attempts; last error ${error.code}: ${error.message}`,
-          }
-        : { code: error.code, kind: error.kind, message: error.message };
-      ended++;
-      await end(deps, { ...record, attempts }, 'Failed', { error: failure });
-    }
-    const delay =
-      retryDelaySeconds(error.kind, Math.max(...records.map((r) => r.attempts + 1)), deps.retry) * 1000;
-    return {
-      result: { kind: 'refused', requestIds, code: error.code, ended },
-      change: {
-        // After an ambiguous failure the next call must be this same one (same requests, instances, token).
-        batch: error.kind === 'transient' && ended === 0 ? batch : null,
-        ...(error.retryable && { retryAfter: now.getTime() + delay }),
+    await checkpoint(deps, 'dispatch.after-call');
+    ({ outcome, ended } = refusal(deps, intent, records, error, provider));
+    result = { kind: 'refused', requestIds, code: error.code, ended: ended.length };
+  }
+  if (!(await deps.ledger.resolveIntent(renewed, intent, outcome, ended, deps.clock.now())))
+    throw new LostLease();
+  await checkpoint(deps, 'dispatch.after-outcome');
+  await publishAll(deps, ended, records);
+  return result;
+}
+
+/** What a refused (or unanswered) call means for the intent and each of its requests. */
+function refusal(
+  deps: DispatchDeps,
+  intent: Intent,
+  records: OperationRecord[],
+  error: DetachError,
+  provider: ScalingProvider,
+): { outcome: IntentOutcome; ended: CompletionEvent[] } {
+  const now = deps.clock.now();
+  const lastError: CompletionError = { code: error.code, kind: error.kind, message: error.message };
+  const attempts = Math.max(...records.map((record) => record.attempts)) + 1;
+  const exhausted = (record: OperationRecord) => record.attempts + 1 >= deps.maxAttempts;
+  const giveUp = (record: OperationRecord) =>
+    eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', now, {
+      error: {
+        code: 'RetriesExhausted',
+        kind: error.kind,
+        message: `Gave up after ${record.attempts + 1} attempts; last error ${error.code}: ${error.message}`,
       },
+    });
+  if (error.kind === 'transient') {
+    // No answer: the cloud may have acted. The intent stays and is repeated exactly (same requests, token).
+    if (records.every(exhausted)) return { outcome: { kind: 'refused', requeue: [] }, ended: records.map(giveUp) };
+    const settle = provider.idempotentByToken(intent.action) ? 0 : deps.settleMs;
+    const retryAfter = Math.max(backoffUntil(deps, error, attempts), now.getTime() + settle);
+    const requestIds = records.map((record) => record.requestId);
+    return { outcome: { kind: 'ambiguous', requestIds, error: lastError, retryAfter }, ended: [] };
+  }
+  if (error.kind === 'fatal') {
+    // A fatal answer to a merged call may be about one request only: each is tried alone before it fails.
+    if (records.length > 1)
+      return {
+        outcome: {
+          kind: 'refused',
+          requeue: records.map((r) => ({ requestId: r.requestId, lastError, countsAsAttempt: false })),
+        },
+        ended: [],
+      };
+    const record = records[0] as OperationRecord;
+    return {
+      outcome: { kind: 'refused', requeue: [] },
+      ended: [eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', now, { error: lastError })],
     };
   }
+  // Busy or throttled: refused before acting. Busy waits never count as attempts; throttling does.
+  const counts = error.kind === 'throttled';
+  const ended = counts ? records.filter(exhausted).map(giveUp) : [];
+  const requeue = records
+    .filter((record) => !ended.some((event) => event.requestId === record.requestId))
+    .map((record) => ({ requestId: record.requestId, lastError, countsAsAttempt: counts }));
+  return {
+    outcome: { kind: 'refused', requeue, retryAfter: backoffUntil(deps, error, counts ? attempts : 1) },
+    ended,
+  };
 }

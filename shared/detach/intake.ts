@@ -1,7 +1,10 @@
-import { type Action, clientTokenOf, type DetachRequest, REQUEST_SCHEMAS } from '../contracts/index.ts';
+import type { Action, DetachRequest, LedgerStatus } from '../contracts/index.ts';
+import { REQUEST_SCHEMAS } from '../contracts/index.ts';
 import type { CompletionDeps } from './completion.ts';
-import type { Clock, LedgerStatus, NewOperation } from './ports.ts';
+import { passThrough } from './crash-points.ts';
+import type { Clock } from './ports.ts';
 import { type Issues, issuesOf, rejectRequest } from './rejection.ts';
+import { newOperation } from './submit.ts';
 
 /** Port: the action's FIFO queue, as producers use it (group per scaling group, deduplicated by request id). */
 export interface RequestQueue {
@@ -14,13 +17,21 @@ export interface IntakeDeps extends CompletionDeps {
 }
 
 export type IntakeResult =
-  | { kind: 'accepted'; requestId: string; status: LedgerStatus; repeated: boolean }
+  | {
+      kind: 'accepted';
+      requestId: string;
+      status: LedgerStatus;
+      repeated: boolean;
+      /** False when the queue could not be written: the poller sends the request from the ledger anyway. */
+      enqueued: boolean;
+    }
   | { kind: 'invalid'; requestId: string; issues: Issues };
 
 /**
- * A request that arrives over HTTP: validated, then enqueued exactly as a queue producer would. A request id
- * the ledger already knows is answered with its current status and not enqueued again (SQS deduplicates only
- * for five minutes). The queue is written before the ledger, so a crash between the two loses nothing.
+ * A request that arrives over HTTP: validated, written to the ledger exactly as the queue function writes it
+ * (in its group, visible to the poller), then enqueued so that its function dispatches it at once. The ledger
+ * is written first: from then on the request is the poller's to finish whatever happens to the message. A
+ * request id the ledger already knows is answered with its current status and not enqueued again.
  */
 export async function acceptRequest(
   deps: IntakeDeps,
@@ -40,14 +51,13 @@ export async function acceptRequest(
     return { kind: 'invalid', requestId: rejected.requestId, issues: rejected.issues };
   }
   const request = parsed.data;
-  const existing = await deps.ledger.get(request.requestId);
-  if (existing)
-    return { kind: 'accepted', requestId: request.requestId, status: existing.status, repeated: true };
-  await deps.queue.enqueue(action, request);
-  await deps.ledger.begin(
-    { action, request, requestId: request.requestId, clientToken: clientTokenOf(request) } as NewOperation,
-    deps.clock.now(),
+  const { record, created } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
+  if (!created)
+    return { kind: 'accepted', requestId: request.requestId, status: record.status, repeated: true, enqueued: false };
+  await (deps.checkpoint ?? passThrough)('intake.after-ledger');
+  const enqueued = await deps.queue.enqueue(action, request).then(
+    () => true,
+    () => false,
   );
-  // The function may already have taken it further; the answer to a new request is that it is queued.
-  return { kind: 'accepted', requestId: request.requestId, status: 'QUEUED', repeated: false };
+  return { kind: 'accepted', requestId: request.requestId, status: 'QUEUED', repeated: false, enqueued };
 }

@@ -10,13 +10,15 @@ import {
   publishStored,
   unpublishedEvent,
 } from './completion.ts';
+import { passThrough } from './crash-points.ts';
 import { type DispatchDeps, dispatchGroup, waitKeyOf } from './dispatch.ts';
-import type { ActivityReport, Clock, OperationRecord, ProviderName, ProviderRegistry } from './ports.ts';
+import type { ActivityReport, Clock, OperationRecord, PendingItem, ProviderRegistry } from './ports.ts';
+import { partialByPlan } from './preflight.ts';
 
 export interface PollDeps extends DispatchDeps {
   providers: ProviderRegistry;
   clock: Clock;
-  /** An operation still not finished this long after submission ends as TimedOut. */
+  /** An operation still not finished this long after it was accepted (or submitted) ends as TimedOut. */
   timeoutMs: number;
   /** Describe calls in flight at once. */
   concurrency: number;
@@ -31,8 +33,13 @@ export interface PollSummary {
   dispatched: number;
   /** Callback attempts made this pass (retries, and first attempts whose writer died). */
   callbacks: number;
-  stillInProgress: number;
+  /** Requests not ended yet: waiting, being sent, or followed in the cloud. */
+  open: number;
+  /** Age of the oldest open request (seconds), for the alarm on requests that do not move. */
+  oldestOpenAgeSeconds: number;
   failedBatches: { provider: string; region: string; activityIds: string[]; code: string; message: string }[];
+  /** Items this pass could not process; each is left alone for a while, the others go on. */
+  failedItems: { requestId: string; error: string }[];
 }
 
 const STATUS_OF_PHASE: Record<Exclude<ActivityReport['phase'], 'pending'>, TerminalStatus> = {
@@ -41,7 +48,18 @@ const STATUS_OF_PHASE: Record<Exclude<ActivityReport['phase'], 'pending'>, Termi
   failed: 'Failed',
 };
 
-/** One pass of the poller over every operation that still needs it. */
+/** How long the poller leaves an item alone after failing on it. */
+const ITEM_BACKOFF_MS = 30_000;
+
+/** Records sharing one activity (a merged call), and the region they are described in. */
+interface Followed {
+  provider: NonNullable<OperationRecord['request']>['provider'];
+  region: string;
+  activityId: string;
+  records: OperationRecord[];
+}
+
+/** One pass of the poller over every operation that still needs it. Each item is handled on its own. */
 export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
   const summary: PollSummary = {
     examined: 0,
@@ -50,58 +68,143 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     republished: 0,
     dispatched: 0,
     callbacks: 0,
-    stillInProgress: 0,
+    open: 0,
+    oldestOpenAgeSeconds: 0,
     failedBatches: [],
+    failedItems: [],
   };
-  const inProgress = new Map<string, OperationRecord[]>();
+  const followed = new Map<string, Followed>();
   const submitted = new Map<string, OperationRecord[]>();
-  const add = (groups: Map<string, OperationRecord[]>, record: OperationRecord) => {
-    const request = record.request as NonNullable<OperationRecord['request']>;
-    const key = `${request.provider}\u0000${request.region}`;
-    groups.set(key, [...(groups.get(key) ?? []), record]);
-  };
   const groups = new Set<string>();
-  for await (const record of deps.ledger.listPending()) {
+  const isolate = async (requestId: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      summary.failedItems.push({ requestId, error: errorName(error) });
+      await deps.ledger.deferPoll(requestId, deps.clock.now().getTime() + ITEM_BACKOFF_MS).catch(() => {});
+    }
+  };
+  for await (const item of deps.ledger.listPending()) {
     summary.examined++;
+    if (item.kind === 'unreadable') {
+      await isolate(item.requestId, () => endUnreadable(deps, item, summary));
+      continue;
+    }
+    const { record } = item;
     const now = deps.clock.now();
-    const abandoned = abandonedEvent(record, now);
-    if (abandoned) {
-      await publishStored(deps, abandoned, record.request?.callbackUrl);
-      summary.republished++;
-    } else if (deps.callbacks && record.event && callbackDue(record, now, PUBLISH_GRACE_MS)) {
-      await deliverCallback(
-        deps.callbacks,
-        record.event,
-        record.request?.callbackUrl as string,
-        record.callback,
-      );
-      summary.callbacks++;
-    } else if (unpublishedEvent(record)) {
-      // Its writer is publishing it now; if that writer died, a later pass publishes it.
-    } else if (record.status === 'QUEUED' && record.request) {
-      // A request waiting for its group: the group is dispatched below, unless the request waited too long.
-      const expired = timedOut(deps, record, undefined);
-      if (expired) await completeOperation(deps, expired, record.request.callbackUrl);
-      else groups.add(waitKeyOf(record.request) as string);
-    } else if (record.status === 'IN_PROGRESS' && record.activityId && record.request)
-      add(inProgress, record);
-    else if (record.status === 'SUBMITTED' && record.request) add(submitted, record);
+    if (record.pollRetryAt && record.pollRetryAt > now.getTime()) {
+      if (!record.event) summary.open++;
+      continue;
+    }
+    await isolate(record.requestId, async () => {
+      const abandoned = abandonedEvent(record, now);
+      if (abandoned) {
+        await publishStored(deps, abandoned, record.request?.callbackUrl);
+        summary.republished++;
+        return;
+      }
+      if (record.event) {
+        if (deps.callbacks && callbackDue(record, now, PUBLISH_GRACE_MS)) {
+          await deliverCallback(
+            deps.callbacks,
+            record.event,
+            record.request?.callbackUrl as string,
+            record.callback,
+          );
+          summary.callbacks++;
+        }
+        // Otherwise its writer is publishing it now; if that writer died, a later pass publishes it.
+        return;
+      }
+      if (unpublishedEvent(record) || !record.request) return;
+      summary.open++;
+      const age = (now.getTime() - Date.parse(record.createdAt)) / 1000;
+      summary.oldestOpenAgeSeconds = Math.max(summary.oldestOpenAgeSeconds, Math.round(age));
+      if (record.status === 'QUEUED') {
+        // A request waiting for its group: the group is dispatched below, unless the request waited too long.
+        const expired = timedOut(deps, record, undefined);
+        if (expired) await count(summary, expired, completeOperation(deps, expired, record.request.callbackUrl));
+        else groups.add(waitKeyOf(record.request));
+      } else if (record.status === 'SUBMITTING') {
+        // Its intent is unresolved (a crash, a lost answer): the group's next dispatcher resolves it.
+        groups.add(waitKeyOf(record.request));
+      } else if (record.status === 'IN_PROGRESS' && record.activityId) {
+        const key = `${record.request.provider}\u0000${record.request.region}\u0000${record.activityId}`;
+        const entry = followed.get(key);
+        if (entry) entry.records.push(record);
+        else
+          followed.set(key, {
+            provider: record.request.provider,
+            region: record.request.region,
+            activityId: record.activityId,
+            records: [record],
+          });
+      } else if (record.status === 'SUBMITTED') {
+        const key = `${record.request.provider}\u0000${record.request.region}`;
+        const list = submitted.get(key);
+        if (list) list.push(record);
+        else submitted.set(key, [record]);
+      }
+    });
   }
 
-  const batches = [...inProgress.values()].flatMap((records) => {
-    const provider = (records[0] as OperationRecord).request?.provider as ProviderName;
-    return chunk(records, deps.providers[provider].activityBatchLimit);
-  });
-  await mapLimit(batches, deps.concurrency, (batch) => pollBatch(deps, batch, summary, groups));
+  // Each activity id is described once, however many records share it, in batches of the API's limit.
+  const byRegion = new Map<string, Followed[]>();
+  for (const entry of followed.values()) {
+    const key = `${entry.provider}\u0000${entry.region}`;
+    const list = byRegion.get(key);
+    if (list) list.push(entry);
+    else byRegion.set(key, [entry]);
+  }
+  const batches = [...byRegion.values()].flatMap((entries) =>
+    chunk(entries, deps.providers[(entries[0] as Followed).provider].activityBatchLimit),
+  );
+  await mapLimit(batches, deps.concurrency, (batch) => pollBatch(deps, batch, summary, groups, isolate));
   await mapLimit([...submitted.values()], deps.concurrency, (records) =>
-    reconcileRegion(deps, records, summary),
+    reconcileRegion(deps, records, summary, isolate),
   );
   // Waiting requests go out as their groups come free; a busy group is simply not taken now.
-  await mapLimit([...groups], deps.concurrency, async (groupKey) => {
-    const result = await dispatchGroup(deps, groupKey);
-    if (result.kind !== 'not-now') summary.dispatched++;
-  });
+  await mapLimit([...groups], deps.concurrency, (groupKey) =>
+    isolate(groupKey, async () => {
+      const result = await dispatchGroup(deps, groupKey);
+      if (result.kind !== 'not-now') summary.dispatched++;
+    }),
+  );
   return summary;
+}
+
+const errorName = (error: unknown): string =>
+  isDetachError(error) ? error.code : error instanceof Error ? error.name : 'Error';
+
+async function count(summary: PollSummary, event: CompletionEvent, won: Promise<boolean>): Promise<void> {
+  if (await won) summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
+}
+
+/** An item the current contract cannot read leaves the pending index with a Failed event (when it can have one). */
+async function endUnreadable(
+  deps: PollDeps,
+  item: Extract<PendingItem, { kind: 'unreadable' }>,
+  summary: PollSummary,
+): Promise<void> {
+  const now = deps.clock.now();
+  const event = eventFor(
+    {
+      requestId: item.requestId,
+      action: item.action ?? 'detach-instances',
+      attempts: 0,
+      createdAt: item.createdAt ?? now.toISOString(),
+    },
+    'Failed',
+    now,
+    {
+      error: {
+        code: 'LedgerRecordUnreadable',
+        kind: 'fatal',
+        message: `The ledger record could not be read: ${item.reason}`,
+      },
+    },
+  );
+  await count(summary, event, completeOperation(deps, event));
 }
 
 export const operationOf = (record: OperationRecord): ActionRequest =>
@@ -112,6 +215,7 @@ async function reconcileRegion(
   deps: PollDeps,
   records: OperationRecord[],
   summary: PollSummary,
+  isolate: (id: string, work: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
   const { provider, region } = (records[0] as OperationRecord).request as NonNullable<
     OperationRecord['request']
@@ -127,30 +231,27 @@ async function reconcileRegion(
     return;
   }
   for (const record of records) {
-    const now = deps.clock.now();
-    const event = done.get(record.requestId)
-      ? eventFor(record, 'Succeeded', now, {
-          cloud: { statusCode: 'Reconciled', statusMessage: 'No longer attached to the scaling group.' },
-        })
-      : timedOut(deps, record, undefined);
-    if (!event) {
-      summary.stillInProgress++;
-      continue;
-    }
-    if (await completeOperation(deps, event, record.request?.callbackUrl))
-      summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
+    await isolate(record.requestId, async () => {
+      const now = deps.clock.now();
+      const event = done.get(record.requestId)
+        ? eventFor(record, 'Succeeded', now, {
+            cloud: { statusCode: 'Reconciled', statusMessage: 'No longer attached to the scaling group.' },
+          })
+        : timedOut(deps, record, undefined);
+      if (event) await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));
+    });
   }
 }
 
 async function pollBatch(
   deps: PollDeps,
-  batch: OperationRecord[],
+  batch: Followed[],
   summary: PollSummary,
   groups: Set<string>,
+  isolate: (id: string, work: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  const first = batch[0] as OperationRecord;
-  const { provider, region } = first.request as NonNullable<OperationRecord['request']>;
-  const activityIds = batch.map((record) => record.activityId as string);
+  const { provider, region } = batch[0] as Followed;
+  const activityIds = batch.map((entry) => entry.activityId);
   let reports: ActivityReport[];
   try {
     summary.describeCalls++;
@@ -162,25 +263,25 @@ async function pollBatch(
     return;
   }
   const byId = new Map(reports.map((report) => [report.activityId, report]));
-  for (const record of batch) {
-    let event: CompletionEvent | undefined;
-    try {
-      event = await decide(deps, record, byId.get(record.activityId as string));
-    } catch (error) {
-      // Reading the partial detail failed: this one is decided next pass, with its detail.
-      if (!isDetachError(error)) throw error;
-      summary.failedBatches.push({
-        provider,
-        region,
-        activityIds: [record.activityId as string],
-        code: error.code,
-        message: error.message,
-      });
-      continue;
-    }
-    if (!event) {
-      summary.stillInProgress++;
-      const report = byId.get(record.activityId as string);
+  for (const entry of batch) {
+    await isolate(entry.activityId, () => followActivity(deps, entry, byId.get(entry.activityId), summary, groups));
+  }
+}
+
+async function followActivity(
+  deps: PollDeps,
+  entry: Followed,
+  report: ActivityReport | undefined,
+  summary: PollSummary,
+  groups: Set<string>,
+): Promise<void> {
+  if (!report || report.phase === 'pending') {
+    for (const record of entry.records) {
+      const expired = timedOut(deps, record, report);
+      if (expired) {
+        await count(summary, expired, completeOperation(deps, expired, record.request?.callbackUrl));
+        continue;
+      }
       // The status API shows the cloud's progress; it is written only when it moved.
       if (
         report &&
@@ -192,28 +293,57 @@ async function pollBatch(
           ...(report.progress !== undefined && { progress: report.progress }),
         });
       }
-      continue;
     }
-    const waitKey = record.request && waitKeyOf(record.request);
-    if (waitKey) {
-      // The group is free again first: a crash after this only repeats the completion, never blocks the group.
-      await deps.ledger.finishGroupActivity(waitKey, record.activityId as string);
-      groups.add(waitKey);
-    }
-    if (await completeOperation(deps, event, record.request?.callbackUrl)) {
-      summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
-    }
+    return;
+  }
+  const first = entry.records[0] as OperationRecord;
+  const waitKey = waitKeyOf(first.request as NonNullable<OperationRecord['request']>);
+  // The group is free again first: a crash after this only repeats the completion, never blocks the group.
+  await deps.ledger.finishGroupActivity(waitKey, entry.activityId);
+  groups.add(waitKey);
+  await (deps.checkpoint ?? passThrough)('poll.after-group-freed');
+  const phaseStatus = STATUS_OF_PHASE[report.phase];
+  // Which instances left the group: the cloud's activity does not list them for a detach. One read for all.
+  const remaining =
+    phaseStatus === 'Succeeded' ? undefined : await stillInGroup(deps, first, entry.records);
+  for (const record of entry.records) {
+    const event = decide(deps, record, report, phaseStatus, remaining);
+    await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));
   }
 }
 
-async function decide(
+async function stillInGroup(deps: PollDeps, first: OperationRecord, records: OperationRecord[]) {
+  const request = first.request;
+  if (!request || !('instanceIds' in request)) return undefined;
+  const ids = [...new Set(records.flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds))];
+  return new Set(
+    await deps.providers[request.provider].instancesStillInGroup(request.region, request.scalingGroupId, ids),
+  );
+}
+
+function decide(
   deps: PollDeps,
   record: OperationRecord,
-  report: ActivityReport | undefined,
-): Promise<CompletionEvent | undefined> {
-  if (!report || report.phase === 'pending') return timedOut(deps, record, report);
-  const status = STATUS_OF_PHASE[report.phase];
-  const instances = status === 'Succeeded' ? undefined : await instanceOutcome(deps, record);
+  report: ActivityReport,
+  phaseStatus: TerminalStatus,
+  remaining: Set<string> | undefined,
+): CompletionEvent {
+  const request = record.request as NonNullable<OperationRecord['request']> & {
+    instanceIds?: string[];
+    ignoreInvalidInstance?: boolean;
+  };
+  const notInGroup = record.plan?.notInGroup ?? [];
+  // Instances the preflight found not in the group (and never taken out by us) make a success Partial.
+  const status = phaseStatus === 'Succeeded' && partialByPlan(record.plan, request) ? 'Partial' : phaseStatus;
+  const named = (request.instanceIds ?? []).filter((id) => !notInGroup.includes(id));
+  const instances =
+    request.instanceIds && (status !== 'Succeeded' || notInGroup.length > 0)
+      ? {
+          detached: named.filter((id) => !remaining?.has(id)),
+          notDetached: named.filter((id) => remaining?.has(id) ?? false),
+          ...(notInGroup.length > 0 && { notInGroup }),
+        }
+      : undefined;
   return eventFor(record, status, deps.clock.now(), {
     cloud: cloudOf(report),
     ...(instances && { instances }),
@@ -225,26 +355,6 @@ async function decide(
       },
     }),
   });
-}
-
-/** Which of the request's instances left the group: the cloud's activity does not list them for a detach. */
-async function instanceOutcome(
-  deps: PollDeps,
-  record: OperationRecord,
-): Promise<CompletionEvent['instances']> {
-  const request = record.request;
-  if (!request || !('instanceIds' in request)) return undefined;
-  const remaining = new Set(
-    await deps.providers[request.provider].instancesStillInGroup(
-      request.region,
-      request.scalingGroupId,
-      request.instanceIds,
-    ),
-  );
-  return {
-    detached: request.instanceIds.filter((id) => !remaining.has(id)),
-    notDetached: request.instanceIds.filter((id) => remaining.has(id)),
-  };
 }
 
 function timedOut(
@@ -264,7 +374,9 @@ function timedOut(
         ? `The activity was still ${report.statusCode} after ${seconds} s.`
         : record.activityId
           ? `The cloud did not report the activity within ${seconds} s.`
-          : `The cloud did not show the change within ${seconds} s.`,
+          : record.status === 'QUEUED'
+            ? `The request waited ${seconds} s for its scaling group without being sent.`
+            : `The cloud did not show the change within ${seconds} s.`,
     },
   });
 }
@@ -288,9 +400,9 @@ export interface PollLoop {
 }
 
 /**
- * Passes every `intervalMs` until the deadline, or until nothing is left to follow. A 1-minute schedule alone
- * would report an activity's end up to a minute late; looping inside the invocation brings that to about one
- * interval.
+ * Passes every `intervalMs` until the deadline, or until nothing is left to follow: no open request (waiting,
+ * being sent, or in the cloud) and nothing that failed. A 1-minute schedule alone would report an activity's
+ * end up to a minute late; looping inside the invocation brings that to about one interval.
  */
 export async function pollRepeatedly(deps: PollDeps, loop: PollLoop): Promise<PollSummary[]> {
   const passes: PollSummary[] = [];
@@ -298,7 +410,7 @@ export async function pollRepeatedly(deps: PollDeps, loop: PollLoop): Promise<Po
     const summary = await pollActivities(deps);
     passes.push(summary);
     const nothingLeft =
-      summary.examined === 0 || (summary.stillInProgress === 0 && summary.failedBatches.length === 0);
+      summary.open === 0 && summary.failedBatches.length === 0 && summary.failedItems.length === 0;
     if (nothingLeft || deps.clock.now().getTime() + loop.intervalMs >= loop.deadline) return passes;
     await loop.sleep(loop.intervalMs);
   }

@@ -32,6 +32,11 @@ export interface SubmitResult {
 export interface ScalingProvider {
   /** How many activity ids one describe call accepts. */
   readonly activityBatchLimit: number;
+  /**
+   * Whether repeating this action's call with the same token is safe at any time (the cloud answers a repeated
+   * token with the first result). Where it is not, an ambiguous call is resolved only once it can no longer act.
+   */
+  idempotentByToken(action: ActionRequest['action']): boolean;
   submit(operation: ActionRequest, attempt: SubmitAttempt): Promise<SubmitResult>;
   describeActivities(region: string, activityIds: readonly string[]): Promise<ActivityReport[]>;
   /**
@@ -91,80 +96,149 @@ export interface OperationRecord {
   event?: CompletionEvent;
   eventPublishedAt?: string;
   cloudRequestId?: string;
-  /** How many times the completion event came back from the bus (see functions/record-delivery). */
+  /** How many distinct completion events came back from the bus (see functions/record-delivery). */
   deliveredEvents?: number;
   callback?: CallbackState;
   /** The preflight's plan, fixed on the first attempt so that every retry sends the same call. */
   plan?: Plan;
   cloudProgress?: CloudProgress;
   lastDeliveredStatus?: string;
+  /** The group every request waits in for its turn (`provider#region#scalingGroupId`). */
+  waitKey?: string;
+  /** The intent this request is (SUBMITTING) or was last part of. */
+  intentId?: string;
+  /** Epoch ms before which the poller leaves this item alone (it failed to process it). */
+  pollRetryAt?: number;
 }
 
-export type NewOperation = ActionRequest & {
-  requestId: string;
-  clientToken: string;
-  /** Set for requests that wait for their group's turn (the instance actions): the group they wait in. */
-  waitKey?: string;
-};
+export type NewOperation = ActionRequest & { requestId: string; clientToken: string };
 
-/** One call to the cloud for several requests of one group (coalesced), kept until it got a definitive answer. */
-export interface Batch {
+/**
+ * A cloud call written down before it is made (write-ahead): which requests it serves, the instances it sends,
+ * and its token. Whoever finds an intent resolves it before anything new is sent to the group.
+ */
+export interface Intent {
+  id: string;
+  action: Action;
   requestIds: string[];
-  instanceIds: string[];
+  /** The call's instances (instance actions): the union of its requests' plans. */
+  instanceIds?: string[];
   clientToken: string;
+  /** When the intent was written (ISO). */
+  createdAt: string;
+  /** When the call was last started (ISO): calls without a token are resolved only once it can no longer act. */
+  calledAt?: string;
+  /** How many times the call was started. More than zero means the cloud may have acted. */
+  calls: number;
+}
+
+/** Proof of holding a group's lease: every write a dispatcher makes for the group is conditioned on it. */
+export interface Fence {
+  groupKey: string;
+  owner: string;
+  /** Epoch ms the lease runs to. */
+  until: number;
 }
 
 export interface GroupState {
   groupKey: string;
-  /** A batch whose call failed ambiguously: the next call must be exactly this one. */
-  batch?: Batch;
+  intent?: Intent;
+  activityId?: string;
 }
 
-export interface GroupChange {
-  /** An activity of ours now runs on the group: nothing else is sent until the poller sees it end. */
-  activityId?: string;
-  activityUntil?: number;
-  /** Keep (a batch), or forget (null). */
-  batch?: Batch | null;
-  /** Epoch ms before which nothing is sent to the group (a backoff). */
-  retryAfter?: number;
+/** How an intent's call ended, written in one transaction with the group (all or nothing). */
+export type IntentOutcome =
+  /** The cloud took the call: records move on (IN_PROGRESS with the activity, or SUBMITTED to reconcile). */
+  | {
+      kind: 'accepted';
+      requestIds: string[];
+      activityId?: string;
+      cloudRequestId?: string;
+      holdUntil?: number;
+    }
+  /** The cloud refused it without acting: records go back to waiting (or end, see `ended`). */
+  | { kind: 'refused'; requeue: Requeue[]; retryAfter?: number }
+  /** No answer (the cloud may have acted): the intent stays, to be repeated exactly. */
+  | { kind: 'ambiguous'; requestIds: string[]; error: CompletionError; retryAfter: number };
+
+export interface Requeue {
+  requestId: string;
+  lastError?: CompletionError;
+  /** Whether this refusal counts as an attempt (busy waits never do). */
+  countsAsAttempt: boolean;
 }
 
 /** Port: the operation ledger. Every transition is conditional so that concurrent writers cannot both win. */
 export interface Ledger {
-  /** Creates the record as QUEUED, or returns the one that exists. */
-  begin(operation: NewOperation, now: Date): Promise<OperationRecord>;
-  /** Counts a failed attempt; `nextClientToken` is the token the next attempt must use. */
-  recordAttemptFailure(
-    requestId: string,
-    error: DetachError,
-    nextClientToken: string,
-    now: Date,
-  ): Promise<void>;
-  /** QUEUED -> IN_PROGRESS (activity to poll) or SUBMITTED (to reconcile). False when already moved on. */
-  markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean>;
-  recordPlan(requestId: string, plan: Plan, now: Date): Promise<void>;
-  /** QUEUED requests waiting in a group, oldest first. */
+  /** Creates the record as QUEUED in its group, or returns the one that exists (`created` false). */
+  begin(operation: NewOperation, now: Date): Promise<{ record: OperationRecord; created: boolean }>;
+  get(requestId: string): Promise<OperationRecord | undefined>;
+  /** Strongly consistent reads of several records (the requests of an intent). */
+  getMany(requestIds: readonly string[]): Promise<OperationRecord[]>;
+  /** QUEUED requests waiting in a group, oldest first. An index: it may lag behind the records. */
   listWaiting(groupKey: string, limit: number): Promise<OperationRecord[]>;
-  /** Takes the group's lock for `leaseMs`, unless it is held, an activity of ours runs, or a backoff is on. */
-  acquireGroup(groupKey: string, owner: string, now: Date, leaseMs: number): Promise<GroupState | undefined>;
-  releaseGroup(groupKey: string, owner: string, change: GroupChange): Promise<void>;
+  /** Takes the group's lease, unless another holds it, an activity of ours runs, or a backoff is on. */
+  acquireGroup(
+    groupKey: string,
+    owner: string,
+    now: Date,
+    leaseMs: number,
+  ): Promise<{ fence: Fence; group: GroupState } | undefined>;
+  /**
+   * Writes the intent and moves its records QUEUED -> SUBMITTING, in one transaction under the fence. The
+   * instances it sends are remembered for the group first (see `takenOut`).
+   */
+  writeIntent(
+    fence: Fence,
+    intent: Intent,
+    plans: ReadonlyMap<string, Plan>,
+    now: Date,
+  ): Promise<'written' | 'lost-lease' | 'stale-records'>;
+  /** Right before the call: the lease is still ours (renewed for `leaseMs`) and the intent records the call. */
+  beginCall(fence: Fence, intentId: string, now: Date, leaseMs: number): Promise<Fence | undefined>;
+  /** Records the call's outcome and ends `ended` records, in one transaction under the fence. */
+  resolveIntent(
+    fence: Fence,
+    intent: Intent,
+    outcome: IntentOutcome,
+    ended: readonly CompletionEvent[],
+    now: Date,
+  ): Promise<boolean>;
+  /** Ends QUEUED records of the group (preflight refusals, dry runs) in one transaction under the fence. */
+  endWaiting(
+    fence: Fence,
+    events: readonly CompletionEvent[],
+    now: Date,
+  ): Promise<'ended' | 'lost-lease' | 'stale-records'>;
+  /** Nothing is sent to the group before `retryAfter` (epoch ms). */
+  backOff(fence: Fence, retryAfter: number, now: Date): Promise<boolean>;
+  /** Gives the lease up; a lease already lost is not an error. */
+  releaseGroup(fence: Fence): Promise<void>;
   /** The group's activity ended: the group may be sent the next batch. */
   finishGroupActivity(groupKey: string, activityId: string): Promise<void>;
+  /** Instances this service took out of the group (so that one missing from the group is done, not a typo). */
+  takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>>;
   /** The cloud's last word on an activity still running (status word and percent), for the status API. */
   recordProgress(requestId: string, progress: CloudProgress): Promise<void>;
   /**
-   * Stores the terminal status and its event, unless the record is already terminal. Creates the record if it
-   * does not exist (a rejected message). True when this call made the transition.
+   * Stores the terminal status and its event if the record is in one of `from` (default: any open status but
+   * SUBMITTING, which belongs to its intent), or does not exist (a rejected message). True when this call made
+   * the transition.
    */
-  complete(event: CompletionEvent): Promise<boolean>;
+  complete(event: CompletionEvent, from?: readonly LedgerStatus[]): Promise<boolean>;
   /** `keepPending`: a callback is still to be delivered, so the poller must keep visiting the record. */
   markPublished(requestId: string, now: Date, keepPending?: boolean): Promise<void>;
   recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void>;
-  get(requestId: string): Promise<OperationRecord | undefined>;
-  /** Records the poller must look at: in progress, or terminal with an event not yet published. */
-  listPending(): AsyncIterable<OperationRecord>;
+  /** The poller failed on this item: it leaves it alone until `retryAt` (epoch ms). */
+  deferPoll(requestId: string, retryAt: number): Promise<void>;
+  /** Items the poller must visit: open, or terminal with an event or callback still to deliver. */
+  listPending(): AsyncIterable<PendingItem>;
 }
+
+/** An item of the pending index, or one that the current contract cannot read (ended by the poller). */
+export type PendingItem =
+  | { kind: 'record'; record: OperationRecord }
+  | { kind: 'unreadable'; requestId: string; action?: Action; createdAt?: string; reason: string };
 
 /** Port: where completion events go. */
 export interface EventPublisher {

@@ -42,13 +42,33 @@ const refuse = (plan: Plan, code: string, message: string): PlanDecision => ({
   error: { code: `Preflight.${code}`, kind: 'fatal', message },
 });
 
-/** Decides, from the group as it is, what an instance request sends, or why it sends nothing. */
-export function planInstances(instanceIds: readonly string[], group: GroupSnapshot): PlanDecision {
+export interface PlanContext {
+  /** Of the named instances, those this service itself took out of the group earlier (the ledger knows). */
+  takenOut: ReadonlySet<string>;
+  /** The request's `ignoreInvalidInstance`: instances not in the group are listed, and fail nothing. */
+  ignoreNotInGroup: boolean;
+}
+
+/**
+ * Decides, from the group as it is, what an instance request sends, or why it sends nothing. An instance
+ * missing from the group counts as done only when this service took it out; otherwise it is `notInGroup` (a
+ * typo, or another tool's doing), which fails the request when nothing else of it was done, and makes it
+ * Partial otherwise, unless the request set `ignoreInvalidInstance`.
+ */
+export function planInstances(
+  instanceIds: readonly string[],
+  group: GroupSnapshot,
+  context: PlanContext = { takenOut: new Set(), ignoreNotInGroup: false },
+): PlanDecision {
   const present = new Map(group.present.map((p) => [p.instanceId, p]));
+  // A request may name an instance twice (merged calls do): it counts once.
+  const ids = [...new Set(instanceIds)];
+  const missing = ids.filter((id) => !present.has(id));
   const plan: Plan = {
-    send: instanceIds.filter((id) => present.get(id)?.acceptable),
-    alreadyDetached: instanceIds.filter((id) => !present.has(id)),
-    refused: instanceIds.flatMap((id) => {
+    send: ids.filter((id) => present.get(id)?.acceptable),
+    alreadyDetached: missing.filter((id) => context.takenOut.has(id)),
+    notInGroup: missing.filter((id) => !context.takenOut.has(id)),
+    refused: ids.flatMap((id) => {
       const instance = present.get(id);
       return instance && !instance.acceptable ? [{ instanceId: id, state: instance.state }] : [];
     }),
@@ -68,6 +88,19 @@ export function planInstances(instanceIds: readonly string[], group: GroupSnapsh
     const list = plan.refused.map((r) => `${r.instanceId} (${r.state})`).join(', ');
     return refuse(plan, 'InstanceStateRefused', `These instances are in a state the API refuses: ${list}.`);
   }
+  const notInGroup = plan.notInGroup ?? [];
+  if (
+    notInGroup.length > 0 &&
+    !context.ignoreNotInGroup &&
+    plan.send.length === 0 &&
+    plan.alreadyDetached.length === 0
+  ) {
+    return refuse(
+      plan,
+      'NotInGroup',
+      `None of these instances is in the scaling group: ${notInGroup.join(', ')}. Set ignoreInvalidInstance to accept that.`,
+    );
+  }
   if (plan.send.length === 0) return { kind: 'done', plan };
   if (group.checkMinSize && group.capacity - plan.send.length < group.minSize) {
     return refuse(
@@ -78,3 +111,7 @@ export function planInstances(instanceIds: readonly string[], group: GroupSnapsh
   }
   return { kind: 'send', plan };
 }
+
+/** Whether a plan left instances out that the request named and that were not in the group: Partial at best. */
+export const partialByPlan = (plan: Plan | undefined, request: { ignoreInvalidInstance?: boolean }): boolean =>
+  (plan?.notInGroup?.length ?? 0) > 0 && request.ignoreInvalidInstance !== true;

@@ -11,8 +11,19 @@ import type { Clock } from './ports.ts';
 
 export type Issues = NonNullable<CompletionError['issues']>;
 
-export const issuesOf = (error: z.ZodError): Issues =>
-  error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
+/** Issues reported of one request, and the length of each text: a huge body must not make a huge event. */
+const MAX_ISSUES = 20;
+const MAX_TEXT = 300;
+const clip = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
+
+export const issuesOf = (error: z.ZodError): Issues => {
+  const issues = error.issues.slice(0, MAX_ISSUES).map((issue) => ({
+    path: clip(issue.path.join('.') || '(root)'),
+    message: clip(issue.message),
+  }));
+  const more = error.issues.length - issues.length;
+  return more > 0 ? [...issues, { path: '(root)', message: `${more} more issues not shown.` }] : issues;
+};
 
 /** A terminal request whose event was lost in a crash gets it published when it comes back. */
 export async function completeOrRepublish(
@@ -33,7 +44,16 @@ export async function completeOrRepublish(
  */
 export async function rejectRequest(
   deps: CompletionDeps & { clock: Clock },
-  input: { action: Action; body: unknown; fallbackId: string; attempts: number; issues: Issues },
+  input: {
+    action: Action;
+    body: unknown;
+    fallbackId: string;
+    attempts: number;
+    issues: Issues;
+    /** Default InvalidRequest: the body does not match the contract. */
+    code?: string;
+    message?: string;
+  },
 ): Promise<{ kind: 'rejected'; requestId: string; issues: Issues }> {
   const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
   let requestId = candidate.success ? candidate.data : input.fallbackId;
@@ -43,12 +63,36 @@ export async function rejectRequest(
   const record = { requestId, action: input.action, attempts: input.attempts, createdAt: now.toISOString() };
   const event = eventFor(record, 'Rejected', now, {
     error: {
-      code: 'InvalidRequest',
+      code: input.code ?? 'InvalidRequest',
       kind: 'invalid',
-      message: 'The request does not match the contract.',
+      message: input.message ?? 'The request does not match the contract.',
       issues: input.issues,
     },
   });
   await completeOrRepublish(deps, event);
   return { kind: 'rejected', requestId, issues: input.issues };
+}
+
+/**
+ * The last delivery of a message that failed every time (a fault of ours, or a store that refuses it): rather
+ * than let it slip into the DLQ unseen, it ends Rejected as `Unprocessable`, unless its request is already on
+ * the ledger, where the poller sees it through. Throws only when even that cannot be written.
+ */
+export async function giveUpDelivery(
+  deps: CompletionDeps & { clock: Clock },
+  input: { action: Action; body: unknown; messageId: string; receiveCount: number; reason: string },
+): Promise<{ kind: 'on-ledger' | 'rejected'; requestId: string }> {
+  const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
+  if (candidate.success && (await deps.ledger.get(candidate.data))?.request)
+    return { kind: 'on-ledger', requestId: candidate.data };
+  const rejected = await rejectRequest(deps, {
+    action: input.action,
+    body: input.body,
+    fallbackId: `sqs:${input.messageId}`,
+    attempts: input.receiveCount,
+    code: 'Unprocessable',
+    message: `The message could not be processed in ${input.receiveCount} deliveries.`,
+    issues: [{ path: '(root)', message: clip(input.reason) }],
+  });
+  return { kind: 'rejected', requestId: rejected.requestId };
 }

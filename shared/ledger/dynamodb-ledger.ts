@@ -1,56 +1,97 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
 import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   paginateQuery,
   QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type CompletionEvent, targetsOf } from '../contracts/index.ts';
+import { z } from 'zod';
+import { Action, type CompletionEvent, type LedgerStatus, targetsOf } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
-import { LEDGER_STATUS_OF } from '../detach/completion.ts';
+import { ENDABLE_STATUSES, LEDGER_STATUS_OF } from '../detach/completion.ts';
+import { waitKeyOf } from '../detach/dispatch.ts';
 import type {
-  Batch,
   CloudProgress,
-  GroupChange,
+  Fence,
   GroupState,
+  Intent,
+  IntentOutcome,
   Ledger,
   NewOperation,
   OperationRecord as Operation,
-  SubmitResult,
+  PendingItem,
 } from '../detach/ports.ts';
 import type { Plan } from '../detach/preflight.ts';
-import type { DetachError } from '../errors.ts';
 import { OperationRecord } from './operation-record.ts';
 
-/** Items the poller must visit carry this attribute; the sparse index `pending` holds only them. */
+/** Items the poller must visit carry `pendingShard`; the sparse index `pending` holds only them. */
 export const PENDING_INDEX = 'pending';
 /** Requests waiting for their group's turn, by group (`waitKey`), oldest first. */
 export const WAITING_INDEX = 'waiting';
-/** A group's lock and running activity live in the same table, under a key no request id can take. */
+/**
+ * The pending index is spread over this many partitions (`P#0`..`P#15`, by a hash of the request id), so that
+ * no one partition is hot on a real table, and the poller reads them in parallel.
+ */
+export const PENDING_SHARDS = 16;
+export const pendingShardOf = (requestId: string): string =>
+  `P#${(createHash('sha1').update(requestId).digest()[0] as number) % PENDING_SHARDS}`;
+
+/** A group's lease, intent and running activity live in the same table, under a key no request id can take. */
 const groupItemKey = (groupKey: string) => `group|${groupKey}`;
-const PENDING = 'P';
-const OPEN_STATUSES = { ':queued': 'QUEUED', ':submitted': 'SUBMITTED', ':inProgress': 'IN_PROGRESS' };
+/** What this service took out of a group: one marker per instance (see `takenOut`). */
+const takenItemKey = (groupKey: string, instanceId: string) => `taken|${groupKey}|${instanceId}`;
+
+const Intent = z.object({
+  id: z.string(),
+  action: Action,
+  requestIds: z.array(z.string()),
+  instanceIds: z.array(z.string()).optional(),
+  clientToken: z.string(),
+  createdAt: z.string(),
+  calledAt: z.string().optional(),
+  calls: z.number().int().nonnegative(),
+});
+const GroupItem = z.object({ intent: Intent.optional(), activityId: z.string().optional() });
 
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+export interface DynamoDbLedgerOptions {
+  /** Terminal records expire (DynamoDB TTL on `expiresAt`) this many days after they ended. */
+  retentionDays?: number;
+}
 
 /** The Ledger port on one DynamoDB table keyed by requestId. */
 export class DynamoDbLedger implements Ledger {
   readonly #documents: DynamoDBDocumentClient;
+  readonly #retentionSeconds: number;
 
   constructor(
     client: DynamoDBClient,
     private readonly tableName: string,
+    options: DynamoDbLedgerOptions = {},
   ) {
     this.#documents = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
     });
+    this.#retentionSeconds = (options.retentionDays ?? 90) * 86_400;
   }
 
-  async begin(operation: NewOperation, now: Date): Promise<Operation> {
+  async begin(operation: NewOperation, now: Date): Promise<{ record: Operation; created: boolean }> {
     const { request } = operation;
-    const item: Operation = {
+    const record: Operation = {
       requestId: operation.requestId,
       action: operation.action,
       status: 'QUEUED',
@@ -63,91 +104,33 @@ export class DynamoDbLedger implements Ledger {
       attempts: 0,
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
+      waitKey: waitKeyOf(request),
     };
-    // A request that waits for its group's turn is listed by group (index `waiting`) and visited by the poller.
-    const waiting = operation.waitKey ? { waitKey: operation.waitKey, pendingShard: PENDING } : {};
     try {
       await this.#documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...item, ...waiting },
+          Item: { ...record, pendingShard: pendingShardOf(record.requestId) },
           ConditionExpression: 'attribute_not_exists(requestId)',
         }),
       );
-      return item;
+      return { record, created: true };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      return (await this.get(operation.requestId)) as Operation;
+      return { record: (await this.get(operation.requestId)) as Operation, created: false };
     }
   }
 
-  async recordAttemptFailure(
-    requestId: string,
-    error: DetachError,
-    nextClientToken: string,
-    now: Date,
-  ): Promise<void> {
-    await this.#documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { requestId },
-        UpdateExpression: 'SET lastError = :error, updatedAt = :now, clientToken = :token ADD attempts :one',
-        ConditionExpression: '#status = :queued',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':error': { code: error.code, kind: error.kind, message: error.message },
-          ':now': now.toISOString(),
-          ':token': nextClientToken,
-          ':one': 1,
-          ':queued': 'QUEUED',
-        },
-      }),
+  async get(requestId: string): Promise<Operation | undefined> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({ TableName: this.tableName, Key: { requestId }, ConsistentRead: true }),
     );
+    return Item ? OperationRecord.parse(Item) : undefined;
   }
 
-  async markSubmitted(requestId: string, result: SubmitResult, now: Date): Promise<boolean> {
-    const optional = Object.entries({
-      activityId: result.activityId,
-      cloudRequestId: result.cloudRequestId,
-    }).filter((entry): entry is [string, string] => entry[1] !== undefined);
-    try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { requestId },
-          UpdateExpression: `SET #status = :status, submittedAt = :now, updatedAt = :now, pendingShard = :pending${optional
-            .map(([name]) => `, ${name} = :${name}`)
-            .join('')} REMOVE waitKey ADD attempts :one`,
-          ConditionExpression: '#status = :queued',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':status': result.activityId ? 'IN_PROGRESS' : 'SUBMITTED',
-            ':now': now.toISOString(),
-            ':pending': PENDING,
-            ':one': 1,
-            ':queued': 'QUEUED',
-            ...Object.fromEntries(optional.map(([name, value]) => [`:${name}`, value])),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  async recordPlan(requestId: string, plan: Plan, now: Date): Promise<void> {
-    await this.#documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { requestId },
-        UpdateExpression: 'SET #plan = :plan, updatedAt = :now',
-        ConditionExpression: '#status = :queued',
-        ExpressionAttributeNames: { '#plan': 'plan', '#status': 'status' },
-        ExpressionAttributeValues: { ':plan': plan, ':now': now.toISOString(), ':queued': 'QUEUED' },
-      }),
-    );
+  async getMany(requestIds: readonly string[]): Promise<Operation[]> {
+    const items = await this.#batchGet(requestIds);
+    return items.map((item) => OperationRecord.parse(item));
   }
 
   async listWaiting(groupKey: string, limit: number): Promise<Operation[]> {
@@ -156,13 +139,17 @@ export class DynamoDbLedger implements Ledger {
         TableName: this.tableName,
         IndexName: WAITING_INDEX,
         KeyConditionExpression: 'waitKey = :key',
-        ExpressionAttributeValues: { ':key': groupKey },
+        FilterExpression: '#status = :queued',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':key': groupKey, ':queued': 'QUEUED' },
         Limit: limit,
       }),
     );
-    return (Items ?? [])
-      .map((item) => OperationRecord.parse(item))
-      .filter((record) => record.status === 'QUEUED');
+    // An item the contract cannot read is not sent; the poller ends it (LedgerRecordUnreadable).
+    return (Items ?? []).flatMap((item) => {
+      const parsed = OperationRecord.safeParse(item);
+      return parsed.success ? [parsed.data] : [];
+    });
   }
 
   async acquireGroup(
@@ -170,58 +157,214 @@ export class DynamoDbLedger implements Ledger {
     owner: string,
     now: Date,
     leaseMs: number,
-  ): Promise<GroupState | undefined> {
+  ): Promise<{ fence: Fence; group: GroupState } | undefined> {
+    const until = now.getTime() + leaseMs;
     try {
       const { Attributes } = await this.#documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { requestId: groupItemKey(groupKey) },
-          UpdateExpression: 'SET lockOwner = :owner, lockedUntil = :until',
+          UpdateExpression: 'SET leaseOwner = :owner, leaseUntil = :until',
           ConditionExpression:
-            '(attribute_not_exists(lockedUntil) OR lockedUntil < :now) AND (attribute_not_exists(activityId) OR activityUntil < :now) AND (attribute_not_exists(retryAfter) OR retryAfter <= :now)',
-          ExpressionAttributeValues: {
-            ':owner': owner,
-            ':until': now.getTime() + leaseMs,
-            ':now': now.getTime(),
-          },
+            '(attribute_not_exists(leaseUntil) OR leaseUntil < :now) AND (attribute_not_exists(activityId) OR activityUntil < :now) AND (attribute_not_exists(retryAfter) OR retryAfter <= :now)',
+          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now.getTime() },
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return { groupKey, ...(Attributes?.batch && { batch: Attributes.batch as Batch }) };
+      const group = GroupItem.parse(Attributes ?? {});
+      return {
+        fence: { groupKey, owner, until },
+        group: { groupKey, ...(group.intent && { intent: group.intent as Intent }) },
+      };
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
   }
 
-  async releaseGroup(groupKey: string, owner: string, change: GroupChange): Promise<void> {
-    const set: string[] = [];
-    const remove = ['lockOwner', 'lockedUntil'];
-    const values: Record<string, unknown> = { ':owner': owner };
-    if (change.activityId) {
-      set.push('activityId = :activityId', 'activityUntil = :activityUntil');
-      values[':activityId'] = change.activityId;
-      values[':activityUntil'] = change.activityUntil;
-    }
-    if (change.batch) {
-      set.push('#batch = :batch');
-      values[':batch'] = change.batch;
-    } else if (change.batch === null) remove.push('#batch');
-    if (change.retryAfter) {
-      set.push('retryAfter = :retryAfter');
-      values[':retryAfter'] = change.retryAfter;
-    } else remove.push('retryAfter');
-    await this.#documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { requestId: groupItemKey(groupKey) },
-        UpdateExpression: `${set.length ? `SET ${set.join(', ')} ` : ''}REMOVE ${remove.join(', ')}`,
-        ConditionExpression: 'lockOwner = :owner',
-        // BATCH is a reserved word; a name map may only hold names the expression uses.
-        ...(change.batch !== undefined && { ExpressionAttributeNames: { '#batch': 'batch' } }),
-        ExpressionAttributeValues: values,
+  async writeIntent(
+    fence: Fence,
+    intent: Intent,
+    plans: ReadonlyMap<string, Plan>,
+    now: Date,
+  ): Promise<'written' | 'lost-lease' | 'stale-records'> {
+    await this.#rememberTakenOut(fence.groupKey, intent, now);
+    return this.#transact([
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(fence.groupKey) },
+          UpdateExpression: 'SET #intent = :intent',
+          ConditionExpression: `${HOLDS_LEASE} AND attribute_not_exists(#intent)`,
+          ExpressionAttributeNames: { '#intent': 'intent' },
+          ExpressionAttributeValues: { ...leaseValues(fence, now), ':intent': intent },
+        },
+      },
+      ...intent.requestIds.map((requestId): TransactItem => {
+        const plan = plans.get(requestId);
+        return {
+          Update: {
+            TableName: this.tableName,
+            Key: { requestId },
+            UpdateExpression: `SET #status = :submitting, intentId = :intentId, updatedAt = :now${plan ? ', #plan = :plan' : ''}`,
+            ConditionExpression: '#status = :queued',
+            ExpressionAttributeNames: { '#status': 'status', ...(plan && { '#plan': 'plan' }) },
+            ExpressionAttributeValues: {
+              ':submitting': 'SUBMITTING',
+              ':queued': 'QUEUED',
+              ':intentId': intent.id,
+              ':now': now.toISOString(),
+              ...(plan && { ':plan': plan }),
+            },
+          },
+        };
       }),
-    );
+    ]);
+  }
+
+  async beginCall(fence: Fence, intentId: string, now: Date, leaseMs: number): Promise<Fence | undefined> {
+    const until = now.getTime() + leaseMs;
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(fence.groupKey) },
+          UpdateExpression: 'SET leaseUntil = :until, #intent.calledAt = :at, #intent.calls = #intent.calls + :one',
+          ConditionExpression: `${HOLDS_LEASE} AND #intent.id = :intentId`,
+          ExpressionAttributeNames: { '#intent': 'intent' },
+          ExpressionAttributeValues: {
+            ...leaseValues(fence, now),
+            ':until': until,
+            ':at': now.toISOString(),
+            ':one': 1,
+            ':intentId': intentId,
+          },
+        }),
+      );
+      return { ...fence, until };
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async resolveIntent(
+    fence: Fence,
+    intent: Intent,
+    outcome: IntentOutcome,
+    ended: readonly CompletionEvent[],
+    now: Date,
+  ): Promise<boolean> {
+    const at = now.toISOString();
+    const group = groupChange(outcome);
+    const inIntent = {
+      ConditionExpression: '#status = :submitting AND intentId = :intentId',
+      values: { ':submitting': 'SUBMITTING', ':intentId': intent.id },
+    };
+    const recordUpdates: TransactItem[] = [];
+    if (outcome.kind === 'accepted') {
+      for (const requestId of outcome.requestIds) {
+        const optional = definedEntries({
+          activityId: outcome.activityId,
+          cloudRequestId: outcome.cloudRequestId,
+        });
+        recordUpdates.push(
+          this.#recordUpdate(requestId, inIntent, {
+            update: `SET #status = :next, submittedAt = :now, updatedAt = :now${optional.map(([name]) => `, ${name} = :${name}`).join('')} REMOVE waitKey ADD attempts :one`,
+            values: {
+              ':next': outcome.activityId ? 'IN_PROGRESS' : 'SUBMITTED',
+              ':now': at,
+              ':one': 1,
+              ...Object.fromEntries(optional.map(([name, value]) => [`:${name}`, value])),
+            },
+          }),
+        );
+      }
+    } else if (outcome.kind === 'ambiguous') {
+      for (const requestId of outcome.requestIds) {
+        recordUpdates.push(
+          this.#recordUpdate(requestId, inIntent, {
+            update: 'SET lastError = :error, updatedAt = :now ADD attempts :one',
+            values: { ':error': outcome.error, ':now': at, ':one': 1 },
+          }),
+        );
+      }
+    } else {
+      for (const requeue of outcome.requeue) {
+        recordUpdates.push(
+          this.#recordUpdate(requestId(requeue), inIntent, {
+            update: `SET #status = :queued, updatedAt = :now${requeue.lastError ? ', lastError = :error' : ''} ADD attempts :count`,
+            values: {
+              ':queued': 'QUEUED',
+              ':now': at,
+              ':count': requeue.countsAsAttempt ? 1 : 0,
+              ...(requeue.lastError && { ':error': requeue.lastError }),
+            },
+          }),
+        );
+      }
+    }
+    for (const event of ended) {
+      recordUpdates.push(this.#terminalUpdate(event, inIntent));
+    }
+    const result = await this.#transact([
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(fence.groupKey) },
+          UpdateExpression: group.update,
+          ConditionExpression: `${HOLDS_LEASE} AND #intent.id = :intentId`,
+          ExpressionAttributeNames: { '#intent': 'intent' },
+          ExpressionAttributeValues: { ...leaseValues(fence, now), ':intentId': intent.id, ...group.values },
+        },
+      },
+      ...recordUpdates,
+    ]);
+    // A record that moved on without its intent would be a bug of ours; the group condition is the fence.
+    if (result === 'stale-records') throw new Error(`Intent ${intent.id} found a record outside it`);
+    return result === 'written';
+  }
+
+  async endWaiting(
+    fence: Fence,
+    events: readonly CompletionEvent[],
+    now: Date,
+  ): Promise<'ended' | 'lost-lease' | 'stale-records'> {
+    const result = await this.#transact([
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(fence.groupKey) },
+          ConditionExpression: HOLDS_LEASE,
+          ExpressionAttributeValues: leaseValues(fence, now),
+        },
+      },
+      ...events.map((event) =>
+        this.#terminalUpdate(event, { ConditionExpression: '#status = :queued', values: { ':queued': 'QUEUED' } }),
+      ),
+    ]);
+    return result === 'written' ? 'ended' : result;
+  }
+
+  async backOff(fence: Fence, retryAfter: number, now: Date): Promise<boolean> {
+    return this.#fencedGroupUpdate(fence, now, 'SET retryAfter = :retryAfter', { ':retryAfter': retryAfter });
+  }
+
+  async releaseGroup(fence: Fence): Promise<void> {
+    await this.#documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(fence.groupKey) },
+          UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: 'leaseOwner = :owner',
+          ExpressionAttributeValues: { ':owner': fence.owner },
+        }),
+      )
+      .catch((error: unknown) => {
+        // Lost already: whoever holds the lease now owns the group.
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   async finishGroupActivity(groupKey: string, activityId: string): Promise<void> {
@@ -239,6 +382,11 @@ export class DynamoDbLedger implements Ledger {
         // Already finished by another pass, or a newer activity holds the group.
         if (!isConditionFailure(error)) throw error;
       });
+  }
+
+  async takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>> {
+    const items = await this.#batchGet(instanceIds.map((id) => takenItemKey(groupKey, id)));
+    return new Set(items.map((item) => item.instanceId as string));
   }
 
   async recordProgress(requestId: string, progress: CloudProgress): Promise<void> {
@@ -259,29 +407,14 @@ export class DynamoDbLedger implements Ledger {
       });
   }
 
-  async complete(event: CompletionEvent): Promise<boolean> {
+  async complete(event: CompletionEvent, from: readonly LedgerStatus[] = ENDABLE_STATUSES): Promise<boolean> {
+    const names = from.map((_, i) => `:from${i}`);
+    const update = this.#terminalUpdate(event, {
+      ConditionExpression: `attribute_not_exists(requestId) OR #status IN (${names.join(', ')})`,
+      values: Object.fromEntries(from.map((status, i) => [names[i], status])),
+    }).Update as NonNullable<TransactItem['Update']>;
     try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { requestId: event.requestId },
-          UpdateExpression:
-            'SET #status = :status, #event = :event, completedAt = :at, updatedAt = :at, pendingShard = :pending, attempts = :attempts, #action = if_not_exists(#action, :action), createdAt = if_not_exists(createdAt, :requestedAt) REMOVE waitKey',
-          ConditionExpression:
-            'attribute_not_exists(requestId) OR #status IN (:queued, :submitted, :inProgress)',
-          ExpressionAttributeNames: { '#status': 'status', '#event': 'event', '#action': 'action' },
-          ExpressionAttributeValues: {
-            ':status': LEDGER_STATUS_OF[event.status],
-            ':event': event,
-            ':at': event.completedAt,
-            ':pending': PENDING,
-            ':attempts': event.attempts,
-            ':action': event.action,
-            ':requestedAt': event.requestedAt,
-            ...OPEN_STATUSES,
-          },
-        }),
-      );
+      await this.#documents.send(new UpdateCommand(update));
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -314,39 +447,261 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
-  /** Counts deliveries of the completion event through the bus: exactly one is the promise. */
-  async recordEventDelivery(requestId: string, status: string, now: Date): Promise<void> {
+  async deferPoll(requestId: string, retryAt: number): Promise<void> {
     await this.#documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { requestId },
-        UpdateExpression:
-          'SET lastDeliveredStatus = :status, lastDeliveredAt = :now ADD deliveredEvents :one',
+        UpdateExpression: 'SET pollRetryAt = :at',
         ConditionExpression: 'attribute_exists(requestId)',
-        ExpressionAttributeValues: { ':status': status, ':now': now.toISOString(), ':one': 1 },
+        ExpressionAttributeValues: { ':at': retryAt },
       }),
     );
   }
 
-  async get(requestId: string): Promise<Operation | undefined> {
-    const { Item } = await this.#documents.send(
-      new GetCommand({ TableName: this.tableName, Key: { requestId }, ConsistentRead: true }),
-    );
-    return Item ? OperationRecord.parse(Item) : undefined;
-  }
-
-  async *listPending(): AsyncIterable<Operation> {
-    const pages = paginateQuery(
-      { client: this.#documents, pageSize: 1000 },
-      {
-        TableName: this.tableName,
-        IndexName: PENDING_INDEX,
-        KeyConditionExpression: 'pendingShard = :pending',
-        ExpressionAttributeValues: { ':pending': PENDING },
-      },
-    );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) yield OperationRecord.parse(item);
+  /**
+   * Counts the deliveries of a completion event that came back from the bus, once per event id: delivery is at
+   * least once, so a repeated id is counted apart (`duplicateDeliveries`), not as a second event.
+   */
+  async recordEventDelivery(
+    requestId: string,
+    eventId: string,
+    status: string,
+    now: Date,
+  ): Promise<'first' | 'duplicate'> {
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId },
+          UpdateExpression:
+            'SET lastDeliveredStatus = :status, lastDeliveredAt = :now ADD deliveredEvents :one, deliveredEventIds :ids',
+          ConditionExpression: 'attribute_exists(requestId) AND NOT contains(deliveredEventIds, :id)',
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':now': now.toISOString(),
+            ':one': 1,
+            ':ids': new Set([eventId]),
+            ':id': eventId,
+          },
+        }),
+      );
+      return 'first';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId },
+          UpdateExpression: 'ADD duplicateDeliveries :one',
+          ConditionExpression: 'attribute_exists(requestId)',
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+      );
+      return 'duplicate';
     }
   }
+
+  /** Every shard of the pending index, read in parallel, each item as soon as its page arrives. */
+  async *listPending(): AsyncIterable<PendingItem> {
+    const shards = Array.from({ length: PENDING_SHARDS }, (_, i) =>
+      paginateQuery(
+        { client: this.#documents, pageSize: 1000 },
+        {
+          TableName: this.tableName,
+          IndexName: PENDING_INDEX,
+          KeyConditionExpression: 'pendingShard = :shard',
+          ExpressionAttributeValues: { ':shard': `P#${i}` },
+        },
+      )[Symbol.asyncIterator](),
+    );
+    const next = (index: number) =>
+      (shards[index] as AsyncIterator<{ Items?: Record<string, unknown>[] }>)
+        .next()
+        .then((result) => ({ index, result }));
+    const inFlight = new Map(shards.map((_, index) => [index, next(index)]));
+    while (inFlight.size > 0) {
+      const { index, result } = await Promise.race(inFlight.values());
+      if (result.done) {
+        inFlight.delete(index);
+        continue;
+      }
+      inFlight.set(index, next(index));
+      for (const item of result.value.Items ?? []) yield readPending(item);
+    }
+  }
+
+  async #batchGet(keys: readonly string[]): Promise<Record<string, unknown>[]> {
+    const found: Record<string, unknown>[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: { requestId: string }[] = [...new Set(keys.slice(i, i + 100))].map((requestId) => ({
+        requestId,
+      }));
+      while (pending.length > 0) {
+        const { Responses, UnprocessedKeys } = await this.#documents.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        found.push(...(Responses?.[this.tableName] ?? []));
+        pending = (UnprocessedKeys?.[this.tableName]?.Keys ?? []) as { requestId: string }[];
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Markers of the instances an intent sends, written before the intent itself: a marker whose intent never
+   * came (a crash between) only says that an instance missing from the group is not a typo.
+   */
+  async #rememberTakenOut(groupKey: string, intent: Intent, now: Date): Promise<void> {
+    const expiresAt = Math.floor(now.getTime() / 1000) + this.#retentionSeconds;
+    const puts = (intent.instanceIds ?? []).map((instanceId) => ({
+      PutRequest: {
+        Item: {
+          requestId: takenItemKey(groupKey, instanceId),
+          instanceId,
+          intentId: intent.id,
+          at: now.toISOString(),
+          expiresAt,
+        },
+      },
+    }));
+    for (let i = 0; i < puts.length; i += 25) {
+      let batch = puts.slice(i, i + 25);
+      while (batch.length > 0) {
+        const { UnprocessedItems } = await this.#documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: batch } }),
+        );
+        batch = (UnprocessedItems?.[this.tableName] ?? []) as typeof batch;
+      }
+    }
+  }
+
+  #recordUpdate(
+    requestId: string,
+    condition: { ConditionExpression: string; values: Record<string, unknown> },
+    change: { update: string; values: Record<string, unknown> },
+  ): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { requestId },
+        UpdateExpression: change.update,
+        ConditionExpression: condition.ConditionExpression,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ...condition.values, ...change.values },
+      },
+    };
+  }
+
+  /** The terminal transition of a record: its status, its event, and when it expires. */
+  #terminalUpdate(
+    event: CompletionEvent,
+    condition: { ConditionExpression: string; values: Record<string, unknown> },
+  ): TransactItem {
+    const expiresAt = Math.floor(Date.parse(event.completedAt) / 1000) + this.#retentionSeconds;
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { requestId: event.requestId },
+        UpdateExpression:
+          'SET #status = :status, #event = :event, completedAt = :at, updatedAt = :at, pendingShard = :pending, attempts = :attempts, #action = if_not_exists(#action, :action), createdAt = if_not_exists(createdAt, :requestedAt), expiresAt = :expiresAt REMOVE waitKey',
+        ConditionExpression: condition.ConditionExpression,
+        ExpressionAttributeNames: { '#status': 'status', '#event': 'event', '#action': 'action' },
+        ExpressionAttributeValues: {
+          ...condition.values,
+          ':status': LEDGER_STATUS_OF[event.status],
+          ':event': event,
+          ':at': event.completedAt,
+          ':pending': pendingShardOf(event.requestId),
+          ':attempts': event.attempts,
+          ':action': event.action,
+          ':requestedAt': event.requestedAt,
+          ':expiresAt': expiresAt,
+        },
+      },
+    };
+  }
+
+  async #fencedGroupUpdate(
+    fence: Fence,
+    now: Date,
+    update: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { requestId: groupItemKey(fence.groupKey) },
+          UpdateExpression: update,
+          ConditionExpression: HOLDS_LEASE,
+          ExpressionAttributeValues: { ...leaseValues(fence, now), ...values },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** One transaction whose first item is the group (the fence): which condition failed decides the answer. */
+  async #transact(items: TransactItem[]): Promise<'written' | 'lost-lease' | 'stale-records'> {
+    try {
+      await this.#documents.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'written';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'lost-lease';
+      if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) return 'stale-records';
+      throw error;
+    }
+  }
+}
+
+/** The lease is the fence: its owner, and not run out by the clock of the writer. */
+const HOLDS_LEASE = 'leaseOwner = :owner AND leaseUntil > :now';
+const leaseValues = (fence: Fence, now: Date) => ({ ':owner': fence.owner, ':now': now.getTime() });
+
+const requestId = (requeue: { requestId: string }) => requeue.requestId;
+
+function definedEntries(values: Record<string, string | undefined>): [string, string][] {
+  return Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined);
+}
+
+/** How the group item changes with an intent's outcome (the fence condition is added by the caller). */
+function groupChange(outcome: IntentOutcome): { update: string; values: Record<string, unknown> } {
+  switch (outcome.kind) {
+    case 'accepted':
+      return outcome.activityId
+        ? {
+            update: 'SET activityId = :activityId, activityUntil = :holdUntil REMOVE #intent, retryAfter',
+            values: { ':activityId': outcome.activityId, ':holdUntil': outcome.holdUntil },
+          }
+        : { update: 'REMOVE #intent, retryAfter', values: {} };
+    case 'ambiguous':
+      return { update: 'SET retryAfter = :retryAfter', values: { ':retryAfter': outcome.retryAfter } };
+    case 'refused':
+      return outcome.retryAfter
+        ? { update: 'SET retryAfter = :retryAfter REMOVE #intent', values: { ':retryAfter': outcome.retryAfter } }
+        : { update: 'REMOVE #intent, retryAfter', values: {} };
+  }
+}
+
+/** A pending item as the current contract reads it, or what can be said of one it cannot read. */
+function readPending(item: Record<string, unknown>): PendingItem {
+  const parsed = OperationRecord.safeParse(item);
+  if (parsed.success) return { kind: 'record', record: parsed.data };
+  const action = Action.safeParse(item.action);
+  const issue = parsed.error.issues[0];
+  return {
+    kind: 'unreadable',
+    requestId: String(item.requestId),
+    ...(action.success && { action: action.data }),
+    ...(typeof item.createdAt === 'string' && { createdAt: item.createdAt }),
+    reason: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'unreadable'}`.slice(0, 300),
+  };
 }

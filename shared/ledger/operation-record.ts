@@ -37,6 +37,9 @@ export const OperationRecord = z
     plan: CompletionEvent.shape.plan,
     cloudProgress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
     lastDeliveredStatus: z.string().optional(),
+    waitKey: z.string().optional(),
+    intentId: z.string().optional(),
+    pollRetryAt: z.number().optional(),
   })
   .transform((record, context): OperationRecordType => {
     if (record.request === undefined) return record as OperationRecordType;

@@ -59,11 +59,23 @@ export class EssProvider implements ScalingProvider {
 
   constructor(private readonly client: EssClient) {}
 
-  /** ESS takes a ClientToken, so an ambiguous earlier attempt needs nothing more: the token makes it the same call. */
-  async submit(operation: ActionRequest, { clientToken }: SubmitAttempt): Promise<SubmitResult> {
+  /** DetachVServerGroups is the one ESS action without a ClientToken (seed: aliyun-ess-DetachVServerGroups.md). */
+  idempotentByToken(action: ActionRequest['action']): boolean {
+    return action !== 'detach-vserver-groups';
+  }
+
+  /**
+   * ESS takes a ClientToken, so an ambiguous earlier attempt needs nothing more: the token makes it the same call.
+   * DetachVServerGroups has none: after an ambiguous attempt, vServer groups no longer attached mean it acted.
+   */
+  async submit(operation: ActionRequest, { clientToken, ambiguousSince }: SubmitAttempt): Promise<SubmitResult> {
     if (operation.request.provider !== 'aliyun')
       throw new DetachError('UnsupportedProvider', 'not an Alibaba Cloud request', 'fatal');
     const { request } = operation;
+    if (ambiguousSince && operation.action === 'detach-vserver-groups') {
+      const [group] = await this.client.describeScalingGroups(request.region, [request.scalingGroupId]);
+      if (group && !stillAttached(operation, group)) return {};
+    }
     const common = { region: request.region, scalingGroupId: request.scalingGroupId, clientToken };
     let result: { requestId: string; scalingActivityId?: string };
     switch (operation.action) {
@@ -124,11 +136,12 @@ export class EssProvider implements ScalingProvider {
       for (const group of await this.client.describeScalingGroups(region, ids))
         groups.set(group.ScalingGroupId, group);
     }
+    // A group ESS does not list (it lists only active groups) confirms nothing: the request waits, then times out.
     return new Map(
-      operations.map((operation) => [
-        operation.request.requestId,
-        !stillAttached(operation, groups.get(operation.request.scalingGroupId)),
-      ]),
+      operations.map((operation) => {
+        const group = groups.get(operation.request.scalingGroupId);
+        return [operation.request.requestId, group !== undefined && !stillAttached(operation, group)];
+      }),
     );
   }
 

@@ -43,6 +43,11 @@ export class TencentProvider implements ScalingProvider {
     private readonly v2: TencentV2Client,
   ) {}
 
+  /** Neither API 3.0 nor v2 takes an idempotency token. */
+  idempotentByToken(): boolean {
+    return false;
+  }
+
   async submit(operation: ActionRequest, attempt: SubmitAttempt): Promise<SubmitResult> {
     if (operation.request.provider !== 'tencent') {
       throw new DetachError('UnsupportedProvider', 'not a Tencent Cloud request', 'fatal');

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { createLedgerTable } from '../../local/services.ts';
+import type { CompletionEvent } from '../../shared/contracts/index.ts';
+import type { CallbackSender } from '../../shared/detach/callbacks.ts';
+import { isTerminal } from '../../shared/detach/completion.ts';
+import type { CrashPoint } from '../../shared/detach/crash-points.ts';
+import type { DispatchDeps } from '../../shared/detach/dispatch.ts';
+import { type PollDeps, pollActivities } from '../../shared/detach/poll.ts';
+import type { EventPublisher } from '../../shared/detach/ports.ts';
+import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
+import { EssClient } from '../../shared/providers/aliyun/ess-client.ts';
+import { EssProvider } from '../../shared/providers/aliyun/ess-provider.ts';
+import { createHttpAgent } from '../../shared/providers/http.ts';
+import { TencentAsClient } from '../../shared/providers/tencent/as-client.ts';
+import { TencentProvider } from '../../shared/providers/tencent/tencent-provider.ts';
+import { TencentV2Client } from '../../shared/providers/tencent/v2-client.ts';
+import { EMULATOR_KEY, EmulatorAdmin } from './emulator-admin.ts';
+import { TENCENT_KEY } from './tencent.ts';
+
+/** Every event published, in order: the invariant is one distinct event id per request. */
+export class RecordingPublisher implements EventPublisher {
+  readonly events: CompletionEvent[] = [];
+  async publish(event: CompletionEvent): Promise<void> {
+    this.events.push(structuredClone(event));
+  }
+  eventIdsOf(requestId: string): Set<string> {
+    return new Set(this.events.filter((e) => e.requestId === requestId).map((e) => e.eventId));
+  }
+}
+
+/** Callbacks as the receiver sees them (the real sender has its own tests against a real server). */
+export class RecordingCallbacks implements CallbackSender {
+  readonly received: { url: string; event: CompletionEvent }[] = [];
+  async send(url: string, event: CompletionEvent): Promise<void> {
+    this.received.push({ url, event: structuredClone(event) });
+  }
+}
+
+/**
+ * The process under test can die at one crash point: `arm` makes that point's next pass never return (nothing
+ * after it runs, not even a `finally`), as a killed process would.
+ */
+export class CrashSwitch {
+  #armed: { point: CrashPoint; skip: number } | undefined;
+  #crashed: (() => void) | undefined;
+  crashes = 0;
+
+  arm(point: CrashPoint, skip = 0): Promise<void> {
+    this.#armed = { point, skip };
+    return new Promise((resolve) => {
+      this.#crashed = resolve;
+    });
+  }
+
+  disarm(): void {
+    this.#armed = undefined;
+  }
+
+  readonly checkpoint = async (point: CrashPoint): Promise<void> => {
+    if (this.#armed?.point !== point) return;
+    if (this.#armed.skip-- > 0) return;
+    this.#armed = undefined;
+    this.crashes++;
+    this.#crashed?.();
+    await new Promise<never>(() => {});
+  };
+}
+
+/** Runs `work` until it ends or the process "dies" at the armed crash point; true when it died. */
+export async function runUntilCrash(died: Promise<void>, work: () => Promise<unknown>): Promise<boolean> {
+  return Promise.race([work().then(() => false), died.then(() => true)]);
+}
+
+export interface DomainOptions {
+  /** Lease of a dispatcher (default 20 s); short in the race tests. */
+  leaseMs?: number;
+  settleMs?: number;
+  maxAttempts?: number;
+  timeoutMs?: number;
+  responseTimeoutMs?: number;
+}
+
+/**
+ * The real domain over the real stores: a ledger table of its own in DynamoDB Local (so no other test's poller
+ * sees it), the real ESS and Tencent clients against the cloud emulator, a clock the test can move ahead of real
+ * time (leases, backoffs and timeouts run out without waiting), a recording publisher and a crash switch.
+ */
+export async function aDomain(options: DomainOptions = {}) {
+  const stack = inject('stack');
+  const tableName = `ledger-${randomBytes(5).toString('hex')}`;
+  await createLedgerTable(stack.endpoints.dynamodb, tableName);
+  const dynamodb = new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb });
+  const ledger = new DynamoDbLedger(dynamodb, tableName);
+  const dispatcher = createHttpAgent({
+    connectTimeoutMs: 1000,
+    responseTimeoutMs: options.responseTimeoutMs ?? 5000,
+    connectionsPerOrigin: 8,
+  });
+  const emulator = stack.endpoints.emulator;
+  const essClient = new EssClient({
+    credentials: async () => EMULATOR_KEY,
+    dispatcher,
+    endpointOverride: emulator,
+  });
+  const tencent = { credentials: async () => TENCENT_KEY, dispatcher, endpointOverride: emulator };
+  let offsetMs = 0;
+  const clock = { now: () => new Date(Date.now() + offsetMs) };
+  const publisher = new RecordingPublisher();
+  const callbackSender = new RecordingCallbacks();
+  const crash = new CrashSwitch();
+  const deps: DispatchDeps & PollDeps = {
+    ledger,
+    publisher,
+    clock,
+    providers: {
+      aliyun: new EssProvider(essClient),
+      tencent: new TencentProvider(new TencentAsClient(tencent), new TencentV2Client(tencent)),
+    },
+    callbacks: {
+      ledger,
+      clock,
+      callbacks: callbackSender,
+      callbackRetry: { baseSeconds: 1, maxSeconds: 5, maxAttempts: 3 },
+      checkpoint: crash.checkpoint,
+    },
+    checkpoint: crash.checkpoint,
+    maxAttempts: options.maxAttempts ?? 6,
+    retry: { baseSeconds: 1, maxSeconds: 4 },
+    activityHoldMs: 60_000,
+    leaseMs: options.leaseMs ?? 20_000,
+    settleMs: options.settleMs ?? 12_000,
+    timeoutMs: options.timeoutMs ?? 600_000,
+    concurrency: 4,
+  };
+  const admin = new EmulatorAdmin(emulator);
+
+  /** Moves the test's clock ahead: leases, backoffs and settle times run out at once. */
+  const advance = (ms: number) => {
+    offsetMs += ms;
+  };
+
+  /** Poller passes (with the clock moved past any backoff) until every request has ended. */
+  async function settle(requestIds: readonly string[], maxPasses = 40) {
+    for (let pass = 0; pass < maxPasses; pass++) {
+      const records = await ledger.getMany(requestIds);
+      const done =
+        records.length === requestIds.length &&
+        records.every((r) => isTerminal(r.status) && r.eventPublishedAt && !r.callback?.nextAttemptAt);
+      if (done) return records;
+      advance(Math.max(deps.leaseMs, deps.settleMs) + 5_000);
+      await pollActivities(deps);
+      await sleep(150);
+    }
+    return ledger.getMany(requestIds);
+  }
+
+  /** The group item as stored: lease, intent, running activity. */
+  async function groupItem(groupKey: string) {
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({ TableName: tableName, Key: { requestId: { S: `group|${groupKey}` } } }),
+    );
+    return {
+      intent: Item?.intent,
+      activityId: Item?.activityId?.S,
+      leaseUntil: Item?.leaseUntil ? Number(Item.leaseUntil.N) : undefined,
+    };
+  }
+
+  return { deps, ledger, clock, advance, publisher, callbackSender, crash, admin, settle, groupItem, tableName };
+}
+
+export type Domain = Awaited<ReturnType<typeof aDomain>>;
