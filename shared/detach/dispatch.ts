@@ -493,13 +493,20 @@ function refusal(
         message: `Gave up after ${record.attempts + 1} attempts; last error ${error.code}: ${error.message}`,
       },
     });
-  if (error.kind === 'transient') {
-    // No answer: the cloud may have acted. The intent stays and is repeated exactly (same requests, token).
-    if (records.every(exhausted)) return { outcome: { kind: 'refused', requeue: [] }, ended: records.map(giveUp) };
+  const repeat = intent.calls > 0;
+  if (error.kind === 'transient' || (error.kind === 'busy' && repeat)) {
+    // No answer (the cloud may have acted), or a repeat refused as busy (the cloud may be running the first
+    // call): the intent stays and is repeated exactly (same requests, same token), after the backoff.
+    const counts = error.kind === 'transient';
+    if (counts && records.every(exhausted))
+      return { outcome: { kind: 'refused', requeue: [] }, ended: records.map(giveUp) };
     const settle = provider.idempotentByToken(intent.action) ? 0 : deps.settleMs;
-    const retryAfter = Math.max(backoffUntil(deps, error, attempts), now.getTime() + settle);
+    const retryAfter = Math.max(backoffUntil(deps, error, counts ? attempts : 1), now.getTime() + settle);
     const requestIds = records.map((record) => record.requestId);
-    return { outcome: { kind: 'ambiguous', requestIds, error: lastError, retryAfter }, ended: [] };
+    return {
+      outcome: { kind: 'ambiguous', requestIds, error: lastError, retryAfter, countsAsAttempt: counts },
+      ended: [],
+    };
   }
   if (error.kind === 'fatal') {
     // A fatal answer to a merged call may be about one request only: each is tried alone before it fails.

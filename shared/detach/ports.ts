@@ -159,7 +159,14 @@ export type IntentOutcome =
   /** The cloud refused it without acting: records go back to waiting (or end, see `ended`). */
   | { kind: 'refused'; requeue: Requeue[]; retryAfter?: number }
   /** No answer (the cloud may have acted): the intent stays, to be repeated exactly. */
-  | { kind: 'ambiguous'; requestIds: string[]; error: CompletionError; retryAfter: number };
+  | {
+      kind: 'ambiguous';
+      requestIds: string[];
+      error: CompletionError;
+      retryAfter: number;
+      /** A busy answer to a repeated call (the cloud may be running the first one) waits without counting. */
+      countsAsAttempt: boolean;
+    };
 
 export interface Requeue {
   requestId: string;

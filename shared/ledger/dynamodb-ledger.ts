@@ -284,8 +284,8 @@ export class DynamoDbLedger implements Ledger {
       for (const requestId of outcome.requestIds) {
         recordUpdates.push(
           this.#recordUpdate(requestId, inIntent, {
-            update: 'SET lastError = :error, updatedAt = :now ADD attempts :one',
-            values: { ':error': outcome.error, ':now': at, ':one': 1 },
+            update: 'SET lastError = :error, updatedAt = :now ADD attempts :count',
+            values: { ':error': outcome.error, ':now': at, ':count': outcome.countsAsAttempt ? 1 : 0 },
           }),
         );
       }

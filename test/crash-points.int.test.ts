@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import type { Action, DetachRequest } from '../shared/contracts/index.ts';
+import { CRASH_POINTS, type CrashPoint } from '../shared/detach/crash-points.ts';
+import { waitKeyOf } from '../shared/detach/dispatch.ts';
+import { acceptRequest } from '../shared/detach/intake.ts';
+import { submitRequest } from '../shared/detach/submit.ts';
+import { type Domain, aDomain, runUntilCrash } from './support/domain.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
+
+/**
+ * Each named crash point, in each way a request travels: the real code runs against DynamoDB Local and the cloud
+ * emulator, dies at the point (nothing after it runs), and the recovery runs (the message comes back, the poller
+ * passes). Then: one terminal state, one distinct event, the cloud acted once, and the group is free.
+ */
+interface Flow {
+  name: string;
+  action: Action;
+  /** Points this flow never passes. */
+  skips: CrashPoint[];
+  arrange(domain: Domain): Promise<{ request: DetachRequest; actedOn: () => Promise<number> }>;
+  via?: 'webhook';
+}
+
+const CALLBACK_URL = 'https://receiver.example/scaling-detach';
+
+const flows: Flow[] = [
+  {
+    name: 'ESS detach-instances (merged path, ClientToken)',
+    action: 'detach-instances',
+    skips: ['intake.after-ledger'],
+    async arrange(domain) {
+      const group = await aScalingGroup(domain.admin, { instances: 3, activityDurationMs: 100 });
+      const request = aDetachRequest(group, { callbackUrl: CALLBACK_URL }) as DetachRequest;
+      const instance = group.instanceIds[0];
+      const actedOn = async () =>
+        (await domain.admin.state()).aliyun.activities.filter((a) => a.instanceIds.includes(instance as string))
+          .length;
+      return { request, actedOn };
+    },
+  },
+  {
+    name: 'Tencent API 3.0 detach-instances (no token: the activity is found)',
+    action: 'detach-instances',
+    skips: ['intake.after-ledger'],
+    async arrange(domain) {
+      const group = await aTencentGroup(domain.admin, { instances: 3, activityDurationMs: 100 });
+      const request = aTencentRequest(group, { callbackUrl: CALLBACK_URL }) as DetachRequest;
+      return { request, actedOn: () => tencentActivitiesOn(domain, group.instanceIds[0] as string) };
+    },
+  },
+  {
+    name: 'Tencent v2 DetachInstance (no activity: the group is read)',
+    action: 'detach-instances',
+    skips: ['intake.after-ledger', 'poll.after-group-freed'],
+    async arrange(domain) {
+      const group = await aTencentGroup(domain.admin, { instances: 3, activityDurationMs: 20 });
+      const request = aTencentRequest(group, { apiVersion: 'v2', callbackUrl: CALLBACK_URL }) as DetachRequest;
+      return { request, actedOn: () => tencentActivitiesOn(domain, group.instanceIds[0] as string) };
+    },
+  },
+  {
+    name: 'ESS detach-vserver-groups (no token, no activity)',
+    action: 'detach-vserver-groups',
+    skips: ['intake.after-ledger', 'poll.after-group-freed'],
+    async arrange(domain) {
+      const vServerGroupId = uniqueId('rsp');
+      const group = await aScalingGroup(domain.admin, {
+        vServerGroups: [{ loadBalancerId: 'lb-c', vServerGroupId, port: 80 }],
+        activityDurationMs: 20,
+      });
+      const request = {
+        requestId: uniqueId('req'),
+        provider: 'aliyun',
+        region: group.region,
+        scalingGroupId: group.scalingGroupId,
+        callbackUrl: CALLBACK_URL,
+        vServerGroups: [{ loadBalancerId: 'lb-c', vServerGroupAttributes: [{ vServerGroupId, port: 80 }] }],
+      } as DetachRequest;
+      const actedOn = async () =>
+        (await domain.admin.calls({ action: 'DetachVServerGroups', scalingGroupId: group.scalingGroupId })).filter(
+          (call) => call.code === undefined,
+        ).length;
+      return { request, actedOn };
+    },
+  },
+  {
+    name: 'ESS detach-instances through the webhook',
+    action: 'detach-instances',
+    via: 'webhook',
+    skips: CRASH_POINTS.filter((point) => point !== 'intake.after-ledger'),
+    async arrange(domain) {
+      const group = await aScalingGroup(domain.admin, { instances: 3, activityDurationMs: 100 });
+      const request = aDetachRequest(group) as DetachRequest;
+      const instance = group.instanceIds[0];
+      const actedOn = async () =>
+        (await domain.admin.state()).aliyun.activities.filter((a) => a.instanceIds.includes(instance as string))
+          .length;
+      return { request, actedOn };
+    },
+  },
+];
+
+async function tencentActivitiesOn(domain: Domain, instanceId: string): Promise<number> {
+  const { tencent } = (await domain.admin.state()) as unknown as {
+    tencent: { activities: { instanceIds: string[] }[] };
+  };
+  return tencent.activities.filter((a) => a.instanceIds.includes(instanceId)).length;
+}
+
+const cases = flows.flatMap((flow) =>
+  CRASH_POINTS.filter((point) => !flow.skips.includes(point)).map((point) => ({ flow, point })),
+);
+
+describe('crash points: killed between two effects, recovered, nothing lost or done twice', () => {
+  it('names every crash point in at least one case', () => {
+    expect(new Set(cases.map((c) => c.point))).toEqual(new Set(CRASH_POINTS));
+  });
+
+  it.concurrent.each(cases.map((c) => [`${c.flow.name} @ ${c.point}`, c] as const))('%s', async (_, { flow, point }) => {
+    const domain = await aDomain();
+    const { request, actedOn } = await flow.arrange(domain);
+    const delivery = { body: request, messageId: uniqueId('msg'), receiveCount: 1 };
+    const enqueued: DetachRequest[] = [];
+    const intake = { ...domain.deps, queue: { enqueue: async (_a: Action, r: DetachRequest) => void enqueued.push(r) } };
+
+    // Act: the first run dies at the crash point.
+    const died = domain.crash.arm(point);
+    const crashed = await runUntilCrash(died, async () => {
+      if (flow.via === 'webhook') await acceptRequest(intake, flow.action, request, 'src-1');
+      else await submitRequest(domain.deps, flow.action, delivery);
+      await domain.settle([request.requestId]);
+    });
+    // Recovery: the message comes back (it was never acknowledged), and the poller passes.
+    domain.crash.disarm();
+    for (const body of flow.via === 'webhook' ? enqueued : [request])
+      await submitRequest(domain.deps, flow.action, { ...delivery, body, receiveCount: 2 });
+    const [record] = await domain.settle([request.requestId]);
+
+    expect(crashed).toBe(true);
+    expect(record?.status).toBe('SUCCEEDED');
+    const eventIds = domain.publisher.eventIdsOf(request.requestId);
+    expect([...eventIds]).toEqual([record?.event?.eventId]);
+    expect(await actedOn()).toBe(1);
+    const group = await domain.groupItem(waitKeyOf(request));
+    expect(group.intent).toBeUndefined();
+    expect(group.activityId).toBeUndefined();
+    if (request.callbackUrl) {
+      const callbacks = domain.callbackSender.received.filter((c) => c.event.requestId === request.requestId);
+      expect(callbacks.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(callbacks.map((c) => c.event.eventId))).toEqual(eventIds);
+    }
+  });
+});
