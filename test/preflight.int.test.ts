@@ -44,25 +44,41 @@ describe('preflight', () => {
     expect(await detachCalls(group.scalingGroupId)).toEqual([]);
   });
 
-  it.concurrent('counts instances already out of the group as done, and sends only the rest', async () => {
+  it.concurrent('an instance this service took out counts as done; one it never saw is notInGroup, not a success', async () => {
     const group = await aScalingGroup(admin);
-    const gone = aDetachRequest(group, { instanceIds: ['i-long-gone'] });
-    const mixed = aDetachRequest(group, { instanceIds: [group.instanceIds[0], 'i-long-gone'] });
+    const first = aDetachRequest(group, { instanceIds: [group.instanceIds[1]] });
+    await send('detach-instances', first);
+    await waitForRecord(first.requestId, delivered);
+    const again = aDetachRequest(group, { instanceIds: [group.instanceIds[1]] });
+    const typo = aDetachRequest(group, { instanceIds: ['i-never-in-this-group'] });
+    const mixed = aDetachRequest(group, { instanceIds: [group.instanceIds[0], 'i-never-in-this-group'] });
+    const ignored = aDetachRequest(group, { instanceIds: ['i-never-in-this-group'], ignoreInvalidInstance: true });
 
-    await send('detach-instances', gone);
-    const goneRecord = await waitForRecord(gone.requestId, delivered);
-    await send('detach-instances', mixed);
-    const mixedRecord = await waitForRecord(mixed.requestId, delivered, 30_000);
+    for (const request of [again, typo, mixed, ignored]) await send('detach-instances', request);
+    const [againRecord, typoRecord, mixedRecord, ignoredRecord] = await Promise.all(
+      [again, typo, mixed, ignored].map((r) => waitForRecord(r.requestId, delivered, 30_000)),
+    );
 
-    const calls = await detachCalls(group.scalingGroupId);
-    expect(goneRecord.event).toMatchObject({ status: 'Succeeded', cloud: { statusCode: 'AlreadyDetached' } });
-    expect(mixedRecord.event).toMatchObject({
+    expect(againRecord.event).toMatchObject({
       status: 'Succeeded',
-      plan: { send: [group.instanceIds[0]], alreadyDetached: ['i-long-gone'] },
+      cloud: { statusCode: 'AlreadyDetached' },
+      plan: { alreadyDetached: [group.instanceIds[1]], notInGroup: [] },
     });
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.params).toMatchObject({ 'InstanceId.1': group.instanceIds[0] });
-    expect(calls[0]?.params['InstanceId.2']).toBeUndefined();
+    expect(typoRecord.event).toMatchObject({
+      status: 'Failed',
+      error: { code: 'Preflight.NotInGroup' },
+      instances: { notInGroup: ['i-never-in-this-group'] },
+    });
+    expect(mixedRecord.event).toMatchObject({
+      status: 'Partial',
+      plan: { send: [group.instanceIds[0]], notInGroup: ['i-never-in-this-group'] },
+      instances: { detached: [group.instanceIds[0]], notInGroup: ['i-never-in-this-group'] },
+    });
+    expect(ignoredRecord.event).toMatchObject({ status: 'Succeeded', plan: { notInGroup: ['i-never-in-this-group'] } });
+    const calls = await detachCalls(group.scalingGroupId);
+    // The first request's call, and the mixed request's call with only the instance in the group.
+    expect(calls.map((call) => call.params['InstanceId.1'])).toEqual([group.instanceIds[1], group.instanceIds[0]]);
+    expect(calls[1]?.params['InstanceId.2']).toBeUndefined();
   });
 
   it.concurrent('waits while the cloud shows an activity it did not start, then sends, never refused', async () => {

@@ -375,7 +375,7 @@ function timedOut(
         : record.activityId
           ? `The cloud did not report the activity within ${seconds} s.`
           : record.status === 'QUEUED'
-            ? `The request waited ${seconds} s for its scaling group without being sent.`
+            ? `The request waited ${seconds} s for its scaling group without being taken${record.lastError ? `; the cloud's last answer was ${record.lastError.code}: ${record.lastError.message}` : '.'}`
             : `The cloud did not show the change within ${seconds} s.`,
     },
   });
