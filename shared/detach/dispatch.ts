@@ -493,11 +493,12 @@ function refusal(
         message: `Gave up after ${record.attempts + 1} attempts; last error ${error.code}: ${error.message}`,
       },
     });
-  const repeat = intent.calls > 0;
-  if (error.kind === 'transient' || (error.kind === 'busy' && repeat)) {
-    // No answer (the cloud may have acted), or a repeat refused as busy (the cloud may be running the first
-    // call): the intent stays and is repeated exactly (same requests, same token), after the backoff.
-    const counts = error.kind === 'transient';
+  // A repeat refused as busy or throttled says nothing of the call before it, which may have acted.
+  const repeat = intent.calls > 0 && (error.kind === 'busy' || error.kind === 'throttled');
+  if (error.kind === 'transient' || repeat) {
+    // No answer (the cloud may have acted), or a repeat refused before acting: the intent stays and is repeated
+    // exactly (same requests, same token), after the backoff. Busy waits never count as attempts.
+    const counts = error.kind !== 'busy';
     if (counts && records.every(exhausted))
       return { outcome: { kind: 'refused', requeue: [] }, ended: records.map(giveUp) };
     const settle = provider.idempotentByToken(intent.action) ? 0 : deps.settleMs;

@@ -75,7 +75,7 @@ export async function runUntilCrash(died: Promise<void>, work: () => Promise<unk
 }
 
 export interface DomainOptions {
-  /** Lease of a dispatcher (default 20 s); short in the race tests. */
+  /** Lease of a dispatcher (default 3 s of the test's clock); shorter in the race tests. */
   leaseMs?: number;
   settleMs?: number;
   maxAttempts?: number;
@@ -130,8 +130,8 @@ export async function aDomain(options: DomainOptions = {}) {
     maxAttempts: options.maxAttempts ?? 6,
     retry: { baseSeconds: 1, maxSeconds: 4 },
     activityHoldMs: 60_000,
-    leaseMs: options.leaseMs ?? 20_000,
-    settleMs: options.settleMs ?? 12_000,
+    leaseMs: options.leaseMs ?? 3_000,
+    settleMs: options.settleMs ?? 3_000,
     timeoutMs: options.timeoutMs ?? 600_000,
     concurrency: 4,
   };

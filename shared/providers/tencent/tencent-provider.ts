@@ -27,6 +27,13 @@ export const tencentActivityReport = (activity: TencentActivity): ActivityReport
   ...(activity.StatusMessage && { statusMessage: activity.StatusMessage }),
 });
 
+/**
+ * How far our clock and the cloud's may disagree when looking for the activity an unanswered call started. The
+ * match also needs the activity type and every instance, so a wider window cannot adopt an unrelated activity
+ * unless the same instances were detached within it, which a detach of instances no longer in the group cannot.
+ */
+const CLOCK_SKEW_ALLOWANCE_MS = 300_000;
+
 const relatedInstances = (activity: TencentActivity) =>
   activity.RelatedInstanceSet ?? activity.ActivityRelatedInstanceSet ?? [];
 
@@ -90,7 +97,9 @@ export class TencentProvider implements ScalingProvider {
   private async findActivity(operation: TencentOperation, since: Date): Promise<string | undefined> {
     const { request } = operation;
     const type = operation.action === 'detach-instances' ? 'DETACH_INSTANCES' : 'REMOVE_INSTANCES';
-    const activities = await this.api.describeGroupActivities(request.region, request.scalingGroupId, since);
+    // `since` is our clock, the activity's start time the cloud's: the window is widened by the skew we allow.
+    const from = new Date(since.getTime() - CLOCK_SKEW_ALLOWANCE_MS);
+    const activities = await this.api.describeGroupActivities(request.region, request.scalingGroupId, from);
     return activities.find(
       (activity) =>
         activity.ActivityType === type &&
