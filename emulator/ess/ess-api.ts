@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
 import { NonceWindow } from '../nonce-window.ts';
 import type { EmulatorSeed } from '../seed.ts';
 import {
@@ -9,7 +10,7 @@ import {
   parseAcs3Authorization,
   sameSecret,
 } from '../signatures.ts';
-import { type Activity, EssState, type Group } from './ess-state.ts';
+import { type Activity, EssState, type Group, type Instance } from './ess-state.ts';
 
 export interface RpcRequest {
   method: string;
@@ -26,9 +27,13 @@ const headerOf = (request: RpcRequest, name: string): string | undefined => {
   return Array.isArray(value) ? value[0] : value;
 };
 
-/** A V3 call carries its signature in the Authorization header, and its action in x-acs-action. */
-export const isAcs3Request = (headers: RpcRequest['headers']): boolean =>
-  String(headers?.authorization ?? '').startsWith('ACS3-') || headers?.['x-acs-action'] !== undefined;
+/**
+ * A V3 call carries its signature in the Authorization header and its action in x-acs-action. An RPC call may
+ * carry x-acs-action too (pop-core sends it), but then it is signed in its parameters.
+ */
+export const isAcs3Request = (headers: RpcRequest['headers'], params: Record<string, string>): boolean =>
+  String(headers?.authorization ?? '').startsWith('ACS3-') ||
+  (headers?.['x-acs-action'] !== undefined && params.Signature === undefined);
 
 export interface RpcAnswer {
   status: number;
@@ -184,7 +189,7 @@ export class EssApi {
 
   handle(request: RpcRequest): RpcAnswer {
     const format = request.params.Format?.toUpperCase() === 'XML' ? 'XML' : 'JSON';
-    const v3 = isAcs3Request(request.headers);
+    const v3 = isAcs3Request(request.headers, request.params);
     const action = (v3 ? headerOf(request, 'x-acs-action') : request.params.Action) ?? 'Unknown';
     try {
       const params = v3 ? this.authenticateV3(request) : (this.authenticate(request), request.params);
@@ -456,7 +461,9 @@ export class EssApi {
   }
 
   /** The preconditions DetachInstances and RemoveInstances share, in the order a caller can act on them. */
-  private instanceRemoval(params: Record<string, string>, instanceIds: string[], ignoreInvalid: boolean) {
+  private instanceRemoval(params: Record<string, string>, listed: string[], ignoreInvalid: boolean) {
+    // An id named twice is one instance: it counts once against MinSize and is acted on once.
+    const instanceIds = [...new Set(listed)];
     const group = this.requireGroup(params);
     if (group.lifecycleState !== 'Active') {
       throw err(
@@ -492,6 +499,17 @@ export class EssApi {
         `The current status of DB instance "${badDatabase.id}" does not support this action.`,
       );
     const valid = instanceIds.filter((id) => members.has(id));
+    // Pending and Removing states exist only inside an activity, which the check above already refused;
+    // a seed may still place an instance in one (contracts/instance-states.ts).
+    const refused = valid.filter(
+      (id) => !instanceStateAccepted('aliyun', (this.state.instances.get(id) as Instance).lifecycleState),
+    );
+    if (refused.length > 0)
+      throw err(
+        400,
+        'IncorrectInstanceStatus',
+        `The current status of instance "${refused[0]}" does not support this action.`,
+      );
     if (members.size - valid.length < group.minSize) {
       throw err(
         400,
@@ -613,10 +631,14 @@ export class EssApi {
       throw err(400, 'MissingParameter', 'One of ScalingGroupId and ScalingActivityId.N must be supplied.');
     }
     this.state.settle(this.now());
-    const activities = [...this.state.activities.values()].filter(
+    // Read by id or by group, never by scanning every activity the emulator ever ran.
+    const candidates =
+      ids.length > 0
+        ? [...new Set(ids)].flatMap((id) => this.state.activities.get(id) ?? [])
+        : this.state.activitiesOf(params.ScalingGroupId as string);
+    const activities = candidates.filter(
       (a) =>
         a.regionId === params.RegionId &&
-        (ids.length === 0 || ids.includes(a.id)) &&
         (!params.ScalingGroupId || a.scalingGroupId === params.ScalingGroupId) &&
         (!params.StatusCode || statusOf(a) === params.StatusCode),
     );
@@ -635,7 +657,7 @@ export class EssApi {
     const progress = a.settled
       ? 100
       : Math.min(99, Math.floor(((now - a.startedAt) / Math.max(1, a.endsAt - a.startedAt)) * 100));
-    const group = this.state.groups.get(a.scalingGroupId);
+    const members = this.state.membersOf(a.scalingGroupId);
     return {
       ScalingActivityId: a.id,
       ScalingGroupId: a.scalingGroupId,
@@ -652,12 +674,24 @@ export class EssApi {
       ...(a.settled && { EndTime: minute(a.endsAt) }),
       Cause: `A user requests to execute scaling activity: ${a.action}.`,
       Description: a.description,
-      TotalCapacity: String(group ? this.state.membersOf(group.scalingGroupId).length : 0),
-      ...(status === 'Failed' || status === 'Rejected'
-        ? { ErrorCode: `Activity${status}`, ErrorMessage: a.outcome.message ?? '' }
-        : {}),
+      Detail: a.outcome.message ?? '',
+      // The 2014 API types these three capacities as strings, the counts below as integers.
+      TotalCapacity: String(members.length),
+      AttachedCapacity: String(members.filter((m) => m.creationType === 'Attached').length),
+      AutoCreatedCapacity: String(members.filter((m) => m.creationType === 'AutoCreated').length),
+      ScalingInstanceNumber: a.instanceIds.length,
+      CreatedCapacity: 0,
+      DestroyedCapacity: a.destroyed.length,
+      StartedCapacity: 0,
+      StoppedCapacity: a.stopped.length,
+      ErrorCode: status === 'Failed' || status === 'Rejected' ? `Activity${status}` : '',
+      ErrorMessage: status === 'Failed' || status === 'Rejected' ? (a.outcome.message ?? '') : '',
+      CreatedInstances: { CreatedInstance: [] },
       DestroyedInstances: { DestroyedInstance: a.destroyed },
+      StartedInstances: { StartedInstance: [] },
       StoppedInstances: { StoppedInstance: a.stopped },
+      TriggerSourceId: a.scalingGroupId,
+      ActivityMetadata: '',
       TriggerSourceType: 'APIs',
     };
   }
@@ -698,9 +732,20 @@ export class EssApi {
             TotalCapacity: members.length,
             TotalInstanceCount: members.length,
             ActiveCapacity: count('InService'),
+            PendingCapacity: count('Pending'),
+            PendingWaitCapacity: count('Pending:Wait'),
             RemovingCapacity: count('Removing'),
+            RemovingWaitCapacity: count('Removing:Wait'),
+            ProtectedCapacity: count('Protected'),
+            StandbyCapacity: count('Standby'),
+            StoppedCapacity: count('Stopped'),
+            ActiveScalingConfigurationId: g.activeScalingConfigurationId,
             ScalingPolicy: g.scalingPolicy,
             GroupType: 'ECS',
+            DefaultCooldown: g.defaultCooldown,
+            SystemSuspended: false,
+            SuspendedProcesses: { SuspendedProcess: [] },
+            CreationTime: minute(g.createdAt),
             LoadBalancerIds: { LoadBalancerId: g.loadBalancers.map((lb) => lb.id) },
             VServerGroups: {
               VServerGroup: [...new Set(g.vServerGroups.map((v) => v.loadBalancerId))].map(
@@ -759,6 +804,12 @@ export class EssApi {
           HealthStatus: 'Healthy',
           CreationType: i.creationType,
           Entrusted: i.entrusted,
+          ScalingConfigurationId: this.state.groups.get(i.scalingGroupId as string)?.activeScalingConfigurationId,
+          ScalingActivityId: '',
+          ZoneId: i.zoneId ?? `${this.state.groups.get(i.scalingGroupId as string)?.regionId}-a`,
+          WeightedCapacity: i.weightedCapacity,
+          CreationTime: minute(i.addedAt),
+          CreatedTime: `${new Date(i.addedAt).toISOString().slice(0, 19)}Z`,
         })),
       },
     };
