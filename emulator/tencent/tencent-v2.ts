@@ -166,7 +166,7 @@ export class TencentV2 {
           creationType: i.creationType === 'AUTO_CREATION' ? 'Auto' : 'Manual',
           lifeCycleState: i.lifeCycleState === 'IN_SERVICE' ? 'InService' : 'Detaching',
           protectedFromScaleIn: i.protectedFromScaleIn ? 1 : 0,
-          addTime: new Date(i.addedAt).toISOString().slice(0, 19).replace('T', ' '),
+          addTime: v2Time(i.addedAt),
         })),
       },
     };
@@ -193,13 +193,23 @@ export class TencentV2 {
           scalingActivityId: a.id,
           type: 3,
           status: v2Status[this.state.statusOf(a, now)],
+          errorCode: 0,
+          cause: 'A user requested to detach instances.',
+          // The v2 reference spells this field so.
+          desciption: `Detach ${a.instanceIds.length} instance(s): ${a.instanceIds.join(', ')}`,
+          msg: a.settled ? (a.outcome === 'SUCCESSFUL' ? 'success' : a.outcome.toLowerCase()) : '',
           succInsList: a.settled ? this.state.succeededOf(a) : [],
           failInsList: a.settled ? a.instanceIds.filter((id) => !this.state.succeededOf(a).includes(id)) : [],
+          startTime: v2Time(a.startedAt),
+          endTime: a.settled ? v2Time(a.endsAt) : '',
         })),
       },
     };
   }
 }
+
+/** `YYYY-MM-DD hh:mm:ss`, as v2 writes times. */
+const v2Time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
 /** `name.0 .. name.N-1`, 0-based as v2 numbers lists. */
 function listOf(params: Record<string, string>, name: string): string[] {

@@ -344,7 +344,6 @@ export class EssClient {
       query: operation,
       headers: {
         host: url.host,
-        'content-type': 'application/x-www-form-urlencoded',
         'x-acs-action': action,
         'x-acs-version': '2014-08-28',
         'x-acs-date': acs3Date(now),
