@@ -465,3 +465,48 @@ describe('ESS signature V3 (ACS3-HMAC-SHA256) in the emulator, through our EssCl
     expect(await send({ body: 'RegionId=cn-hangzhou', lieAboutHash: true })).toBe('SignatureDoesNotMatch');
   });
 });
+
+describe('ESS instance states and repeated ids', () => {
+  it('counts an id named twice once against MinSize, and takes the instance out once', async () => {
+    const group = await aScalingGroup(admin, { instances: 2, minSize: 1, activityDurationMs: 50 });
+    const id = group.instanceIds[0] as string;
+
+    const { scalingActivityId } = await essClient().detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [id, id],
+    });
+
+    const activity = (await admin.state()).aliyun.activities.find((a) => a.id === scalingActivityId);
+    expect(activity?.instanceIds).toEqual([id]);
+  });
+
+  it.each(['Pending', 'Pending:Wait', 'Removing', 'Removing:Wait'])(
+    'refuses an instance in %s, as the state table says',
+    async (lifecycleState) => {
+      const group = await aScalingGroup(admin, { instances: 2 });
+      const id = group.instanceIds[0] as string;
+      await admin.add({ aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] } });
+
+      const refused = await failure(
+        essClient().detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [id] }),
+      );
+
+      expect(refused.code).toBe('IncorrectInstanceStatus');
+    },
+  );
+
+  it.each(['Standby', 'Protected', 'Stopped'])('takes an instance in %s', async (lifecycleState) => {
+    const group = await aScalingGroup(admin, { instances: 2 });
+    const id = group.instanceIds[0] as string;
+    await admin.add({ aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] } });
+
+    const { scalingActivityId } = await essClient().detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [id],
+    });
+
+    expect(scalingActivityId).toMatch(/^asa-/);
+  });
+});
