@@ -25,15 +25,19 @@ const sortedPairs = (params: Readonly<Record<string, string>>, encode: (s: strin
     .map((name) => `${encode(name)}=${encode(params[name] ?? '')}`)
     .join('&');
 
+/** The RPC string to sign: METHOD&%2F& + the encoded, sorted parameters but Signature, encoded again. */
+export function aliyunRpcStringToSign(method: string, params: Readonly<Record<string, string>>): string {
+  const { Signature: _signature, ...signed } = params;
+  return `${method.toUpperCase()}&%2F&${rfc3986(sortedPairs(signed, rfc3986))}`;
+}
+
 /** Alibaba RPC signature 1.0 (HMAC-SHA1 keyed with `secret&`) over every parameter but Signature. */
 export function aliyunRpcSignature(
   method: string,
   params: Readonly<Record<string, string>>,
   secret: string,
 ): string {
-  const { Signature: _signature, ...signed } = params;
-  const stringToSign = `${method.toUpperCase()}&%2F&${rfc3986(sortedPairs(signed, rfc3986))}`;
-  return hmac('sha1', `${secret}&`, stringToSign).toString('base64');
+  return hmac('sha1', `${secret}&`, aliyunRpcStringToSign(method, params)).toString('base64');
 }
 
 export interface Acs3Authorization {

@@ -231,6 +231,19 @@ describe('ESS signature checks in the emulator', () => {
     });
   });
 
+  it('echoes its string to sign with SignatureDoesNotMatch, as ESS does, and our client scrubs it', async () => {
+    const raw = (await popCore({ ...EMULATOR_KEY, accessKeySecret: 'wrong' })
+      .request('DescribeScalingGroups', { RegionId: group.region }, { method: 'POST' })
+      .catch((e: unknown) => e)) as { message: string };
+    const ours = await failure(
+      essClient({ ...EMULATOR_KEY, accessKeySecret: 'wrong' }).describeScalingGroups(group.region, []),
+    );
+
+    expect(raw.message).toContain('server string to sign is:POST&%2F&AccessKeyId%3DLTAI-emulator-key');
+    expect(ours.code).toBe('SignatureDoesNotMatch');
+    expect(ours.message).toBe('Specified signature is not matched with our calculation. [redacted] (string to sign)');
+  });
+
   it('refuses an unknown key with InvalidAccessKeyId.NotFound', async () => {
     expect(await codeFor((params) => ({ params: { ...params, AccessKeyId: 'LTAI-nobody' } }))).toEqual({
       status: 404,

@@ -5,6 +5,7 @@ import type { EmulatorSeed } from '../seed.ts';
 import {
   aliyunAcs3Signature,
   aliyunRpcSignature,
+  aliyunRpcStringToSign,
   hashedPayload,
   hostVariants,
   parseAcs3Authorization,
@@ -238,8 +239,13 @@ export class EssApi {
       throw err(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
     }
     if (!sameSecret(aliyunRpcSignature(method, params, credential.secret), params.Signature as string)) {
-      // The real service echoes its string to sign; we do not, so a log of this answer can never carry it.
-      throw err(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+      // As the service does: the answer echoes the server's string to sign. Our clients scrub it
+      // (shared/providers/scrub-cloud-message.ts) before the message goes anywhere.
+      throw err(
+        400,
+        'SignatureDoesNotMatch',
+        `Specified signature is not matched with our calculation. server string to sign is:${aliyunRpcStringToSign(method, params)}`,
+      );
     }
     this.useNonce(params.AccessKeyId as string, params.SignatureNonce as string);
     this.authorize(credential, params.Version, params.Action as string);
