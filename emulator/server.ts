@@ -369,9 +369,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 export async function startEmulator(
-  options: { port?: number; seed?: EmulatorSeed } = {},
+  options: { port?: number; host?: string; seed?: EmulatorSeed } = {},
 ): Promise<CloudEmulator> {
   const emulator = new CloudEmulator(options.seed ?? loadSeed());
-  await emulator.listen(options.port ?? 0);
+  await emulator.listen(options.port ?? 0, options.host);
   return emulator;
 }
