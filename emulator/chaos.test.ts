@@ -24,7 +24,9 @@ describe('Chaos', () => {
   });
 
   it('leaves actions outside its list alone', () => {
-    const chaos = new Chaos(ChaosConfig.parse({ seed: 1, rates: { throttle: 1 }, actions: ['RemoveInstances'] }));
+    const chaos = new Chaos(
+      ChaosConfig.parse({ seed: 1, rates: { throttle: 1 }, actions: ['RemoveInstances'] }),
+    );
 
     expect(draws(chaos, 10, 'DetachInstances').every((f) => f === undefined)).toBe(true);
     expect(chaos.draw('RemoveInstances')).toBe('throttle');

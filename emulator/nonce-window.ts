@@ -37,7 +37,8 @@ export class NonceWindow {
     const horizon = now - this.windowMs;
     for (const [bucket, keys] of this.#buckets) {
       if ((bucket + 1) * this.bucketMs > horizon) break;
-      for (const key of keys) if ((this.#seen.get(key) ?? Number.POSITIVE_INFINITY) < horizon) this.#seen.delete(key);
+      for (const key of keys)
+        if ((this.#seen.get(key) ?? Number.POSITIVE_INFINITY) < horizon) this.#seen.delete(key);
       this.#buckets.delete(bucket);
     }
   }

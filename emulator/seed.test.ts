@@ -16,7 +16,9 @@ describe('the seed format', () => {
   });
 
   it('refuses a group without its region', () => {
-    const parsed = EmulatorSeed.safeParse({ aliyun: { scalingGroups: [{ scalingGroupId: 'asg-1', minSize: 0, maxSize: 1 }] } });
+    const parsed = EmulatorSeed.safeParse({
+      aliyun: { scalingGroups: [{ scalingGroupId: 'asg-1', minSize: 0, maxSize: 1 }] },
+    });
 
     expect(parsed.success).toBe(false);
   });

@@ -67,7 +67,12 @@ function essWire(answer: RpcAnswer): Wire {
         text: `<?xml version="1.0" encoding="UTF-8"?>${toXml(answer.rootName, answer.body)}`,
         ...(code && { code }),
       }
-    : { status: answer.status, contentType: JSON_TYPE, text: JSON.stringify(answer.body), ...(code && { code }) };
+    : {
+        status: answer.status,
+        contentType: JSON_TYPE,
+        text: JSON.stringify(answer.body),
+        ...(code && { code }),
+      };
 }
 
 /** The cloud emulator: the ESS RPC API on `/`, and an admin API on `/admin/*` for tests and people. */
@@ -139,7 +144,9 @@ export class CloudEmulator {
     const host = String(req.headers.host ?? '');
     if (url.pathname === V2_PATH) return this.serve(this.tencentV2Call(method, host, params), res);
     if (url.pathname === '/' && isTencentApi3Request({ headers: req.headers, params })) {
-      const rawQuery = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1) : '';
+      const rawQuery = (req.url ?? '').includes('?')
+        ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
+        : '';
       return this.serve(this.tencentApi3Call({ method, headers: req.headers, body, rawQuery, params }), res);
     }
     if (url.pathname === '/' && (method === 'GET' || method === 'POST')) {
@@ -234,7 +241,8 @@ export class CloudEmulator {
       },
       act: () => wire(this.tencent.api3.handle(request)),
       fault: (code, status, message) => wire(tencentError(code, message, undefined, status)),
-      throttled: () => wire(tencentError('RequestLimitExceeded', 'The request frequency exceeded the limit.')),
+      throttled: () =>
+        wire(tencentError('RequestLimitExceeded', 'The request frequency exceeded the limit.')),
       serverError: () => wire(tencentError('InternalError', 'An internal error occurred.', undefined, 500)),
     };
   }
@@ -264,8 +272,13 @@ export class CloudEmulator {
       // A v2 fault's httpStatus is the v2 `code`, answered with HTTP 200 as v2 answers its errors.
       fault: (code, status, message) => wire({ code: status, message, codeDesc: code }),
       throttled: () =>
-        wire({ code: 4400, codeDesc: 'RequestLimitExceeded', message: 'The request rate is over the limit.' }),
-      serverError: () => wire({ code: 6000, codeDesc: 'InternalError', message: 'An internal error occurred.' }, 500),
+        wire({
+          code: 4400,
+          codeDesc: 'RequestLimitExceeded',
+          message: 'The request rate is over the limit.',
+        }),
+      serverError: () =>
+        wire({ code: 6000, codeDesc: 'InternalError', message: 'An internal error occurred.' }, 500),
     };
   }
 
@@ -337,7 +350,11 @@ export class CloudEmulator {
         return sendJson(res, 200, { ok: true, ...this.chaos.toJSON() });
       }
       case 'GET /admin/chaos':
-        return sendJson(res, 200, this.chaos ? { enabled: true, ...this.chaos.toJSON() } : { enabled: false });
+        return sendJson(
+          res,
+          200,
+          this.chaos ? { enabled: true, ...this.chaos.toJSON() } : { enabled: false },
+        );
       case 'DELETE /admin/chaos': {
         const last = this.chaos?.toJSON();
         this.chaos = undefined;

@@ -47,9 +47,10 @@ export interface Acs3Authorization {
 }
 
 export function parseAcs3Authorization(header: string): Acs3Authorization | undefined {
-  const match = /^ACS3-HMAC-SHA256\s+Credential=([^,]+),\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$/.exec(
-    header.trim(),
-  );
+  const match =
+    /^ACS3-HMAC-SHA256\s+Credential=([^,]+),\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$/.exec(
+      header.trim(),
+    );
   if (!match) return undefined;
   return {
     accessKeyId: match[1] as string,
@@ -126,7 +127,11 @@ export function tencentTc3Signature(input: {
   const date = new Date(input.timestamp * 1000).toISOString().slice(0, 10);
   const scope = `${date}/${input.service}/tc3_request`;
   const stringToSign = `TC3-HMAC-SHA256\n${input.timestamp}\n${scope}\n${sha256Hex(canonicalRequest)}`;
-  const key = hmac('sha256', hmac('sha256', hmac('sha256', `TC3${input.secretKey}`, date), input.service), 'tc3_request');
+  const key = hmac(
+    'sha256',
+    hmac('sha256', hmac('sha256', `TC3${input.secretKey}`, date), input.service),
+    'tc3_request',
+  );
   return hmac('sha256', key, stringToSign).toString('hex');
 }
 

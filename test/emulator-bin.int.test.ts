@@ -35,7 +35,11 @@ describe('scaling-detach-emulator (the package bin)', () => {
     writeFileSync(
       seedFile,
       JSON.stringify({
-        aliyun: { scalingGroups: [{ scalingGroupId: 'asg-fromfile', regionId: 'cn-shanghai', minSize: 0, maxSize: 2 }] },
+        aliyun: {
+          scalingGroups: [
+            { scalingGroupId: 'asg-fromfile', regionId: 'cn-shanghai', minSize: 0, maxSize: 2 },
+          ],
+        },
       }),
     );
 

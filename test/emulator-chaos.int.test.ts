@@ -22,8 +22,16 @@ let v2: TencentV2Client;
 beforeAll(async () => {
   emulator = await startEmulator({ seed: loadSeed() });
   ess = new EssClient({ credentials: async () => EMULATOR_KEY, dispatcher, endpointOverride: emulator.url });
-  tencent = new TencentAsClient({ credentials: async () => TENCENT_KEY, dispatcher, endpointOverride: emulator.url });
-  v2 = new TencentV2Client({ credentials: async () => TENCENT_KEY, dispatcher, endpointOverride: emulator.url });
+  tencent = new TencentAsClient({
+    credentials: async () => TENCENT_KEY,
+    dispatcher,
+    endpointOverride: emulator.url,
+  });
+  v2 = new TencentV2Client({
+    credentials: async () => TENCENT_KEY,
+    dispatcher,
+    endpointOverride: emulator.url,
+  });
 });
 afterAll(async () => {
   await dispatcher.close();
@@ -49,13 +57,17 @@ describe('POST /admin/chaos', () => {
     const tencentError = await failure(tencent.describeGroup('ap-guangzhou', 'asg-demo0002'));
     const v2Error = await failure(v2.instancesInGroup('ap-guangzhou', 'asg-demo0002', ['ins-demo0001']));
 
-    expect([essError.code, essError.kind, essError.httpStatus]).toEqual(['Throttling.User', 'throttled', 400]);
+    expect([essError.code, essError.kind, essError.httpStatus]).toEqual([
+      'Throttling.User',
+      'throttled',
+      400,
+    ]);
     expect([tencentError.code, tencentError.kind]).toEqual(['RequestLimitExceeded', 'throttled']);
     expect(v2Error.kind).toBe('throttled');
     await admin('DELETE', '/admin/chaos');
   });
 
-  it('answers a 5xx in each API\'s shape for serverError, all of them transient', async () => {
+  it("answers a 5xx in each API's shape for serverError, all of them transient", async () => {
     await chaos({ seed: 2, rates: { serverError: 1 } });
 
     const errors = await Promise.all([
@@ -74,13 +86,21 @@ describe('POST /admin/chaos', () => {
   it('drops before acting (nothing happens) and after acting (the activity exists), only for the listed actions', async () => {
     await chaos({ seed: 3, rates: { dropBefore: 1 }, actions: ['DetachInstances'] });
     const before = await failure(
-      ess.detachInstances({ region: 'cn-hangzhou', scalingGroupId: 'asg-demo0001', instanceIds: ['i-demo0001'] }),
+      ess.detachInstances({
+        region: 'cn-hangzhou',
+        scalingGroupId: 'asg-demo0001',
+        instanceIds: ['i-demo0001'],
+      }),
     );
     const activitiesAfterBefore = emulator.ess.state.activitiesOf('asg-demo0001').length;
     const unaffected = await describeDemoGroup();
     await chaos({ seed: 3, rates: { dropAfter: 1 }, actions: ['DetachInstances'] });
     const after = await failure(
-      ess.detachInstances({ region: 'cn-hangzhou', scalingGroupId: 'asg-demo0001', instanceIds: ['i-demo0001'] }),
+      ess.detachInstances({
+        region: 'cn-hangzhou',
+        scalingGroupId: 'asg-demo0001',
+        instanceIds: ['i-demo0001'],
+      }),
     );
 
     expect(before.code).toMatch(/^Network\./);

@@ -37,7 +37,13 @@ type EssCall = (action: string, params: Record<string, string>) => Promise<Recor
 const OpenApiClient = ((openapi as unknown as { default: { default?: unknown } }).default.default ??
   (openapi as unknown as { default: unknown }).default) as new (
   config: openapi.Config,
-) => { callApi(params: openapi.Params, request: openapi.OpenApiRequest, runtime: object): Promise<{ body: Record<string, unknown> }> };
+) => {
+  callApi(
+    params: openapi.Params,
+    request: openapi.OpenApiRequest,
+    runtime: object,
+  ): Promise<{ body: Record<string, unknown> }>;
+};
 
 function openApiClient(signatureAlgorithm: 'v3' | 'v2'): EssCall {
   const client = new OpenApiClient(
@@ -141,12 +147,16 @@ describe.each([
     // A V3 call carries no signature parameters: it is signed in its Authorization header.
     expect(sent[0]?.params.SignatureVersion).toBe(signatureVersion);
     expect(vServer.RequestId).toEqual(expect.any(String));
-    expect(activities.ScalingActivities.ScalingActivity.map((a) => [a.ScalingActivityId, a.StatusCode])).toEqual([
+    expect(
+      activities.ScalingActivities.ScalingActivity.map((a) => [a.ScalingActivityId, a.StatusCode]),
+    ).toEqual([
       [detached.ScalingActivityId, 'Successful'],
       [removed.ScalingActivityId, 'Successful'],
       [alb.ScalingActivityId, 'Successful'],
     ]);
-    expect(activities.ScalingActivities.ScalingActivity[1]?.DestroyedInstances.DestroyedInstance).toEqual([second]);
+    expect(activities.ScalingActivities.ScalingActivity[1]?.DestroyedInstances.DestroyedInstance).toEqual([
+      second,
+    ]);
     expect(groups.ScalingGroups.ScalingGroup[0]).toMatchObject({
       TotalCapacity: 2,
       VServerGroups: { VServerGroup: [] },
@@ -158,7 +168,7 @@ describe.each([
   });
 });
 
-describe('@alicloud/openapi-client V3 against the emulator\'s checks', () => {
+describe("@alicloud/openapi-client V3 against the emulator's checks", () => {
   it('a wrong secret is SignatureDoesNotMatch, an unknown key InvalidAccessKeyId.NotFound', async () => {
     const call = (key: typeof EMULATOR_KEY) => {
       const client = new OpenApiClient(
@@ -184,7 +194,9 @@ describe('@alicloud/openapi-client V3 against the emulator\'s checks', () => {
     };
 
     expect(await call({ ...EMULATOR_KEY, accessKeySecret: 'wrong' })).toBe('SignatureDoesNotMatch');
-    expect(await call({ accessKeyId: 'LTAI-nobody', accessKeySecret: 'x' })).toBe('InvalidAccessKeyId.NotFound');
+    expect(await call({ accessKeyId: 'LTAI-nobody', accessKeySecret: 'x' })).toBe(
+      'InvalidAccessKeyId.NotFound',
+    );
   });
 });
 
@@ -202,9 +214,15 @@ describe.each([
     const group = await aTencentGroup(admin, { instances: 4, activityDurationMs: 50 });
     const [first, second] = group.instanceIds as [string, string];
 
-    const detached = await sdk().DetachInstances({ AutoScalingGroupId: group.scalingGroupId, InstanceIds: [first] });
+    const detached = await sdk().DetachInstances({
+      AutoScalingGroupId: group.scalingGroupId,
+      InstanceIds: [first],
+    });
     await settle();
-    const removed = await sdk().RemoveInstances({ AutoScalingGroupId: group.scalingGroupId, InstanceIds: [second] });
+    const removed = await sdk().RemoveInstances({
+      AutoScalingGroupId: group.scalingGroupId,
+      InstanceIds: [second],
+    });
     await settle();
     const activities = conforms(
       TencentActivitiesResponse,
@@ -240,10 +258,15 @@ describe.each([
   });
 
   it('a wrong key is AuthFailure.SignatureFailure, in a Tencent envelope', async () => {
-    const error = (await tencentSdk(emulatorUrl, 'ap-guangzhou', { ...TENCENT_KEY, secretKey: 'wrong' }, {
-      reqMethod,
-      signMethod,
-    })
+    const error = (await tencentSdk(
+      emulatorUrl,
+      'ap-guangzhou',
+      { ...TENCENT_KEY, secretKey: 'wrong' },
+      {
+        reqMethod,
+        signMethod,
+      },
+    )
       .DescribeAutoScalingGroups({})
       .catch((e: unknown) => e)) as { code?: string; requestId?: string };
 
@@ -296,7 +319,11 @@ describe.each([
     );
     const instances = conforms(
       V2InstancesResponse,
-      await call({ Action: 'DescribeScalingInstance', Region: 'ap-guangzhou', scalingGroupId: group.scalingGroupId }),
+      await call({
+        Action: 'DescribeScalingInstance',
+        Region: 'ap-guangzhou',
+        scalingGroupId: group.scalingGroupId,
+      }),
     );
 
     expect(detached).toMatchObject({ code: 0, codeDesc: 'Success' });

@@ -241,7 +241,9 @@ describe('ESS signature checks in the emulator', () => {
 
     expect(raw.message).toContain('server string to sign is:POST&%2F&AccessKeyId%3DLTAI-emulator-key');
     expect(ours.code).toBe('SignatureDoesNotMatch');
-    expect(ours.message).toBe('Specified signature is not matched with our calculation. [redacted] (string to sign)');
+    expect(ours.message).toBe(
+      'Specified signature is not matched with our calculation. [redacted] (string to sign)',
+    );
   });
 
   it('refuses an unknown key with InvalidAccessKeyId.NotFound', async () => {
@@ -435,7 +437,9 @@ describe('ESS signature V3 (ACS3-HMAC-SHA256) in the emulator, through our EssCl
     const nonce = uniqueId('nonce');
     await v3Client(EMULATOR_KEY, { nonce: () => nonce }).describeScalingGroups(group.region, []);
 
-    expect(await codeOf(v3Client({ ...EMULATOR_KEY, accessKeySecret: 'wrong' }))).toBe('SignatureDoesNotMatch');
+    expect(await codeOf(v3Client({ ...EMULATOR_KEY, accessKeySecret: 'wrong' }))).toBe(
+      'SignatureDoesNotMatch',
+    );
     expect(await codeOf(v3Client({ accessKeyId: 'LTAI-nobody', accessKeySecret: 'x' }))).toBe(
       'InvalidAccessKeyId.NotFound',
     );
@@ -443,13 +447,19 @@ describe('ESS signature V3 (ACS3-HMAC-SHA256) in the emulator, through our EssCl
       'InvalidTimeStamp.Expired',
     );
     expect(await codeOf(v3Client(EMULATOR_KEY, { nonce: () => nonce }))).toBe('SignatureNonceUsed');
-    await expect(v3Client(READONLY_KEY).describeScalingGroups(group.region, [group.scalingGroupId])).resolves.toHaveLength(1);
+    await expect(
+      v3Client(READONLY_KEY).describeScalingGroups(group.region, [group.scalingGroupId]),
+    ).resolves.toHaveLength(1);
   });
 
-  it('refuses an x-acs-* header left out of SignedHeaders, and a content hash that is not the body\'s', async () => {
+  it("refuses an x-acs-* header left out of SignedHeaders, and a content hash that is not the body's", async () => {
     const { signAcs3, acs3Date } = await import('../shared/providers/aliyun/acs3-signer.ts');
     const host = new URL(emulatorUrl).host;
-    const send = async (options: { body: string; extraUnsigned?: Record<string, string>; lieAboutHash?: boolean }) => {
+    const send = async (options: {
+      body: string;
+      extraUnsigned?: Record<string, string>;
+      lieAboutHash?: boolean;
+    }) => {
       const signed = signAcs3({
         method: 'POST',
         query: { RegionId: 'cn-hangzhou' },
@@ -459,7 +469,9 @@ describe('ESS signature V3 (ACS3-HMAC-SHA256) in the emulator, through our EssCl
           'x-acs-version': '2014-08-28',
           'x-acs-date': acs3Date(new Date()),
           'x-acs-signature-nonce': uniqueId('nonce'),
-          ...(options.lieAboutHash && { 'x-acs-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }),
+          ...(options.lieAboutHash && {
+            'x-acs-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+          }),
         },
         body: options.body,
         ...EMULATOR_KEY,
@@ -499,10 +511,16 @@ describe('ESS instance states and repeated ids', () => {
     async (lifecycleState) => {
       const group = await aScalingGroup(admin, { instances: 2 });
       const id = group.instanceIds[0] as string;
-      await admin.add({ aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] } });
+      await admin.add({
+        aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] },
+      });
 
       const refused = await failure(
-        essClient().detachInstances({ region: group.region, scalingGroupId: group.scalingGroupId, instanceIds: [id] }),
+        essClient().detachInstances({
+          region: group.region,
+          scalingGroupId: group.scalingGroupId,
+          instanceIds: [id],
+        }),
       );
 
       expect(refused.code).toBe('IncorrectInstanceStatus');
@@ -512,7 +530,9 @@ describe('ESS instance states and repeated ids', () => {
   it.each(['Standby', 'Protected', 'Stopped'])('takes an instance in %s', async (lifecycleState) => {
     const group = await aScalingGroup(admin, { instances: 2 });
     const id = group.instanceIds[0] as string;
-    await admin.add({ aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] } });
+    await admin.add({
+      aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] },
+    });
 
     const { scalingActivityId } = await essClient().detachInstances({
       region: group.region,

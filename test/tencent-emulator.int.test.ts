@@ -275,13 +275,21 @@ describe('the legacy v2 DetachInstance in the emulator (seed: tencent-as-v2-Deta
 describe('Tencent regions, repeated ids and instance states', () => {
   // A key of its own: DetachInstances allows 20 calls a second per key, and the other tests use the seed's.
   const statesKey = { secretId: 'AKIDstatesKey', secretKey: 'states-secret' };
-  const statesApi = new TencentAsClient({ credentials: async () => statesKey, dispatcher, endpointOverride: emulatorUrl });
-  const statesV2 = new TencentV2Client({ credentials: async () => statesKey, dispatcher, endpointOverride: emulatorUrl });
+  const statesApi = new TencentAsClient({
+    credentials: async () => statesKey,
+    dispatcher,
+    endpointOverride: emulatorUrl,
+  });
+  const statesV2 = new TencentV2Client({
+    credentials: async () => statesKey,
+    dispatcher,
+    endpointOverride: emulatorUrl,
+  });
   beforeAll(() =>
     admin.add({ credentials: [{ accessKeyId: statesKey.secretId, accessKeySecret: statesKey.secretKey }] }),
   );
 
-  it('v2 DetachInstance looks the group up in the call\'s Region: a short code works, another region does not', async () => {
+  it("v2 DetachInstance looks the group up in the call's Region: a short code works, another region does not", async () => {
     const group = await aTencentGroup(admin, { activityDurationMs: 50 });
 
     const elsewhere = await failure(
@@ -290,7 +298,9 @@ describe('Tencent regions, repeated ids and instance states', () => {
     await statesV2.detachInstance('gz', group.scalingGroupId, [group.instanceIds[0] as string]);
 
     expect(elsewhere.code).toBe('InvalidParameter.ScalingGroupIdError');
-    expect((await admin.state()).tencent.activities.filter((a) => a.groupId === group.scalingGroupId)).toHaveLength(1);
+    expect(
+      (await admin.state()).tencent.activities.filter((a) => a.groupId === group.scalingGroupId),
+    ).toHaveLength(1);
   });
 
   it('an id named twice counts once against MinSize and is acted on once, in API 3.0 and in v2', async () => {
@@ -307,7 +317,9 @@ describe('Tencent regions, repeated ids and instance states', () => {
 
     const { activities } = (await admin.state()).tencent;
     expect(activities.find((a) => a.id === activityId)).toMatchObject({ instanceIds: [api3Id] });
-    expect(activities.find((a) => a.groupId === v2Group.scalingGroupId)).toMatchObject({ instanceIds: [v2Id] });
+    expect(activities.find((a) => a.groupId === v2Group.scalingGroupId)).toMatchObject({
+      instanceIds: [v2Id],
+    });
   });
 
   it.each(Object.keys(TENCENT_INSTANCE_STATES))(
@@ -316,7 +328,9 @@ describe('Tencent regions, repeated ids and instance states', () => {
       const group = await aTencentGroup(admin, { instances: 2 });
       const id = group.instanceIds[0] as string;
       await admin.add({
-        tencent: { instances: [{ instanceId: id, autoScalingGroupId: group.scalingGroupId, lifeCycleState }] },
+        tencent: {
+          instances: [{ instanceId: id, autoScalingGroupId: group.scalingGroupId, lifeCycleState }],
+        },
       });
 
       const outcome = await statesApi.detachInstances(group.region, group.scalingGroupId, [id]).then(
@@ -325,7 +339,9 @@ describe('Tencent regions, repeated ids and instance states', () => {
       );
 
       expect(outcome).toBe(
-        instanceStateAccepted('tencent', lifeCycleState) ? 'accepted' : 'ResourceUnavailable.InstanceInOperation',
+        instanceStateAccepted('tencent', lifeCycleState)
+          ? 'accepted'
+          : 'ResourceUnavailable.InstanceInOperation',
       );
     },
   );
@@ -337,14 +353,20 @@ describe('every Tencent request is answered in a Tencent envelope', () => {
     ['an API 3.0 PUT', { method: 'PUT', headers: { 'x-tc-action': 'DescribeAutoScalingGroups' } }],
     [
       'a v1-signed GET with a wrong signature',
-      { method: 'GET', query: '?Action=DescribeAutoScalingGroups&Version=2018-04-19&SecretId=AKIDemulatorTencentKey&Nonce=1&Timestamp=1&Signature=x' },
+      {
+        method: 'GET',
+        query:
+          '?Action=DescribeAutoScalingGroups&Version=2018-04-19&SecretId=AKIDemulatorTencentKey&Nonce=1&Timestamp=1&Signature=x',
+      },
     ],
   ] as const)('%s', async (_name, call) => {
     const response = await request(`${emulatorUrl}/${'query' in call ? call.query : ''}`, {
       method: call.method,
       ...('headers' in call && { headers: call.headers }),
     });
-    const body = (await response.body.json()) as { Response?: { Error?: { Code: string }; RequestId?: string } };
+    const body = (await response.body.json()) as {
+      Response?: { Error?: { Code: string }; RequestId?: string };
+    };
 
     expect(body.Response?.Error?.Code).toMatch(/^(AuthFailure|InvalidParameter)/);
     expect(body.Response?.RequestId).toEqual(expect.any(String));

@@ -193,7 +193,7 @@ export class EssApi {
     const v3 = isAcs3Request(request.headers, request.params);
     const action = (v3 ? headerOf(request, 'x-acs-action') : request.params.Action) ?? 'Unknown';
     try {
-      const params = v3 ? this.authenticateV3(request) : (this.authenticate(request), request.params);
+      const params = v3 ? this.authenticateV3(request) : this.authenticate(request);
       const body = this.dispatch(action, params);
       return {
         status: 200,
@@ -217,7 +217,8 @@ export class EssApi {
     }
   }
 
-  private authenticate({ method, params }: RpcRequest): void {
+  /** RPC signature 1.0; returns the parameters, which carry Action, Version and AccessKeyId themselves. */
+  private authenticate({ method, params }: RpcRequest): Record<string, string> {
     for (const name of COMMON_REQUIRED) {
       if (!params[name])
         throw err(
@@ -249,6 +250,7 @@ export class EssApi {
     }
     this.useNonce(params.AccessKeyId as string, params.SignatureNonce as string);
     this.authorize(credential, params.Version, params.Action as string);
+    return params;
   }
 
   /**
@@ -323,7 +325,12 @@ export class EssApi {
     const action = headerOf(request, 'x-acs-action') as string;
     const version = headerOf(request, 'x-acs-version');
     this.authorize(credential, version, action);
-    return { ...request.params, Action: action, Version: version as string, AccessKeyId: authorization.accessKeyId };
+    return {
+      ...request.params,
+      Action: action,
+      Version: version as string,
+      AccessKeyId: authorization.accessKeyId,
+    };
   }
 
   private useNonce(accessKeyId: string, nonce: string): void {
@@ -333,7 +340,11 @@ export class EssApi {
     this.#nonces.add(key, this.now());
   }
 
-  private authorize(credential: { allowed?: Set<string> }, version: string | undefined, action: string): void {
+  private authorize(
+    credential: { allowed?: Set<string> },
+    version: string | undefined,
+    action: string,
+  ): void {
     if (version !== '2014-08-28')
       throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
     if (credential.allowed && !credential.allowed.has(action)) {
@@ -810,7 +821,8 @@ export class EssApi {
           HealthStatus: 'Healthy',
           CreationType: i.creationType,
           Entrusted: i.entrusted,
-          ScalingConfigurationId: this.state.groups.get(i.scalingGroupId as string)?.activeScalingConfigurationId,
+          ScalingConfigurationId: this.state.groups.get(i.scalingGroupId as string)
+            ?.activeScalingConfigurationId,
           ScalingActivityId: '',
           ZoneId: i.zoneId ?? `${this.state.groups.get(i.scalingGroupId as string)?.regionId}-a`,
           WeightedCapacity: i.weightedCapacity,

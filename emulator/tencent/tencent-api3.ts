@@ -429,14 +429,20 @@ export class TencentApi3 {
 }
 
 /** The API 3.0 error envelope; the status is 200 unless a fault asks for another. */
-export function tencentError(code: string, message: string, requestId = randomUUID(), status = 200): Api3Answer {
+export function tencentError(
+  code: string,
+  message: string,
+  requestId = randomUUID(),
+  status = 200,
+): Api3Answer {
   return { status, body: { Response: { Error: { Code: code, Message: message }, RequestId: requestId } } };
 }
 
 function parsePayload(body: string): Record<string, unknown> {
   try {
     const parsed = JSON.parse(body || '{}') as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
   } catch {
     // answered below
   }

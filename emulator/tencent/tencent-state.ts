@@ -52,7 +52,11 @@ export class TencentState {
       this.instances.set(instance.instanceId, { ...structuredClone(instance), addedAt: now });
     for (const group of seed.tencent.groups) {
       const desiredCapacity = group.desiredCapacity ?? this.membersOf(group.autoScalingGroupId).length;
-      this.groups.set(group.autoScalingGroupId, { ...structuredClone(group), desiredCapacity, createdAt: now });
+      this.groups.set(group.autoScalingGroupId, {
+        ...structuredClone(group),
+        desiredCapacity,
+        createdAt: now,
+      });
     }
   }
 

@@ -84,7 +84,8 @@ export class TencentV2 {
       throw v2Error(4500, 'RequestReplayed', 'The Timestamp is more than 2 hours off the server time.');
     }
     const nonceKey = `${params.SecretId}:${params.Nonce}`;
-    if (this.#nonces.has(nonceKey, now)) throw v2Error(4500, 'RequestReplayed', 'The Nonce was used already.');
+    if (this.#nonces.has(nonceKey, now))
+      throw v2Error(4500, 'RequestReplayed', 'The Nonce was used already.');
     this.#nonces.add(nonceKey, now);
   }
 
@@ -124,10 +125,10 @@ export class TencentV2 {
     if (outside)
       throw v2Error(5100, 'InvalidParameter.InstanceIdError', `(100005) Incorrect instanceId ${outside}.`);
     const busy = instanceIds.find(
-      (id) => !instanceStateAccepted('tencent', members.find((m) => m.instanceId === id)?.lifeCycleState ?? ''),
+      (id) =>
+        !instanceStateAccepted('tencent', members.find((m) => m.instanceId === id)?.lifeCycleState ?? ''),
     );
-    if (busy)
-      throw v2Error(5100, 'InstanceInOperation', `(40006) The instance ${busy} is not in service.`);
+    if (busy) throw v2Error(5100, 'InstanceInOperation', `(40006) The instance ${busy} is not in service.`);
     if (!group.enabled)
       throw v2Error(5100, 'ScalingGroupNotActive', '(40002) The scaling group is not active.');
     const now = this.now();

@@ -23,7 +23,16 @@ describe('instance state model', () => {
 
   it('lists every ESS state of the DescribeScalingInstances reference', () => {
     expect(Object.keys(ESS_INSTANCE_STATES).sort()).toEqual(
-      ['InService', 'Pending', 'Pending:Wait', 'Protected', 'Removing', 'Removing:Wait', 'Standby', 'Stopped'].sort(),
+      [
+        'InService',
+        'Pending',
+        'Pending:Wait',
+        'Protected',
+        'Removing',
+        'Removing:Wait',
+        'Standby',
+        'Stopped',
+      ].sort(),
     );
   });
 });

@@ -12,7 +12,9 @@ describe('scrubCloudMessage', () => {
       `Specified signature is not matched with our calculation. server string to sign is:${STRING_TO_SIGN}`,
     );
 
-    expect(scrubbed).toBe('Specified signature is not matched with our calculation. [redacted] (string to sign)');
+    expect(scrubbed).toBe(
+      'Specified signature is not matched with our calculation. [redacted] (string to sign)',
+    );
   });
 
   it('drops a V3 gateway StringToSign with its hash', () => {
@@ -25,10 +27,26 @@ describe('scrubCloudMessage', () => {
 
   it.each([
     ['an Alibaba access key id', 'The AccessKey LTAI5tQ9exampleKey01 is disabled.', 'LTAI5tQ9exampleKey01'],
-    ['a Tencent SecretId', 'SecretId AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE not found', 'AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE'],
-    ['a base64 HMAC-SHA1 signature', 'bad Signature Ee5D0uyA3br07PtRzF4MyE/b9XU= given', 'Ee5D0uyA3br07PtRzF4MyE/b9XU='],
-    ['a base64 HMAC-SHA256 signature', 'got 0EEm/HtGRr/VJXTAD9tYMth1Bzm3lLHz5RCDv1GdM8s= here', '0EEm/HtGRr/VJXTAD9tYMth1Bzm3lLHz5RCDv1GdM8s='],
-    ['a hex signature', 'sig 2b951610d513adf9b0ba1720b921e48426368217a3b47f514d1616754c3e93ab', '2b951610d513adf9'],
+    [
+      'a Tencent SecretId',
+      'SecretId AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE not found',
+      'AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE',
+    ],
+    [
+      'a base64 HMAC-SHA1 signature',
+      'bad Signature Ee5D0uyA3br07PtRzF4MyE/b9XU= given',
+      'Ee5D0uyA3br07PtRzF4MyE/b9XU=',
+    ],
+    [
+      'a base64 HMAC-SHA256 signature',
+      'got 0EEm/HtGRr/VJXTAD9tYMth1Bzm3lLHz5RCDv1GdM8s= here',
+      '0EEm/HtGRr/VJXTAD9tYMth1Bzm3lLHz5RCDv1GdM8s=',
+    ],
+    [
+      'a hex signature',
+      'sig 2b951610d513adf9b0ba1720b921e48426368217a3b47f514d1616754c3e93ab',
+      '2b951610d513adf9',
+    ],
     ['a Signature= pair', 'request Signature=abc%2Fdef%3D was refused', 'abc%2Fdef'],
     ['a security token', 'SecurityToken: CAIS8gF1q6Ft5B2yfSjIr5 expired', 'CAIS8gF1q6Ft5B2yfSjIr5'],
     ['an Authorization header', 'Authorization=TC3-HMAC-SHA256 rejected', 'TC3-HMAC-SHA256'],
@@ -44,7 +62,7 @@ describe('scrubCloudMessage', () => {
   });
 });
 
-describe('the providers\' error paths scrub the cloud message', () => {
+describe("the providers' error paths scrub the cloud message", () => {
   const echoed = `Specified signature is not matched with our calculation. server string to sign is:${STRING_TO_SIGN}`;
 
   it.each([

@@ -8,7 +8,10 @@ const REDACTED = '[redacted]';
 
 const RULES: readonly [RegExp, string][] = [
   // Everything from an echoed string to sign on: it is the request, canonicalised, keys included.
-  [/\b(?:server\s+)?(?:string[\s_-]*to[\s_-]*sign|canonical[\s_-]*request)\b[\s\S]*$/i, `${REDACTED} (string to sign)`],
+  [
+    /\b(?:server\s+)?(?:string[\s_-]*to[\s_-]*sign|canonical[\s_-]*request)\b[\s\S]*$/i,
+    `${REDACTED} (string to sign)`,
+  ],
   // name=value and name: value pairs of the signing parameters and headers, plain or percent-encoded.
   [
     /\b(Signature|SignatureNonce|AccessKeyId|AccessKeySecret|SecurityToken|SecretId|SecretKey|Token|Credential|Authorization|x-acs-security-token|x-tc-token)(\s*(?:=|:|%3D|%253D)\s*)[^\s,&;"'\]]+/gi,

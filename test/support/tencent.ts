@@ -69,7 +69,12 @@ export function tencentSdk(
     region,
     profile: {
       ...(options.signMethod && { signMethod: options.signMethod }),
-      httpProfile: { endpoint: host, protocol: 'http://', reqMethod: options.reqMethod ?? 'POST', reqTimeout: 5 },
+      httpProfile: {
+        endpoint: host,
+        protocol: 'http://',
+        reqMethod: options.reqMethod ?? 'POST',
+        reqTimeout: 5,
+      },
     },
   });
 }

@@ -16,7 +16,9 @@ const { v3 } = JSON.parse(
   readFileSync(new URL('../../../test/fixtures/aliyun-ess-vectors.json', import.meta.url), 'utf8'),
 ) as { v3: CaptureVector[] };
 // The standard six headers: what our client sends (it names no credentials provider).
-const vector = v3.find((v) => v.name === 'openapi-util-v3-DescribeScalingActivities-standard-headers') as CaptureVector;
+const vector = v3.find(
+  (v) => v.name === 'openapi-util-v3-DescribeScalingActivities-standard-headers',
+) as CaptureVector;
 
 /** The HTTP side is undici's MockAgent: this is a unit test of what the client puts on the wire. */
 describe('EssClient with signatureVersion v3', () => {

@@ -3,9 +3,9 @@ import type { Agent } from 'undici';
 import { z } from 'zod';
 import { DetachError } from '../../errors.ts';
 import { postForm } from '../http.ts';
+import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';
 import { essEndpoint } from './ess-endpoints.ts';
 import { essError } from './ess-errors.ts';
-import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';
 import { canonicalQuery, percentEncode, rpcTimestamp, signRpc } from './rpc-signer.ts';
 
 export const EssCredentials = z.object({
@@ -355,12 +355,7 @@ export class EssClient {
       accessKeySecret: credentials.accessKeySecret,
     });
     const { host: _host, ...headers } = signed.headers;
-    return postForm(
-      this.#options.dispatcher,
-      `${url.origin}/?${acs3CanonicalQuery(operation)}`,
-      '',
-      headers,
-    );
+    return postForm(this.#options.dispatcher, `${url.origin}/?${acs3CanonicalQuery(operation)}`, '', headers);
   }
 }
 
