@@ -9,7 +9,7 @@ import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
-import { EMULATOR_KEY } from './support/emulator-admin.ts';
+import { EMULATOR_KEY, EmulatorAdmin } from './support/emulator-admin.ts';
 import { failure } from './support/failure.ts';
 import { TENCENT_KEY } from './support/tencent.ts';
 
@@ -18,9 +18,11 @@ const dispatcher = createHttpAgent();
 let ess: EssClient;
 let tencent: TencentAsClient;
 let v2: TencentV2Client;
+let emulatorAdmin: EmulatorAdmin;
 
 beforeAll(async () => {
   emulator = await startEmulator({ seed: loadSeed() });
+  emulatorAdmin = new EmulatorAdmin(emulator.url);
   ess = new EssClient({ credentials: async () => EMULATOR_KEY, dispatcher, endpointOverride: emulator.url });
   tencent = new TencentAsClient({
     credentials: async () => TENCENT_KEY,
@@ -38,7 +40,8 @@ afterAll(async () => {
   await emulator.close();
 });
 
-async function admin(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) {
+/** The raw admin answer, for the refusals EmulatorAdmin turns into exceptions. */
+async function admin(method: 'GET' | 'POST', path: string, body?: unknown) {
   const response = await request(`${emulator.url}${path}`, {
     method,
     ...(body !== undefined && { body: JSON.stringify(body) }),
@@ -46,7 +49,7 @@ async function admin(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unk
   return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };
 }
 
-const chaos = (config: Record<string, unknown>) => admin('POST', '/admin/chaos', config);
+const chaos = (config: Parameters<EmulatorAdmin['chaos']>[0]) => emulatorAdmin.chaos(config);
 const describeDemoGroup = () => ess.describeScalingGroups('cn-hangzhou', ['asg-demo0001']);
 
 describe('POST /admin/chaos', () => {
@@ -64,7 +67,7 @@ describe('POST /admin/chaos', () => {
     ]);
     expect([tencentError.code, tencentError.kind]).toEqual(['RequestLimitExceeded', 'throttled']);
     expect(v2Error.kind).toBe('throttled');
-    await admin('DELETE', '/admin/chaos');
+    await emulatorAdmin.stopChaos();
   });
 
   it("answers a 5xx in each API's shape for serverError, all of them transient", async () => {
@@ -80,7 +83,7 @@ describe('POST /admin/chaos', () => {
     expect(errors[0]?.httpStatus).toBe(500);
     expect(errors[0]?.code).toBe('InternalError');
     expect(errors[1]?.code).toBe('InternalError');
-    await admin('DELETE', '/admin/chaos');
+    await emulatorAdmin.stopChaos();
   });
 
   it('drops before acting (nothing happens) and after acting (the activity exists), only for the listed actions', async () => {
@@ -108,7 +111,7 @@ describe('POST /admin/chaos', () => {
     expect(unaffected).toHaveLength(1);
     expect(after.code).toMatch(/^Network\./);
     expect(emulator.ess.state.activitiesOf('asg-demo0001')).toHaveLength(1);
-    await admin('DELETE', '/admin/chaos');
+    await emulatorAdmin.stopChaos();
   });
 
   it('slow answers normally, and GET /admin/chaos counts what was injected', async () => {
@@ -116,32 +119,33 @@ describe('POST /admin/chaos', () => {
 
     const groups = await describeDemoGroup();
     await describeDemoGroup();
-    const status = await admin('GET', '/admin/chaos');
+    const status = await emulatorAdmin.chaosStatus();
 
     expect(groups[0]?.ScalingGroupId).toBe('asg-demo0001');
-    expect(status.body).toMatchObject({ enabled: true, calls: 2, injected: { slow: 2, throttle: 0 } });
-    await admin('DELETE', '/admin/chaos');
-    expect((await admin('GET', '/admin/chaos')).body).toEqual({ enabled: false });
+    expect(status).toMatchObject({ enabled: true, calls: 2, injected: { slow: 2, throttle: 0 } });
+    await emulatorAdmin.stopChaos();
+    expect(await emulatorAdmin.chaosStatus()).toEqual({ enabled: false });
   });
 
   it('lets an explicit /admin/faults fault win over chaos, and keeps /admin/faults working as before', async () => {
     await chaos({ seed: 5, rates: { throttle: 1 } });
-    await admin('POST', '/admin/faults', [
-      { action: 'DescribeScalingGroups', error: { code: 'ServiceUnavailable', httpStatus: 503 }, times: 1 },
-    ]);
+    await emulatorAdmin.inject({
+      action: 'DescribeScalingGroups',
+      error: { code: 'ServiceUnavailable', httpStatus: 503 },
+    });
 
     const explicit = await failure(describeDemoGroup());
     const drawn = await failure(describeDemoGroup());
 
     expect(explicit.code).toBe('ServiceUnavailable');
     expect(drawn.code).toBe('Throttling.User');
-    expect((await admin('GET', '/admin/chaos')).body).toMatchObject({ calls: 1, injected: { throttle: 1 } });
-    await admin('DELETE', '/admin/chaos');
+    expect(await emulatorAdmin.chaosStatus()).toMatchObject({ calls: 1, injected: { throttle: 1 } });
+    await emulatorAdmin.stopChaos();
   });
 
   it('refuses a config whose rates add up to more than 1, or with an unknown fault', async () => {
-    expect((await chaos({ rates: { throttle: 0.7, slow: 0.7 } })).status).toBe(400);
-    expect((await chaos({ rates: { explode: 0.1 } })).status).toBe(400);
-    expect((await admin('GET', '/admin/chaos')).body).toEqual({ enabled: false });
+    expect((await admin('POST', '/admin/chaos', { rates: { throttle: 0.7, slow: 0.7 } })).status).toBe(400);
+    expect((await admin('POST', '/admin/chaos', { rates: { explode: 0.1 } })).status).toBe(400);
+    expect(await emulatorAdmin.chaosStatus()).toEqual({ enabled: false });
   });
 });

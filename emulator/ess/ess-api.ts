@@ -651,7 +651,9 @@ export class EssApi {
     // Read by id or by group, never by scanning every activity the emulator ever ran.
     const candidates =
       ids.length > 0
-        ? [...new Set(ids)].flatMap((id) => this.state.activities.get(id) ?? [])
+        ? [...new Set(ids)]
+            .flatMap((id) => this.state.activities.get(id) ?? [])
+            .sort((a, b) => a.startedAt - b.startedAt)
         : this.state.activitiesOf(params.ScalingGroupId as string);
     const activities = candidates.filter(
       (a) =>

@@ -295,7 +295,9 @@ export class TencentApi3 {
     this.state.settle(now);
     // Read by id or by group, never by scanning every activity the emulator ever ran.
     const candidates = ids
-      ? ids.flatMap((id) => this.state.activities.get(id) ?? [])
+      ? [...new Set(ids)]
+          .flatMap((id) => this.state.activities.get(id) ?? [])
+          .sort((a, b) => a.startedAt - b.startedAt)
       : groupFilter
         ? groupFilter.flatMap((groupId) => this.state.activitiesOf(groupId))
         : [...this.state.activities.values()];
