@@ -153,6 +153,10 @@ export class CloudEmulator {
       const query = Object.fromEntries(url.searchParams);
       return this.serve(this.essCall({ method, params, query, headers: req.headers, body }), res);
     }
+    if (req.headers['x-tc-action']) {
+      const { status, body: answer } = tencentError('InvalidParameter', `No route ${method} ${url.pathname}`);
+      return sendJson(res, status, answer);
+    }
     sendJson(res, 404, { Code: 'NotFound', Message: `No route ${method} ${url.pathname}` });
   }
 

@@ -352,6 +352,18 @@ describe('every Tencent request is answered in a Tencent envelope', () => {
     ['an unsigned API 3.0 POST', { method: 'POST', headers: { 'x-tc-action': 'DescribeAutoScalingGroups' } }],
     ['an API 3.0 PUT', { method: 'PUT', headers: { 'x-tc-action': 'DescribeAutoScalingGroups' } }],
     [
+      'an API 3.0 call on another path',
+      { method: 'POST', path: 'v3/', headers: { 'x-tc-action': 'DescribeAutoScalingGroups' } },
+    ],
+    [
+      'a v1-signed call with another Version',
+      {
+        method: 'GET',
+        query:
+          '?Action=DescribeAutoScalingGroups&Version=2017-01-01&SecretId=AKIDemulatorTencentKey&Nonce=1&Timestamp=1&Signature=x',
+      },
+    ],
+    [
       'a v1-signed GET with a wrong signature',
       {
         method: 'GET',
@@ -360,7 +372,8 @@ describe('every Tencent request is answered in a Tencent envelope', () => {
       },
     ],
   ] as const)('%s', async (_name, call) => {
-    const response = await request(`${emulatorUrl}/${'query' in call ? call.query : ''}`, {
+    const path = 'path' in call ? call.path : '';
+    const response = await request(`${emulatorUrl}/${path}${'query' in call ? call.query : ''}`, {
       method: call.method,
       ...('headers' in call && { headers: call.headers }),
     });

@@ -70,7 +70,7 @@ interface Api3Call {
 /** How a Tencent API 3.0 request is signed: TC3 in the Authorization header, or v1 in the parameters. */
 export const isTencentApi3Request = (request: Pick<Api3Request, 'headers' | 'params'>): boolean =>
   request.headers['x-tc-action'] !== undefined ||
-  (request.params.SecretId !== undefined && request.params.Version === VERSION);
+  (request.params.SecretId !== undefined && request.params.AccessKeyId === undefined);
 
 /**
  * Tencent Cloud AS API 3.0 (2018-04-19), POST JSON or GET, signed with TC3-HMAC-SHA256 or with the v1
