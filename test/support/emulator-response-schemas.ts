@@ -1,7 +1,8 @@
 /**
  * The Describe responses as the public API references document them, field by field with their types:
- * ESS 2014-08-28 (DescribeScalingActivities / Groups / Instances reference pages; the 2014 API types
- * TotalCapacity, AttachedCapacity and AutoCreatedCapacity as strings), Tencent AS 2018-04-19 (the Activity,
+ * ESS 2014-08-28 (DescribeScalingActivities / Groups / Instances reference pages, as the generated
+ * aliyun/alibaba-cloud-sdk-go services/ess ScalingActivity, ScalingGroup and ScalingInstance structs type them:
+ * TotalCapacity, AttachedCapacity and AutoCreatedCapacity are strings, the other counts integers), Tencent AS 2018-04-19 (the Activity,
  * AutoScalingGroup and Instance data structures of the API 3.0 reference, as tencentcloud-sdk-nodejs types them)
  * and the legacy v2 DescribeScalingActivity / DescribeScalingInstance pages. Every documented field the emulator
  * can know is required, so a field it drops fails the test.
