@@ -1,15 +1,36 @@
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { loadSeed, startEmulator } from './server.ts';
+import { DEFAULT_SEED_PATH, loadSeed, startEmulator } from './server.ts';
 
 const logger = new Logger({ serviceName: 'cloud-emulator' });
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '9000' }, seed: { type: 'string' } },
+  options: {
+    port: { type: 'string', default: '9000' },
+    host: { type: 'string', default: '127.0.0.1' },
+    seed: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
 });
-const emulator = await startEmulator({
-  port: Number(values.port),
-  seed: values.seed ? loadSeed(values.seed) : loadSeed(),
-});
+if (values.help) {
+  process.stdout.write(
+    'scaling-detach-emulator [--port N (9000; 0 picks a free one)] [--host 127.0.0.1] [--seed file.json]\n' +
+      'Alibaba Cloud ESS and Tencent Cloud AS on one port; the seed format is emulator/seed.schema.json.\n',
+  );
+  process.exit(0);
+}
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  logger.error('invalid port', { port: values.port });
+  process.exit(2);
+}
+let seed: ReturnType<typeof loadSeed>;
+try {
+  seed = loadSeed(values.seed ?? DEFAULT_SEED_PATH);
+} catch (error) {
+  logger.error('invalid seed', { seed: values.seed, error: error as Error });
+  process.exit(2);
+}
+const emulator = await startEmulator({ port, host: values.host, seed });
 logger.info('cloud emulator listening', {
   url: emulator.url,
   seed: values.seed ?? 'emulator/seed.default.json',

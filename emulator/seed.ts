@@ -30,6 +30,8 @@ export const EmulatorSeed = z.object({
             minSize: z.number().int().nonnegative(),
             maxSize: z.number().int().nonnegative(),
             desiredCapacity: z.number().int().nonnegative().optional(),
+            activeScalingConfigurationId: z.string().default('asc-emulator'),
+            defaultCooldown: z.number().int().nonnegative().default(300),
             scalingPolicy: z.enum(['recycle', 'release', 'forcerelease']).default('release'),
             loadBalancers: z.array(ResourceStatus).default([]),
             /** CLB vServer groups attached to the group; each has the group's instances as backends. */
@@ -61,6 +63,8 @@ export const EmulatorSeed = z.object({
             creationType: z.enum(['AutoCreated', 'Attached', 'Managed']).default('AutoCreated'),
             lifecycleState: z.string().default('InService'),
             entrusted: z.boolean().default(false),
+            zoneId: z.string().optional(),
+            weightedCapacity: z.number().int().positive().default(1),
             /** The ECS instance itself: RemoveInstances releases it (Released) or recycles it (Stopped). */
             status: z.enum(['Running', 'Stopped', 'Released']).default('Running'),
           }),
@@ -74,10 +78,15 @@ export const EmulatorSeed = z.object({
         .array(
           z.object({
             autoScalingGroupId: z.string(),
+            autoScalingGroupName: z.string().optional(),
             region: z.string(),
             minSize: z.number().int().nonnegative(),
             maxSize: z.number().int().nonnegative(),
+            /** Defaults to the number of seeded members. */
+            desiredCapacity: z.number().int().nonnegative().optional(),
             enabled: z.boolean().default(true),
+            launchConfigurationId: z.string().default('asc-emulator'),
+            zones: z.array(z.string()).default([]),
             activityDurationMs: z.number().int().nonnegative().optional(),
             /** How the next activities end: SUCCESSFUL when empty; PARTIALLY_SUCCESSFUL fails all but the first instance. */
             activityOutcomes: z
@@ -93,6 +102,8 @@ export const EmulatorSeed = z.object({
             autoScalingGroupId: z.string().optional(),
             creationType: z.enum(['AUTO_CREATION', 'MANUAL_ATTACHING']).default('AUTO_CREATION'),
             lifeCycleState: z.string().default('IN_SERVICE'),
+            zone: z.string().optional(),
+            protectedFromScaleIn: z.boolean().default(false),
             /** The CVM itself: terminated by RemoveInstances and by v2 DetachInstance with keepInstance 0. */
             status: z.enum(['RUNNING', 'TERMINATED']).default('RUNNING'),
           }),

@@ -3,11 +3,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { EssApi } from './ess/ess-api.ts';
+import { Chaos, ChaosConfig } from './chaos.ts';
+import { EssApi, isAcs3Request, type RpcAnswer, type RpcRequest } from './ess/ess-api.ts';
 import { EmulatorSeed, Fault } from './seed.ts';
-import { TencentApi3 } from './tencent/tencent-api3.ts';
+import {
+  type Api3Answer,
+  type Api3Request,
+  isTencentApi3Request,
+  TencentApi3,
+  tencentError,
+} from './tencent/tencent-api3.ts';
 import { TencentState } from './tencent/tencent-state.ts';
-import { TencentV2, V2_PATH } from './tencent/tencent-v2.ts';
+import { TencentV2, V2_PATH, type V2Answer } from './tencent/tencent-v2.ts';
 import { toXml } from './xml.ts';
 
 export const DEFAULT_SEED_PATH = new URL('./seed.default.json', import.meta.url);
@@ -24,6 +31,49 @@ export interface CallRecord {
 }
 
 const SECRET_PARAMS = new Set(['Signature', 'SecurityToken']);
+const JSON_TYPE = 'application/json;charset=utf-8';
+
+/** An answer as it goes on the wire. */
+interface Wire {
+  status: number;
+  contentType: string;
+  text: string;
+  /** The error code, for the call log. */
+  code?: string;
+}
+
+/** One cloud call, whichever API: what it is, how to answer it, and how each kind of fault looks in its API. */
+interface CloudCall {
+  action: string;
+  scalingGroupId: string | undefined;
+  logParams: Record<string, string>;
+  act: () => Wire;
+  fault: (code: string, httpStatus: number, message: string) => Wire;
+  throttled: () => Wire;
+  serverError: () => Wire;
+}
+
+const headerValue = (headers: RpcRequest['headers'], name: string): string | undefined => {
+  const value = headers?.[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+function essWire(answer: RpcAnswer): Wire {
+  const code = typeof answer.body.Code === 'string' ? answer.body.Code : undefined;
+  return answer.format === 'XML'
+    ? {
+        status: answer.status,
+        contentType: 'text/xml;charset=utf-8',
+        text: `<?xml version="1.0" encoding="UTF-8"?>${toXml(answer.rootName, answer.body)}`,
+        ...(code && { code }),
+      }
+    : {
+        status: answer.status,
+        contentType: JSON_TYPE,
+        text: JSON.stringify(answer.body),
+        ...(code && { code }),
+      };
+}
 
 /** The cloud emulator: the ESS RPC API on `/`, and an admin API on `/admin/*` for tests and people. */
 export class CloudEmulator {
@@ -32,6 +82,8 @@ export class CloudEmulator {
   #secrets = new Map<string, string>();
   readonly calls: CallRecord[] = [];
   faults: Fault[] = [];
+  /** Random faults for reliability runs (`POST /admin/chaos`); outlives a reseed, ends with DELETE. */
+  chaos: Chaos | undefined;
   readonly #server: Server;
 
   constructor(seed: EmulatorSeed) {
@@ -84,124 +136,154 @@ export class CloudEmulator {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const body = await readBody(req);
-    if (url.pathname.startsWith('/admin/')) return this.admin(req.method ?? 'GET', url.pathname, body, res);
-    if (url.pathname === V2_PATH && (req.method === 'GET' || req.method === 'POST')) {
-      const params = {
-        ...Object.fromEntries(url.searchParams),
-        ...(req.method === 'POST' ? Object.fromEntries(new URLSearchParams(body)) : {}),
+    const method = req.method ?? 'GET';
+    if (url.pathname.startsWith('/admin/')) return this.admin(method, url.pathname, body, res);
+    const params = { ...Object.fromEntries(url.searchParams) };
+    const form = String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
+    if (method === 'POST' && form) Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
+    const host = String(req.headers.host ?? '');
+    if (url.pathname === V2_PATH) return this.serve(this.tencentV2Call(method, host, params), res);
+    if (url.pathname === '/' && isTencentApi3Request({ headers: req.headers, params })) {
+      const rawQuery = (req.url ?? '').includes('?')
+        ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
+        : '';
+      return this.serve(this.tencentApi3Call({ method, headers: req.headers, body, rawQuery, params }), res);
+    }
+    if (url.pathname === '/' && (method === 'GET' || method === 'POST')) {
+      const query = Object.fromEntries(url.searchParams);
+      return this.serve(this.essCall({ method, params, query, headers: req.headers, body }), res);
+    }
+    if (req.headers['x-tc-action']) {
+      const { status, body: answer } = tencentError('InvalidParameter', `No route ${method} ${url.pathname}`);
+      return sendJson(res, status, answer);
+    }
+    sendJson(res, 404, { Code: 'NotFound', Message: `No route ${method} ${url.pathname}` });
+  }
+
+  /** One cloud call through the explicit faults, then chaos, then the API; recorded without its secrets. */
+  private async serve(call: CloudCall, res: ServerResponse): Promise<void> {
+    const fault = this.takeFault(call.action, call.scalingGroupId);
+    // An explicit fault wins; chaos draws only for calls no fault matched.
+    const chaos = fault ? undefined : this.chaos?.draw(call.action);
+    if (fault?.latencyMs) await sleep(fault.latencyMs);
+    if (chaos === 'slow') await sleep(this.chaos?.config.slowMs ?? 0);
+    if (fault?.drop === 'before' || chaos === 'dropBefore') return void res.socket?.destroy();
+    const answer = fault?.error
+      ? call.fault(fault.error.code, fault.error.httpStatus, fault.error.message ?? fault.error.code)
+      : chaos === 'throttle'
+        ? call.throttled()
+        : chaos === 'serverError'
+          ? call.serverError()
+          : call.act();
+    this.calls.push({
+      action: call.action,
+      at: new Date().toISOString(),
+      status: answer.status,
+      ...(answer.code && { code: answer.code }),
+      params: call.logParams,
+    });
+    if (fault?.drop === 'after' || chaos === 'dropAfter') return void res.socket?.destroy();
+    res.writeHead(answer.status, { 'content-type': answer.contentType });
+    res.end(answer.text);
+  }
+
+  private essCall(request: RpcRequest): CloudCall {
+    const { params } = request;
+    const v3 = isAcs3Request(request.headers, params);
+    const action = (v3 ? headerValue(request.headers, 'x-acs-action') : params.Action) ?? 'Unknown';
+    const xml = params.Format?.toUpperCase() === 'XML';
+    const error = (status: number, code: string, message: string): RpcAnswer => ({
+      status,
+      format: xml ? 'XML' : 'JSON',
+      rootName: 'Error',
+      body: { RequestId: crypto.randomUUID(), HostId: 'ess.aliyuncs.com', Code: code, Message: message },
+    });
+    return {
+      action,
+      scalingGroupId: params.ScalingGroupId,
+      logParams: {
+        ...Object.fromEntries(Object.entries(params).filter(([key]) => !SECRET_PARAMS.has(key))),
+        ...(v3 && { Action: action }),
+      },
+      act: () => essWire(this.ess.handle(request)),
+      fault: (code, status, message) => essWire(error(status, code, message)),
+      throttled: () => essWire(error(400, 'Throttling.User', 'Request was denied due to user flow control.')),
+      serverError: () =>
+        essWire(
+          error(
+            500,
+            'InternalError',
+            'The request processing has failed due to some unknown error, exception or failure.',
+          ),
+        ),
+    };
+  }
+
+  private tencentApi3Call(request: Api3Request): CloudCall {
+    const action = TencentApi3.actionOf(request);
+    const scalingGroupId =
+      (parseJson(request.body) as { AutoScalingGroupId?: string } | undefined)?.AutoScalingGroupId ??
+      request.params.AutoScalingGroupId;
+    const wire = (answer: Api3Answer): Wire => {
+      const error = (answer.body.Response as { Error?: { Code: string } }).Error;
+      return {
+        status: answer.status,
+        contentType: JSON_TYPE,
+        text: JSON.stringify(answer.body),
+        ...(error && { code: error.Code }),
       };
-      return this.tencentV2(req.method, String(req.headers.host ?? ''), params, res);
-    }
-    if (url.pathname === '/' && req.method === 'POST' && req.headers['x-tc-action']) {
-      return this.tencentApi3(req, body, res);
-    }
-    if (url.pathname === '/' && (req.method === 'GET' || req.method === 'POST')) {
-      const params = Object.fromEntries(url.searchParams);
-      if (
-        req.method === 'POST' &&
-        String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')
-      ) {
-        Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
-      }
-      return this.rpc(req.method, params, res);
-    }
-    sendJson(res, 404, { Code: 'NotFound', Message: `No route ${req.method} ${url.pathname}` });
+    };
+    return {
+      action,
+      scalingGroupId,
+      logParams: {
+        ...Object.fromEntries(
+          Object.entries(request.params).filter(([key]) => key !== 'Signature' && key !== 'Token'),
+        ),
+        ...(scalingGroupId && { ScalingGroupId: scalingGroupId }),
+        ...(request.body && request.method === 'POST' && !request.params.Signature && { body: request.body }),
+      },
+      act: () => wire(this.tencent.api3.handle(request)),
+      fault: (code, status, message) => wire(tencentError(code, message, undefined, status)),
+      throttled: () =>
+        wire(tencentError('RequestLimitExceeded', 'The request frequency exceeded the limit.')),
+      serverError: () => wire(tencentError('InternalError', 'An internal error occurred.', undefined, 500)),
+    };
   }
 
-  private async rpc(method: string, params: Record<string, string>, res: ServerResponse): Promise<void> {
-    const action = params.Action ?? 'Unknown';
-    const fault = this.takeFault(action, params.ScalingGroupId);
-    if (fault?.latencyMs) await sleep(fault.latencyMs);
-    if (fault?.drop === 'before') return void res.socket?.destroy();
-    const answer = fault?.error
-      ? {
-          status: fault.error.httpStatus,
-          format: params.Format?.toUpperCase() === 'XML' ? ('XML' as const) : ('JSON' as const),
-          rootName: 'Error',
-          body: {
-            RequestId: crypto.randomUUID(),
-            Code: fault.error.code,
-            Message: fault.error.message ?? fault.error.code,
-          },
-        }
-      : this.ess.handle({ method, params });
-    this.calls.push({
-      action,
-      at: new Date().toISOString(),
-      status: answer.status,
-      ...(typeof answer.body.Code === 'string' && { code: answer.body.Code }),
-      params: Object.fromEntries(Object.entries(params).filter(([key]) => !SECRET_PARAMS.has(key))),
-    });
-    if (fault?.drop === 'after') return void res.socket?.destroy();
-    if (answer.format === 'XML') {
-      res.writeHead(answer.status, { 'content-type': 'text/xml;charset=utf-8' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>${toXml(answer.rootName, answer.body)}`);
-    } else {
-      sendJson(res, answer.status, answer.body);
-    }
-  }
-
-  private async tencentApi3(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
-    const action = String(req.headers['x-tc-action']);
-    const scalingGroupId = (parseJson(body) as { AutoScalingGroupId?: string } | undefined)
-      ?.AutoScalingGroupId;
-    const fault = this.takeFault(action, scalingGroupId);
-    if (fault?.latencyMs) await sleep(fault.latencyMs);
-    if (fault?.drop === 'before') return void res.socket?.destroy();
-    const answer = fault?.error
-      ? {
-          status: fault.error.httpStatus,
-          body: {
-            Response: {
-              Error: { Code: fault.error.code, Message: fault.error.message ?? fault.error.code },
-              RequestId: crypto.randomUUID(),
-            },
-          },
-        }
-      : this.tencent.api3.handle({ headers: req.headers as Record<string, string>, body });
-    const error = (answer.body.Response as { Error?: { Code: string } }).Error;
-    this.calls.push({
-      action,
-      at: new Date().toISOString(),
-      status: answer.status,
-      ...(error && { code: error.Code }),
-      params: { ...(scalingGroupId && { ScalingGroupId: scalingGroupId }), body },
-    });
-    if (fault?.drop === 'after') return void res.socket?.destroy();
-    sendJson(res, answer.status, answer.body);
-  }
-
-  private async tencentV2(
-    method: string,
-    host: string,
-    params: Record<string, string>,
-    res: ServerResponse,
-  ): Promise<void> {
-    const action = params.Action ?? 'Unknown';
-    const fault = this.takeFault(action, params.scalingGroupId);
-    if (fault?.latencyMs) await sleep(fault.latencyMs);
-    if (fault?.drop === 'before') return void res.socket?.destroy();
-    const answer = fault?.error
-      ? {
-          code: Number(fault.error.httpStatus),
-          message: fault.error.message ?? '',
-          codeDesc: fault.error.code,
-        }
-      : this.tencent.v2.handle(method, host, params);
-    this.calls.push({
-      action,
-      at: new Date().toISOString(),
-      status: 200,
+  private tencentV2Call(method: string, host: string, params: Record<string, string>): CloudCall {
+    const wire = (answer: V2Answer, status = 200): Wire => ({
+      status,
+      contentType: JSON_TYPE,
+      text: JSON.stringify(answer),
       ...(answer.code !== 0 && { code: answer.codeDesc || String(answer.code) }),
-      params: {
+    });
+    return {
+      action: params.Action ?? 'Unknown',
+      scalingGroupId: params.scalingGroupId,
+      logParams: {
         ...Object.fromEntries(
           Object.entries(params).filter(([key]) => key !== 'Signature' && key !== 'Token'),
         ),
         ...(params.scalingGroupId && { ScalingGroupId: params.scalingGroupId }),
       },
-    });
-    if (fault?.drop === 'after') return void res.socket?.destroy();
-    sendJson(res, 200, answer);
+      act: () =>
+        wire(
+          method === 'GET' || method === 'POST'
+            ? this.tencent.v2.handle(method, host, params)
+            : { code: 4000, codeDesc: 'InvalidParameter', message: 'Only GET and POST are supported.' },
+        ),
+      // A v2 fault's httpStatus is the v2 `code`, answered with HTTP 200 as v2 answers its errors.
+      fault: (code, status, message) => wire({ code: status, message, codeDesc: code }),
+      throttled: () =>
+        wire({
+          code: 4400,
+          codeDesc: 'RequestLimitExceeded',
+          message: 'The request rate is over the limit.',
+        }),
+      serverError: () =>
+        wire({ code: 6000, codeDesc: 'InternalError', message: 'An internal error occurred.' }, 500),
+    };
   }
 
   private takeFault(action: string, scalingGroupId: string | undefined): Fault | undefined {
@@ -264,6 +346,24 @@ export class CloudEmulator {
       case 'DELETE /admin/faults':
         this.faults = [];
         return sendJson(res, 200, { ok: true });
+      case 'POST /admin/chaos': {
+        const config = ChaosConfig.safeParse(parseJson(body));
+        if (!config.success)
+          return sendJson(res, 400, { error: 'invalid chaos', issues: config.error.issues });
+        this.chaos = new Chaos(config.data);
+        return sendJson(res, 200, { ok: true, ...this.chaos.toJSON() });
+      }
+      case 'GET /admin/chaos':
+        return sendJson(
+          res,
+          200,
+          this.chaos ? { enabled: true, ...this.chaos.toJSON() } : { enabled: false },
+        );
+      case 'DELETE /admin/chaos': {
+        const last = this.chaos?.toJSON();
+        this.chaos = undefined;
+        return sendJson(res, 200, { ok: true, ...(last && { last }) });
+      }
       default:
         return sendJson(res, 404, { error: `No admin route ${route}` });
     }
@@ -279,7 +379,7 @@ function parseJson(text: string): unknown {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json;charset=utf-8' });
+  res.writeHead(status, { 'content-type': JSON_TYPE });
   res.end(JSON.stringify(body));
 }
 
@@ -290,9 +390,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 export async function startEmulator(
-  options: { port?: number; seed?: EmulatorSeed } = {},
+  options: { port?: number; host?: string; seed?: EmulatorSeed } = {},
 ): Promise<CloudEmulator> {
   const emulator = new CloudEmulator(options.seed ?? loadSeed());
-  await emulator.listen(options.port ?? 0);
+  await emulator.listen(options.port ?? 0, options.host);
   return emulator;
 }

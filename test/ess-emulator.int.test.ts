@@ -231,6 +231,21 @@ describe('ESS signature checks in the emulator', () => {
     });
   });
 
+  it('echoes its string to sign with SignatureDoesNotMatch, as ESS does, and our client scrubs it', async () => {
+    const raw = (await popCore({ ...EMULATOR_KEY, accessKeySecret: 'wrong' })
+      .request('DescribeScalingGroups', { RegionId: group.region }, { method: 'POST' })
+      .catch((e: unknown) => e)) as { message: string };
+    const ours = await failure(
+      essClient({ ...EMULATOR_KEY, accessKeySecret: 'wrong' }).describeScalingGroups(group.region, []),
+    );
+
+    expect(raw.message).toContain('server string to sign is:POST&%2F&AccessKeyId%3DLTAI-emulator-key');
+    expect(ours.code).toBe('SignatureDoesNotMatch');
+    expect(ours.message).toBe(
+      'Specified signature is not matched with our calculation. [redacted] (string to sign)',
+    );
+  });
+
   it('refuses an unknown key with InvalidAccessKeyId.NotFound', async () => {
     expect(await codeFor((params) => ({ params: { ...params, AccessKeyId: 'LTAI-nobody' } }))).toEqual({
       status: 404,
@@ -382,5 +397,149 @@ describe('injected faults', () => {
 
     expect(error.kind).toBe('transient');
     expect(error.code).toBe('Network.UND_ERR_HEADERS_TIMEOUT');
+  });
+});
+
+describe('ESS signature V3 (ACS3-HMAC-SHA256) in the emulator, through our EssClient', () => {
+  const v3Client = (key = EMULATOR_KEY, overrides: { now?: () => Date; nonce?: () => string } = {}) =>
+    new EssClient({
+      credentials: async () => key,
+      dispatcher,
+      endpointOverride: emulatorUrl,
+      signatureVersion: 'v3',
+      ...overrides,
+    });
+
+  it('detaches and follows the activity with every call signed V3', async () => {
+    const group = await aScalingGroup(admin, { instances: 2, activityDurationMs: 50 });
+    const client = v3Client();
+
+    const { scalingActivityId } = await client.detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds[0] as string],
+      clientToken: uniqueId('token'),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const [activity] = await client.describeScalingActivities(group.region, [scalingActivityId as string]);
+    const members = await client.describeScalingInstances(group.region, group.scalingGroupId);
+
+    expect(activity?.StatusCode).toBe('Successful');
+    expect(members.map((m) => m.InstanceId)).toEqual([group.instanceIds[1]]);
+    const [sent] = await admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId });
+    expect(sent?.params.SignatureVersion).toBeUndefined();
+  });
+
+  it('refuses a wrong secret, an unknown key, a skewed date and a reused nonce as the service does', async () => {
+    const group = await aScalingGroup(admin);
+    const codeOf = (client: EssClient) =>
+      failure(client.describeScalingGroups(group.region, [group.scalingGroupId])).then((e) => e.code);
+    const nonce = uniqueId('nonce');
+    await v3Client(EMULATOR_KEY, { nonce: () => nonce }).describeScalingGroups(group.region, []);
+
+    expect(await codeOf(v3Client({ ...EMULATOR_KEY, accessKeySecret: 'wrong' }))).toBe(
+      'SignatureDoesNotMatch',
+    );
+    expect(await codeOf(v3Client({ accessKeyId: 'LTAI-nobody', accessKeySecret: 'x' }))).toBe(
+      'InvalidAccessKeyId.NotFound',
+    );
+    expect(await codeOf(v3Client(EMULATOR_KEY, { now: () => new Date(Date.now() - 16 * 60_000) }))).toBe(
+      'InvalidTimeStamp.Expired',
+    );
+    expect(await codeOf(v3Client(EMULATOR_KEY, { nonce: () => nonce }))).toBe('SignatureNonceUsed');
+    await expect(
+      v3Client(READONLY_KEY).describeScalingGroups(group.region, [group.scalingGroupId]),
+    ).resolves.toHaveLength(1);
+  });
+
+  it("refuses an x-acs-* header left out of SignedHeaders, and a content hash that is not the body's", async () => {
+    const { signAcs3, acs3Date } = await import('../shared/providers/aliyun/acs3-signer.ts');
+    const host = new URL(emulatorUrl).host;
+    const send = async (options: {
+      body: string;
+      extraUnsigned?: Record<string, string>;
+      lieAboutHash?: boolean;
+    }) => {
+      const signed = signAcs3({
+        method: 'POST',
+        query: { RegionId: 'cn-hangzhou' },
+        headers: {
+          host,
+          'x-acs-action': 'DescribeScalingGroups',
+          'x-acs-version': '2014-08-28',
+          'x-acs-date': acs3Date(new Date()),
+          'x-acs-signature-nonce': uniqueId('nonce'),
+          ...(options.lieAboutHash && {
+            'x-acs-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+          }),
+        },
+        body: options.body,
+        ...EMULATOR_KEY,
+      });
+      const { host: _host, ...headers } = signed.headers;
+      const response = await request(`${emulatorUrl}/?RegionId=cn-hangzhou`, {
+        method: 'POST',
+        headers: { ...headers, ...options.extraUnsigned },
+        body: options.body,
+      });
+      return ((await response.body.json()) as { Code?: string }).Code;
+    };
+
+    expect(await send({ body: '' })).toBeUndefined();
+    expect(await send({ body: '', extraUnsigned: { 'x-acs-extra': 'x' } })).toBe('IncompleteSignature');
+    expect(await send({ body: 'RegionId=cn-hangzhou', lieAboutHash: true })).toBe('SignatureDoesNotMatch');
+  });
+});
+
+describe('ESS instance states and repeated ids', () => {
+  it('counts an id named twice once against MinSize, and takes the instance out once', async () => {
+    const group = await aScalingGroup(admin, { instances: 2, minSize: 1, activityDurationMs: 50 });
+    const id = group.instanceIds[0] as string;
+
+    const { scalingActivityId } = await essClient().detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [id, id],
+    });
+
+    const activity = (await admin.state()).aliyun.activities.find((a) => a.id === scalingActivityId);
+    expect(activity?.instanceIds).toEqual([id]);
+  });
+
+  it.each(['Pending', 'Pending:Wait', 'Removing', 'Removing:Wait'])(
+    'refuses an instance in %s, as the state table says',
+    async (lifecycleState) => {
+      const group = await aScalingGroup(admin, { instances: 2 });
+      const id = group.instanceIds[0] as string;
+      await admin.add({
+        aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] },
+      });
+
+      const refused = await failure(
+        essClient().detachInstances({
+          region: group.region,
+          scalingGroupId: group.scalingGroupId,
+          instanceIds: [id],
+        }),
+      );
+
+      expect(refused.code).toBe('IncorrectInstanceStatus');
+    },
+  );
+
+  it.each(['Standby', 'Protected', 'Stopped'])('takes an instance in %s', async (lifecycleState) => {
+    const group = await aScalingGroup(admin, { instances: 2 });
+    const id = group.instanceIds[0] as string;
+    await admin.add({
+      aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] },
+    });
+
+    const { scalingActivityId } = await essClient().detachInstances({
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [id],
+    });
+
+    expect(scalingActivityId).toMatch(/^asa-/);
   });
 });

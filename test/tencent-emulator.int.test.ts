@@ -1,4 +1,6 @@
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { instanceStateAccepted, TENCENT_INSTANCE_STATES } from '../shared/contracts/instance-states.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
@@ -267,5 +269,119 @@ describe('the legacy v2 DetachInstance in the emulator (seed: tencent-as-v2-Deta
 
     expect([bad.code, bad.kind]).toEqual(['AuthFailure.SignatureFailure', 'fatal']);
     expect([missing.code, missing.kind]).toEqual(['AuthFailure.SecretIdNotFound', 'fatal']);
+  });
+});
+
+describe('Tencent regions, repeated ids and instance states', () => {
+  // A key of its own: DetachInstances allows 20 calls a second per key, and the other tests use the seed's.
+  const statesKey = { secretId: 'AKIDstatesKey', secretKey: 'states-secret' };
+  const statesApi = new TencentAsClient({
+    credentials: async () => statesKey,
+    dispatcher,
+    endpointOverride: emulatorUrl,
+  });
+  const statesV2 = new TencentV2Client({
+    credentials: async () => statesKey,
+    dispatcher,
+    endpointOverride: emulatorUrl,
+  });
+  beforeAll(() =>
+    admin.add({ credentials: [{ accessKeyId: statesKey.secretId, accessKeySecret: statesKey.secretKey }] }),
+  );
+
+  it("v2 DetachInstance looks the group up in the call's Region: a short code works, another region does not", async () => {
+    const group = await aTencentGroup(admin, { activityDurationMs: 50 });
+
+    const elsewhere = await failure(
+      statesV2.detachInstance('zz', group.scalingGroupId, [group.instanceIds[0] as string]),
+    );
+    await statesV2.detachInstance('gz', group.scalingGroupId, [group.instanceIds[0] as string]);
+
+    expect(elsewhere.code).toBe('InvalidParameter.ScalingGroupIdError');
+    expect(
+      (await admin.state()).tencent.activities.filter((a) => a.groupId === group.scalingGroupId),
+    ).toHaveLength(1);
+  });
+
+  it('an id named twice counts once against MinSize and is acted on once, in API 3.0 and in v2', async () => {
+    const api3Group = await aTencentGroup(admin, { instances: 2, minSize: 1, activityDurationMs: 50 });
+    const v2Group = await aTencentGroup(admin, { instances: 2, minSize: 1, activityDurationMs: 50 });
+    const api3Id = api3Group.instanceIds[0] as string;
+    const v2Id = v2Group.instanceIds[0] as string;
+
+    const activityId = await statesApi.detachInstances(api3Group.region, api3Group.scalingGroupId, [
+      api3Id,
+      api3Id,
+    ]);
+    await statesV2.detachInstance(v2Group.region, v2Group.scalingGroupId, [v2Id, v2Id]);
+
+    const { activities } = (await admin.state()).tencent;
+    expect(activities.find((a) => a.id === activityId)).toMatchObject({ instanceIds: [api3Id] });
+    expect(activities.find((a) => a.groupId === v2Group.scalingGroupId)).toMatchObject({
+      instanceIds: [v2Id],
+    });
+  });
+
+  it.each(Object.keys(TENCENT_INSTANCE_STATES))(
+    'API 3.0 takes or refuses an instance in %s as the state table says',
+    async (lifeCycleState) => {
+      const group = await aTencentGroup(admin, { instances: 2 });
+      const id = group.instanceIds[0] as string;
+      await admin.add({
+        tencent: {
+          instances: [{ instanceId: id, autoScalingGroupId: group.scalingGroupId, lifeCycleState }],
+        },
+      });
+
+      const outcome = await statesApi.detachInstances(group.region, group.scalingGroupId, [id]).then(
+        () => 'accepted',
+        (e: { code?: string }) => e.code,
+      );
+
+      expect(outcome).toBe(
+        instanceStateAccepted('tencent', lifeCycleState)
+          ? 'accepted'
+          : 'ResourceUnavailable.InstanceInOperation',
+      );
+    },
+  );
+});
+
+describe('every Tencent request is answered in a Tencent envelope', () => {
+  it.each([
+    ['an unsigned API 3.0 POST', { method: 'POST', headers: { 'x-tc-action': 'DescribeAutoScalingGroups' } }],
+    ['an API 3.0 PUT', { method: 'PUT', headers: { 'x-tc-action': 'DescribeAutoScalingGroups' } }],
+    [
+      'an API 3.0 call on another path',
+      { method: 'POST', path: 'v3/', headers: { 'x-tc-action': 'DescribeAutoScalingGroups' } },
+    ],
+    [
+      'a v1-signed call with another Version',
+      {
+        method: 'GET',
+        query:
+          '?Action=DescribeAutoScalingGroups&Version=2017-01-01&SecretId=AKIDemulatorTencentKey&Nonce=1&Timestamp=1&Signature=x',
+      },
+    ],
+    [
+      'a v1-signed GET with a wrong signature',
+      {
+        method: 'GET',
+        query:
+          '?Action=DescribeAutoScalingGroups&Version=2018-04-19&SecretId=AKIDemulatorTencentKey&Nonce=1&Timestamp=1&Signature=x',
+      },
+    ],
+  ] as const)('%s', async (_name, call) => {
+    const path = 'path' in call ? call.path : '';
+    const response = await request(`${emulatorUrl}/${path}${'query' in call ? call.query : ''}`, {
+      method: call.method,
+      ...('headers' in call && { headers: call.headers }),
+    });
+    const body = (await response.body.json()) as {
+      Response?: { Error?: { Code: string }; RequestId?: string };
+    };
+
+    expect(body.Response?.Error?.Code).toMatch(/^(AuthFailure|InvalidParameter)/);
+    expect(body.Response?.RequestId).toEqual(expect.any(String));
   });
 });

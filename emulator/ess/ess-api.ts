@@ -1,13 +1,40 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { signRpc } from '../../shared/providers/aliyun/rpc-signer.ts';
+import { createHash, randomUUID } from 'node:crypto';
+import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
+import { NonceWindow } from '../nonce-window.ts';
 import type { EmulatorSeed } from '../seed.ts';
-import { type Activity, EssState, type Group } from './ess-state.ts';
+import {
+  aliyunAcs3Signature,
+  aliyunRpcSignature,
+  aliyunRpcStringToSign,
+  hashedPayload,
+  hostVariants,
+  parseAcs3Authorization,
+  sameSecret,
+} from '../signatures.ts';
+import { type Activity, EssState, type Group, type Instance } from './ess-state.ts';
 
 export interface RpcRequest {
   method: string;
   /** Query and form parameters together, as the signature covers them. */
   params: Record<string, string>;
+  /** V3 (ACS3-HMAC-SHA256) only: the query alone, the headers and the raw body. */
+  query?: Record<string, string>;
+  headers?: Record<string, string | string[] | undefined>;
+  body?: string;
 }
+
+const headerOf = (request: RpcRequest, name: string): string | undefined => {
+  const value = request.headers?.[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/**
+ * A V3 call carries its signature in the Authorization header and its action in x-acs-action. An RPC call may
+ * carry x-acs-action too (pop-core sends it), but then it is signed in its parameters.
+ */
+export const isAcs3Request = (headers: RpcRequest['headers'], params: Record<string, string>): boolean =>
+  String(headers?.authorization ?? '').startsWith('ACS3-') ||
+  (headers?.['x-acs-action'] !== undefined && params.Signature === undefined);
 
 export interface RpcAnswer {
   status: number;
@@ -134,7 +161,7 @@ const minute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16)}Z`;
 export class EssApi {
   readonly state: EssState;
   readonly #secrets: Map<string, { secret: string; allowed?: Set<string> }>;
-  readonly #nonces = new Map<string, number>();
+  readonly #nonces = new NonceWindow(SKEW_MS);
   readonly #tokens = new Map<string, { fingerprint: string; answer: Record<string, unknown> }>();
 
   constructor(
@@ -163,10 +190,11 @@ export class EssApi {
 
   handle(request: RpcRequest): RpcAnswer {
     const format = request.params.Format?.toUpperCase() === 'XML' ? 'XML' : 'JSON';
-    const action = request.params.Action ?? 'Unknown';
+    const v3 = isAcs3Request(request.headers, request.params);
+    const action = (v3 ? headerOf(request, 'x-acs-action') : request.params.Action) ?? 'Unknown';
     try {
-      this.authenticate(request);
-      const body = this.dispatch(action, request.params);
+      const params = v3 ? this.authenticateV3(request) : this.authenticate(request);
+      const body = this.dispatch(action, params);
       return {
         status: 200,
         format,
@@ -189,7 +217,8 @@ export class EssApi {
     }
   }
 
-  private authenticate({ method, params }: RpcRequest): void {
+  /** RPC signature 1.0; returns the parameters, which carry Action, Version and AccessKeyId themselves. */
+  private authenticate({ method, params }: RpcRequest): Record<string, string> {
     for (const name of COMMON_REQUIRED) {
       if (!params[name])
         throw err(
@@ -210,32 +239,121 @@ export class EssApi {
     if (Math.abs(this.now() - Date.parse(timestamp)) > SKEW_MS) {
       throw err(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
     }
-    const { Signature: signature, ...signed } = params;
-    const expected = Buffer.from(signRpc(method, signed, credential.secret));
-    const given = Buffer.from(signature as string);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      // The real service echoes its string to sign; we do not, so a log of this answer can never carry it.
-      throw err(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+    if (!sameSecret(aliyunRpcSignature(method, params, credential.secret), params.Signature as string)) {
+      // As the service does: the answer echoes the server's string to sign. Our clients scrub it
+      // (shared/providers/scrub-cloud-message.ts) before the message goes anywhere.
+      throw err(
+        400,
+        'SignatureDoesNotMatch',
+        `Specified signature is not matched with our calculation. server string to sign is:${aliyunRpcStringToSign(method, params)}`,
+      );
     }
-    this.forgetOldNonces();
-    const nonceKey = `${params.AccessKeyId}:${params.SignatureNonce}`;
-    if (this.#nonces.has(nonceKey))
+    this.useNonce(params.AccessKeyId as string, params.SignatureNonce as string);
+    this.authorize(credential, params.Version, params.Action as string);
+    return params;
+  }
+
+  /**
+   * Signature V3 (ACS3-HMAC-SHA256), as the V3 signature doc describes it: x-acs-action, x-acs-version,
+   * x-acs-date (15 min of skew), x-acs-signature-nonce, x-acs-content-sha256 (the body's hash) and an
+   * Authorization header whose SignedHeaders cover host and every x-acs-* header sent. Returns the operation's
+   * parameters with Action, Version and AccessKeyId filled in from the headers, as the RPC form would carry them.
+   */
+  private authenticateV3(request: RpcRequest): Record<string, string> {
+    const authorizationHeader = headerOf(request, 'authorization');
+    if (!authorizationHeader)
+      throw err(
+        400,
+        'MissingParameter',
+        'The input parameter "Authorization" that is mandatory for processing this request is not supplied.',
+      );
+    const authorization = parseAcs3Authorization(authorizationHeader);
+    if (!authorization)
+      throw err(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards.');
+    for (const name of [
+      'x-acs-action',
+      'x-acs-version',
+      'x-acs-date',
+      'x-acs-signature-nonce',
+      'x-acs-content-sha256',
+    ]) {
+      if (!headerOf(request, name))
+        throw err(
+          400,
+          'MissingParameter',
+          `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
+        );
+    }
+    const credential = this.#secrets.get(authorization.accessKeyId);
+    if (!credential) throw err(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
+    const sent = Object.keys(request.headers ?? {}).map((name) => name.toLowerCase());
+    const mustSign = ['host', ...sent.filter((name) => name.startsWith('x-acs-'))];
+    if (mustSign.some((name) => !authorization.signedHeaders.includes(name))) {
+      throw err(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards.');
+    }
+    const date = headerOf(request, 'x-acs-date') as string;
+    if (!TIMESTAMP.test(date) || Number.isNaN(Date.parse(date))) {
+      throw err(400, 'InvalidTimeStamp.Format', 'Specified time stamp or date value is not well formatted.');
+    }
+    if (Math.abs(this.now() - Date.parse(date)) > SKEW_MS) {
+      throw err(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
+    }
+    // The gateway hashes the body it received: a header that lies about it makes the signature differ.
+    const contentHash = hashedPayload(request.body ?? '');
+    const signedValues = (host: string) =>
+      Object.fromEntries(
+        authorization.signedHeaders.map((name) => [
+          name,
+          name === 'host' ? host : (headerOf(request, name) ?? ''),
+        ]),
+      );
+    const matches = hostVariants(headerOf(request, 'host') ?? '').some((host) =>
+      sameSecret(
+        aliyunAcs3Signature({
+          method: request.method,
+          query: request.query ?? {},
+          headers: signedValues(host),
+          hashedPayload: contentHash,
+          secret: credential.secret,
+        }),
+        authorization.signature,
+      ),
+    );
+    if (!matches || headerOf(request, 'x-acs-content-sha256') !== contentHash)
+      throw err(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+    this.useNonce(authorization.accessKeyId, headerOf(request, 'x-acs-signature-nonce') as string);
+    const action = headerOf(request, 'x-acs-action') as string;
+    const version = headerOf(request, 'x-acs-version');
+    this.authorize(credential, version, action);
+    return {
+      ...request.params,
+      Action: action,
+      Version: version as string,
+      AccessKeyId: authorization.accessKeyId,
+    };
+  }
+
+  private useNonce(accessKeyId: string, nonce: string): void {
+    const key = `${accessKeyId}:${nonce}`;
+    if (this.#nonces.has(key, this.now()))
       throw err(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
-    this.#nonces.set(nonceKey, this.now());
-    if (params.Version !== '2014-08-28')
+    this.#nonces.add(key, this.now());
+  }
+
+  private authorize(
+    credential: { allowed?: Set<string> },
+    version: string | undefined,
+    action: string,
+  ): void {
+    if (version !== '2014-08-28')
       throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
-    if (credential.allowed && !credential.allowed.has(params.Action as string)) {
+    if (credential.allowed && !credential.allowed.has(action)) {
       throw err(
         403,
         'Forbidden.Unauthorized',
         'A required authorization for the specified action is not supplied.',
       );
     }
-  }
-
-  private forgetOldNonces(): void {
-    const horizon = this.now() - SKEW_MS;
-    for (const [key, at] of this.#nonces) if (at < horizon) this.#nonces.delete(key);
   }
 
   private dispatch(action: string, params: Record<string, string>): Record<string, unknown> {
@@ -360,7 +478,9 @@ export class EssApi {
   }
 
   /** The preconditions DetachInstances and RemoveInstances share, in the order a caller can act on them. */
-  private instanceRemoval(params: Record<string, string>, instanceIds: string[], ignoreInvalid: boolean) {
+  private instanceRemoval(params: Record<string, string>, listed: string[], ignoreInvalid: boolean) {
+    // An id named twice is one instance: it counts once against MinSize and is acted on once.
+    const instanceIds = [...new Set(listed)];
     const group = this.requireGroup(params);
     if (group.lifecycleState !== 'Active') {
       throw err(
@@ -396,6 +516,17 @@ export class EssApi {
         `The current status of DB instance "${badDatabase.id}" does not support this action.`,
       );
     const valid = instanceIds.filter((id) => members.has(id));
+    // Pending and Removing states exist only inside an activity, which the check above already refused;
+    // a seed may still place an instance in one (contracts/instance-states.ts).
+    const refused = valid.filter(
+      (id) => !instanceStateAccepted('aliyun', (this.state.instances.get(id) as Instance).lifecycleState),
+    );
+    if (refused.length > 0)
+      throw err(
+        400,
+        'IncorrectInstanceStatus',
+        `The current status of instance "${refused[0]}" does not support this action.`,
+      );
     if (members.size - valid.length < group.minSize) {
       throw err(
         400,
@@ -517,10 +648,16 @@ export class EssApi {
       throw err(400, 'MissingParameter', 'One of ScalingGroupId and ScalingActivityId.N must be supplied.');
     }
     this.state.settle(this.now());
-    const activities = [...this.state.activities.values()].filter(
+    // Read by id or by group, never by scanning every activity the emulator ever ran.
+    const candidates =
+      ids.length > 0
+        ? [...new Set(ids)]
+            .flatMap((id) => this.state.activities.get(id) ?? [])
+            .sort((a, b) => a.startedAt - b.startedAt)
+        : this.state.activitiesOf(params.ScalingGroupId as string);
+    const activities = candidates.filter(
       (a) =>
         a.regionId === params.RegionId &&
-        (ids.length === 0 || ids.includes(a.id)) &&
         (!params.ScalingGroupId || a.scalingGroupId === params.ScalingGroupId) &&
         (!params.StatusCode || statusOf(a) === params.StatusCode),
     );
@@ -539,7 +676,7 @@ export class EssApi {
     const progress = a.settled
       ? 100
       : Math.min(99, Math.floor(((now - a.startedAt) / Math.max(1, a.endsAt - a.startedAt)) * 100));
-    const group = this.state.groups.get(a.scalingGroupId);
+    const members = this.state.membersOf(a.scalingGroupId);
     return {
       ScalingActivityId: a.id,
       ScalingGroupId: a.scalingGroupId,
@@ -556,12 +693,24 @@ export class EssApi {
       ...(a.settled && { EndTime: minute(a.endsAt) }),
       Cause: `A user requests to execute scaling activity: ${a.action}.`,
       Description: a.description,
-      TotalCapacity: String(group ? this.state.membersOf(group.scalingGroupId).length : 0),
-      ...(status === 'Failed' || status === 'Rejected'
-        ? { ErrorCode: `Activity${status}`, ErrorMessage: a.outcome.message ?? '' }
-        : {}),
+      Detail: a.outcome.message ?? '',
+      // The 2014 API types these three capacities as strings, the counts below as integers.
+      TotalCapacity: String(members.length),
+      AttachedCapacity: String(members.filter((m) => m.creationType === 'Attached').length),
+      AutoCreatedCapacity: String(members.filter((m) => m.creationType === 'AutoCreated').length),
+      ScalingInstanceNumber: a.instanceIds.length,
+      CreatedCapacity: 0,
+      DestroyedCapacity: a.destroyed.length,
+      StartedCapacity: 0,
+      StoppedCapacity: a.stopped.length,
+      ErrorCode: status === 'Failed' || status === 'Rejected' ? `Activity${status}` : '',
+      ErrorMessage: status === 'Failed' || status === 'Rejected' ? (a.outcome.message ?? '') : '',
+      CreatedInstances: { CreatedInstance: [] },
       DestroyedInstances: { DestroyedInstance: a.destroyed },
+      StartedInstances: { StartedInstance: [] },
       StoppedInstances: { StoppedInstance: a.stopped },
+      TriggerSourceId: a.scalingGroupId,
+      ActivityMetadata: '',
       TriggerSourceType: 'APIs',
     };
   }
@@ -602,9 +751,20 @@ export class EssApi {
             TotalCapacity: members.length,
             TotalInstanceCount: members.length,
             ActiveCapacity: count('InService'),
+            PendingCapacity: count('Pending'),
+            PendingWaitCapacity: count('Pending:Wait'),
             RemovingCapacity: count('Removing'),
+            RemovingWaitCapacity: count('Removing:Wait'),
+            ProtectedCapacity: count('Protected'),
+            StandbyCapacity: count('Standby'),
+            StoppedCapacity: count('Stopped'),
+            ActiveScalingConfigurationId: g.activeScalingConfigurationId,
             ScalingPolicy: g.scalingPolicy,
             GroupType: 'ECS',
+            DefaultCooldown: g.defaultCooldown,
+            SystemSuspended: false,
+            SuspendedProcesses: { SuspendedProcess: [] },
+            CreationTime: minute(g.createdAt),
             LoadBalancerIds: { LoadBalancerId: g.loadBalancers.map((lb) => lb.id) },
             VServerGroups: {
               VServerGroup: [...new Set(g.vServerGroups.map((v) => v.loadBalancerId))].map(
@@ -663,6 +823,13 @@ export class EssApi {
           HealthStatus: 'Healthy',
           CreationType: i.creationType,
           Entrusted: i.entrusted,
+          ScalingConfigurationId: this.state.groups.get(i.scalingGroupId as string)
+            ?.activeScalingConfigurationId,
+          ScalingActivityId: '',
+          ZoneId: i.zoneId ?? `${this.state.groups.get(i.scalingGroupId as string)?.regionId}-a`,
+          WeightedCapacity: i.weightedCapacity,
+          CreationTime: minute(i.addedAt),
+          CreatedTime: `${new Date(i.addedAt).toISOString().slice(0, 19)}Z`,
         })),
       },
     };

@@ -29,8 +29,8 @@ export interface Activity {
   stopped: string[];
 }
 
-export type Group = SeedGroup & { desiredCapacity: number };
-export type Instance = SeedInstance;
+export type Group = SeedGroup & { desiredCapacity: number; createdAt: number };
+export type Instance = SeedInstance & { addedAt: number };
 
 export const newId = (prefix: string): string => `${prefix}-${randomBytes(8).toString('hex')}`;
 
@@ -39,6 +39,10 @@ export class EssState {
   readonly groups = new Map<string, Group>();
   readonly instances = new Map<string, Instance>();
   readonly activities = new Map<string, Activity>();
+  /** Activity ids by group, in start order: Describe calls and the in-progress check read one group's only. */
+  readonly #byGroup = new Map<string, string[]>();
+  /** Activities not yet settled: settle() visits only these. */
+  readonly #running = new Set<Activity>();
   /** Backend instances of each vServer / ALB server group, by server group id. */
   readonly backends = new Map<string, Set<string>>();
   /** Changes without an activity (DetachVServerGroups, DetachAlbServerGroups without ForceDetach). */
@@ -51,12 +55,12 @@ export class EssState {
   }
 
   /** Adds (or replaces, by id) the seed's groups and instances, leaving everything else as it is. */
-  add(seed: EmulatorSeed): void {
+  add(seed: EmulatorSeed, now = Date.now()): void {
     for (const instance of seed.aliyun.instances)
-      this.instances.set(instance.instanceId, structuredClone(instance));
+      this.instances.set(instance.instanceId, { ...structuredClone(instance), addedAt: now });
     for (const group of seed.aliyun.scalingGroups) {
       const desiredCapacity = group.desiredCapacity ?? this.membersOf(group.scalingGroupId).length;
-      this.groups.set(group.scalingGroupId, structuredClone({ ...group, desiredCapacity }));
+      this.groups.set(group.scalingGroupId, structuredClone({ ...group, desiredCapacity, createdAt: now }));
       const members = this.membersOf(group.scalingGroupId).map((i) => i.instanceId);
       for (const id of [
         ...group.vServerGroups.map((g) => g.vServerGroupId),
@@ -75,9 +79,13 @@ export class EssState {
     return [...this.instances.values()].filter((instance) => instance.scalingGroupId === scalingGroupId);
   }
 
+  activitiesOf(scalingGroupId: string): Activity[] {
+    return (this.#byGroup.get(scalingGroupId) ?? []).map((id) => this.activities.get(id) as Activity);
+  }
+
   activityInProgress(scalingGroupId: string, now: number): Activity | undefined {
     this.settle(now);
-    return [...this.activities.values()].find((a) => a.scalingGroupId === scalingGroupId && !a.settled);
+    return this.activitiesOf(scalingGroupId).find((a) => !a.settled);
   }
 
   startActivity(
@@ -117,6 +125,10 @@ export class EssState {
       if (instance) instance.lifecycleState = 'Removing';
     }
     this.activities.set(activity.id, activity);
+    const ids = this.#byGroup.get(group.scalingGroupId);
+    if (ids) ids.push(activity.id);
+    else this.#byGroup.set(group.scalingGroupId, [activity.id]);
+    this.#running.add(activity);
     return activity;
   }
 
@@ -147,8 +159,9 @@ export class EssState {
       this.#delayed.splice(i, 1);
       change.apply();
     }
-    for (const activity of this.activities.values()) {
-      if (activity.settled || activity.endsAt > now) continue;
+    for (const activity of this.#running) {
+      if (activity.endsAt > now) continue;
+      this.#running.delete(activity);
       activity.settled = true;
       const leaving = this.leavingOf(activity);
       for (const id of activity.instanceIds) {

@@ -1,10 +1,22 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { parseTc3Authorization, signTc3 } from '../../shared/providers/tencent/tc3-signer.ts';
-import type { TencentActivity, TencentState } from './tencent-state.ts';
+import { randomUUID } from 'node:crypto';
+import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
+import {
+  hostVariants,
+  parseTc3Authorization,
+  sameSecret,
+  tencentTc3Signature,
+  tencentV1Signature,
+} from '../signatures.ts';
+import type { TencentActivity, TencentGroup, TencentInstance, TencentState } from './tencent-state.ts';
 
 export interface Api3Request {
+  method: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** The query string exactly as sent, without `?` (TC3 over GET signs it as is). */
+  rawQuery: string;
+  /** Query and form parameters, parsed (GET, and the HmacSHA1 / HmacSHA256 signature methods). */
+  params: Record<string, string>;
 }
 
 export interface Api3Answer {
@@ -21,17 +33,50 @@ class Api3Error extends Error {
   }
 }
 
+const VERSION = '2018-04-19';
 const SKEW_SECONDS = 300;
 /** specs/tencent-as.md §B1: the detach-type actions allow 20 requests a second. */
 const RATE_LIMITED_ACTIONS = new Set(['DetachInstances', 'RemoveInstances']);
 const RATE_LIMIT_PER_SECOND = 20;
+/** Parameters of the signature v1 form that are not the action's own. */
+const V1_COMMON = new Set([
+  'Action',
+  'Version',
+  'Region',
+  'Timestamp',
+  'Nonce',
+  'SecretId',
+  'Signature',
+  'SignatureMethod',
+  'Token',
+  'Language',
+  'RequestClient',
+]);
 const err = (code: string, message: string) => new Api3Error(code, message);
 const header = (headers: Api3Request['headers'], name: string) => {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 };
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
-/** Tencent Cloud AS API 3.0 (2018-04-19): TC3 check, `Response` / `Response.Error` JSON, activities. */
+/** A call as the API sees it once authenticated, whichever way it was signed and sent. */
+interface Api3Call {
+  action: string;
+  region: string;
+  secretId: string;
+  payload: Record<string, unknown>;
+}
+
+/** How a Tencent API 3.0 request is signed: TC3 in the Authorization header, or v1 in the parameters. */
+export const isTencentApi3Request = (request: Pick<Api3Request, 'headers' | 'params'>): boolean =>
+  request.headers['x-tc-action'] !== undefined ||
+  (request.params.SecretId !== undefined && request.params.AccessKeyId === undefined);
+
+/**
+ * Tencent Cloud AS API 3.0 (2018-04-19), POST JSON or GET, signed with TC3-HMAC-SHA256 or with the v1
+ * HmacSHA1 / HmacSHA256 method (the SDK's `signMethod`). Every answer, errors included, is
+ * `{"Response":{...,"RequestId"}}`.
+ */
 export class TencentApi3 {
   readonly #recent = new Map<string, number[]>();
 
@@ -41,40 +86,109 @@ export class TencentApi3 {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The action a request names, before it is authenticated (for faults and the call log). */
+  static actionOf(request: Pick<Api3Request, 'headers' | 'params'>): string {
+    return header(request.headers, 'x-tc-action') ?? request.params.Action ?? 'Unknown';
+  }
+
   handle(request: Api3Request): Api3Answer {
     const requestId = randomUUID();
     try {
-      this.authenticate(request);
-      const payload = JSON.parse(request.body || '{}') as Record<string, unknown>;
-      const action = header(request.headers, 'x-tc-action') as string;
-      const region = header(request.headers, 'x-tc-region') ?? '';
-      if (RATE_LIMITED_ACTIONS.has(action))
-        this.limitRate(
-          action,
-          parseTc3Authorization(header(request.headers, 'authorization') ?? '')?.secretId ?? '',
-        );
+      const call = header(request.headers, 'x-tc-action') ? this.tc3(request) : this.v1(request);
+      if (RATE_LIMITED_ACTIONS.has(call.action)) this.limitRate(call.action, call.secretId);
       return {
         status: 200,
-        body: { Response: { ...this.act(action, region, payload), RequestId: requestId } },
+        body: { Response: { ...this.act(call.action, call.region, call.payload), RequestId: requestId } },
       };
     } catch (error) {
-      if (error instanceof SyntaxError) {
-        return {
-          status: 200,
-          body: {
-            Response: {
-              Error: { Code: 'InvalidParameter', Message: 'The body is not JSON.' },
-              RequestId: requestId,
-            },
-          },
-        };
-      }
       if (!(error instanceof Api3Error)) throw error;
       // API 3.0 answers errors with HTTP 200 and Response.Error.
-      return {
-        status: 200,
-        body: { Response: { Error: { Code: error.code, Message: error.message }, RequestId: requestId } },
-      };
+      return tencentError(error.code, error.message, requestId);
+    }
+  }
+
+  private tc3(request: Api3Request): Api3Call {
+    const { headers } = request;
+    const authorization = parseTc3Authorization(header(headers, 'authorization') ?? '');
+    if (!authorization)
+      throw err(
+        'AuthFailure.SignatureFailure',
+        'The Authorization header is not a TC3-HMAC-SHA256 signature.',
+      );
+    const secretKey = this.secrets().get(authorization.secretId);
+    if (!secretKey) throw err('AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
+    const timestamp = Number(header(headers, 'x-tc-timestamp'));
+    this.checkClock(timestamp);
+    if (header(headers, 'x-tc-version') !== VERSION)
+      throw err('InvalidParameter', `X-TC-Version must be ${VERSION}.`);
+    const method = request.method.toUpperCase();
+    if (method !== 'GET' && method !== 'POST')
+      throw err('InvalidParameter', 'Only GET and POST are supported.');
+    // The SDK signs the host without the port and takes the service from the endpoint (specs/tencent-as.md §B8).
+    const matches = hostVariants(header(headers, 'host') ?? '').some((host) =>
+      sameSecret(
+        tencentTc3Signature({
+          method,
+          query: method === 'GET' ? request.rawQuery : '',
+          headers: Object.fromEntries(
+            authorization.signedHeaders.map((name) => [
+              name,
+              name === 'host' ? host : (header(headers, name) ?? ''),
+            ]),
+          ),
+          body: method === 'GET' ? '' : request.body,
+          timestamp,
+          service: authorization.service,
+          secretKey,
+        }),
+        authorization.signature,
+      ),
+    );
+    if (!matches) throw err('AuthFailure.SignatureFailure', 'The signature does not match.');
+    return {
+      action: header(headers, 'x-tc-action') as string,
+      region: header(headers, 'x-tc-region') ?? '',
+      secretId: authorization.secretId,
+      payload: method === 'GET' ? unflatten(request.params) : parsePayload(request.body),
+    };
+  }
+
+  /** Signature v1 on the API 3.0 endpoint: METHOD + host + `/?` + the sorted parameters, HmacSHA1 or HmacSHA256. */
+  private v1(request: Api3Request): Api3Call {
+    const { params } = request;
+    for (const name of ['Action', 'Timestamp', 'Nonce', 'SecretId', 'Signature']) {
+      if (!params[name]) throw err('MissingParameter', `The parameter ${name} is missing.`);
+    }
+    const method = params.SignatureMethod ?? 'HmacSHA1';
+    if (method !== 'HmacSHA1' && method !== 'HmacSHA256')
+      throw err('InvalidParameterValue', 'SignatureMethod must be HmacSHA1 or HmacSHA256.');
+    const secretKey = this.secrets().get(params.SecretId as string);
+    if (!secretKey) throw err('AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
+    this.checkClock(Number(params.Timestamp));
+    const host = header(request.headers, 'host') ?? '';
+    const matches = hostVariants(host).some((candidate) =>
+      sameSecret(
+        tencentV1Signature(request.method, candidate, '/', params, secretKey),
+        params.Signature as string,
+      ),
+    );
+    if (!matches) throw err('AuthFailure.SignatureFailure', 'The signature does not match.');
+    if (params.Version !== VERSION) throw err('InvalidParameter', `Version must be ${VERSION}.`);
+    const own = Object.fromEntries(Object.entries(params).filter(([name]) => !V1_COMMON.has(name)));
+    return {
+      action: params.Action as string,
+      region: params.Region ?? '',
+      secretId: params.SecretId as string,
+      payload: unflatten(own),
+    };
+  }
+
+  private checkClock(timestamp: number): void {
+    if (!Number.isInteger(timestamp) || Math.abs(this.now() / 1000 - timestamp) > SKEW_SECONDS) {
+      throw err(
+        'AuthFailure.SignatureExpire',
+        'The signature expired: the timestamp is more than 5 minutes off.',
+      );
     }
   }
 
@@ -88,50 +202,6 @@ export class TencentApi3 {
     }
     recent.push(now);
     this.#recent.set(key, recent);
-  }
-
-  private authenticate({ headers, body }: Api3Request): void {
-    const authorization = parseTc3Authorization(header(headers, 'authorization') ?? '');
-    if (!authorization)
-      throw err(
-        'AuthFailure.SignatureFailure',
-        'The Authorization header is not a TC3-HMAC-SHA256 signature.',
-      );
-    const secretKey = this.secrets().get(authorization.secretId);
-    if (!secretKey) throw err('AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
-    const timestamp = Number(header(headers, 'x-tc-timestamp'));
-    if (!Number.isInteger(timestamp) || Math.abs(this.now() / 1000 - timestamp) > SKEW_SECONDS) {
-      throw err(
-        'AuthFailure.SignatureExpire',
-        'The signature expired: the timestamp is more than 5 minutes off.',
-      );
-    }
-    if (header(headers, 'x-tc-version') !== '2018-04-19')
-      throw err('InvalidParameter', 'X-TC-Version must be 2018-04-19.');
-    // The SDK signs the host without the port and takes the service from the endpoint (specs/tencent-as.md §B8).
-    const host = header(headers, 'host') ?? '';
-    const hosts = [host, host.replace(/:\d+$/, '')];
-    const given = Buffer.from(authorization.signature);
-    const matches = hosts.some((candidate) => {
-      const signedHeaders = Object.fromEntries(
-        authorization.signedHeaders.map((name) => [
-          name,
-          name === 'host' ? candidate : (header(headers, name) ?? ''),
-        ]),
-      );
-      const expected = signTc3({
-        method: 'POST',
-        headers: signedHeaders,
-        body,
-        timestamp,
-        service: authorization.service,
-        secretId: authorization.secretId,
-        secretKey,
-      });
-      const bytes = Buffer.from(expected.signature);
-      return bytes.length === given.length && timingSafeEqual(bytes, given);
-    });
-    if (!matches) throw err('AuthFailure.SignatureFailure', 'The signature does not match.');
   }
 
   private act(action: string, region: string, payload: Record<string, unknown>): Record<string, unknown> {
@@ -157,19 +227,20 @@ export class TencentApi3 {
     payload: Record<string, unknown>,
   ): Record<string, unknown> {
     const groupId = payload.AutoScalingGroupId;
-    const instanceIds = payload.InstanceIds;
+    const listed = payload.InstanceIds;
     if (typeof groupId !== 'string' || !/^asg-[A-Za-z0-9]+$/.test(groupId)) {
       throw err('InvalidParameterValue.InvalidAutoScalingGroupId', 'The AutoScalingGroupId is not valid.');
     }
     if (
-      !Array.isArray(instanceIds) ||
-      instanceIds.length === 0 ||
-      !instanceIds.every((id) => typeof id === 'string' && /^ins-/.test(id))
+      !Array.isArray(listed) ||
+      listed.length === 0 ||
+      !listed.every((id) => typeof id === 'string' && /^ins-/.test(id))
     ) {
       throw err('InvalidParameterValue.InvalidInstanceId', 'The InstanceIds are not valid.');
     }
-    if (instanceIds.length > 100)
-      throw err('InvalidParameterValue.LimitExceeded', 'At most 100 InstanceIds.');
+    if (listed.length > 100) throw err('InvalidParameterValue.LimitExceeded', 'At most 100 InstanceIds.');
+    // An id named twice is one instance: it counts once against MinSize and is acted on once.
+    const instanceIds = [...new Set(listed as string[])];
     const group = this.state.groups.get(groupId);
     if (!group || group.region !== region)
       throw err(
@@ -183,23 +254,32 @@ export class TencentApi3 {
         'The auto scaling group is in a scaling activity.',
       );
     }
-    const members = this.state.membersOf(groupId);
-    const outside = (instanceIds as string[]).filter((id) => !members.some((m) => m.instanceId === id));
+    const members = new Map(this.state.membersOf(groupId).map((m) => [m.instanceId, m]));
+    const outside = instanceIds.filter((id) => !members.has(id));
     if (outside.length > 0) {
       throw err(
         'ResourceNotFound.InstancesNotInAutoScalingGroup',
         `Instances ${outside.join(', ')} are not in the auto scaling group.`,
       );
     }
+    const busy = instanceIds.filter(
+      (id) => !instanceStateAccepted('tencent', (members.get(id) as TencentInstance).lifeCycleState),
+    );
+    if (busy.length > 0) {
+      throw err(
+        'ResourceUnavailable.InstanceInOperation',
+        `Instances ${busy.join(', ')} are not IN_SERVICE.`,
+      );
+    }
     // Below MinSize is checked only for an enabled group (specs/tencent-as.md §B1).
-    const inService = members.filter((m) => m.lifeCycleState === 'IN_SERVICE').length;
+    const inService = [...members.values()].filter((m) => m.lifeCycleState === 'IN_SERVICE').length;
     if (group.enabled && inService - instanceIds.length < group.minSize) {
       throw err(
         'ResourceInsufficient.InServiceInstanceBelowMinSize',
         'The IN_SERVICE instances would fall below MinSize.',
       );
     }
-    const activity = this.state.start(group, type, instanceIds as string[], type === 'REMOVE_INSTANCES', now);
+    const activity = this.state.start(group, type, instanceIds, type === 'REMOVE_INSTANCES', now);
     return { ActivityId: activity.id };
   }
 
@@ -213,85 +293,189 @@ export class TencentApi3 {
     const groupFilter = filters.find((f) => f.Name === 'auto-scaling-group-id')?.Values;
     const now = this.now();
     this.state.settle(now);
-    const activities = [...this.state.activities.values()].filter(
-      (a) =>
-        a.region === region &&
-        (!ids || ids.includes(a.id)) &&
-        (!groupFilter || groupFilter.includes(a.groupId)) &&
-        (since === undefined || a.startedAt >= since - 1000),
+    // Read by id or by group, never by scanning every activity the emulator ever ran.
+    const candidates = ids
+      ? [...new Set(ids)]
+          .flatMap((id) => this.state.activities.get(id) ?? [])
+          .sort((a, b) => a.startedAt - b.startedAt)
+      : groupFilter
+        ? groupFilter.flatMap((groupId) => this.state.activitiesOf(groupId))
+        : [...this.state.activities.values()];
+    const activities = candidates.filter(
+      (a) => a.region === region && (since === undefined || a.startedAt >= since - 1000),
     );
-    const limit = Math.min(100, Number(payload.Limit ?? 20));
+    const { limit, offset } = page(payload);
     return {
       TotalCount: activities.length,
-      ActivitySet: activities.slice(0, limit).map((a) => {
-        const status = this.state.statusOf(a, now);
-        const succeeded = a.settled ? new Set(this.state.succeededOf(a)) : new Set<string>();
-        const related = a.instanceIds.map((id) => ({
-          InstanceId: id,
-          InstanceStatus: !a.settled ? 'RUNNING' : succeeded.has(id) ? 'SUCCESSFUL' : 'FAILED',
-        }));
-        return {
-          AutoScalingGroupId: a.groupId,
-          ActivityId: a.id,
-          ActivityType: a.type,
-          StatusCode: status,
-          StatusMessage:
-            status === 'SUCCESSFUL'
-              ? 'Success'
-              : status === 'PARTIALLY_SUCCESSFUL'
-                ? 'Some instances failed.'
-                : status,
-          StartTime: new Date(a.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'),
-          ...(a.settled && { EndTime: new Date(a.endsAt).toISOString().replace(/\.\d+Z$/, 'Z') }),
-          ActivityRelatedInstanceSet: related,
-          RelatedInstanceSet: related,
-        };
-      }),
+      ActivitySet: activities.slice(offset, offset + limit).map((a) => this.activityView(a, now)),
+    };
+  }
+
+  private activityView(a: TencentActivity, now: number): Record<string, unknown> {
+    const status = this.state.statusOf(a, now);
+    const succeeded = a.settled ? new Set(this.state.succeededOf(a)) : new Set<string>();
+    const related = a.instanceIds.map((id) => ({
+      InstanceId: id,
+      InstanceStatus: !a.settled ? 'RUNNING' : succeeded.has(id) ? 'SUCCESSFUL' : 'FAILED',
+    }));
+    const verb = a.type === 'DETACH_INSTANCES' ? 'detach' : 'remove';
+    const message =
+      status === 'SUCCESSFUL'
+        ? 'Success'
+        : status === 'PARTIALLY_SUCCESSFUL'
+          ? 'Some instances failed.'
+          : status === 'FAILED' || status === 'CANCELLED'
+            ? `The activity ended ${status}.`
+            : '';
+    return {
+      AutoScalingGroupId: a.groupId,
+      ActivityId: a.id,
+      ActivityType: a.type,
+      StatusCode: status,
+      StatusMessage: message,
+      StatusMessageSimplified: message,
+      Cause: `A user requested to ${verb} instances.`,
+      Description: `${verb === 'detach' ? 'Detach' : 'Remove'} ${a.instanceIds.length} instance(s): ${a.instanceIds.join(', ')}`,
+      StartTime: isoSeconds(a.startedAt),
+      ...(a.settled && { EndTime: isoSeconds(a.endsAt) }),
+      CreatedTime: isoSeconds(a.startedAt),
+      ActivityRelatedInstanceSet: related,
+      RelatedInstanceSet: related,
+      LifecycleActionResultSet: [],
+      DetailedStatusMessageSet: [],
+      InvocationResultSet: [],
     };
   }
 
   private describeGroups(region: string, payload: Record<string, unknown>): Record<string, unknown> {
     const ids = payload.AutoScalingGroupIds as string[] | undefined;
     const now = this.now();
-    const groups = [...this.state.groups.values()].filter(
-      (g) => g.region === region && (!ids || ids.includes(g.autoScalingGroupId)),
-    );
+    const groups = (
+      ids ? ids.flatMap((id) => this.state.groups.get(id) ?? []) : [...this.state.groups.values()]
+    ).filter((g) => g.region === region);
+    const { limit, offset } = page(payload);
     return {
       TotalCount: groups.length,
-      AutoScalingGroupSet: groups.map((g) => {
-        const members = this.state.membersOf(g.autoScalingGroupId);
-        return {
-          AutoScalingGroupId: g.autoScalingGroupId,
-          MinSize: g.minSize,
-          MaxSize: g.maxSize,
-          InstanceCount: members.length,
-          InServiceInstanceCount: members.filter((m) => m.lifeCycleState === 'IN_SERVICE').length,
-          EnabledStatus: g.enabled ? 'ENABLED' : 'DISABLED',
-          InActivityStatus: this.state.inActivity(g.autoScalingGroupId, now)
-            ? 'IN_ACTIVITY'
-            : 'NOT_IN_ACTIVITY',
-          AutoScalingGroupStatus: 'NORMAL',
-        };
-      }),
+      AutoScalingGroupSet: groups.slice(offset, offset + limit).map((g) => this.groupView(g, now)),
+    };
+  }
+
+  private groupView(g: TencentGroup, now: number): Record<string, unknown> {
+    const members = this.state.membersOf(g.autoScalingGroupId);
+    return {
+      AutoScalingGroupId: g.autoScalingGroupId,
+      AutoScalingGroupName: g.autoScalingGroupName ?? g.autoScalingGroupId,
+      AutoScalingGroupStatus: 'NORMAL',
+      CreatedTime: isoSeconds(g.createdAt),
+      DefaultCooldown: 300,
+      DesiredCapacity: g.desiredCapacity,
+      EnabledStatus: g.enabled ? 'ENABLED' : 'DISABLED',
+      ForwardLoadBalancerSet: [],
+      InstanceCount: members.length,
+      InServiceInstanceCount: members.filter((m) => m.lifeCycleState === 'IN_SERVICE').length,
+      LaunchConfigurationId: g.launchConfigurationId,
+      LaunchConfigurationName: g.launchConfigurationId,
+      LoadBalancerIdSet: [],
+      MaxSize: g.maxSize,
+      MinSize: g.minSize,
+      ProjectId: 0,
+      SubnetIdSet: [],
+      TerminationPolicySet: ['OLDEST_INSTANCE'],
+      VpcId: 'vpc-emulator',
+      ZoneSet: g.zones,
+      RetryPolicy: 'IMMEDIATE_RETRY',
+      InActivityStatus: this.state.inActivity(g.autoScalingGroupId, now) ? 'IN_ACTIVITY' : 'NOT_IN_ACTIVITY',
+      Tags: [],
+      MultiZoneSubnetPolicy: 'PRIORITY',
+      HealthCheckType: 'CVM',
+      LoadBalancerHealthCheckGracePeriod: 0,
+      InstanceAllocationPolicy: 'LAUNCH_CONFIGURATION',
+      CapacityRebalance: false,
     };
   }
 
   private describeInstances(region: string, payload: Record<string, unknown>): Record<string, unknown> {
     const ids = payload.InstanceIds as string[] | undefined;
     this.state.settle(this.now());
-    const instances = [...this.state.instances.values()].filter((i) => {
+    const instances = (
+      ids ? ids.flatMap((id) => this.state.instances.get(id) ?? []) : [...this.state.instances.values()]
+    ).filter((i) => {
       const group = i.autoScalingGroupId ? this.state.groups.get(i.autoScalingGroupId) : undefined;
-      return group?.region === region && (!ids || ids.includes(i.instanceId));
+      return group?.region === region;
     });
+    const { limit, offset } = page(payload);
     return {
       TotalCount: instances.length,
-      AutoScalingInstanceSet: instances.map((i) => ({
-        InstanceId: i.instanceId,
-        AutoScalingGroupId: i.autoScalingGroupId,
-        LifeCycleState: i.lifeCycleState,
-        CreationType: i.creationType,
-        HealthStatus: 'HEALTHY',
-      })),
+      AutoScalingInstanceSet: instances.slice(offset, offset + limit).map((i) => {
+        const group = this.state.groups.get(i.autoScalingGroupId as string) as TencentGroup;
+        return {
+          InstanceId: i.instanceId,
+          AutoScalingGroupId: i.autoScalingGroupId,
+          AutoScalingGroupName: group.autoScalingGroupName ?? group.autoScalingGroupId,
+          LaunchConfigurationId: group.launchConfigurationId,
+          LaunchConfigurationName: group.launchConfigurationId,
+          LifeCycleState: i.lifeCycleState,
+          HealthStatus: 'HEALTHY',
+          ProtectedFromScaleIn: i.protectedFromScaleIn,
+          Zone: i.zone ?? group.zones[0] ?? `${group.region}-1`,
+          CreationType: i.creationType,
+          AddTime: isoSeconds(i.addedAt),
+          InstanceType: 'S5.MEDIUM2',
+          VersionNumber: 1,
+          WarmupStatus: 'NO_NEED_WARMUP',
+          DisasterRecoverGroupIds: [],
+        };
+      }),
     };
   }
+}
+
+/** The API 3.0 error envelope; the status is 200 unless a fault asks for another. */
+export function tencentError(
+  code: string,
+  message: string,
+  requestId = randomUUID(),
+  status = 200,
+): Api3Answer {
+  return { status, body: { Response: { Error: { Code: code, Message: message }, RequestId: requestId } } };
+}
+
+function parsePayload(body: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(body || '{}') as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw err('InvalidParameter', 'The body is not a JSON object.');
+}
+
+function page(payload: Record<string, unknown>): { limit: number; offset: number } {
+  const limit = payload.Limit === undefined ? 20 : Number(payload.Limit);
+  const offset = payload.Offset === undefined ? 0 : Number(payload.Offset);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw err('InvalidParameterValue.LimitExceeded', 'Limit must be 1 to 100.');
+  if (!Number.isInteger(offset) || offset < 0) throw err('InvalidParameterValue', 'Offset is not valid.');
+  return { limit, offset };
+}
+
+/** `Filters.0.Values.1=x` back into `{Filters:[{Values:[, 'x']}]}`, as the GET and v1 forms flatten a payload. */
+export function unflatten(params: Record<string, string>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(params)) {
+    const parts = key.split('.');
+    let node: Record<string, unknown> | unknown[] = root;
+    for (const [i, part] of parts.entries()) {
+      const last = i === parts.length - 1;
+      const slot = /^\d+$/.test(part) ? Number(part) : part;
+      const container = node as Record<string | number, unknown>;
+      if (last) container[slot] = value;
+      else {
+        container[slot] ??= /^\d+$/.test(parts[i + 1] as string) ? [] : {};
+        node = container[slot] as Record<string, unknown> | unknown[];
+      }
+    }
+  }
+  return root;
 }

@@ -23,41 +23,58 @@ export interface TencentActivity {
   settled: boolean;
 }
 
+export type TencentGroup = TencentSeedGroup & { desiredCapacity: number; createdAt: number };
+export type TencentInstance = TencentSeedInstance & { addedAt: number };
+
 const newId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 /** The Tencent AS world: groups, instances and activities, shared by the v2 and API 3.0 endpoints. */
 export class TencentState {
-  readonly groups = new Map<string, TencentSeedGroup>();
-  readonly instances = new Map<string, TencentSeedInstance>();
+  readonly groups = new Map<string, TencentGroup>();
+  readonly instances = new Map<string, TencentInstance>();
   readonly activities = new Map<string, TencentActivity>();
+  /** Activity ids by group, in start order: Describe calls and the in-activity check read one group's only. */
+  readonly #byGroup = new Map<string, string[]>();
+  /** Activities not yet settled: settle() visits only these. */
+  readonly #running = new Set<TencentActivity>();
 
   constructor(
     seed: EmulatorSeed,
     private readonly defaultDurationMs: number,
+    private readonly now: () => number = Date.now,
   ) {
     this.add(seed);
   }
 
   add(seed: EmulatorSeed): void {
-    for (const group of seed.tencent.groups)
-      this.groups.set(group.autoScalingGroupId, structuredClone(group));
+    const now = this.now();
     for (const instance of seed.tencent.instances)
-      this.instances.set(instance.instanceId, structuredClone(instance));
+      this.instances.set(instance.instanceId, { ...structuredClone(instance), addedAt: now });
+    for (const group of seed.tencent.groups) {
+      const desiredCapacity = group.desiredCapacity ?? this.membersOf(group.autoScalingGroupId).length;
+      this.groups.set(group.autoScalingGroupId, {
+        ...structuredClone(group),
+        desiredCapacity,
+        createdAt: now,
+      });
+    }
   }
 
-  membersOf(groupId: string): TencentSeedInstance[] {
+  membersOf(groupId: string): TencentInstance[] {
     return [...this.instances.values()].filter((instance) => instance.autoScalingGroupId === groupId);
+  }
+
+  activitiesOf(groupId: string): TencentActivity[] {
+    return (this.#byGroup.get(groupId) ?? []).map((id) => this.activities.get(id) as TencentActivity);
   }
 
   inActivity(groupId: string, now: number): boolean {
     this.settle(now);
-    return [...this.activities.values()].some(
-      (activity) => activity.groupId === groupId && !activity.settled,
-    );
+    return this.activitiesOf(groupId).some((activity) => !activity.settled);
   }
 
   start(
-    group: TencentSeedGroup,
+    group: TencentGroup,
     type: TencentActivity['type'],
     instanceIds: string[],
     terminate: boolean,
@@ -80,6 +97,10 @@ export class TencentState {
       if (instance) instance.lifeCycleState = 'DETACHING';
     }
     this.activities.set(activity.id, activity);
+    const ids = this.#byGroup.get(group.autoScalingGroupId);
+    if (ids) ids.push(activity.id);
+    else this.#byGroup.set(group.autoScalingGroupId, [activity.id]);
+    this.#running.add(activity);
     return activity;
   }
 
@@ -96,8 +117,9 @@ export class TencentState {
   }
 
   settle(now: number): void {
-    for (const activity of this.activities.values()) {
-      if (activity.settled || activity.endsAt > now) continue;
+    for (const activity of this.#running) {
+      if (activity.endsAt > now) continue;
+      this.#running.delete(activity);
       activity.settled = true;
       const succeeded = new Set(this.succeededOf(activity));
       for (const id of activity.instanceIds) {
@@ -112,6 +134,8 @@ export class TencentState {
         // Manually attached instances are never terminated (seed rule 1; API 3.0 RemoveInstances alike).
         if (activity.terminate && instance.creationType === 'AUTO_CREATION') instance.status = 'TERMINATED';
       }
+      const group = this.groups.get(activity.groupId);
+      if (group) group.desiredCapacity = Math.max(group.minSize, group.desiredCapacity - succeeded.size);
     }
   }
 }

@@ -1,5 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
-import { signV2, v2SignedName } from '../../shared/providers/tencent/v2-signer.ts';
+import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
+import { NonceWindow } from '../nonce-window.ts';
+import { hostVariants, sameSecret, tencentSignedName, tencentV1Signature } from '../signatures.ts';
 import type { TencentState } from './tencent-state.ts';
 
 export const V2_PATH = '/v2/index.php';
@@ -22,11 +23,25 @@ class V2Error extends Error {
 }
 
 const REPLAY_WINDOW_S = 2 * 3600;
+/** The v2 short region codes (specs/tencent-as.md §A1) and the API 3.0 names they stand for. */
+const V2_REGIONS: Record<string, string> = {
+  gz: 'ap-guangzhou',
+  sh: 'ap-shanghai',
+  bj: 'ap-beijing',
+  cd: 'ap-chengdu',
+  cq: 'ap-chongqing',
+  hk: 'ap-hongkong',
+  sg: 'ap-singapore',
+  ca: 'na-toronto',
+  usw: 'na-siliconvalley',
+  de: 'eu-frankfurt',
+};
+export const v2Region = (region: string): string => V2_REGIONS[region] ?? region;
 const v2Error = (code: number, codeDesc: string, message: string) => new V2Error(code, codeDesc, message);
 
 /** Tencent AS legacy v2 (`/v2/index.php`): v2 signature check, `code`/`codeDesc`/`message` answers. */
 export class TencentV2 {
-  readonly #nonces = new Map<string, number>();
+  readonly #nonces = new NonceWindow(REPLAY_WINDOW_S * 1000);
 
   constructor(
     private readonly state: TencentState,
@@ -37,7 +52,7 @@ export class TencentV2 {
   handle(method: string, host: string, rawParams: Record<string, string>): V2Answer {
     // Names are read as the signature reads them: `instanceIds_0` is `instanceIds.0`.
     const params = Object.fromEntries(
-      Object.entries(rawParams).map(([name, value]) => [v2SignedName(name), value]),
+      Object.entries(rawParams).map(([name, value]) => [tencentSignedName(name), value]),
     );
     try {
       this.authenticate(method, host, rawParams, params);
@@ -59,19 +74,19 @@ export class TencentV2 {
     }
     const secretKey = this.secrets().get(params.SecretId as string);
     if (!secretKey) throw v2Error(4104, 'AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
-    const expected = Buffer.from(signV2(method, host.replace(/:\d+$/, ''), V2_PATH, raw, secretKey));
-    const given = Buffer.from(params.Signature as string);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      throw v2Error(4100, 'AuthFailure.SignatureFailure', 'The signature does not match.');
-    }
-    const nowSeconds = this.now() / 1000;
-    if (Math.abs(nowSeconds - Number(params.Timestamp)) > REPLAY_WINDOW_S) {
+    // The SDK signs the host without the port; a hand-made client may sign it as sent.
+    const matches = hostVariants(host).some((candidate) =>
+      sameSecret(tencentV1Signature(method, candidate, V2_PATH, raw, secretKey), params.Signature as string),
+    );
+    if (!matches) throw v2Error(4100, 'AuthFailure.SignatureFailure', 'The signature does not match.');
+    const now = this.now();
+    if (Math.abs(now / 1000 - Number(params.Timestamp)) > REPLAY_WINDOW_S) {
       throw v2Error(4500, 'RequestReplayed', 'The Timestamp is more than 2 hours off the server time.');
     }
-    for (const [nonce, at] of this.#nonces) if (at < nowSeconds - REPLAY_WINDOW_S) this.#nonces.delete(nonce);
     const nonceKey = `${params.SecretId}:${params.Nonce}`;
-    if (this.#nonces.has(nonceKey)) throw v2Error(4500, 'RequestReplayed', 'The Nonce was used already.');
-    this.#nonces.set(nonceKey, nowSeconds);
+    if (this.#nonces.has(nonceKey, now))
+      throw v2Error(4500, 'RequestReplayed', 'The Nonce was used already.');
+    this.#nonces.add(nonceKey, now);
   }
 
   private act(params: Record<string, string>): Partial<V2Answer> {
@@ -87,9 +102,11 @@ export class TencentV2 {
     }
   }
 
+  /** The group, looked up in the call's Region (a short code or an API 3.0 name), as API 3.0 and ESS do. */
   private group(params: Record<string, string>) {
+    if (!params.Region) throw v2Error(4000, 'MissingParameter', 'The parameter Region is missing.');
     const group = this.state.groups.get(params.scalingGroupId ?? '');
-    if (!group)
+    if (!group || group.region !== v2Region(params.Region))
       throw v2Error(5100, 'InvalidParameter.ScalingGroupIdError', '(100004) Incorrect scalingGroupId.');
     return group;
   }
@@ -97,7 +114,8 @@ export class TencentV2 {
   /** Seed: tencent-as-v2-DetachInstance.md, rules 1-5. */
   private detachInstance(params: Record<string, string>): Partial<V2Answer> {
     const group = this.group(params);
-    const instanceIds = listOf(params, 'instanceIds');
+    // An id named twice is one instance: it counts once against minSize and is acted on once.
+    const instanceIds = [...new Set(listOf(params, 'instanceIds'))];
     if (instanceIds.length === 0)
       throw v2Error(4000, 'MissingParameter', 'The parameter instanceIds.n is missing.');
     const keep = params.keepInstance ?? '0';
@@ -106,6 +124,11 @@ export class TencentV2 {
     const outside = instanceIds.find((id) => !members.some((m) => m.instanceId === id));
     if (outside)
       throw v2Error(5100, 'InvalidParameter.InstanceIdError', `(100005) Incorrect instanceId ${outside}.`);
+    const busy = instanceIds.find(
+      (id) =>
+        !instanceStateAccepted('tencent', members.find((m) => m.instanceId === id)?.lifeCycleState ?? ''),
+    );
+    if (busy) throw v2Error(5100, 'InstanceInOperation', `(40006) The instance ${busy} is not in service.`);
     if (!group.enabled)
       throw v2Error(5100, 'ScalingGroupNotActive', '(40002) The scaling group is not active.');
     const now = this.now();
@@ -143,6 +166,8 @@ export class TencentV2 {
           healthStatus: 'HEALTHY',
           creationType: i.creationType === 'AUTO_CREATION' ? 'Auto' : 'Manual',
           lifeCycleState: i.lifeCycleState === 'IN_SERVICE' ? 'InService' : 'Detaching',
+          protectedFromScaleIn: i.protectedFromScaleIn ? 1 : 0,
+          addTime: v2Time(i.addedAt),
         })),
       },
     };
@@ -160,9 +185,7 @@ export class TencentV2 {
       FAILED: 4,
       CANCELLED: 5,
     } as const;
-    const activities = [...this.state.activities.values()].filter(
-      (a) => a.groupId === group.autoScalingGroupId,
-    );
+    const activities = this.state.activitiesOf(group.autoScalingGroupId);
     return {
       data: {
         totalCount: activities.length,
@@ -171,13 +194,23 @@ export class TencentV2 {
           scalingActivityId: a.id,
           type: 3,
           status: v2Status[this.state.statusOf(a, now)],
+          errorCode: 0,
+          cause: 'A user requested to detach instances.',
+          // The v2 reference spells this field so.
+          desciption: `Detach ${a.instanceIds.length} instance(s): ${a.instanceIds.join(', ')}`,
+          msg: a.settled ? (a.outcome === 'SUCCESSFUL' ? 'success' : a.outcome.toLowerCase()) : '',
           succInsList: a.settled ? this.state.succeededOf(a) : [],
           failInsList: a.settled ? a.instanceIds.filter((id) => !this.state.succeededOf(a).includes(id)) : [],
+          startTime: v2Time(a.startedAt),
+          endTime: a.settled ? v2Time(a.endsAt) : '',
         })),
       },
     };
   }
 }
+
+/** `YYYY-MM-DD hh:mm:ss`, as v2 writes times. */
+const v2Time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
 /** `name.0 .. name.N-1`, 0-based as v2 numbers lists. */
 function listOf(params: Record<string, string>, name: string): string[] {

@@ -14,7 +14,7 @@ export interface GroupSnapshot {
   checkMinSize: boolean;
   /** The cloud shows an activity running on the group (one we did not start): nothing can go until it ends. */
   activityInProgress?: boolean;
-  /** The named instances that are in the group, with their state and whether the API accepts that state. */
+  /** The named instances in the group, their state, and whether the API takes it (contracts/instance-states.ts). */
   present: { instanceId: string; state: string; acceptable: boolean }[];
 }
 

@@ -44,7 +44,8 @@ export async function postForm(
     const response = await request(url, {
       method: 'POST',
       dispatcher,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      // An empty body (a V3 call: everything in the query and headers) goes without a content type, as the SDKs send it.
+      headers: body === '' ? headers : { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body,
     });
     const text = await response.body.text();

@@ -70,6 +70,25 @@ export class EmulatorAdmin {
     );
   }
 
+  /** Random faults on every call until stopChaos (emulator/README.md, POST /admin/chaos). */
+  async chaos(config: {
+    seed?: number;
+    rates: Partial<Record<'throttle' | 'serverError' | 'dropBefore' | 'dropAfter' | 'slow', number>>;
+    slowMs?: number;
+    actions?: string[];
+  }): Promise<void> {
+    await this.post('/admin/chaos', config);
+  }
+
+  /** What chaos injected so far, by fault. */
+  async chaosStatus(): Promise<{ enabled: boolean; calls?: number; injected?: Record<string, number> }> {
+    return (await (await request(`${this.url}/admin/chaos`)).body.json()) as never;
+  }
+
+  async stopChaos(): Promise<void> {
+    await (await request(`${this.url}/admin/chaos`, { method: 'DELETE' })).body.dump();
+  }
+
   private async post(path: string, body: unknown): Promise<void> {
     const response = await request(`${this.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
     const text = await response.body.text();

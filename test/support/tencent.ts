@@ -56,12 +56,25 @@ export const aTencentRequest = (
   ...overrides,
 });
 
-/** tencentcloud-sdk-nodejs pointed at the emulator (specs/tencent-as.md §B8). */
-export function tencentSdk(emulatorUrl: string, region = 'ap-guangzhou', key = TENCENT_KEY) {
+/** tencentcloud-sdk-nodejs pointed at the emulator (specs/tencent-as.md §B8), POST TC3 unless told otherwise. */
+export function tencentSdk(
+  emulatorUrl: string,
+  region = 'ap-guangzhou',
+  key = TENCENT_KEY,
+  options: { reqMethod?: 'POST' | 'GET'; signMethod?: 'TC3-HMAC-SHA256' | 'HmacSHA256' | 'HmacSHA1' } = {},
+) {
   const { host } = new URL(emulatorUrl);
   return new tencentcloud.as.v20180419.Client({
     credential: key,
     region,
-    profile: { httpProfile: { endpoint: host, protocol: 'http://', reqMethod: 'POST', reqTimeout: 5 } },
+    profile: {
+      ...(options.signMethod && { signMethod: options.signMethod }),
+      httpProfile: {
+        endpoint: host,
+        protocol: 'http://',
+        reqMethod: options.reqMethod ?? 'POST',
+        reqTimeout: 5,
+      },
+    },
   });
 }

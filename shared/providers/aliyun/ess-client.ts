@@ -3,6 +3,7 @@ import type { Agent } from 'undici';
 import { z } from 'zod';
 import { DetachError } from '../../errors.ts';
 import { postForm } from '../http.ts';
+import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';
 import { essEndpoint } from './ess-endpoints.ts';
 import { essError } from './ess-errors.ts';
 import { canonicalQuery, percentEncode, rpcTimestamp, signRpc } from './rpc-signer.ts';
@@ -22,6 +23,8 @@ export interface EssClientOptions {
   endpointOverride?: string;
   now?: () => Date;
   nonce?: () => string;
+  /** `rpc` (signature 1.0, HMAC-SHA1, the default) or `v3` (ACS3-HMAC-SHA256, the Authorization header). */
+  signatureVersion?: 'rpc' | 'v3';
 }
 
 export type EssParams = Record<string, string | number | boolean | undefined>;
@@ -267,27 +270,18 @@ export class EssClient {
 
   /** One signed call. Every attempt gets a fresh nonce and timestamp; idempotency rides on ClientToken. */
   async call(action: string, region: string, operationParams: EssParams): Promise<unknown> {
-    const { dispatcher, endpointOverride } = this.#options;
     const credentials = await this.#options.credentials();
     const now = this.#options.now?.() ?? new Date();
-    const params: Record<string, string> = {
-      Action: action,
-      Version: '2014-08-28',
-      Format: 'JSON',
-      RegionId: region,
-      AccessKeyId: credentials.accessKeyId,
-      SignatureMethod: 'HMAC-SHA1',
-      SignatureVersion: '1.0',
-      SignatureNonce: this.#options.nonce?.() ?? randomUUID(),
-      Timestamp: rpcTimestamp(now),
-      ...(credentials.securityToken && { SecurityToken: credentials.securityToken }),
-    };
+    const nonce = this.#options.nonce?.() ?? randomUUID();
+    const endpoint = this.#options.endpointOverride ?? essEndpoint(region);
+    const operation: Record<string, string> = { RegionId: region };
     for (const [key, value] of Object.entries(operationParams)) {
-      if (value !== undefined) params[key] = String(value);
+      if (value !== undefined) operation[key] = String(value);
     }
-    const signature = signRpc('POST', params, credentials.accessKeySecret);
-    const body = `${canonicalQuery(params)}&Signature=${percentEncode(signature)}`;
-    const response = await postForm(dispatcher, endpointOverride ?? essEndpoint(region), body);
+    const response =
+      this.#options.signatureVersion === 'v3'
+        ? await this.sendV3(endpoint, action, operation, credentials, now, nonce)
+        : await this.sendRpc(endpoint, action, operation, credentials, now, nonce);
     let json: unknown;
     try {
       json = JSON.parse(response.text);
@@ -308,6 +302,60 @@ export class EssClient {
       );
     }
     throw essError(error.data.Code, error.data.Message, response.status, error.data.RequestId);
+  }
+
+  private sendRpc(
+    endpoint: string,
+    action: string,
+    operation: Record<string, string>,
+    credentials: EssCredentials,
+    now: Date,
+    nonce: string,
+  ) {
+    const params: Record<string, string> = {
+      Action: action,
+      Version: '2014-08-28',
+      Format: 'JSON',
+      AccessKeyId: credentials.accessKeyId,
+      SignatureMethod: 'HMAC-SHA1',
+      SignatureVersion: '1.0',
+      SignatureNonce: nonce,
+      Timestamp: rpcTimestamp(now),
+      ...(credentials.securityToken && { SecurityToken: credentials.securityToken }),
+      ...operation,
+    };
+    const signature = signRpc('POST', params, credentials.accessKeySecret);
+    const body = `${canonicalQuery(params)}&Signature=${percentEncode(signature)}`;
+    return postForm(this.#options.dispatcher, endpoint, body);
+  }
+
+  /** V3: the operation's parameters in the query, an empty body, everything else in signed headers. */
+  private sendV3(
+    endpoint: string,
+    action: string,
+    operation: Record<string, string>,
+    credentials: EssCredentials,
+    now: Date,
+    nonce: string,
+  ) {
+    const url = new URL(endpoint);
+    const signed = signAcs3({
+      method: 'POST',
+      query: operation,
+      headers: {
+        host: url.host,
+        'x-acs-action': action,
+        'x-acs-version': '2014-08-28',
+        'x-acs-date': acs3Date(now),
+        'x-acs-signature-nonce': nonce,
+        ...(credentials.securityToken && { 'x-acs-security-token': credentials.securityToken }),
+      },
+      body: '',
+      accessKeyId: credentials.accessKeyId,
+      accessKeySecret: credentials.accessKeySecret,
+    });
+    const { host: _host, ...headers } = signed.headers;
+    return postForm(this.#options.dispatcher, `${url.origin}/?${acs3CanonicalQuery(operation)}`, '', headers);
   }
 }
 

@@ -1,4 +1,5 @@
 import { DetachError, type ErrorKind } from '../../errors.ts';
+import { scrubCloudMessage } from '../scrub-cloud-message.ts';
 
 /**
  * Every ESS error code we know, in one table: the seeds' codes for the detach actions, then the common
@@ -56,7 +57,7 @@ export const essError = (
   httpStatus: number,
   cloudRequestId?: string,
 ): DetachError =>
-  new DetachError(code, message, classifyEssError(code, httpStatus), {
+  new DetachError(code, scrubCloudMessage(message), classifyEssError(code, httpStatus), {
     httpStatus,
     ...(cloudRequestId && { cloudRequestId }),
   });

@@ -1,4 +1,5 @@
 import type { ActionRequest } from '../../contracts/index.ts';
+import { instanceStateAccepted } from '../../contracts/instance-states.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
 import { type GroupSnapshot, MISSING_GROUP } from '../../detach/preflight.ts';
@@ -49,9 +50,6 @@ export function stillAttached(operation: ActionRequest, group: EssScalingGroup |
   }
   return false;
 }
-
-/** Instance states DetachInstances and RemoveInstances refuse: still joining, or already leaving. */
-const ESS_REFUSED_STATES = new Set(['Pending', 'Pending:Wait', 'Removing', 'Removing:Wait']);
 
 /** The ScalingProvider port over Alibaba Cloud ESS. */
 export class EssProvider implements ScalingProvider {
@@ -154,7 +152,7 @@ export class EssProvider implements ScalingProvider {
       (i) => ({
         instanceId: i.InstanceId,
         state: i.LifecycleState,
-        acceptable: !ESS_REFUSED_STATES.has(i.LifecycleState),
+        acceptable: instanceStateAccepted('aliyun', i.LifecycleState),
       }),
     );
     return {

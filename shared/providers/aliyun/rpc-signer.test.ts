@@ -17,7 +17,7 @@ interface Vector {
 }
 
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../../shared/specs/aliyun-ess-vectors.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../test/fixtures/aliyun-ess-vectors.json', import.meta.url), 'utf8'),
 ) as { documented: Vector[]; popcore: Vector[] };
 
 describe('RPC signature 1.0 against the published vectors', () => {

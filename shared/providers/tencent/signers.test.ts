@@ -7,7 +7,7 @@ import { parseTc3Authorization, signTc3 } from './tc3-signer.ts';
 import { signV2, v2StringToSign } from './v2-signer.ts';
 
 const read = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../../../shared/specs/${name}`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url), 'utf8'));
 const V2_KEY = 'Gu5t9xGARNpq86cd98joQYCN3Cozk1qA';
 const TC3 = {
   secretId: 'AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE',

@@ -1,4 +1,5 @@
 import { DetachError, type ErrorKind } from '../../errors.ts';
+import { scrubCloudMessage } from '../scrub-cloud-message.ts';
 
 /** API 3.0 error codes (specs/tencent-as.md §B5), by exact code; prefixes below catch the families. */
 export const TENCENT_API3_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
@@ -78,7 +79,7 @@ export function classifyTencentV2Error(code: number, codeDesc: string, message: 
 }
 
 export const tencentError = (code: string, message: string, httpStatus: number, requestId?: string) =>
-  new DetachError(code, message, classifyTencentError(code, httpStatus), {
+  new DetachError(code, scrubCloudMessage(message), classifyTencentError(code, httpStatus), {
     httpStatus,
     ...(requestId && { cloudRequestId: requestId }),
   });
@@ -86,6 +87,6 @@ export const tencentError = (code: string, message: string, httpStatus: number, 
 export const tencentV2Error = (code: number, codeDesc: string, message: string) =>
   new DetachError(
     codeDesc || `V2.${code}`,
-    message || `Tencent v2 answered code ${code}`,
+    message ? scrubCloudMessage(message) : `Tencent v2 answered code ${code}`,
     classifyTencentV2Error(code, codeDesc, message),
   );

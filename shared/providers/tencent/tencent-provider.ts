@@ -4,6 +4,7 @@ import type {
   TencentDetachInstancesRequest,
   TencentRemoveInstancesRequest,
 } from '../../contracts/index.ts';
+import { instanceStateAccepted } from '../../contracts/instance-states.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
 import { type GroupSnapshot, MISSING_GROUP } from '../../detach/preflight.ts';
@@ -135,7 +136,7 @@ export class TencentProvider implements ScalingProvider {
       (i) => ({
         instanceId: i.InstanceId,
         state: i.LifeCycleState,
-        acceptable: i.LifeCycleState === 'IN_SERVICE',
+        acceptable: instanceStateAccepted('tencent', i.LifeCycleState),
       }),
     );
     const enabled = group.EnabledStatus === 'ENABLED';
