@@ -2,12 +2,13 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { compose } from '../shared/composition.ts';
 import type { Action } from '../shared/contracts/index.ts';
 import { RetryLater, submitRequest } from '../shared/detach/submit.ts';
-import { logger, metrics } from '../shared/observability.ts';
+import { logger, metrics, tracer } from '../shared/observability.ts';
 import { deliveryOf } from './sqs-delivery.ts';
 
 /**
@@ -53,5 +54,6 @@ export function createRequestHandler(action: Action) {
     }),
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics));
 }

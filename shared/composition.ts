@@ -8,6 +8,7 @@ import type { CallbackDeps } from './detach/callbacks.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
 import { DetachError } from './errors.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
+import { traceCloudCalls, tracer } from './observability.ts';
 import { EssClient, EssCredentials } from './providers/aliyun/ess-client.ts';
 import { EssProvider } from './providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from './providers/http.ts';
@@ -15,9 +16,10 @@ import { TencentAsClient, TencentCredentials } from './providers/tencent/as-clie
 import { TencentProvider } from './providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from './providers/tencent/v2-client.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
-import { HttpCallbackSender } from './publish/http-callback-sender.ts';
+import { type CallbackPolicy, HttpCallbackSender } from './publish/http-callback-sender.ts';
 import { SqsRequestQueue } from './queue/sqs-request-queue.ts';
 import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
+import type { SecretPair } from './signing/webhook-signature.ts';
 
 /**
  * The composition root: config and adapters, built once per process at module scope of each handler.
@@ -30,11 +32,14 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
     connectionsPerOrigin: 32,
   });
-  const ess = new EssClient({
-    credentials: essCredentials(config),
-    dispatcher,
-    ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
-  });
+  const ess = traceCloudCalls(
+    'ESS',
+    new EssClient({
+      credentials: essCredentials(config),
+      dispatcher,
+      ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
+    }),
+  );
   const tencent = {
     credentials: tencentCredentials(config),
     dispatcher,
@@ -42,23 +47,40 @@ export function compose(env: Record<string, string | undefined> = process.env) {
   const providers: ProviderRegistry = {
     aliyun: new EssProvider(ess),
     tencent: new TencentProvider(
-      new TencentAsClient({
-        ...tencent,
-        ...(config.TENCENT_AS_ENDPOINT && { endpointOverride: config.TENCENT_AS_ENDPOINT }),
-      }),
-      new TencentV2Client({
-        ...tencent,
-        ...(config.TENCENT_V2_ENDPOINT && { endpointOverride: config.TENCENT_V2_ENDPOINT }),
-      }),
+      traceCloudCalls(
+        'TencentAS',
+        new TencentAsClient({
+          ...tencent,
+          ...(config.TENCENT_AS_ENDPOINT && { endpointOverride: config.TENCENT_AS_ENDPOINT }),
+        }),
+      ),
+      traceCloudCalls(
+        'TencentASv2',
+        new TencentV2Client({
+          ...tencent,
+          ...(config.TENCENT_V2_ENDPOINT && { endpointOverride: config.TENCENT_V2_ENDPOINT }),
+        }),
+      ),
     ),
   };
   const clock: Clock = { now: () => new Date() };
-  const ledger = new DynamoDbLedger(new DynamoDBClient({}), config.LEDGER_TABLE);
-  const webhookSecret = webhookSecretOf(config);
-  const callbacks: CallbackDeps | undefined = webhookSecret && {
+  const ledger = new DynamoDbLedger(tracer.captureAWSv3Client(new DynamoDBClient({})), config.LEDGER_TABLE);
+  const webhookSecret = secretPairOf(
+    config.WEBHOOK_SECRET_PARAMETER,
+    config.WEBHOOK_SECRET,
+    config.WEBHOOK_PREVIOUS_SECRET,
+  );
+  const callbackSecret = secretPairOf(
+    config.CALLBACK_SECRET_PARAMETER,
+    config.CALLBACK_SECRET,
+    config.CALLBACK_PREVIOUS_SECRET,
+  );
+  const callbacks: CallbackDeps | undefined = callbackSecret && {
     ledger,
     clock,
-    callbacks: new HttpCallbackSender(dispatcher, webhookSecret),
+    callbacks: new HttpCallbackSender(callbackSecret, callbackPolicyOf(config), {
+      connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+    }),
     callbackRetry: {
       baseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,
       maxSeconds: 3600,
@@ -66,7 +88,7 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     },
   };
   // Queue URLs carry the host; the client's own endpoint (regional, or AWS_ENDPOINT_URL_SQS locally) is used instead.
-  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
   return {
     config,
     clock,
@@ -76,7 +98,10 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
     activityHoldMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
     ledger,
-    publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
+    publisher: new EventBridgePublisher(
+      tracer.captureAWSv3Client(new EventBridgeClient({})),
+      config.EVENT_BUS_NAME,
+    ),
     ...(callbacks && { callbacks }),
     retryDelay: new SqsRetryDelay(sqs),
     requestQueue: new SqsRequestQueue(sqs, config.REQUEST_QUEUE_URLS ?? {}),
@@ -84,14 +109,32 @@ export function compose(env: Record<string, string | undefined> = process.env) {
   };
 }
 
-/** The shared secret of the webhook and the callbacks; without one, the webhook refuses everything (401). */
-function webhookSecretOf(config: Config): (() => Promise<string>) | undefined {
-  if (config.WEBHOOK_SECRET_PARAMETER) {
-    return fromParameter(config.WEBHOOK_SECRET_PARAMETER, z.string().min(16), 'webhook', undefined);
-  }
-  const fixed = config.WEBHOOK_SECRET;
-  return fixed ? async () => fixed : undefined;
+/**
+ * The webhook's secrets, or the callbacks' (never the same: a callback receiver must not be able to sign webhook
+ * requests). Without one, the webhook refuses everything (401) and no callback is sent.
+ */
+function secretPairOf(
+  parameter: string | undefined,
+  current: string | undefined,
+  previous: string | undefined,
+): (() => Promise<SecretPair>) | undefined {
+  if (parameter) return fromParameter(parameter, SecretPairSchema, 'webhook or callback secret');
+  if (!current) return undefined;
+  const fixed: SecretPair = { current, ...(previous && { previous }) };
+  return async () => fixed;
 }
+
+const SecretPairSchema: z.ZodType<SecretPair> = z.strictObject({
+  current: z.string().min(16),
+  previous: z.string().min(16).optional(),
+});
+
+const callbackPolicyOf = (config: Config): CallbackPolicy => ({
+  requireHttps: config.CALLBACK_REQUIRE_HTTPS,
+  allowPrivateAddresses: config.CALLBACK_ALLOW_PRIVATE_ADDRESSES,
+  deadlineMs: config.CALLBACK_DEADLINE_MS,
+  ...(config.CALLBACK_ALLOWED_HOSTS && { allowedHosts: config.CALLBACK_ALLOWED_HOSTS }),
+});
 
 /**
  * Credentials read from an SSM SecureString at run time, cached five minutes. A parameter that does not exist,
