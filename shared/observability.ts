@@ -18,10 +18,14 @@ interface ActionClient {
  * Wraps a cloud client's `call` so that each API call is an X-Ray subsegment named `<service>.<Action>` (e.g.
  * `ESS.DetachInstances`), errors recorded on it. Outside a traced invocation it only calls through.
  */
-export function traceCloudCalls<T extends ActionClient>(service: string, client: T): T {
+export function traceCloudCalls<T extends ActionClient>(
+  service: string,
+  client: T,
+  tracing: Pick<Tracer, 'isTracingEnabled' | 'getSegment'> = tracer,
+): T {
   const call = client.call.bind(client) as (action: string, ...rest: unknown[]) => Promise<unknown>;
   const traced = (action: string, ...rest: unknown[]): Promise<unknown> => {
-    const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+    const parent = tracing.isTracingEnabled() ? tracing.getSegment() : undefined;
     if (!parent) return call(action, ...rest);
     // Not made the current segment: calls run concurrently, and nothing is traced beneath them.
     const subsegment = parent.addNewSubsegment(`${service}.${action}`);
