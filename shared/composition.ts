@@ -2,7 +2,7 @@ import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type Config, parseConfig } from './config.ts';
 import type { CallbackDeps } from './detach/callbacks.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
@@ -16,10 +16,10 @@ import { TencentAsClient, TencentCredentials } from './providers/tencent/as-clie
 import { TencentProvider } from './providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from './providers/tencent/v2-client.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
-import { type CallbackPolicy, HttpCallbackSender } from './publish/http-callback-sender.ts';
+import { callbackPolicyOf, HttpCallbackSender } from './publish/http-callback-sender.ts';
 import { SqsRequestQueue } from './queue/sqs-request-queue.ts';
 import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
-import type { SecretPair } from './signing/webhook-signature.ts';
+import { type SecretPair, SecretPairSchema } from './signing/webhook-signature.ts';
 
 /**
  * The composition root: config and adapters, built once per process at module scope of each handler.
@@ -32,20 +32,18 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
     connectionsPerOrigin: 32,
   });
-  const ess = traceCloudCalls(
-    'ESS',
-    new EssClient({
-      credentials: essCredentials(config),
-      dispatcher,
-      ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
-    }),
-  );
+  const ess = new EssClient({
+    credentials: essCredentials(config),
+    dispatcher,
+    ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
+  });
   const tencent = {
     credentials: tencentCredentials(config),
     dispatcher,
   };
   const providers: ProviderRegistry = {
-    aliyun: new EssProvider(ess),
+    // Each cloud API call is an X-Ray subsegment named by its action.
+    aliyun: new EssProvider(traceCloudCalls('ESS', ess)),
     tencent: new TencentProvider(
       traceCloudCalls(
         'TencentAS',
@@ -123,18 +121,6 @@ function secretPairOf(
   const fixed: SecretPair = { current, ...(previous && { previous }) };
   return async () => fixed;
 }
-
-const SecretPairSchema: z.ZodType<SecretPair> = z.strictObject({
-  current: z.string().min(16),
-  previous: z.string().min(16).optional(),
-});
-
-const callbackPolicyOf = (config: Config): CallbackPolicy => ({
-  requireHttps: config.CALLBACK_REQUIRE_HTTPS,
-  allowPrivateAddresses: config.CALLBACK_ALLOW_PRIVATE_ADDRESSES,
-  deadlineMs: config.CALLBACK_DEADLINE_MS,
-  ...(config.CALLBACK_ALLOWED_HOSTS && { allowedHosts: config.CALLBACK_ALLOWED_HOSTS }),
-});
 
 /**
  * Credentials read from an SSM SecureString at run time, cached five minutes. A parameter that does not exist,

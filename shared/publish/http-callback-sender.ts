@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
+import type { Config } from '../config.ts';
 import type { CallbackFailureCode, CompletionEvent } from '../contracts/index.ts';
 import type { CallbackSender } from '../detach/callbacks.ts';
 import { DetachError } from '../errors.ts';
@@ -21,6 +22,13 @@ export interface CallbackPolicy {
   /** Connect, send and answer of one callback, all told. */
   deadlineMs: number;
 }
+
+export const callbackPolicyOf = (config: Config): CallbackPolicy => ({
+  requireHttps: config.CALLBACK_REQUIRE_HTTPS,
+  allowPrivateAddresses: config.CALLBACK_ALLOW_PRIVATE_ADDRESSES,
+  deadlineMs: config.CALLBACK_DEADLINE_MS,
+  ...(config.CALLBACK_ALLOWED_HOSTS && { allowedHosts: config.CALLBACK_ALLOWED_HOSTS }),
+});
 
 /**
  * What the ledger and the status API keep of a failed callback: one of these codes, never the receiver's answer

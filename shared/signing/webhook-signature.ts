@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 
 /**
  * The webhook and callback signature, the scheme Stripe uses: header `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`
@@ -15,6 +16,12 @@ export interface SecretPair {
   current: string;
   previous?: string;
 }
+
+/** How a pair is stored (an SSM SecureString of JSON). */
+export const SecretPairSchema: z.ZodType<SecretPair> = z.strictObject({
+  current: z.string().min(16),
+  previous: z.string().min(16).optional(),
+});
 
 export const secretsOf = (pair: SecretPair): string[] =>
   pair.previous === undefined ? [pair.current] : [pair.current, pair.previous];
