@@ -7,10 +7,11 @@ import { startEmulator } from '../emulator/server.ts';
 import { createLedgerTable, freePort, LOCAL_AWS, startDynamoDb } from '../local/services.ts';
 import type { CompletionEvent } from '../shared/contracts/index.ts';
 import { chunk } from '../shared/detach/collections.ts';
+import { leaseFor } from '../shared/detach/dispatch.ts';
 import { pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
-import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
+import { DynamoDbLedger, pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
@@ -38,6 +39,8 @@ const dispatchSettings = {
   maxAttempts: 8,
   retry: { baseSeconds: 5, maxSeconds: 300 },
   activityHoldMs: 3_600_000,
+  // The deployed defaults (HTTP connect 3 s, response 10 s).
+  ...leaseFor({ connectTimeoutMs: 3_000, responseTimeoutMs: 10_000 }),
 };
 const lines: string[] = [];
 const report = (line: string) => {
@@ -180,7 +183,7 @@ try {
         createdAt: new Date(now).toISOString(),
         updatedAt: new Date(now).toISOString(),
         submittedAt: new Date(now).toISOString(),
-        pendingShard: 'P',
+        pendingShard: pendingShardOf(requestId),
       } as OperationRecord & { pendingShard: string };
     });
     for (const batch of chunk(items, 25)) {
@@ -217,7 +220,7 @@ try {
     report('|---|---|---|');
     report(`| operations examined | ${summary.examined} | 10,000 |`);
     report(`| DescribeScalingActivities calls | ${describeCalls} | 500 |`);
-    report(`| still in progress after the pass | ${summary.stillInProgress} | 10,000 |`);
+    report(`| still open after the pass | ${summary.open} | 10,000 |`);
     report(`| wall time | ${(wall / 1000).toFixed(1)} s | |`);
     report(
       `| peak RSS (whole bench process, sampled every 20 ms) | ${Math.round(peak / 2 ** 20)} MiB (${Math.round(rssBefore / 2 ** 20)} MiB before the pass) | |`,
@@ -256,15 +259,11 @@ try {
         preflight: false,
         dryRun: false,
       };
-      await ledger.begin(
-        { action: 'detach-instances', request, requestId: request.requestId, clientToken: request.requestId },
-        new Date(),
-      );
-      const result = await providers.aliyun.submit(
-        { action: 'detach-instances', request },
-        { clientToken: request.requestId },
-      );
-      await ledger.markSubmitted(request.requestId, result, new Date());
+      await submitRequest({ ledger, publisher, providers, clock, ...dispatchSettings }, 'detach-instances', {
+        body: request,
+        messageId: request.requestId,
+        receiveCount: 1,
+      });
     }
     // The deployed schedule: an invocation a minute, each passing every 5 s for 45 s (POLL_LOOP_SECONDS).
     const deadline = Date.now() + 55_000;

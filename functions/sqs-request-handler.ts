@@ -2,6 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { compose } from '../shared/composition.ts';
@@ -9,7 +10,7 @@ import type { Action } from '../shared/contracts/index.ts';
 import { giveUpDelivery } from '../shared/detach/rejection.ts';
 import { retryDelaySeconds } from '../shared/detach/retry.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
-import { logger, metrics } from '../shared/observability.ts';
+import { logger, metrics, tracer } from '../shared/observability.ts';
 import { deliveryOf } from './sqs-delivery.ts';
 
 /**
@@ -53,5 +54,6 @@ export function createRequestHandler(action: Action) {
     processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false }),
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics));
 }

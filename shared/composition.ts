@@ -2,13 +2,14 @@ import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type Config, parseConfig } from './config.ts';
 import type { CallbackDeps } from './detach/callbacks.ts';
 import { leaseFor } from './detach/dispatch.ts';
 import type { Clock, ProviderRegistry } from './detach/ports.ts';
 import { DetachError } from './errors.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
+import { traceCloudCalls, tracer } from './observability.ts';
 import { EssClient, EssCredentials } from './providers/aliyun/ess-client.ts';
 import { EssProvider } from './providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from './providers/http.ts';
@@ -16,9 +17,10 @@ import { TencentAsClient, TencentCredentials } from './providers/tencent/as-clie
 import { TencentProvider } from './providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from './providers/tencent/v2-client.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
-import { HttpCallbackSender } from './publish/http-callback-sender.ts';
+import { callbackPolicyOf, HttpCallbackSender } from './publish/http-callback-sender.ts';
 import { SqsRequestQueue } from './queue/sqs-request-queue.ts';
 import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
+import { type SecretPair, SecretPairSchema } from './signing/webhook-signature.ts';
 
 /**
  * The composition root: config and adapters, built once per process at module scope of each handler.
@@ -41,25 +43,45 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     dispatcher,
   };
   const providers: ProviderRegistry = {
-    aliyun: new EssProvider(ess),
+    // Each cloud API call is an X-Ray subsegment named by its action.
+    aliyun: new EssProvider(traceCloudCalls('ESS', ess)),
     tencent: new TencentProvider(
-      new TencentAsClient({
-        ...tencent,
-        ...(config.TENCENT_AS_ENDPOINT && { endpointOverride: config.TENCENT_AS_ENDPOINT }),
-      }),
-      new TencentV2Client({
-        ...tencent,
-        ...(config.TENCENT_V2_ENDPOINT && { endpointOverride: config.TENCENT_V2_ENDPOINT }),
-      }),
+      traceCloudCalls(
+        'TencentAS',
+        new TencentAsClient({
+          ...tencent,
+          ...(config.TENCENT_AS_ENDPOINT && { endpointOverride: config.TENCENT_AS_ENDPOINT }),
+        }),
+      ),
+      traceCloudCalls(
+        'TencentASv2',
+        new TencentV2Client({
+          ...tencent,
+          ...(config.TENCENT_V2_ENDPOINT && { endpointOverride: config.TENCENT_V2_ENDPOINT }),
+        }),
+      ),
     ),
   };
   const clock: Clock = { now: () => new Date() };
-  const ledger = new DynamoDbLedger(new DynamoDBClient({}), config.LEDGER_TABLE);
-  const webhookSecret = webhookSecretOf(config);
-  const callbacks: CallbackDeps | undefined = webhookSecret && {
+  const ledger = new DynamoDbLedger(tracer.captureAWSv3Client(new DynamoDBClient({})), config.LEDGER_TABLE, {
+    retentionDays: config.RETENTION_DAYS,
+  });
+  const webhookSecret = secretPairOf(
+    config.WEBHOOK_SECRET_PARAMETER,
+    config.WEBHOOK_SECRET,
+    config.WEBHOOK_PREVIOUS_SECRET,
+  );
+  const callbackSecret = secretPairOf(
+    config.CALLBACK_SECRET_PARAMETER,
+    config.CALLBACK_SECRET,
+    config.CALLBACK_PREVIOUS_SECRET,
+  );
+  const callbacks: CallbackDeps | undefined = callbackSecret && {
     ledger,
     clock,
-    callbacks: new HttpCallbackSender(dispatcher, webhookSecret),
+    callbacks: new HttpCallbackSender(callbackSecret, callbackPolicyOf(config), {
+      connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+    }),
     callbackRetry: {
       baseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,
       maxSeconds: 3600,
@@ -67,7 +89,7 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     },
   };
   // Queue URLs carry the host; the client's own endpoint (regional, or AWS_ENDPOINT_URL_SQS locally) is used instead.
-  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
   return {
     config,
     clock,
@@ -82,7 +104,10 @@ export function compose(env: Record<string, string | undefined> = process.env) {
       responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
     }),
     ledger,
-    publisher: new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
+    publisher: new EventBridgePublisher(
+      tracer.captureAWSv3Client(new EventBridgeClient({})),
+      config.EVENT_BUS_NAME,
+    ),
     ...(callbacks && { callbacks }),
     retryDelay: new SqsRetryDelay(sqs),
     requestQueue: new SqsRequestQueue(sqs, config.REQUEST_QUEUE_URLS ?? {}),
@@ -90,13 +115,19 @@ export function compose(env: Record<string, string | undefined> = process.env) {
   };
 }
 
-/** The shared secret of the webhook and the callbacks; without one, the webhook refuses everything (401). */
-function webhookSecretOf(config: Config): (() => Promise<string>) | undefined {
-  if (config.WEBHOOK_SECRET_PARAMETER) {
-    return fromParameter(config.WEBHOOK_SECRET_PARAMETER, z.string().min(16), 'webhook', undefined);
-  }
-  const fixed = config.WEBHOOK_SECRET;
-  return fixed ? async () => fixed : undefined;
+/**
+ * The webhook's secrets, or the callbacks' (never the same: a callback receiver must not be able to sign webhook
+ * requests). Without one, the webhook refuses everything (401) and no callback is sent.
+ */
+function secretPairOf(
+  parameter: string | undefined,
+  current: string | undefined,
+  previous: string | undefined,
+): (() => Promise<SecretPair>) | undefined {
+  if (parameter) return fromParameter(parameter, SecretPairSchema, 'webhook or callback secret');
+  if (!current) return undefined;
+  const fixed: SecretPair = { current, ...(previous && { previous }) };
+  return async () => fixed;
 }
 
 /**

@@ -42,3 +42,43 @@ describe('parseConfig', () => {
     ).toThrow(expect.objectContaining({ message: expect.not.stringContaining('shh') }));
   });
 });
+
+describe('parseConfig: callbacks, secrets and retention', () => {
+  const deployed = { ...base, ALIYUN_CREDENTIALS_PARAMETER: '/p' };
+
+  it('defaults to https-only callbacks to public addresses, a 10 s deadline and 90 days of retention', () => {
+    const config = parseConfig(deployed);
+
+    expect(config).toMatchObject({
+      CALLBACK_REQUIRE_HTTPS: true,
+      CALLBACK_ALLOW_PRIVATE_ADDRESSES: false,
+      CALLBACK_DEADLINE_MS: 10_000,
+      RETENTION_DAYS: 90,
+    });
+    expect(config.CALLBACK_ALLOWED_HOSTS).toBeUndefined();
+  });
+
+  it('reads the flags, the host allowlist (trimmed, lower case) and the retention', () => {
+    const config = parseConfig({
+      ...deployed,
+      CALLBACK_REQUIRE_HTTPS: 'false',
+      CALLBACK_ALLOW_PRIVATE_ADDRESSES: 'true',
+      CALLBACK_ALLOWED_HOSTS: ' Hooks.Example.com, api.example.org ,',
+      RETENTION_DAYS: '30',
+    });
+
+    expect(config).toMatchObject({
+      CALLBACK_REQUIRE_HTTPS: false,
+      CALLBACK_ALLOW_PRIVATE_ADDRESSES: true,
+      CALLBACK_ALLOWED_HOSTS: ['hooks.example.com', 'api.example.org'],
+      RETENTION_DAYS: 30,
+    });
+  });
+
+  it('refuses a flag that is not true or false, and a retention of zero days', () => {
+    expect(() => parseConfig({ ...deployed, CALLBACK_REQUIRE_HTTPS: 'yes' })).toThrow(
+      /CALLBACK_REQUIRE_HTTPS/,
+    );
+    expect(() => parseConfig({ ...deployed, RETENTION_DAYS: '0' })).toThrow(/RETENTION_DAYS/);
+  });
+});

@@ -6,6 +6,16 @@ const optional = <T extends z.ZodType>(schema: T) =>
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+const flag = (fallback: boolean) =>
+  z.preprocess(
+    (value) => (value === '' || value === undefined ? undefined : value),
+    z
+      .enum(['true', 'false'])
+      .transform((value) => value === 'true')
+      // zod 4: a default is the output value, not parsed again.
+      .default(fallback),
+  );
+
 /** Every setting the functions read, parsed once at cold start. A bad value stops the function with its name. */
 export const ConfigSchema = z.object({
   LEDGER_TABLE: z.string().min(1),
@@ -26,10 +36,22 @@ export const ConfigSchema = z.object({
   /** Replace https://as.tencentcloudapi.com and https://scaling.api.qcloud.com; set to the local emulator. */
   TENCENT_AS_ENDPOINT: optional(z.url()),
   TENCENT_V2_ENDPOINT: optional(z.url()),
-  /** Deployed: an SSM SecureString with the webhook's shared secret (also signs callbacks). */
+  /**
+   * Deployed: an SSM SecureString {"current","previous"?} that authenticates incoming webhook requests; both are
+   * accepted while a rotation lasts (README "Rotating a secret").
+   */
   WEBHOOK_SECRET_PARAMETER: optional(z.string().min(1)),
-  /** Local only: the secret itself. */
+  /** Local only: the secrets themselves. */
   WEBHOOK_SECRET: optional(z.string().min(16)),
+  WEBHOOK_PREVIOUS_SECRET: optional(z.string().min(16)),
+  /**
+   * Deployed: an SSM SecureString {"current","previous"?} that signs callbacks (one v1 per secret); never the
+   * webhook's, so a callback receiver cannot forge webhook requests.
+   */
+  CALLBACK_SECRET_PARAMETER: optional(z.string().min(1)),
+  /** Local only: the secrets themselves. */
+  CALLBACK_SECRET: optional(z.string().min(16)),
+  CALLBACK_PREVIOUS_SECRET: optional(z.string().min(16)),
   /** Each action's queue URL, as JSON {"detach-instances": "https://sqs..."}: where the webhook enqueues. */
   REQUEST_QUEUE_URLS: optional(
     z
@@ -47,6 +69,27 @@ export const ConfigSchema = z.object({
   WEBHOOK_MAX_BODY_BYTES: positiveInt(65_536),
   CALLBACK_MAX_ATTEMPTS: positiveInt(6),
   CALLBACK_RETRY_BASE_SECONDS: positiveInt(30),
+  /** Deployed stages take only https callback URLs; local ones also http. */
+  CALLBACK_REQUIRE_HTTPS: flag(true),
+  /**
+   * Whether a callback may connect to a loopback, private, link-local, unique-local or CGNAT address: only
+   * locally, where the receivers are on 127.0.0.1. Checked on the resolved address at connect time.
+   */
+  CALLBACK_ALLOW_PRIVATE_ADDRESSES: flag(false),
+  /** Comma-separated host names callbacks may go to (exact, lower case); unset: any public host. */
+  CALLBACK_ALLOWED_HOSTS: optional(
+    z
+      .string()
+      .transform((text) =>
+        text
+          .split(',')
+          .map((host) => host.trim().toLowerCase())
+          .filter((host) => host !== ''),
+      )
+      .pipe(z.array(z.string()).min(1)),
+  ),
+  /** The whole of one callback (connect, send, answer), so a receiver that trickles cannot hold a poll pass. */
+  CALLBACK_DEADLINE_MS: positiveInt(10_000),
   /** Replaces every region's ESS endpoint; set to the local emulator. */
   ESS_ENDPOINT: optional(z.url()),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */
@@ -62,6 +105,8 @@ export const ConfigSchema = z.object({
   POLL_CONCURRENCY: positiveInt(8),
   HTTP_CONNECT_TIMEOUT_MS: positiveInt(3000),
   HTTP_RESPONSE_TIMEOUT_MS: positiveInt(10000),
+  /** Days a terminal ledger record is kept: its `expiresAt` (DynamoDB TTL) is completion + this. */
+  RETENTION_DAYS: positiveInt(90),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -4,7 +4,7 @@ import { CRASH_POINTS, type CrashPoint } from '../shared/detach/crash-points.ts'
 import { waitKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
-import { type Domain, aDomain, runUntilCrash } from './support/domain.ts';
+import { aDomain, type Domain, runUntilCrash } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
@@ -34,8 +34,9 @@ const flows: Flow[] = [
       const request = aDetachRequest(group, { callbackUrl: CALLBACK_URL }) as DetachRequest;
       const instance = group.instanceIds[0];
       const actedOn = async () =>
-        (await domain.admin.state()).aliyun.activities.filter((a) => a.instanceIds.includes(instance as string))
-          .length;
+        (await domain.admin.state()).aliyun.activities.filter((a) =>
+          a.instanceIds.includes(instance as string),
+        ).length;
       return { request, actedOn };
     },
   },
@@ -55,7 +56,10 @@ const flows: Flow[] = [
     skips: ['intake.after-ledger', 'poll.after-group-freed'],
     async arrange(domain) {
       const group = await aTencentGroup(domain.admin, { instances: 3, activityDurationMs: 20 });
-      const request = aTencentRequest(group, { apiVersion: 'v2', callbackUrl: CALLBACK_URL }) as DetachRequest;
+      const request = aTencentRequest(group, {
+        apiVersion: 'v2',
+        callbackUrl: CALLBACK_URL,
+      }) as DetachRequest;
       return { request, actedOn: () => tencentActivitiesOn(domain, group.instanceIds[0] as string) };
     },
   },
@@ -78,9 +82,9 @@ const flows: Flow[] = [
         vServerGroups: [{ loadBalancerId: 'lb-c', vServerGroupAttributes: [{ vServerGroupId, port: 80 }] }],
       } as DetachRequest;
       const actedOn = async () =>
-        (await domain.admin.calls({ action: 'DetachVServerGroups', scalingGroupId: group.scalingGroupId })).filter(
-          (call) => call.code === undefined,
-        ).length;
+        (
+          await domain.admin.calls({ action: 'DetachVServerGroups', scalingGroupId: group.scalingGroupId })
+        ).filter((call) => call.code === undefined).length;
       return { request, actedOn };
     },
   },
@@ -94,8 +98,9 @@ const flows: Flow[] = [
       const request = aDetachRequest(group) as DetachRequest;
       const instance = group.instanceIds[0];
       const actedOn = async () =>
-        (await domain.admin.state()).aliyun.activities.filter((a) => a.instanceIds.includes(instance as string))
-          .length;
+        (await domain.admin.state()).aliyun.activities.filter((a) =>
+          a.instanceIds.includes(instance as string),
+        ).length;
       return { request, actedOn };
     },
   },
@@ -117,38 +122,46 @@ describe('crash points: killed between two effects, recovered, nothing lost or d
     expect(new Set(cases.map((c) => c.point))).toEqual(new Set(CRASH_POINTS));
   });
 
-  it.concurrent.each(cases.map((c) => [`${c.flow.name} @ ${c.point}`, c] as const))('%s', async (_, { flow, point }) => {
-    const domain = await aDomain();
-    const { request, actedOn } = await flow.arrange(domain);
-    const delivery = { body: request, messageId: uniqueId('msg'), receiveCount: 1 };
-    const enqueued: DetachRequest[] = [];
-    const intake = { ...domain.deps, queue: { enqueue: async (_a: Action, r: DetachRequest) => void enqueued.push(r) } };
+  it.concurrent.each(cases.map((c) => [`${c.flow.name} @ ${c.point}`, c] as const))(
+    '%s',
+    async (_, { flow, point }) => {
+      const domain = await aDomain();
+      const { request, actedOn } = await flow.arrange(domain);
+      const delivery = { body: request, messageId: uniqueId('msg'), receiveCount: 1 };
+      const enqueued: DetachRequest[] = [];
+      const intake = {
+        ...domain.deps,
+        queue: { enqueue: async (_a: Action, r: DetachRequest) => void enqueued.push(r) },
+      };
 
-    // Act: the first run dies at the crash point.
-    const died = domain.crash.arm(point);
-    const crashed = await runUntilCrash(died, async () => {
-      if (flow.via === 'webhook') await acceptRequest(intake, flow.action, request, 'src-1');
-      else await submitRequest(domain.deps, flow.action, delivery);
-      await domain.settle([request.requestId]);
-    });
-    // Recovery: the message comes back (it was never acknowledged), and the poller passes.
-    domain.crash.disarm();
-    for (const body of flow.via === 'webhook' ? enqueued : [request])
-      await submitRequest(domain.deps, flow.action, { ...delivery, body, receiveCount: 2 });
-    const [record] = await domain.settle([request.requestId]);
+      // Act: the first run dies at the crash point.
+      const died = domain.crash.arm(point);
+      const crashed = await runUntilCrash(died, async () => {
+        if (flow.via === 'webhook') await acceptRequest(intake, flow.action, request, 'src-1');
+        else await submitRequest(domain.deps, flow.action, delivery);
+        await domain.settle([request.requestId]);
+      });
+      // Recovery: the message comes back (it was never acknowledged), and the poller passes.
+      domain.crash.disarm();
+      for (const body of flow.via === 'webhook' ? enqueued : [request])
+        await submitRequest(domain.deps, flow.action, { ...delivery, body, receiveCount: 2 });
+      const [record] = await domain.settle([request.requestId]);
 
-    expect(crashed).toBe(true);
-    expect(record?.status).toBe('SUCCEEDED');
-    const eventIds = domain.publisher.eventIdsOf(request.requestId);
-    expect([...eventIds]).toEqual([record?.event?.eventId]);
-    expect(await actedOn()).toBe(1);
-    const group = await domain.groupItem(waitKeyOf(request));
-    expect(group.intent).toBeUndefined();
-    expect(group.activityId).toBeUndefined();
-    if (request.callbackUrl) {
-      const callbacks = domain.callbackSender.received.filter((c) => c.event.requestId === request.requestId);
-      expect(callbacks.length).toBeGreaterThanOrEqual(1);
-      expect(new Set(callbacks.map((c) => c.event.eventId))).toEqual(eventIds);
-    }
-  });
+      expect(crashed).toBe(true);
+      expect(record?.status).toBe('SUCCEEDED');
+      const eventIds = domain.publisher.eventIdsOf(request.requestId);
+      expect([...eventIds]).toEqual([record?.event?.eventId]);
+      expect(await actedOn()).toBe(1);
+      const group = await domain.groupItem(waitKeyOf(request));
+      expect(group.intent).toBeUndefined();
+      expect(group.activityId).toBeUndefined();
+      if (request.callbackUrl) {
+        const callbacks = domain.callbackSender.received.filter(
+          (c) => c.event.requestId === request.requestId,
+        );
+        expect(callbacks.length).toBeGreaterThanOrEqual(1);
+        expect(new Set(callbacks.map((c) => c.event.eventId))).toEqual(eventIds);
+      }
+    },
+  );
 });

@@ -34,15 +34,29 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 3, arbitrary: fc.constant({ kind: 'poll' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash' as const), point: fc.constantFrom(...CRASH_POINTS) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('crash' as const), point: fc.constantFrom(...CRASH_POINTS) }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('fault' as const),
-      fault: fc.constantFrom('throttle' as const, 'server-error' as const, 'drop-before' as const, 'drop-after' as const),
+      fault: fc.constantFrom(
+        'throttle' as const,
+        'server-error' as const,
+        'drop-before' as const,
+        'drop-after' as const,
+      ),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 500, max: 10_000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      ms: fc.integer({ min: 500, max: 10_000 }),
+    }),
+  },
 );
 
 const FAULTS = {
@@ -66,12 +80,14 @@ async function runScenario(provider: 'aliyun' | 'tencent', commands: Command[]):
     provider === 'aliyun'
       ? await aScalingGroup(domain.admin, { instances: REQUESTS + 1, activityDurationMs: 60 })
       : await aTencentGroup(domain.admin, { instances: REQUESTS + 1, activityDurationMs: 60 });
-  const requests = group.instanceIds.slice(0, REQUESTS).map(
-    (id) =>
-      (provider === 'aliyun'
-        ? aDetachRequest(group, { instanceIds: [id] })
-        : aTencentRequest(group, { instanceIds: [id] })) as DetachRequest,
-  );
+  const requests = group.instanceIds
+    .slice(0, REQUESTS)
+    .map(
+      (id) =>
+        (provider === 'aliyun'
+          ? aDetachRequest(group, { instanceIds: [id] })
+          : aTencentRequest(group, { instanceIds: [id] })) as DetachRequest,
+    );
   const action: Action = 'detach-instances';
   const queue = { enqueue: async () => {} };
   let armed: Promise<void> | undefined;
@@ -123,9 +139,7 @@ async function runScenario(provider: 'aliyun' | 'tencent', commands: Command[]):
     ...state.aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId),
     ...state.tencent.activities.filter((a) => a.groupId === group.scalingGroupId),
   ].flatMap((a) => a.instanceIds);
-  expect(acted.sort()).toEqual(
-    requests.flatMap((r) => (r as { instanceIds: string[] }).instanceIds).sort(),
-  );
+  expect(acted.sort()).toEqual(requests.flatMap((r) => (r as { instanceIds: string[] }).instanceIds).sort());
   expect(await domain.groupItem(waitKeyOf(requests[0] as DetachRequest))).toMatchObject({
     intent: undefined,
     activityId: undefined,
@@ -133,12 +147,23 @@ async function runScenario(provider: 'aliyun' | 'tencent', commands: Command[]):
 }
 
 describe('model: random interleavings, crashes and cloud faults', () => {
-  it.concurrent.each(['aliyun', 'tencent'] as const)('%s: the invariants hold', async (provider) => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(command, { minLength: 4, maxLength: 14 }), (commands) =>
-        runScenario(provider, commands),
-      ),
-      { numRuns: 8, endOnFailure: true, ...(process.env.MODEL_SEED && { seed: Number(process.env.MODEL_SEED), path: process.env.MODEL_PATH }) },
-    );
-  }, 240_000);
+  it.concurrent.each(['aliyun', 'tencent'] as const)(
+    '%s: the invariants hold',
+    async (provider) => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { minLength: 4, maxLength: 14 }), (commands) =>
+          runScenario(provider, commands),
+        ),
+        {
+          numRuns: 8,
+          endOnFailure: true,
+          ...(process.env.MODEL_SEED && {
+            seed: Number(process.env.MODEL_SEED),
+            path: process.env.MODEL_PATH,
+          }),
+        },
+      );
+    },
+    240_000,
+  );
 });

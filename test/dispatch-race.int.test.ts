@@ -19,7 +19,9 @@ const variants = [
     action: 'DetachInstances',
     async arrange(admin: Parameters<typeof aScalingGroup>[0]) {
       const group = await aScalingGroup(admin, { instances: 9, activityDurationMs: 250 });
-      const requests = group.instanceIds.map((id) => aDetachRequest(group, { instanceIds: [id], preflight: false }));
+      const requests = group.instanceIds.map((id) =>
+        aDetachRequest(group, { instanceIds: [id], preflight: false }),
+      );
       return { group, requests: requests as DetachRequest[] };
     },
   },
@@ -28,7 +30,9 @@ const variants = [
     action: 'DetachInstances',
     async arrange(admin: Parameters<typeof aScalingGroup>[0]) {
       const group = await aTencentGroup(admin, { instances: 9, activityDurationMs: 250 });
-      const requests = group.instanceIds.map((id) => aTencentRequest(group, { instanceIds: [id], preflight: false }));
+      const requests = group.instanceIds.map((id) =>
+        aTencentRequest(group, { instanceIds: [id], preflight: false }),
+      );
       return { group, requests: requests as DetachRequest[] };
     },
   },
@@ -66,17 +70,26 @@ describe('racing dispatchers', () => {
         await sleep(350);
       }
     }
-    const records = await domain.settle(requests.map((r) => r.requestId), 60);
+    const records = await domain.settle(
+      requests.map((r) => r.requestId),
+      60,
+    );
 
     expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
-    const kinds = outcomes.map((o) => (o.status === 'fulfilled' ? (o.value as { kind?: string }).kind : undefined));
+    const kinds = outcomes.map((o) =>
+      o.status === 'fulfilled' ? (o.value as { kind?: string }).kind : undefined,
+    );
     // The race did happen: a dispatcher found its lease gone after its call, and changed nothing more.
     expect(kinds).toContain('lost-lease');
     expect(records.map((r) => r.status)).toEqual(requests.map(() => 'SUCCEEDED'));
     for (const request of requests) expect(domain.publisher.eventIdsOf(request.requestId).size).toBe(1);
     const state = (await domain.admin.state()) as unknown as {
-      aliyun: { activities: { scalingGroupId: string; instanceIds: string[]; startedAt: number; endsAt: number }[] };
-      tencent: { activities: { groupId: string; instanceIds: string[]; startedAt: number; endsAt: number }[] };
+      aliyun: {
+        activities: { scalingGroupId: string; instanceIds: string[]; startedAt: number; endsAt: number }[];
+      };
+      tencent: {
+        activities: { groupId: string; instanceIds: string[]; startedAt: number; endsAt: number }[];
+      };
     };
     const activities = [
       ...state.aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId),

@@ -30,8 +30,7 @@ const aRequest = (scalingGroupId = uniqueId('asg')): DetachInstancesRequest => (
   preflight: true,
   dryRun: false,
 });
-const groupKeyOf = (request: DetachInstancesRequest) =>
-  `aliyun#cn-hangzhou#${request.scalingGroupId}`;
+const groupKeyOf = (request: DetachInstancesRequest) => `aliyun#cn-hangzhou#${request.scalingGroupId}`;
 const begin = async (request = aRequest()) =>
   (
     await ledger.begin(
@@ -148,7 +147,12 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     const accepted = await ledger.resolveIntent(
       renewed as never,
       intent,
-      { kind: 'accepted', requestIds: [record.requestId], activityId: 'asa-1', holdUntil: later(60_000).getTime() },
+      {
+        kind: 'accepted',
+        requestIds: [record.requestId],
+        activityId: 'asa-1',
+        holdUntil: later(60_000).getTime(),
+      },
       [],
       later(3),
     );
@@ -225,8 +229,14 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     const group = uniqueId('asg');
     const a = aRequest(group);
     const b = aRequest(group);
-    await ledger.begin({ requestId: b.requestId, action: 'detach-instances', request: b, clientToken: 'b' }, later(10));
-    await ledger.begin({ requestId: a.requestId, action: 'detach-instances', request: a, clientToken: 'a' }, now);
+    await ledger.begin(
+      { requestId: b.requestId, action: 'detach-instances', request: b, clientToken: 'b' },
+      later(10),
+    );
+    await ledger.begin(
+      { requestId: a.requestId, action: 'detach-instances', request: a, clientToken: 'a' },
+      now,
+    );
 
     const waiting = await ledger.listWaiting(groupKeyOf(a), 10);
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { OperationRecord } from '../shared/detach/ports.ts';
 import { aDetachRequest, aScalingGroup, startOutsideActivity, uniqueId } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
@@ -52,12 +53,15 @@ describe('preflight', () => {
     const again = aDetachRequest(group, { instanceIds: [group.instanceIds[1]] });
     const typo = aDetachRequest(group, { instanceIds: ['i-never-in-this-group'] });
     const mixed = aDetachRequest(group, { instanceIds: [group.instanceIds[0], 'i-never-in-this-group'] });
-    const ignored = aDetachRequest(group, { instanceIds: ['i-never-in-this-group'], ignoreInvalidInstance: true });
+    const ignored = aDetachRequest(group, {
+      instanceIds: ['i-never-in-this-group'],
+      ignoreInvalidInstance: true,
+    });
 
     for (const request of [again, typo, mixed, ignored]) await send('detach-instances', request);
-    const [againRecord, typoRecord, mixedRecord, ignoredRecord] = await Promise.all(
+    const [againRecord, typoRecord, mixedRecord, ignoredRecord] = (await Promise.all(
       [again, typo, mixed, ignored].map((r) => waitForRecord(r.requestId, delivered, 30_000)),
-    );
+    )) as [OperationRecord, OperationRecord, OperationRecord, OperationRecord];
 
     expect(againRecord.event).toMatchObject({
       status: 'Succeeded',
@@ -74,10 +78,16 @@ describe('preflight', () => {
       plan: { send: [group.instanceIds[0]], notInGroup: ['i-never-in-this-group'] },
       instances: { detached: [group.instanceIds[0]], notInGroup: ['i-never-in-this-group'] },
     });
-    expect(ignoredRecord.event).toMatchObject({ status: 'Succeeded', plan: { notInGroup: ['i-never-in-this-group'] } });
+    expect(ignoredRecord.event).toMatchObject({
+      status: 'Succeeded',
+      plan: { notInGroup: ['i-never-in-this-group'] },
+    });
     const calls = await detachCalls(group.scalingGroupId);
     // The first request's call, and the mixed request's call with only the instance in the group.
-    expect(calls.map((call) => call.params['InstanceId.1'])).toEqual([group.instanceIds[1], group.instanceIds[0]]);
+    expect(calls.map((call) => call.params['InstanceId.1'])).toEqual([
+      group.instanceIds[1],
+      group.instanceIds[0],
+    ]);
     expect(calls[1]?.params['InstanceId.2']).toBeUndefined();
   });
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
+import { ErrorResponse } from '../shared/contracts/index.ts';
+import { SIGNATURE_HEADER, signatureHeader, verifySignature } from '../shared/signing/webhook-signature.ts';
 import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { callbackReceiver, webhookClient } from './support/webhook-client.ts';
@@ -8,6 +9,18 @@ import { callbackReceiver, webhookClient } from './support/webhook-client.ts';
 /** The webhook over real HTTP through serverless-offline, to the queue, the function, the poller and back. */
 const { stack, admin, waitForRecord, delivered, ledger } = stackClients();
 const webhook = webhookClient(stack.endpoints.http, stack.webhookSecret);
+/** serverless.yml's local defaults: the previous webhook secret (still accepted) and the callback secret. */
+const PREVIOUS_WEBHOOK_SECRET = 'local-previous-webhook-secret-do-not-use';
+const CALLBACK_SECRET = 'local-callback-secret-do-not-use-in-prod';
+
+/** No key named like a token anywhere in an answer. */
+const tokenKeysOf = (value: unknown): string[] =>
+  value && typeof value === 'object'
+    ? Object.entries(value).flatMap(([key, child]) => [
+        ...(/token/i.test(key) ? [key] : []),
+        ...tokenKeysOf(child),
+      ])
+    : [];
 
 /** Nothing was enqueued: no function ever made a ledger record for it, and the cloud saw no call. */
 async function nothingEnqueued(requestId: string, scalingGroupId: string) {
@@ -19,8 +32,8 @@ async function nothingEnqueued(requestId: string, scalingGroupId: string) {
 describe('webhook', () => {
   it.concurrent('a signed request is accepted (202), followed on the status API, and ends with its event and a signed callback', async () => {
     const group = await aScalingGroup(admin, { activityDurationMs: 800 });
-    const receiver = await callbackReceiver(stack.webhookSecret);
-    const request = aDetachRequest(group, { callbackUrl: receiver.url });
+    const receiver = await callbackReceiver(CALLBACK_SECRET);
+    const request = aDetachRequest(group, { callbackUrl: receiver.url, clientToken: 'my-own-cloud-token-1' });
 
     const accepted = await webhook.post('detach-instances', request);
     const first = await webhook.status(request.requestId);
@@ -43,9 +56,19 @@ describe('webhook', () => {
       activityId: expect.stringMatching(/^asa-/),
       event: { status: 'Succeeded' },
     });
-    expect(last.body.clientToken).toBeUndefined();
+    expect(last.body).toMatchObject({ request: { requestId: request.requestId } });
+    expect(tokenKeysOf([first.body, last.body])).toEqual([]);
+    expect(JSON.stringify([first.body, last.body])).not.toContain('my-own-cloud-token-1');
     expect(receiver.received).toHaveLength(1);
+    // Signed with the callback secret, not the webhook's: a receiver cannot forge webhook requests.
     expect(receiver.received[0]?.verified).toBe(true);
+    expect(
+      verifySignature(
+        receiver.received[0]?.signature,
+        stack.webhookSecret,
+        receiver.received[0]?.body as string,
+      ).ok,
+    ).toBe(false);
     expect(JSON.parse(receiver.received[0]?.body as string)).toMatchObject({
       requestId: request.requestId,
       status: 'Succeeded',
@@ -54,7 +77,7 @@ describe('webhook', () => {
 
   it.concurrent('a callback endpoint that fails is retried with backoff; the event is not held back', async () => {
     const group = await aScalingGroup(admin, { activityDurationMs: 200 });
-    const receiver = await callbackReceiver(stack.webhookSecret, 2);
+    const receiver = await callbackReceiver(CALLBACK_SECRET, 2);
     const request = aDetachRequest(group, { callbackUrl: receiver.url });
 
     await webhook.post('detach-instances', request);
@@ -65,6 +88,56 @@ describe('webhook', () => {
     expect(published.deliveredEvents).toBe(1);
     expect(receiver.refusedCount()).toBe(2);
     expect(done.callback).toMatchObject({ attempts: 3, url: receiver.url });
+  });
+
+  it.concurrent("a callback that fails shows a code on the status API, never the receiver's answer", async () => {
+    const group = await aScalingGroup(admin, { activityDurationMs: 200 });
+    const receiver = await callbackReceiver(CALLBACK_SECRET, 1_000);
+    const request = aDetachRequest(group, { callbackUrl: receiver.url });
+
+    await webhook.post('detach-instances', request);
+    await waitForRecord(request.requestId, (r) => r.callback?.lastError !== undefined, 30_000);
+    const shown = await webhook.status(request.requestId);
+    await receiver.close();
+
+    expect(shown.body.callback).toMatchObject({ url: receiver.url, lastError: 'CallbackHttpStatus' });
+    expect(JSON.stringify(shown.body)).not.toMatch(/HTTP 500|answered/);
+  });
+
+  it.concurrent('either of the two webhook secrets is accepted while one is rotated, and every v1 counts', async () => {
+    const group = await aScalingGroup(admin);
+    const signedWithPrevious = aDetachRequest(group);
+    const signedTwice = aDetachRequest(group);
+    const previousBody = JSON.stringify(signedWithPrevious);
+    const twiceBody = JSON.stringify(signedTwice);
+
+    const answers = await Promise.all([
+      webhook.send('POST', '/v1/detach-instances', previousBody, {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signatureHeader(PREVIOUS_WEBHOOK_SECRET, previousBody),
+      }),
+      // A caller mid-rotation signs with an unknown new secret first and the current one last... or first.
+      webhook.send('POST', '/v1/detach-instances', twiceBody, {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signatureHeader(
+          [stack.webhookSecret, 'a-secret-the-service-does-not-know'],
+          twiceBody,
+        ),
+      }),
+    ]);
+    const statusWithPrevious = await webhookClient(stack.endpoints.http, PREVIOUS_WEBHOOK_SECRET).status(
+      signedWithPrevious.requestId,
+    );
+    const retired = await webhookClient(stack.endpoints.http, 'a-retired-secret-nobody-has').status(
+      signedWithPrevious.requestId,
+    );
+
+    expect(answers.map((a) => a.status)).toEqual([202, 202]);
+    expect(statusWithPrevious).toMatchObject({
+      status: 200,
+      body: { requestId: signedWithPrevious.requestId },
+    });
+    expect(retired.status).toBe(401);
   });
 
   it.concurrent("the status API shows the cloud's progress while the activity runs", async () => {
@@ -172,6 +245,47 @@ describe('webhook', () => {
 
       expect(unknownAction.status).toBe(404);
       expect(unknownOperation.status).toBe(404);
+    });
+
+    it.concurrent('a replay of a signed but invalid body adds no record and no event', async () => {
+      const body = JSON.stringify({ provider: 'aliyun', instanceIds: [] });
+      const headers = {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signatureHeader(stack.webhookSecret, body),
+      };
+
+      const first = await webhook.send('POST', '/v1/detach-instances', body, headers);
+      const rejectedId = first.body.error && (first.body.error as { requestId: string }).requestId;
+      const record = await waitForRecord(rejectedId as string, delivered);
+      const replays = await Promise.all(
+        [1, 2, 3].map(() => webhook.send('POST', '/v1/detach-instances', body, headers)),
+      );
+      await sleep(1500);
+      const after = await ledger.get(rejectedId as string);
+
+      expect(first.status).toBe(422);
+      expect(replays.map((r) => [r.status, (r.body.error as { requestId: string }).requestId])).toEqual(
+        replays.map(() => [422, rejectedId]),
+      );
+      expect(record.status).toBe('REJECTED');
+      expect(after?.deliveredEvents).toBe(1);
+      expect(after?.createdAt).toBe(record.createdAt);
+    });
+
+    it.concurrent('every status path answers in the documented shape: a group key, long ids', async () => {
+      const group = await aScalingGroup(admin);
+      const request = aDetachRequest(group);
+      await webhook.post('detach-instances', request);
+      await waitForRecord(request.requestId, delivered, 30_000);
+      const groupKey = `group|aliyun#${group.region}#${group.scalingGroupId}`;
+
+      const answers = await Promise.all(
+        [groupKey, 'x'.repeat(51), 'y'.repeat(64), 'z'.repeat(65)].map((id) => webhook.status(id)),
+      );
+
+      expect(answers.map((a) => [a.status, ErrorResponse.safeParse(a.body).success])).toEqual(
+        answers.map(() => [404, true]),
+      );
     });
   });
 });

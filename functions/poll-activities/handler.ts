@@ -2,10 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { compose } from '../../shared/composition.ts';
 import { pollRepeatedly } from '../../shared/detach/poll.ts';
-import { logger, metrics } from '../../shared/observability.ts';
+import { logger, metrics, tracer } from '../../shared/observability.ts';
 
 const { config, ...deps } = compose();
 const pollDeps = {
@@ -23,6 +24,8 @@ export const handler = middy(async () => {
   });
   for (const summary of passes) {
     metrics.addMetric('Poll.DescribeCalls', MetricUnit.Count, summary.describeCalls);
+    if (summary.callbacksGivenUp > 0)
+      metrics.addMetric('Callback.GaveUp', MetricUnit.Count, summary.callbacksGivenUp);
     if (summary.failedBatches.length > 0 || summary.failedItems.length > 0)
       logger.warn('some items failed; each is retried on its own', { summary });
   }
@@ -33,4 +36,5 @@ export const handler = middy(async () => {
   return last;
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics));

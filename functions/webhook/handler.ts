@@ -1,9 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { compose } from '../../shared/composition.ts';
-import { logger } from '../../shared/observability.ts';
-import { handleWebhook } from '../../shared/webhook/handle-webhook.ts';
+import { logger, tracer } from '../../shared/observability.ts';
+import { handleWebhook, type WebhookResponse } from '../../shared/webhook/handle-webhook.ts';
 
 const { config, webhookSecret, requestQueue, ...deps } = compose();
 const webhookDeps = {
@@ -11,6 +12,11 @@ const webhookDeps = {
   queue: requestQueue,
   secret: webhookSecret,
   maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
+};
+/** Every answer has the documented error shape, a failure of ours too: never an exception's text. */
+const internalError: WebhookResponse = {
+  status: 500,
+  body: { error: { code: 'InternalError', message: 'The request could not be handled; try again.' } },
 };
 
 /** POST /v1/{action} and GET /v1/operations/{requestId} (HTTP API). */
@@ -21,24 +27,26 @@ export const handler = middy(
         ? Buffer.from(event.body, 'base64').toString('utf8')
         : event.body
       : '';
+    const route = `${event.requestContext.http.method} ${event.rawPath}`;
     const response = await handleWebhook(webhookDeps, {
       method: event.requestContext.http.method,
       path: event.rawPath,
       headers: event.headers,
       rawBody,
-      sourceId: event.requestContext.requestId,
+    }).catch((error: unknown) => {
+      logger.error('webhook failed', { route, error });
+      return internalError;
     });
     const requestId = response.body.requestId;
     if (typeof requestId === 'string') logger.setCorrelationId(requestId);
     // Only the outcome is logged: never the body, the signature header or the secret.
-    logger.info('webhook answered', {
-      status: response.status,
-      route: `${event.requestContext.http.method} ${event.rawPath}`,
-    });
+    logger.info('webhook answered', { status: response.status, route });
     return {
       statusCode: response.status,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(response.body),
     };
   },
-).use(injectLambdaContext(logger, { resetKeys: true }));
+)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

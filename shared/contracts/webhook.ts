@@ -35,19 +35,42 @@ export const LEDGER_STATUSES = [
 export const LedgerStatus = z.enum(LEDGER_STATUSES);
 export type LedgerStatus = z.infer<typeof LedgerStatus>;
 
+/**
+ * Why the last callback attempt failed: a code, never the receiver's answer or the network's error text (which
+ * would make the status API a port scanner of whatever a callbackUrl names).
+ */
+export const CALLBACK_FAILURE_CODES = [
+  'CallbackRefused',
+  'CallbackTimedOut',
+  'CallbackHttpStatus',
+  'CallbackUnreachable',
+  'CallbackFailed',
+] as const;
+export const CallbackFailureCode = z.enum(CALLBACK_FAILURE_CODES);
+export type CallbackFailureCode = z.infer<typeof CallbackFailureCode>;
+
+/** The code of a sender's failure; anything that is not one of ours is `CallbackFailed`, without its text. */
+export const callbackFailureCodeOf = (error: unknown): CallbackFailureCode => {
+  const parsed = CallbackFailureCode.safeParse((error as { code?: unknown } | null)?.code);
+  return parsed.success ? parsed.data : 'CallbackFailed';
+};
+
 /** Delivery of a request's completion event to its callbackUrl. */
 export const CallbackState = z.object({
   url: z.string(),
   attempts: z.number().int(),
   deliveredAt: z.string().optional(),
   nextAttemptAt: z.string().optional(),
-  lastError: z.string().optional(),
+  lastError: CallbackFailureCode.optional(),
   gaveUpAt: z.string().optional(),
 });
 export type CallbackState = z.infer<typeof CallbackState>;
 
-/** 200 from GET /v1/operations/{requestId}: the ledger record. */
-export const OperationStatus = z.looseObject({
+/**
+ * 200 from GET /v1/operations/{requestId}: the ledger record, field by field (anything else is dropped), and
+ * never a token: neither the request's clientToken nor the token of a cloud call.
+ */
+export const OperationStatus = z.object({
   requestId: z.string(),
   action: Action,
   status: LedgerStatus,
@@ -66,6 +89,10 @@ export const OperationStatus = z.looseObject({
   eventPublishedAt: z.string().optional(),
   deliveredEvents: z.number().int().optional(),
   callback: CallbackState.optional(),
+  /** The request as it was accepted, without its clientToken. */
+  request: z.record(z.string(), z.unknown()).optional(),
+  plan: CompletionEvent.shape.plan,
+  lastDeliveredStatus: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   submittedAt: z.string().optional(),

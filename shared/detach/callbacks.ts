@@ -1,4 +1,4 @@
-import type { CallbackState, CompletionEvent } from '../contracts/index.ts';
+import { type CallbackState, type CompletionEvent, callbackFailureCodeOf } from '../contracts/index.ts';
 
 export type { CallbackState };
 
@@ -38,7 +38,7 @@ export async function deliverCallback(
     await (deps.checkpoint ?? passThrough)('callback.after-send');
     state = { url, attempts, deliveredAt: now.toISOString() };
   } catch (error) {
-    const lastError = error instanceof Error ? error.message : String(error);
+    const lastError = callbackFailureCodeOf(error);
     const gaveUp = attempts >= deps.callbackRetry.maxAttempts;
     const delay = retryDelaySeconds('transient', attempts, deps.callbackRetry) * 1000;
     state = gaveUp

@@ -59,7 +59,12 @@ export async function publishStored(
   const callback = callbackUrl && deps.callbacks ? deps.callbacks : undefined;
   await deps.ledger.markPublished(event.requestId, new Date(event.completedAt), callback !== undefined);
   if (callback && callbackUrl)
-    await deliverCallback({ ...callback, ...(deps.checkpoint && { checkpoint: deps.checkpoint }) }, event, callbackUrl, undefined);
+    await deliverCallback(
+      { ...callback, ...(deps.checkpoint && { checkpoint: deps.checkpoint }) },
+      event,
+      callbackUrl,
+      undefined,
+    );
 }
 
 /** The event of a record that reached a terminal state, but whose event never went out. */

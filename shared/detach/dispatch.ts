@@ -126,7 +126,15 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
   );
   if (records.length === 0) {
     // Every request of it has ended already: only the intent is left to forget.
-    if (!(await deps.ledger.resolveIntent(fence, intent, { kind: 'refused', requeue: [] }, [], deps.clock.now())))
+    if (
+      !(await deps.ledger.resolveIntent(
+        fence,
+        intent,
+        { kind: 'refused', requeue: [] },
+        [],
+        deps.clock.now(),
+      ))
+    )
       throw new LostLease();
     return { kind: 'idle', ended: 0 };
   }
@@ -281,7 +289,8 @@ async function formBatch(deps: DispatchDeps, fence: Fence, candidates: Operation
         .flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds)
         .filter((id) => !snapshot?.present.some((p) => p.instanceId === id))
     : [];
-  const takenOut = missing.length > 0 ? await deps.ledger.takenOut(fence.groupKey, missing) : new Set<string>();
+  const takenOut =
+    missing.length > 0 ? await deps.ledger.takenOut(fence.groupKey, missing) : new Set<string>();
   const records: OperationRecord[] = [];
   const instanceIds: string[] = [];
   const events: CompletionEvent[] = [];

@@ -53,7 +53,13 @@ export async function acceptRequest(
   const request = parsed.data;
   const { record, created } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
   if (!created)
-    return { kind: 'accepted', requestId: request.requestId, status: record.status, repeated: true, enqueued: false };
+    return {
+      kind: 'accepted',
+      requestId: request.requestId,
+      status: record.status,
+      repeated: true,
+      enqueued: false,
+    };
   await (deps.checkpoint ?? passThrough)('intake.after-ledger');
   const enqueued = await deps.queue.enqueue(action, request).then(
     () => true,

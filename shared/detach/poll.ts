@@ -33,6 +33,8 @@ export interface PollSummary {
   dispatched: number;
   /** Callback attempts made this pass (retries, and first attempts whose writer died). */
   callbacks: number;
+  /** Callbacks that used up their attempts this pass (the alarm on callbacks given up counts them). */
+  callbacksGivenUp: number;
   /** Requests not ended yet: waiting, being sent, or followed in the cloud. */
   open: number;
   /** Age of the oldest open request (seconds), for the alarm on requests that do not move. */
@@ -68,6 +70,7 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     republished: 0,
     dispatched: 0,
     callbacks: 0,
+    callbacksGivenUp: 0,
     open: 0,
     oldestOpenAgeSeconds: 0,
     failedBatches: [],
@@ -105,13 +108,14 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
       }
       if (record.event) {
         if (deps.callbacks && callbackDue(record, now, PUBLISH_GRACE_MS)) {
-          await deliverCallback(
+          const state = await deliverCallback(
             deps.callbacks,
             record.event,
             record.request?.callbackUrl as string,
             record.callback,
           );
           summary.callbacks++;
+          if (state.gaveUpAt) summary.callbacksGivenUp++;
         }
         // Otherwise its writer is publishing it now; if that writer died, a later pass publishes it.
         return;
@@ -123,7 +127,8 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
       if (record.status === 'QUEUED') {
         // A request waiting for its group: the group is dispatched below, unless the request waited too long.
         const expired = timedOut(deps, record, undefined);
-        if (expired) await count(summary, expired, completeOperation(deps, expired, record.request.callbackUrl));
+        if (expired)
+          await count(summary, expired, completeOperation(deps, expired, record.request.callbackUrl));
         else groups.add(waitKeyOf(record.request));
       } else if (record.status === 'SUBMITTING') {
         // Its intent is unresolved (a crash, a lost answer): the group's next dispatcher resolves it.
@@ -264,7 +269,9 @@ async function pollBatch(
   }
   const byId = new Map(reports.map((report) => [report.activityId, report]));
   for (const entry of batch) {
-    await isolate(entry.activityId, () => followActivity(deps, entry, byId.get(entry.activityId), summary, groups));
+    await isolate(entry.activityId, () =>
+      followActivity(deps, entry, byId.get(entry.activityId), summary, groups),
+    );
   }
 }
 
@@ -304,8 +311,7 @@ async function followActivity(
   await (deps.checkpoint ?? passThrough)('poll.after-group-freed');
   const phaseStatus = STATUS_OF_PHASE[report.phase];
   // Which instances left the group: the cloud's activity does not list them for a detach. One read for all.
-  const remaining =
-    phaseStatus === 'Succeeded' ? undefined : await stillInGroup(deps, first, entry.records);
+  const remaining = phaseStatus === 'Succeeded' ? undefined : await stillInGroup(deps, first, entry.records);
   for (const record of entry.records) {
     const event = decide(deps, record, report, phaseStatus, remaining);
     await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));

@@ -113,5 +113,7 @@ export function planInstances(
 }
 
 /** Whether a plan left instances out that the request named and that were not in the group: Partial at best. */
-export const partialByPlan = (plan: Plan | undefined, request: { ignoreInvalidInstance?: boolean }): boolean =>
-  (plan?.notInGroup?.length ?? 0) > 0 && request.ignoreInvalidInstance !== true;
+export const partialByPlan = (
+  plan: Plan | undefined,
+  request: { ignoreInvalidInstance?: boolean },
+): boolean => (plan?.notInGroup?.length ?? 0) > 0 && request.ignoreInvalidInstance !== true;

@@ -52,7 +52,7 @@ const groupItemKey = (groupKey: string) => `group|${groupKey}`;
 /** What this service took out of a group: one marker per instance (see `takenOut`). */
 const takenItemKey = (groupKey: string, instanceId: string) => `taken|${groupKey}|${instanceId}`;
 
-const Intent = z.object({
+const IntentItem = z.object({
   id: z.string(),
   action: Action,
   requestIds: z.array(z.string()),
@@ -62,7 +62,7 @@ const Intent = z.object({
   calledAt: z.string().optional(),
   calls: z.number().int().nonnegative(),
 });
-const GroupItem = z.object({ intent: Intent.optional(), activityId: z.string().optional() });
+const GroupItem = z.object({ intent: IntentItem.optional(), activityId: z.string().optional() });
 
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
@@ -229,7 +229,8 @@ export class DynamoDbLedger implements Ledger {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { requestId: groupItemKey(fence.groupKey) },
-          UpdateExpression: 'SET leaseUntil = :until, #intent.calledAt = :at, #intent.calls = #intent.calls + :one',
+          UpdateExpression:
+            'SET leaseUntil = :until, #intent.calledAt = :at, #intent.calls = #intent.calls + :one',
           ConditionExpression: `${HOLDS_LEASE} AND #intent.id = :intentId`,
           ExpressionAttributeNames: { '#intent': 'intent' },
           ExpressionAttributeValues: {
@@ -340,7 +341,10 @@ export class DynamoDbLedger implements Ledger {
         },
       },
       ...events.map((event) =>
-        this.#terminalUpdate(event, { ConditionExpression: '#status = :queued', values: { ':queued': 'QUEUED' } }),
+        this.#terminalUpdate(event, {
+          ConditionExpression: '#status = :queued',
+          values: { ':queued': 'QUEUED' },
+        }),
       ),
     ]);
     return result === 'written' ? 'ended' : result;
@@ -686,7 +690,10 @@ function groupChange(outcome: IntentOutcome): { update: string; values: Record<s
       return { update: 'SET retryAfter = :retryAfter', values: { ':retryAfter': outcome.retryAfter } };
     case 'refused':
       return outcome.retryAfter
-        ? { update: 'SET retryAfter = :retryAfter REMOVE #intent', values: { ':retryAfter': outcome.retryAfter } }
+        ? {
+            update: 'SET retryAfter = :retryAfter REMOVE #intent',
+            values: { ':retryAfter': outcome.retryAfter },
+          }
         : { update: 'REMOVE #intent, retryAfter', values: {} };
   }
 }

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { signatureHeader, signPayload, verifySignature } from './webhook-signature.ts';
+import { signatureHeader, signedMessageDigest, signPayload, verifySignature } from './webhook-signature.ts';
 
 const secret = 'whsec-test';
 const now = new Date('2026-11-23T06:00:00Z');
+const timestamp = Math.floor(now.getTime() / 1000);
 
 describe('webhook signature', () => {
   it('accepts what it signed', () => {
     expect(verifySignature(signatureHeader(secret, '{"a":1}', now), secret, '{"a":1}', now)).toEqual({
       ok: true,
+      timestamp,
     });
   });
 
@@ -26,5 +28,48 @@ describe('webhook signature', () => {
     expect(verifySignature(undefined, secret, 'body', now)).toEqual({ ok: false, reason: 'missing' });
     expect(verifySignature('v1=abc', secret, 'body', now)).toEqual({ ok: false, reason: 'malformed' });
     expect(verifySignature(header, secret, 'body', later)).toEqual({ ok: false, reason: 'stale' });
+  });
+
+  it('accepts any v1 of the header, not only the last: a signer rotating its secret sends both', () => {
+    const signedWithNewAndOld = signatureHeader(['new-secret', 'old-secret'], 'body', now);
+    const oldFirst = signatureHeader(['old-secret', 'new-secret'], 'body', now);
+
+    expect(signedWithNewAndOld.match(/v1=/g)).toHaveLength(2);
+    expect(verifySignature(signedWithNewAndOld, 'old-secret', 'body', now).ok).toBe(true);
+    expect(verifySignature(signedWithNewAndOld, 'new-secret', 'body', now).ok).toBe(true);
+    expect(verifySignature(oldFirst, 'new-secret', 'body', now).ok).toBe(true);
+    expect(verifySignature(signedWithNewAndOld, 'third-secret', 'body', now)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+  });
+
+  it('accepts a header signed with either of two configured secrets (current and previous)', () => {
+    const configured = ['current-secret', 'previous-secret'];
+
+    expect(verifySignature(signatureHeader('current-secret', 'b', now), configured, 'b', now).ok).toBe(true);
+    expect(verifySignature(signatureHeader('previous-secret', 'b', now), configured, 'b', now).ok).toBe(true);
+    expect(verifySignature(signatureHeader('retired-secret', 'b', now), configured, 'b', now).ok).toBe(false);
+  });
+
+  it('refuses two timestamps, a malformed v1 beside a good one, and more than eight v1 entries', () => {
+    const header = signatureHeader(secret, 'body', now);
+    const good = header.split(',')[1] as string;
+
+    expect(verifySignature(`${header},t=${timestamp + 1}`, secret, 'body', now).ok).toBe(false);
+    expect(verifySignature(`${header},v1=zz`, secret, 'body', now)).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
+    expect(verifySignature(`t=${timestamp},${Array(9).fill(good).join(',')}`, secret, 'body', now)).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
+  });
+
+  it('names a signed message the same way for every replay, and differently for another time or body', () => {
+    expect(signedMessageDigest(timestamp, 'body')).toBe(signedMessageDigest(timestamp, 'body'));
+    expect(signedMessageDigest(timestamp, 'body')).not.toBe(signedMessageDigest(timestamp + 1, 'body'));
+    expect(signedMessageDigest(timestamp, 'body')).not.toBe(signedMessageDigest(timestamp, 'body2'));
   });
 });

@@ -1,44 +1,89 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 
 /**
- * The webhook and callback signature, the scheme Stripe uses: header `t=<unix seconds>,v1=<hex>` where
- * v1 = HMAC-SHA256(secret, `${t}.${payload}`). The payload is the raw body; for a GET, `GET <path>`.
+ * The webhook and callback signature, the scheme Stripe uses: header `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`
+ * where v1 = HMAC-SHA256(secret, `${t}.${payload}`). The payload is the raw body; for a GET, `GET <path>`.
+ * Several v1 entries let a signer sign with a new and an old secret while a secret is rotated.
  */
 export const SIGNATURE_HEADER = 'x-scaling-detach-signature';
 export const TOLERANCE_SECONDS = 300;
+/** More v1 entries than this is not a rotation: the header is refused as malformed. */
+const MAX_SIGNATURES = 8;
+
+/** The secrets of one direction: `current` signs; `previous`, while a rotation lasts, is still accepted. */
+export interface SecretPair {
+  current: string;
+  previous?: string;
+}
+
+/** How a pair is stored (an SSM SecureString of JSON). */
+export const SecretPairSchema: z.ZodType<SecretPair> = z.strictObject({
+  current: z.string().min(16),
+  previous: z.string().min(16).optional(),
+});
+
+export const secretsOf = (pair: SecretPair): string[] =>
+  pair.previous === undefined ? [pair.current] : [pair.current, pair.previous];
 
 export const signPayload = (secret: string, timestamp: number, payload: string): string =>
   createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
 
-export const signatureHeader = (secret: string, payload: string, now: Date = new Date()): string => {
+/** Signs with each secret given, in order (one v1 each). */
+export const signatureHeader = (
+  secrets: string | readonly string[],
+  payload: string,
+  now: Date = new Date(),
+): string => {
   const timestamp = Math.floor(now.getTime() / 1000);
-  return `t=${timestamp},v1=${signPayload(secret, timestamp, payload)}`;
+  const signatures = (typeof secrets === 'string' ? [secrets] : secrets).map(
+    (secret) => `v1=${signPayload(secret, timestamp, payload)}`,
+  );
+  return [`t=${timestamp}`, ...signatures].join(',');
 };
 
 export type VerifyResult =
-  | { ok: true }
+  | { ok: true; timestamp: number }
   | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' };
 
+/** Accepted when any v1 of the header is the signature of any of the secrets (a rotation's old and new). */
 export function verifySignature(
   header: string | undefined,
-  secret: string,
+  secrets: string | readonly string[],
   payload: string,
   now: Date = new Date(),
 ): VerifyResult {
   if (!header) return { ok: false, reason: 'missing' };
-  const parts = new Map(
-    header.split(',').map((part) => {
-      const [key, ...rest] = part.trim().split('=');
-      return [key ?? '', rest.join('=')] as const;
-    }),
-  );
-  const timestamp = Number(parts.get('t'));
-  const given = parts.get('v1') ?? '';
-  if (!Number.isInteger(timestamp) || !/^[0-9a-f]{64}$/.test(given))
+  const entries = header.split(',').map((part) => {
+    const [key, ...rest] = part.trim().split('=');
+    return [key ?? '', rest.join('=')] as const;
+  });
+  const timestamps = entries.filter(([key]) => key === 't').map(([, value]) => Number(value));
+  const given = entries.filter(([key]) => key === 'v1').map(([, value]) => value);
+  const timestamp = timestamps[0] as number;
+  if (
+    timestamps.length !== 1 ||
+    !Number.isInteger(timestamp) ||
+    given.length === 0 ||
+    given.length > MAX_SIGNATURES ||
+    !given.every((signature) => /^[0-9a-f]{64}$/.test(signature))
+  ) {
     return { ok: false, reason: 'malformed' };
+  }
   if (Math.abs(now.getTime() / 1000 - timestamp) > TOLERANCE_SECONDS) return { ok: false, reason: 'stale' };
-  const expected = Buffer.from(signPayload(secret, timestamp, payload), 'hex');
-  return timingSafeEqual(expected, Buffer.from(given, 'hex'))
-    ? { ok: true }
-    : { ok: false, reason: 'mismatch' };
+  const expected = (typeof secrets === 'string' ? [secrets] : secrets).map((secret) =>
+    Buffer.from(signPayload(secret, timestamp, payload), 'hex'),
+  );
+  const matches = given.some((signature) => {
+    const candidate = Buffer.from(signature, 'hex');
+    return expected.some((digest) => timingSafeEqual(digest, candidate));
+  });
+  return matches ? { ok: true, timestamp } : { ok: false, reason: 'mismatch' };
 }
+
+/**
+ * A name for what was signed (timestamp and payload), the same for every replay of one signed message: a replay
+ * can change the header's order or add v1 entries, but not these two without failing the signature.
+ */
+export const signedMessageDigest = (timestamp: number, payload: string): string =>
+  createHash('sha256').update(`${timestamp}.${payload}`, 'utf8').digest('hex');

@@ -1,7 +1,13 @@
-import { ACTIONS, type Action, OperationStatus } from '../contracts/index.ts';
+import { ACTIONS, type Action, OperationStatus, RequestId } from '../contracts/index.ts';
 import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
 import type { OperationRecord } from '../detach/ports.ts';
-import { SIGNATURE_HEADER, verifySignature } from '../signing/webhook-signature.ts';
+import {
+  type SecretPair,
+  SIGNATURE_HEADER,
+  secretsOf,
+  signedMessageDigest,
+  verifySignature,
+} from '../signing/webhook-signature.ts';
 
 export interface WebhookRequest {
   method: string;
@@ -9,8 +15,6 @@ export interface WebhookRequest {
   /** Lower-cased names. */
   headers: Readonly<Record<string, string | undefined>>;
   rawBody: string;
-  /** Names a refused body that carried no usable request id (the platform's request id). */
-  sourceId: string;
 }
 
 export interface WebhookResponse {
@@ -19,7 +23,8 @@ export interface WebhookResponse {
 }
 
 export interface WebhookDeps extends IntakeDeps {
-  secret: (() => Promise<string>) | undefined;
+  /** The webhook's secrets: a request signed with the current or the previous one is accepted. */
+  secret: (() => Promise<SecretPair>) | undefined;
   maxBodyBytes: number;
 }
 
@@ -57,7 +62,7 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
   const payload = statusMatch ? `GET ${request.path}` : request.rawBody;
   const secret = deps.secret ? await deps.secret() : undefined;
   const verified = secret
-    ? verifySignature(request.headers[SIGNATURE_HEADER], secret, payload, deps.clock.now())
+    ? verifySignature(request.headers[SIGNATURE_HEADER], secretsOf(secret), payload, deps.clock.now())
     : undefined;
   if (!verified?.ok) {
     return refuse(
@@ -66,7 +71,7 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
       `The ${SIGNATURE_HEADER} header is ${verified?.reason ?? 'not checkable: no secret is configured'}.`,
     );
   }
-  if (statusMatch) return operationStatus(deps, decodeURIComponent(statusMatch[1] as string));
+  if (statusMatch) return operationStatus(deps, statusMatch[1] as string);
 
   const contentType = request.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
@@ -80,7 +85,10 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
       issues: [{ path: '(root)', message: 'The body is not valid JSON.' }],
     });
   }
-  const result = await acceptRequest(deps, action as Action, body, `webhook:${request.sourceId}`);
+  // A body with no usable request id is rejected under a name of the signed message, so a replay of it (inside
+  // the signature's tolerance) lands on the same Rejected record and adds no record and no event.
+  const fallbackId = `webhook:${signedMessageDigest(verified.timestamp, request.rawBody).slice(0, 40)}`;
+  const result = await acceptRequest(deps, action as Action, body, fallbackId);
   if (result.kind === 'invalid') {
     return refuse(422, 'InvalidRequest', 'The request does not match the contract.', {
       requestId: result.requestId,
@@ -93,14 +101,30 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
   };
 }
 
-async function operationStatus(deps: WebhookDeps, requestId: string): Promise<WebhookResponse> {
-  const record = await deps.ledger.get(requestId);
-  if (!record) return refuse(404, 'NotFound', `No operation ${requestId}`);
+/**
+ * Only a well-formed request id reaches the ledger: anything else (a ledger key of another kind such as a group
+ * item, a malformed escape) is answered like an id that does not exist.
+ */
+async function operationStatus(deps: WebhookDeps, encodedId: string): Promise<WebhookResponse> {
+  let requestId: string | undefined;
+  try {
+    requestId = decodeURIComponent(encodedId);
+  } catch {
+    requestId = undefined;
+  }
+  const valid = requestId !== undefined && RequestId.safeParse(requestId).success;
+  const record = valid ? await deps.ledger.get(requestId as string) : undefined;
+  if (!record) return refuse(404, 'NotFound', 'No such operation.');
   return { status: 200, body: statusView(record) };
 }
 
-/** What a caller may see of a ledger record: everything but the stored request's idempotency token. */
+/** What a caller may see of a ledger record: its fields, never a token (the request's clientToken included). */
 export function statusView(record: OperationRecord): Record<string, unknown> {
-  const { clientToken: _token, ...visible } = record;
-  return OperationStatus.parse({ ...visible, statusUrl: statusUrlOf(record.requestId) });
+  const { clientToken: _token, request, ...visible } = record;
+  const { clientToken: _requestToken, ...shownRequest } = (request ?? {}) as Record<string, unknown>;
+  return OperationStatus.parse({
+    ...visible,
+    ...(request && { request: shownRequest }),
+    statusUrl: statusUrlOf(record.requestId),
+  });
 }

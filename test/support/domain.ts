@@ -169,7 +169,19 @@ export async function aDomain(options: DomainOptions = {}) {
     };
   }
 
-  return { deps, ledger, clock, advance, publisher, callbackSender, crash, admin, settle, groupItem, tableName };
+  return {
+    deps,
+    ledger,
+    clock,
+    advance,
+    publisher,
+    callbackSender,
+    crash,
+    admin,
+    settle,
+    groupItem,
+    tableName,
+  };
 }
 
 export type Domain = Awaited<ReturnType<typeof aDomain>>;

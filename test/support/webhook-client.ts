@@ -36,6 +36,7 @@ export function webhookClient(baseUrl: string, secret: string) {
 
 export interface ReceivedCallback {
   body: string;
+  signature: string;
   verified: boolean;
 }
 
@@ -54,10 +55,8 @@ export async function callbackReceiver(secret: string, failures = 0) {
         res.writeHead(500).end();
         return;
       }
-      received.push({
-        body,
-        verified: verifySignature(req.headers[SIGNATURE_HEADER] as string, secret, body).ok,
-      });
+      const signature = req.headers[SIGNATURE_HEADER] as string;
+      received.push({ body, signature, verified: verifySignature(signature, secret, body).ok });
       res.writeHead(200).end();
     });
   });

@@ -66,7 +66,10 @@ export class EssProvider implements ScalingProvider {
    * ESS takes a ClientToken, so an ambiguous earlier attempt needs nothing more: the token makes it the same call.
    * DetachVServerGroups has none: after an ambiguous attempt, vServer groups no longer attached mean it acted.
    */
-  async submit(operation: ActionRequest, { clientToken, ambiguousSince }: SubmitAttempt): Promise<SubmitResult> {
+  async submit(
+    operation: ActionRequest,
+    { clientToken, ambiguousSince }: SubmitAttempt,
+  ): Promise<SubmitResult> {
     if (operation.request.provider !== 'aliyun')
       throw new DetachError('UnsupportedProvider', 'not an Alibaba Cloud request', 'fatal');
     const { request } = operation;
