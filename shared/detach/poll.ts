@@ -209,7 +209,13 @@ async function endUnreadable(
       },
     },
   );
-  await count(summary, event, completeOperation(deps, event));
+  if (await deps.ledger.complete(event, 'unpublished')) {
+    summary.completed.Failed = (summary.completed.Failed ?? 0) + 1;
+    await publishStored(deps, event);
+  } else {
+    // Its event went out already: only the pending index still holds it.
+    await deps.ledger.markPublished(item.requestId, now);
+  }
 }
 
 export const operationOf = (record: OperationRecord): ActionRequest =>
@@ -270,7 +276,7 @@ async function pollBatch(
   const byId = new Map(reports.map((report) => [report.activityId, report]));
   for (const entry of batch) {
     await isolate(entry.activityId, () =>
-      followActivity(deps, entry, byId.get(entry.activityId), summary, groups),
+      followActivity(deps, entry, byId.get(entry.activityId), summary, groups, isolate),
     );
   }
 }
@@ -281,6 +287,7 @@ async function followActivity(
   report: ActivityReport | undefined,
   summary: PollSummary,
   groups: Set<string>,
+  isolate: (id: string, work: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
   if (!report || report.phase === 'pending') {
     for (const record of entry.records) {
@@ -313,8 +320,10 @@ async function followActivity(
   // Which instances left the group: the cloud's activity does not list them for a detach. One read for all.
   const remaining = phaseStatus === 'Succeeded' ? undefined : await stillInGroup(deps, first, entry.records);
   for (const record of entry.records) {
-    const event = decide(deps, record, report, phaseStatus, remaining);
-    await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));
+    await isolate(record.requestId, async () => {
+      const event = decide(deps, record, report, phaseStatus, remaining);
+      await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));
+    });
   }
 }
 

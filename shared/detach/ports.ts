@@ -229,10 +229,11 @@ export interface Ledger {
   recordProgress(requestId: string, progress: CloudProgress): Promise<void>;
   /**
    * Stores the terminal status and its event if the record is in one of `from` (default: any open status but
-   * SUBMITTING, which belongs to its intent), or does not exist (a rejected message). True when this call made
-   * the transition.
+   * SUBMITTING, which belongs to its intent), or does not exist (a rejected message). `unpublished`: whatever its
+   * status, unless an event of it went out (an item the contract cannot read). True when this call made the
+   * transition.
    */
-  complete(event: CompletionEvent, from?: readonly LedgerStatus[]): Promise<boolean>;
+  complete(event: CompletionEvent, from?: readonly LedgerStatus[] | 'unpublished'): Promise<boolean>;
   /** `keepPending`: a callback is still to be delivered, so the poller must keep visiting the record. */
   markPublished(requestId: string, now: Date, keepPending?: boolean): Promise<void>;
   recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void>;

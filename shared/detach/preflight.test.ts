@@ -17,17 +17,47 @@ const aGroup = (overrides: Partial<GroupSnapshot> = {}): GroupSnapshot => ({
 });
 
 describe('planInstances', () => {
-  it('sends the instances in the group and counts those already out as done', () => {
-    const decision = planInstances(['i-1', 'i-9'], aGroup());
+  it('sends the instances in the group; one missing that this service took out counts as done', () => {
+    const decision = planInstances(['i-1', 'i-9'], aGroup(), {
+      takenOut: new Set(['i-9']),
+      ignoreNotInGroup: false,
+    });
 
     expect(decision).toMatchObject({
       kind: 'send',
-      plan: { send: ['i-1'], alreadyDetached: ['i-9'], refused: [] },
+      plan: { send: ['i-1'], alreadyDetached: ['i-9'], notInGroup: [], refused: [] },
     });
   });
 
-  it('is done, with no call, when every instance is already out', () => {
-    expect(planInstances(['i-8', 'i-9'], aGroup()).kind).toBe('done');
+  it('is done, with no call, when every instance is out and this service took each out', () => {
+    const decision = planInstances(['i-8', 'i-9'], aGroup(), {
+      takenOut: new Set(['i-8', 'i-9']),
+      ignoreNotInGroup: false,
+    });
+
+    expect(decision.kind).toBe('done');
+  });
+
+  it('an instance it never saw is notInGroup: refused when nothing else is done, unless ignored', () => {
+    const none = { takenOut: new Set<string>(), ignoreNotInGroup: false };
+
+    expect(planInstances(['i-typo'], aGroup(), none)).toMatchObject({
+      kind: 'refuse',
+      error: { code: 'Preflight.NotInGroup' },
+      plan: { notInGroup: ['i-typo'] },
+    });
+    expect(planInstances(['i-1', 'i-typo'], aGroup(), none)).toMatchObject({
+      kind: 'send',
+      plan: { send: ['i-1'], notInGroup: ['i-typo'] },
+    });
+    expect(planInstances(['i-typo'], aGroup(), { ...none, ignoreNotInGroup: true })).toMatchObject({
+      kind: 'done',
+      plan: { notInGroup: ['i-typo'] },
+    });
+  });
+
+  it('counts an instance named twice once', () => {
+    expect(planInstances(['i-1', 'i-1'], aGroup())).toMatchObject({ plan: { send: ['i-1'] } });
   });
 
   it('refuses a group that is missing or not active', () => {

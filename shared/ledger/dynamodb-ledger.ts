@@ -128,9 +128,13 @@ export class DynamoDbLedger implements Ledger {
     return Item ? OperationRecord.parse(Item) : undefined;
   }
 
+  /** Records the contract cannot read are left out: the poller ends them (LedgerRecordUnreadable). */
   async getMany(requestIds: readonly string[]): Promise<Operation[]> {
     const items = await this.#batchGet(requestIds);
-    return items.map((item) => OperationRecord.parse(item));
+    return items.flatMap((item) => {
+      const parsed = OperationRecord.safeParse(item);
+      return parsed.success ? [parsed.data] : [];
+    });
   }
 
   async listWaiting(groupKey: string, limit: number): Promise<Operation[]> {
@@ -411,12 +415,20 @@ export class DynamoDbLedger implements Ledger {
       });
   }
 
-  async complete(event: CompletionEvent, from: readonly LedgerStatus[] = ENDABLE_STATUSES): Promise<boolean> {
-    const names = from.map((_, i) => `:from${i}`);
-    const update = this.#terminalUpdate(event, {
-      ConditionExpression: `attribute_not_exists(requestId) OR #status IN (${names.join(', ')})`,
-      values: Object.fromEntries(from.map((status, i) => [names[i], status])),
-    }).Update as NonNullable<TransactItem['Update']>;
+  async complete(
+    event: CompletionEvent,
+    from: readonly LedgerStatus[] | 'unpublished' = ENDABLE_STATUSES,
+  ): Promise<boolean> {
+    const names = from === 'unpublished' ? [] : from.map((_, i) => `:from${i}`);
+    const update = this.#terminalUpdate(
+      event,
+      from === 'unpublished'
+        ? { ConditionExpression: 'attribute_not_exists(eventPublishedAt)', values: {} }
+        : {
+            ConditionExpression: `attribute_not_exists(requestId) OR #status IN (${names.join(', ')})`,
+            values: Object.fromEntries(from.map((status, i) => [names[i], status])),
+          },
+    ).Update as NonNullable<TransactItem['Update']>;
     try {
       await this.#documents.send(new UpdateCommand(update));
       return true;
