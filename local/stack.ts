@@ -72,6 +72,7 @@ export interface StackInfo {
 }
 
 export interface RunningStack extends StackInfo {
+  ports: StackPorts;
   emulator: CloudEmulator;
   stop(): Promise<void>;
 }
@@ -174,6 +175,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       },
       queues,
       aws: LOCAL_AWS,
+      ports,
       emulator,
       stop: stopAll,
     };
