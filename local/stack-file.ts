@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PORTS } from './stack.ts';
+import { DEFAULT_PORTS, type StackPorts } from './stack.ts';
 
 /** Where a running `npm start` says which ports it took, so the CLIs find it (`.local/` is git-ignored). */
 const STACK_FILE = fileURLToPath(new URL('../.local/stack.json', import.meta.url));
@@ -17,11 +17,14 @@ export interface LocalEndpoints {
 export interface StackFile {
   pid: number;
   endpoints: LocalEndpoints;
+  /** Every port the stack listens on, its internal ones included. */
+  ports: StackPorts;
 }
 
-export function writeStackFile(endpoints: LocalEndpoints): void {
+export function writeStackFile(endpoints: LocalEndpoints, ports: StackPorts): void {
   mkdirSync(fileURLToPath(new URL('../.local/', import.meta.url)), { recursive: true });
-  writeFileSync(STACK_FILE, `${JSON.stringify({ pid: process.pid, endpoints } satisfies StackFile, null, 2)}\n`);
+  const file: StackFile = { pid: process.pid, endpoints, ports };
+  writeFileSync(STACK_FILE, `${JSON.stringify(file, null, 2)}\n`);
 }
 
 /** Removes the file only if this process wrote it (a second `npm start` that failed must not remove the first's). */
@@ -29,7 +32,7 @@ export function removeStackFile(): void {
   if (readStackFile()?.pid === process.pid) rmSync(STACK_FILE, { force: true });
 }
 
-function readStackFile(): StackFile | undefined {
+export function readStackFile(): StackFile | undefined {
   try {
     return JSON.parse(readFileSync(STACK_FILE, 'utf8')) as StackFile;
   } catch {

@@ -50,7 +50,7 @@ await runCli(async () => {
     await stack.stop();
     return 0;
   }
-  writeStackFile(stack.endpoints);
+  writeStackFile(stack.endpoints, stack.ports);
   printBanner(stack);
   // Runs until a signal or the parent's end calls stop().
   return new Promise<number>(() => undefined);
