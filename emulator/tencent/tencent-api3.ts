@@ -22,7 +22,7 @@ class Api3Error extends Error {
 }
 
 const SKEW_SECONDS = 300;
-/** specs/tencent-as.md §B1: the detach-type actions allow 20 requests a second. */
+/** docs/reference/tencent-as.md §B1: the detach-type actions allow 20 requests a second. */
 const RATE_LIMITED_ACTIONS = new Set(['DetachInstances', 'RemoveInstances']);
 const RATE_LIMIT_PER_SECOND = 20;
 const err = (code: string, message: string) => new Api3Error(code, message);
@@ -108,7 +108,7 @@ export class TencentApi3 {
     }
     if (header(headers, 'x-tc-version') !== '2018-04-19')
       throw err('InvalidParameter', 'X-TC-Version must be 2018-04-19.');
-    // The SDK signs the host without the port and takes the service from the endpoint (specs/tencent-as.md §B8).
+    // The SDK signs the host without the port and takes the service from the endpoint (docs/reference/tencent-as.md §B8).
     const host = header(headers, 'host') ?? '';
     const hosts = [host, host.replace(/:\d+$/, '')];
     const given = Buffer.from(authorization.signature);
@@ -191,7 +191,7 @@ export class TencentApi3 {
         `Instances ${outside.join(', ')} are not in the auto scaling group.`,
       );
     }
-    // Below MinSize is checked only for an enabled group (specs/tencent-as.md §B1).
+    // Below MinSize is checked only for an enabled group (docs/reference/tencent-as.md §B1).
     const inService = members.filter((m) => m.lifeCycleState === 'IN_SERVICE').length;
     if (group.enabled && inService - instanceIds.length < group.minSize) {
       throw err(

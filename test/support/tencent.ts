@@ -56,7 +56,7 @@ export const aTencentRequest = (
   ...overrides,
 });
 
-/** tencentcloud-sdk-nodejs pointed at the emulator (specs/tencent-as.md §B8). */
+/** tencentcloud-sdk-nodejs pointed at the emulator (docs/reference/tencent-as.md §B8). */
 export function tencentSdk(emulatorUrl: string, region = 'ap-guangzhou', key = TENCENT_KEY) {
   const { host } = new URL(emulatorUrl);
   return new tencentcloud.as.v20180419.Client({
