@@ -1,16 +1,22 @@
+import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CliError, runCli } from './cli.ts';
 import { portsInUse } from './services.ts';
-import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.ts';
+import { DEFAULT_PORTS, type RunningStack, type StackPorts, startStack } from './stack.ts';
 import { removeStackFile, writeStackFile } from './stack-file.ts';
 
 /**
  * npm start: the local stack until Ctrl-C (SIGINT), SIGTERM, SIGHUP (the terminal closed) or the end of the
  * process that started it; each of them stops everything it started. `--ephemeral-ports` takes free ports
- * instead of the fixed ones (tests; the CLIs find them in .local/stack.json).
+ * instead of the fixed ones, `--ports '<JSON>'` others (tests; the CLIs find them in .local/stack.json).
  */
 const logger = new Logger({ serviceName: 'local-stack' });
-const ephemeral = process.argv.includes('--ephemeral-ports');
+const { values: options } = parseArgs({
+  options: { 'ephemeral-ports': { type: 'boolean', default: false }, ports: { type: 'string' } },
+});
+const ephemeral = options['ephemeral-ports'];
+/** `--ports '<JSON like DEFAULT_PORTS>'`: fixed ports other than the defaults (tests). */
+const ports: StackPorts = options.ports ? (JSON.parse(options.ports) as StackPorts) : DEFAULT_PORTS;
 // A closed terminal turns every write into EIO/EPIPE; stopping must go on regardless.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
@@ -37,7 +43,7 @@ setInterval(() => {
 
 await runCli(async () => {
   if (!ephemeral) {
-    const busy = await portsInUse(Object.values(DEFAULT_PORTS));
+    const busy = await portsInUse(Object.values(ports));
     if (busy.length > 0)
       throw new CliError(
         'PortInUse',
@@ -45,7 +51,7 @@ await runCli(async () => {
       );
   }
   logger.info('starting the local stack (first start bundles the functions; about 20 s)');
-  stack = await startStack({ logger, echoFunctionLogs: true, ...(ephemeral && { ports: 'ephemeral' }) });
+  stack = await startStack({ logger, echoFunctionLogs: true, ports: ephemeral ? 'ephemeral' : ports });
   if (stopping) {
     await stack.stop();
     return 0;

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyRepository, leftOver, npmStart } from './support/repository-copy.ts';
 
@@ -8,6 +9,17 @@ import { copyRepository, leftOver, npmStart } from './support/repository-copy.ts
  */
 const copy = copyRepository();
 afterAll(() => copy.remove());
+
+const secondStart = (ports: string) =>
+  new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    // What npm start runs (npm itself would add its own notices to stderr).
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'local/start.ts', '--ports', ports],
+      { cwd: copy.dir, timeout: 60_000 },
+      (error, _, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }),
+    );
+  });
 
 const WAYS = [
   { way: 'Ctrl-C (SIGINT to the foreground process group)', signal: 'SIGINT', group: true },
@@ -23,6 +35,12 @@ describe('stopping npm start', () => {
       const ports = Object.values(stack.file.ports);
       // What it started: npm, the shell, start.ts, DynamoDB Local, serverless-offline and esbuild.
       expect(pids.length).toBeGreaterThanOrEqual(5);
+      if (signal === 'SIGINT') {
+        // Meanwhile a second npm start on the same ports says so in one line, and exits 2.
+        const second = await secondStart(JSON.stringify(stack.file.ports));
+        expect(second.code).toBe(2);
+        expect(second.stderr.trim()).toMatch(/^port [\d, ]+ already in use: is another npm start running\?[^\n]*$/);
+      }
 
       process.kill(group ? -(stack.npm.pid as number) : (stack.npm.pid as number), signal);
 
