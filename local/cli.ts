@@ -1,6 +1,6 @@
 import {
-  type Action,
   ACTIONS,
+  type Action,
   type DetachRequest,
   REQUEST_SCHEMAS,
   type TerminalStatus,
@@ -61,7 +61,13 @@ export function parseRequest(action: string | undefined, json: string | undefine
   return { action: action as Action, request: parsed.data as DetachRequest };
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_SOCKET']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+]);
 
 /** The first connection error code in an error, its cause or its aggregated errors. */
 function connectionCode(error: unknown, depth = 0): string | undefined {

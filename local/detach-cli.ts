@@ -86,7 +86,10 @@ async function call(method: 'GET' | 'POST', path: string, body?: string) {
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    throw new CliError('NotTheWebhook', `${url}${path} answered HTTP ${response.statusCode} without JSON: is it the webhook?`);
+    throw new CliError(
+      'NotTheWebhook',
+      `${url}${path} answered HTTP ${response.statusCode} without JSON: is it the webhook?`,
+    );
   }
   return { status: response.statusCode, body: parsed };
 }

@@ -20,7 +20,9 @@ export async function startHttpApi(options: {
   functionName: string;
 }): Promise<{ url: string; stop(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    serve(req, res, options).catch(() => reply(res, { statusCode: 500, body: '{"message":"Internal Server Error"}' }));
+    serve(req, res, options).catch(() =>
+      reply(res, { statusCode: 500, body: '{"message":"Internal Server Error"}' }),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -119,7 +121,9 @@ function headersOf(req: IncomingMessage): Record<string, string> {
 /** Bodies HTTP API passes as text; anything else arrives base64-encoded. */
 function isText(contentType: string | undefined): boolean {
   if (!contentType) return true;
-  return /^(text\/|application\/(json|[\w.+-]*\+json|xml|javascript|x-www-form-urlencoded))/i.test(contentType);
+  return /^(text\/|application\/(json|[\w.+-]*\+json|xml|javascript|x-www-form-urlencoded))/i.test(
+    contentType,
+  );
 }
 
 function reply(res: ServerResponse, result: APIGatewayProxyStructuredResultV2 | undefined) {

@@ -50,9 +50,14 @@ function signedAgain(event: unknown) {
   };
   const method = http.requestContext?.http?.method;
   if (!method || !http.headers?.[SIGNATURE_HEADER]) return undefined;
-  const body = http.isBase64Encoded ? Buffer.from(http.body ?? '', 'base64').toString('utf8') : (http.body ?? '');
+  const body = http.isBase64Encoded
+    ? Buffer.from(http.body ?? '', 'base64').toString('utf8')
+    : (http.body ?? '');
   const payload = method === 'GET' ? `GET ${http.rawPath}` : body;
-  return { ...http, headers: { ...http.headers, [SIGNATURE_HEADER]: signatureHeader(LOCAL_WEBHOOK_SECRET, payload) } };
+  return {
+    ...http,
+    headers: { ...http.headers, [SIGNATURE_HEADER]: signatureHeader(LOCAL_WEBHOOK_SECRET, payload) },
+  };
 }
 
 function invoke(functionName: string, eventPath: string): number {

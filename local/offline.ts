@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { stripVTControlCharacters as stripAnsi } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters as stripAnsi } from 'node:util';
 import { accepts, type RunningService, stopChild, waitFor } from './services.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -56,7 +56,12 @@ export async function startOffline(options: OfflineOptions): Promise<RunningServ
   const lambdaUrl = `http://127.0.0.1:${options.lambdaPort}`;
   // Ready when the bus, the Lambda endpoint and the HTTP API accept connections: a bare connect, since a
   // request to a made-up function makes serverless-offline print an error a newcomer would believe.
-  const ports = [options.eventBridgePort, options.eventBridgePubSubPort, options.lambdaPort, options.httpPort];
+  const ports = [
+    options.eventBridgePort,
+    options.eventBridgePubSubPort,
+    options.lambdaPort,
+    options.httpPort,
+  ];
   await waitFor(
     'serverless-offline',
     child,

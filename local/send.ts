@@ -41,7 +41,10 @@ await runCli(async () => {
 
 function parseCommandLine() {
   try {
-    return parseArgs({ allowPositionals: true, options: { 'no-follow': { type: 'boolean', default: false } } });
+    return parseArgs({
+      allowPositionals: true,
+      options: { 'no-follow': { type: 'boolean', default: false } },
+    });
   } catch (error) {
     throw new CliError('Usage', `${(error as Error).message}\n${USAGE}`);
   }
@@ -66,6 +69,8 @@ async function follow(requestId: string): Promise<number> {
     }
     await sleep(500);
   }
-  process.stderr.write('gave up waiting after 5 minutes (the request may still end; sending it again does nothing new)\n');
+  process.stderr.write(
+    'gave up waiting after 5 minutes (the request may still end; sending it again does nothing new)\n',
+  );
   return EXIT.otherEnd;
 }

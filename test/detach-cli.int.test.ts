@@ -94,7 +94,12 @@ describe('npm run detach', () => {
     const nowhere = `http://127.0.0.1:${await freePort()}`;
     const group = await aScalingGroup(admin);
 
-    const { code, stderr } = await detach('detach-instances', JSON.stringify(aDetachRequest(group)), '--url', nowhere);
+    const { code, stderr } = await detach(
+      'detach-instances',
+      JSON.stringify(aDetachRequest(group)),
+      '--url',
+      nowhere,
+    );
 
     expect(code).toBe(2);
     oneLine(stderr);

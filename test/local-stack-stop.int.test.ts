@@ -39,7 +39,9 @@ describe('stopping npm start', () => {
         // Meanwhile a second npm start on the same ports says so in one line, and exits 2.
         const second = await secondStart(JSON.stringify(stack.file.ports));
         expect(second.code).toBe(2);
-        expect(second.stderr.trim()).toMatch(/^port [\d, ]+ already in use: is another npm start running\?[^\n]*$/);
+        expect(second.stderr.trim()).toMatch(
+          /^port [\d, ]+ already in use: is another npm start running\?[^\n]*$/,
+        );
       }
 
       process.kill(group ? -(stack.npm.pid as number) : (stack.npm.pid as number), signal);

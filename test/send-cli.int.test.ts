@@ -69,7 +69,11 @@ describe('npm run send', () => {
   it.concurrent('exits 1 when the request ends Failed', async () => {
     const group = await aScalingGroup(admin, { minSize: 3 });
 
-    const { code, stdout } = await send(running.dir, 'detach-instances', JSON.stringify(aDetachRequest(group)));
+    const { code, stdout } = await send(
+      running.dir,
+      'detach-instances',
+      JSON.stringify(aDetachRequest(group)),
+    );
 
     expect(code).toBe(1);
     expect(stdout).toContain('Preflight.BelowMinSize');
@@ -79,7 +83,10 @@ describe('npm run send', () => {
     ['invalid JSON', ['detach-instances', '{requestId:1}'], /^the request is not valid JSON/],
     [
       'no requestId',
-      ['detach-instances', '{"provider":"aliyun","region":"cn-hangzhou","scalingGroupId":"g","instanceIds":["i-1"]}'],
+      [
+        'detach-instances',
+        '{"provider":"aliyun","region":"cn-hangzhou","scalingGroupId":"g","instanceIds":["i-1"]}',
+      ],
       /^the request does not match the detach-instances contract: requestId: /,
     ],
     [
@@ -104,7 +111,11 @@ describe('npm run send', () => {
   it.concurrent('says in one line that the stack is not running, and exits 2', async () => {
     const group = await aScalingGroup(admin);
 
-    const { code, stderr } = await send(stopped.dir, 'detach-instances', JSON.stringify(aDetachRequest(group)));
+    const { code, stderr } = await send(
+      stopped.dir,
+      'detach-instances',
+      JSON.stringify(aDetachRequest(group)),
+    );
 
     expect(code).toBe(2);
     oneLine(stderr);

@@ -72,9 +72,17 @@ describe('the repository stands alone', () => {
   });
 
   it('the check sees what it looks for', () => {
-    expect(referencesOutside('shared/providers/aliyun/x.test.ts', "new URL('../../../../shared/specs/v.json')")).toHaveLength(2);
-    expect(referencesOutside('README.md', 'see [design](../shared/DESIGN.md) and specs/aliyun-ess.md §5')).toHaveLength(3);
-    expect(referencesOutside('local/send.ts', "import { x } from '../shared/ledger/dynamodb-ledger.ts';")).toEqual([]);
-    expect(referencesOutside('shared/x.ts', '// docs/reference/seeds/aliyun-ess-DetachInstances.md')).toEqual([]);
+    expect(
+      referencesOutside('shared/providers/aliyun/x.test.ts', "new URL('../../../../shared/specs/v.json')"),
+    ).toHaveLength(2);
+    expect(
+      referencesOutside('README.md', 'see [design](../shared/DESIGN.md) and specs/aliyun-ess.md §5'),
+    ).toHaveLength(3);
+    expect(
+      referencesOutside('local/send.ts', "import { x } from '../shared/ledger/dynamodb-ledger.ts';"),
+    ).toEqual([]);
+    expect(referencesOutside('shared/x.ts', '// docs/reference/seeds/aliyun-ess-DetachInstances.md')).toEqual(
+      [],
+    );
   });
 });

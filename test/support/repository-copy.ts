@@ -1,5 +1,14 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -103,9 +112,9 @@ export async function leftOver(pids: number[], ports: number[], timeoutMs = 30_0
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const running = pids.filter(isRunning);
-    const open = (await Promise.all(ports.map(async (port) => ((await accepts(port)) ? port : undefined)))).filter(
-      (port) => port !== undefined,
-    );
+    const open = (
+      await Promise.all(ports.map(async (port) => ((await accepts(port)) ? port : undefined)))
+    ).filter((port) => port !== undefined);
     if ((running.length === 0 && open.length === 0) || Date.now() > deadline) return { running, open };
     await sleep(250);
   }
