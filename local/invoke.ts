@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
 import { CliError, runCli } from './cli.ts';
 import { stackResources } from './resources.ts';
-import { LOCAL_AWS } from './services.ts';
+import { accepts, LOCAL_AWS } from './services.ts';
 import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
 import { localEndpoints } from './stack-file.ts';
 
@@ -28,6 +28,14 @@ await runCli(async () => {
   } catch (error) {
     throw new CliError('BadEventFile', `cannot read ${eventPath} as JSON: ${(error as Error).message}`);
   }
+  const reachable = await Promise.all(
+    [endpoints.sqs, endpoints.dynamodb].map((url) => accepts(Number(new URL(url).port))),
+  );
+  if (!reachable.every(Boolean))
+    throw new CliError(
+      'StackNotRunning',
+      `the local stack is not running (nothing at ${endpoints.sqs} / ${endpoints.dynamodb}): start it with npm start`,
+    );
   const signed = signedAgain(event);
   const dir = signed ? mkdtempSync(join(tmpdir(), 'scaling-detach-invoke-')) : undefined;
   const path = dir ? join(dir, 'event.json') : eventPath;

@@ -122,3 +122,20 @@ describe('npm run send', () => {
     expect(stderr).toContain(`cannot reach the local stack at ${nowhere}: start it with npm start`);
   });
 });
+
+describe('npm run invoke', () => {
+  it.concurrent('says in one line that the stack is not running, and exits 2', async () => {
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'local/invoke.ts', 'detachInstances', 'events/detach-instances.sqs.json'],
+        { cwd: stopped.dir, timeout: 60_000 },
+        (error, _, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }),
+      );
+    });
+
+    expect(code).toBe(2);
+    oneLine(stderr);
+    expect(stderr).toContain(`the local stack is not running (nothing at ${nowhere}`);
+  });
+});
