@@ -41,13 +41,9 @@ beforeAll(async () => {
   );
 }, 180_000);
 afterAll(async () => {
-  if (stack) {
-    const pids = stack.processes();
-    process.kill(-(stack.npm.pid as number), 'SIGINT');
-    await leftOver(pids, Object.values(stack.file.ports));
-  }
+  if (stack?.npm.exitCode === null) process.kill(-(stack.npm.pid as number), 'SIGKILL');
   copy.remove();
-}, 60_000);
+});
 
 /** The request a command sends: the JSON argument of send/detach, or the body of an invoked event file. */
 function requestIdOf(command: string): string | undefined {
@@ -102,4 +98,14 @@ describe("the README's samples, in order, on a fresh stack", () => {
     }
     expect(seen.sort()).toEqual([...expected.keys()].sort());
   }, 600_000);
+
+  it('Ctrl-C (SIGINT to the foreground process group) then leaves no process and no bound port', async () => {
+    const pids = stack.processes();
+    // What it started: npm, the shell, start.ts, DynamoDB Local, serverless-offline and esbuild.
+    expect(pids.length).toBeGreaterThanOrEqual(5);
+
+    process.kill(-(stack.npm.pid as number), 'SIGINT');
+
+    expect(await leftOver(pids, Object.values(stack.file.ports))).toEqual({ running: [], open: [] });
+  }, 60_000);
 });
