@@ -83,7 +83,8 @@ function connectionCode(error: unknown, depth = 0): string | undefined {
 
 /**
  * Runs a CLI's main and exits with its code. Whatever goes wrong ends in one line on stderr: a CliError as
- * written, a connection failure with what to start, anything else with its message (no stack trace).
+ * written, a connection failure with what to start, anything else with the first line of its message (no
+ * stack trace).
  */
 export async function runCli(main: () => Promise<number>, unreachable: string): Promise<never> {
   try {
@@ -95,7 +96,7 @@ export async function runCli(main: () => Promise<number>, unreachable: string): 
         ? error.message
         : code
           ? `${unreachable} (${code})`
-          : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+          : (error instanceof Error ? error.message : String(error)).split('\n')[0];
     process.stderr.write(`${line}\n`);
     process.exit(error instanceof CliError ? error.exitCode : code ? EXIT.usage : EXIT.otherEnd);
   }

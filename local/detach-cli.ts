@@ -15,6 +15,10 @@ import { localEndpoints } from './stack-file.ts';
  * gave up waiting, 2 usage, a request the contract refuses, a refusal by the webhook, or the webhook unreachable.
  */
 const USAGE = `usage: npm run detach -- <${ACTIONS.join('|')}> '<request JSON>' [--url URL] [--secret SECRET] [--timeout SECONDS]`;
+const REFUSAL_HINTS: Record<number, string> = {
+  401: "check --secret or SCALING_DETACH_SECRET: it must be the stage's webhook secret",
+  404: "check --url: it must be the webhook's base URL",
+};
 const { positionals, values } = parseCommandLine();
 const { url, secret } = values as { url: string; secret: string };
 const print = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -29,9 +33,10 @@ await runCli(async () => {
   const accepted = await call('POST', `/v1/${action}`, positionals[1]);
   if (accepted.status !== 202) {
     const error = (accepted.body as { error?: { code?: string; message?: string } }).error;
+    const hint = REFUSAL_HINTS[accepted.status];
     throw new CliError(
       'Refused',
-      `refused: HTTP ${accepted.status} ${error?.code ?? ''}: ${error?.message ?? JSON.stringify(accepted.body)}`,
+      `refused: HTTP ${accepted.status} ${error?.code ?? ''}: ${error?.message ?? JSON.stringify(accepted.body)}${hint ? ` (${hint})` : ''}`,
     );
   }
   const statusUrl = accepted.body.statusUrl as string;
