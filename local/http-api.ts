@@ -20,10 +20,13 @@ export async function startHttpApi(options: {
   functionName: string;
 }): Promise<{ url: string; stop(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    serve(req, res, options).catch(() =>
-      reply(res, { statusCode: 500, body: '{"message":"Internal Server Error"}' }),
-    );
+    serve(req, res, options).catch(() => {
+      // The caller may be gone already; then there is no one to answer.
+      if (res.headersSent || res.destroyed) res.destroy();
+      else reply(res, { statusCode: 500, body: '{"message":"Internal Server Error"}' });
+    });
   });
+  server.on('clientError', (_, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', resolve);
