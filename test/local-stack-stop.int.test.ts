@@ -1,6 +1,12 @@
 import { execFile } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
-import { copyRepository, leftOver, npmStart } from './support/repository-copy.ts';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  copyRepository,
+  leftOver,
+  npmStart,
+  type StartedStack,
+  stopForGood,
+} from './support/repository-copy.ts';
 
 /**
  * Every way of ending `npm start` stops what it started: checked by the pids under npm and the ports the stack
@@ -28,10 +34,17 @@ const WAYS = [
   { way: 'closing the terminal (SIGHUP to the process group)', signal: 'SIGHUP', group: true },
 ] as const;
 
+let stack: StartedStack | undefined;
+afterEach(async () => {
+  // Only a failed test leaves anything running.
+  await stopForGood(stack);
+  stack = undefined;
+}, 60_000);
+
 describe('stopping npm start', () => {
   for (const { way, signal, group } of WAYS) {
     it(`${way} leaves no process and no bound port`, async () => {
-      const stack = await npmStart(copy.dir);
+      stack = await npmStart(copy.dir);
       const pids = stack.processes();
       const ports = Object.values(stack.file.ports);
       // What it started: npm, the shell, start.ts, DynamoDB Local, serverless-offline and esbuild.
@@ -48,6 +61,7 @@ describe('stopping npm start', () => {
       process.kill(group ? -(stack.npm.pid as number) : (stack.npm.pid as number), signal);
 
       expect(await leftOver(pids, ports)).toEqual({ running: [], open: [] });
+      stack = undefined;
     }, 180_000);
   }
 });

@@ -9,7 +9,13 @@ import { stackResources } from '../local/resources.ts';
 import { LOCAL_AWS } from '../local/services.ts';
 import type { OperationRecord as Operation } from '../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
-import { copyRepository, leftOver, npmStart, type StartedStack } from './support/repository-copy.ts';
+import {
+  copyRepository,
+  leftOver,
+  npmStart,
+  type StartedStack,
+  stopForGood,
+} from './support/repository-copy.ts';
 
 /**
  * The README's "Samples, in order", as a newcomer runs them: every `npm run` line of that section, in order,
@@ -41,9 +47,9 @@ beforeAll(async () => {
   );
 }, 180_000);
 afterAll(async () => {
-  if (stack?.npm.exitCode === null) process.kill(-(stack.npm.pid as number), 'SIGKILL');
+  await stopForGood(stack);
   copy.remove();
-});
+}, 60_000);
 
 /** The request a command sends: the JSON argument of send/detach, or the body of an invoked event file. */
 function requestIdOf(command: string): string | undefined {

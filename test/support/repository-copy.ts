@@ -119,3 +119,22 @@ export async function leftOver(pids: number[], ports: number[], timeoutMs = 30_0
     await sleep(250);
   }
 }
+
+/** Clean-up after a test that failed midway: Ctrl-C, then SIGKILL by pid to whatever is still running. */
+export async function stopForGood(stack: StartedStack | undefined): Promise<void> {
+  if (!stack) return;
+  const pids = stack.processes();
+  try {
+    process.kill(-(stack.npm.pid as number), 'SIGINT');
+  } catch {
+    // already gone
+  }
+  const { running } = await leftOver(pids, [], 20_000);
+  for (const pid of running) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
