@@ -35,7 +35,7 @@ export function copyRepository(): { dir: string; remove(): void } {
     cpSync(join(ROOT, file), join(dir, file));
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 export interface StartedStack {
