@@ -4,7 +4,7 @@ import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 /**
  * Checks the CloudFormation that `serverless package` wrote against the CDK's resource database:
  * resource types, property names (nested too), required properties, and every Ref / GetAtt / ${} target.
- * cfn-lint from npm is stale (shared/notes/local-aws.md), hence this.
+ * cfn-lint from npm is stale, hence this.
  */
 type Spec = Awaited<ReturnType<typeof loadAwsServiceSpec>>;
 type Json = unknown;

@@ -1,30 +1,80 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { ACTIONS, CompletionEvent } from '../shared/contracts/index.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
+import { CliError, EXIT, exitCodeOf, isFinal, parseRequest, runCli } from './cli.ts';
 import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
+import { localEndpoints } from './stack-file.ts';
 
 /**
  * For people: signs and sends one request to the webhook, then follows the status API until the request ends.
  *   npm run detach -- <action> '<request JSON>' [--url URL] [--secret SECRET] [--timeout SECONDS]
  * Defaults: SCALING_DETACH_URL or the local stack (http://127.0.0.1:3000), SCALING_DETACH_SECRET or the local
- * stage's secret. Exit status: 0 Succeeded, 1 any other end (Partial, Failed, TimedOut, Rejected), 2 refused.
+ * stage's secret. Exit status: 0 Succeeded or DryRun, 1 any other end (Partial, Failed, TimedOut, Rejected) or
+ * gave up waiting, 2 usage, a request the contract refuses, a refusal by the webhook, or the webhook unreachable.
  */
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    url: { type: 'string', default: process.env.SCALING_DETACH_URL ?? 'http://127.0.0.1:3000' },
-    secret: { type: 'string', default: process.env.SCALING_DETACH_SECRET ?? LOCAL_WEBHOOK_SECRET },
-    timeout: { type: 'string', default: '900' },
-  },
-});
-const [action, json] = positionals;
-if (!action || !json) {
-  process.stderr.write("usage: npm run detach -- <action> '<request JSON>' [--url URL] [--secret SECRET]\n");
-  process.exit(2);
-}
+const USAGE = `usage: npm run detach -- <${ACTIONS.join('|')}> '<request JSON>' [--url URL] [--secret SECRET] [--timeout SECONDS]`;
+const REFUSAL_HINTS: Record<number, string> = {
+  401: "check --secret or SCALING_DETACH_SECRET: it must be the stage's webhook secret",
+  404: "check --url: it must be the webhook's base URL",
+};
+const { positionals, values } = parseCommandLine();
 const { url, secret } = values as { url: string; secret: string };
 const print = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+
+await runCli(async () => {
+  const { action } = parseRequest(positionals[0], positionals[1], USAGE);
+  const timeoutSeconds = Number(values.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
+    throw new CliError('Usage', `--timeout must be a positive number of seconds\n${USAGE}`);
+
+  // The text as given is what gets signed and sent.
+  const accepted = await call('POST', `/v1/${action}`, positionals[1]);
+  if (accepted.status !== 202) {
+    const error = (accepted.body as { error?: { code?: string; message?: string } }).error;
+    const hint = REFUSAL_HINTS[accepted.status];
+    throw new CliError(
+      'Refused',
+      `refused: HTTP ${accepted.status} ${error?.code ?? ''}: ${error?.message ?? JSON.stringify(accepted.body)}${hint ? ` (${hint})` : ''}`,
+    );
+  }
+  const statusUrl = accepted.body.statusUrl as string;
+  print(`accepted ${accepted.body.requestId}: ${accepted.body.status}`);
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const { body } = await call('GET', statusUrl);
+    const status = String(body.status);
+    const line = `${status}${body.activityId ? ` activity ${body.activityId}` : ''}`;
+    if (line !== last) print(line);
+    last = line;
+    if (isFinal(status) && body.eventPublishedAt) {
+      const event = CompletionEvent.parse(body.event);
+      process.stdout.write(`${JSON.stringify(event, null, 2)}\n`);
+      return exitCodeOf(event.status);
+    }
+    await sleep(1000);
+  }
+  print(`gave up waiting after ${timeoutSeconds} s (the request may still end: ${url}${statusUrl})`);
+  return EXIT.otherEnd;
+}, `cannot reach the webhook at ${url}: start the local stack with npm start, or pass --url`);
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        url: { type: 'string', default: process.env.SCALING_DETACH_URL ?? localEndpoints().http },
+        secret: { type: 'string', default: process.env.SCALING_DETACH_SECRET ?? LOCAL_WEBHOOK_SECRET },
+        timeout: { type: 'string', default: '900' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exit(EXIT.usage);
+  }
+}
 
 async function call(method: 'GET' | 'POST', path: string, body?: string) {
   const payload = method === 'GET' ? `GET ${path}` : (body as string);
@@ -36,29 +86,15 @@ async function call(method: 'GET' | 'POST', path: string, body?: string) {
     },
     ...(body !== undefined && { body }),
   });
-  return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };
-}
-
-const accepted = await call('POST', `/v1/${action}`, json);
-if (accepted.status !== 202) {
-  print(`refused: HTTP ${accepted.status} ${JSON.stringify(accepted.body)}`);
-  process.exit(2);
-}
-const statusUrl = accepted.body.statusUrl as string;
-print(`accepted ${accepted.body.requestId}: ${accepted.body.status}`);
-const TERMINAL = new Set(['SUCCEEDED', 'PARTIAL', 'FAILED', 'REJECTED', 'TIMED_OUT']);
-const deadline = Date.now() + Number(values.timeout) * 1000;
-let last = '';
-while (Date.now() < deadline) {
-  const { body } = await call('GET', statusUrl);
-  const line = `${body.status}${body.activityId ? ` activity ${body.activityId}` : ''}`;
-  if (line !== last) print(line);
-  last = line;
-  if (TERMINAL.has(body.status as string) && body.eventPublishedAt) {
-    process.stdout.write(`${JSON.stringify(body.event, null, 2)}\n`);
-    process.exit(body.status === 'SUCCEEDED' ? 0 : 1);
+  const text = await response.body.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new CliError(
+      'NotTheWebhook',
+      `${url}${path} answered HTTP ${response.statusCode} without JSON: is it the webhook?`,
+    );
   }
-  await sleep(1000);
+  return { status: response.statusCode, body: parsed };
 }
-print('gave up waiting');
-process.exit(1);

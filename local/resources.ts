@@ -32,6 +32,7 @@ export function stackResources(stage: string) {
     ledgerTable: `${prefix}-operations`,
     eventBusName: prefix,
     pollFunctionName: `${prefix}-pollActivities`,
+    webhookFunctionName: `${prefix}-webhook`,
     queues,
   };
 }

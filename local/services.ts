@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -22,6 +22,33 @@ export async function freePort(): Promise<number> {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** Which of these ports something already listens on (a bind test on 127.0.0.1, which also sees `*:port`). */
+export async function portsInUse(ports: number[]): Promise<number[]> {
+  const busy = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<boolean>((resolve) => {
+          const server = createServer();
+          server.once('error', () => resolve(true));
+          server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+        }),
+    ),
+  );
+  return ports.filter((_, index) => busy[index]);
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:port (a readiness probe that logs nothing anywhere). */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
 
@@ -54,11 +81,19 @@ export async function startDynamoDb(port: number): Promise<RunningService> {
       join(home, 'DynamoDBLocal.jar'),
       '-inMemory',
       '-sharedDb',
+      '-disableTelemetry',
       '-port',
       String(port),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (error) =>
+      reject(new Error(`DynamoDB Local needs Java 17+ on PATH (${(error as NodeJS.ErrnoException).code})`)),
+    );
+  });
+  await spawned;
   const url = `http://127.0.0.1:${port}`;
   await waitFor('DynamoDB Local', child, async () => {
     const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: url });

@@ -19,7 +19,7 @@ export interface BridgeTarget {
  * What Lambda's SQS event source mapping does, for local queues: long-poll, invoke with a batch, delete what
  * succeeded and leave the reported batch item failures (or the whole batch when the function threw) to come
  * back after the visibility timeout and, past maxReceiveCount, go to the DLQ. serverless-offline-sqs deletes
- * whole batches, so it cannot be used (shared/notes/local-aws.md).
+ * whole batches and ignores ReportBatchItemFailures, so it cannot be used.
  */
 export class SqsBridge {
   readonly #client: SQSClient;

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
+import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
 import { startOffline } from './offline.ts';
 import { type StackResources, stackResources } from './resources.ts';
@@ -19,7 +20,10 @@ export interface StackPorts {
   sqs: number;
   dynamodb: number;
   emulator: number;
+  /** The webhook's HTTP API (local/http-api.ts). */
   http: number;
+  /** serverless-offline's own HTTP server, which nothing uses (the webhook is served on `http`). */
+  offlineHttp: number;
   lambda: number;
   eventBridge: number;
   eventBridgePubSub: number;
@@ -30,6 +34,7 @@ export const DEFAULT_PORTS: StackPorts = {
   dynamodb: 8000,
   emulator: 9000,
   http: 3000,
+  offlineHttp: 3001,
   lambda: 3002,
   eventBridge: 4010,
   eventBridgePubSub: 4011,
@@ -72,6 +77,7 @@ export interface StackInfo {
 }
 
 export interface RunningStack extends StackInfo {
+  ports: StackPorts;
   emulator: CloudEmulator;
   stop(): Promise<void>;
 }
@@ -86,8 +92,9 @@ async function pickPorts(option: StackOptions['ports']): Promise<StackPorts> {
 }
 
 /**
- * Starts, on 127.0.0.1: fauxqs, DynamoDB Local, the cloud emulator, serverless-offline with the EventBridge
- * emulator; creates the queues and the table; bridges the queues to the functions; runs the poller on a timer.
+ * Starts, on 127.0.0.1: fauxqs, DynamoDB Local (which listens on every interface: it has no bind option), the
+ * cloud emulator, serverless-offline with the EventBridge emulator, the webhook's HTTP API; creates the queues
+ * and the table; bridges the queues to the functions; runs the poller on a timer.
  * Whatever it started it stops, in reverse order, also when a later step fails.
  */
 export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
@@ -118,7 +125,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     const eventBridgeUrl = `http://127.0.0.1:${ports.eventBridge}`;
     const offline = await startOffline({
-      httpPort: ports.http,
+      httpPort: ports.offlineHttp,
       lambdaPort: ports.lambda,
       eventBridgePort: ports.eventBridge,
       eventBridgePubSubPort: ports.eventBridgePubSub,
@@ -142,6 +149,13 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       echo: options.echoFunctionLogs ?? false,
     });
     stops.push(offline.stop);
+
+    const httpApi = await startHttpApi({
+      port: ports.http,
+      lambdaUrl: offline.lambdaUrl,
+      functionName: resources.webhookFunctionName,
+    });
+    stops.push(httpApi.stop);
 
     const bridge = new SqsBridge(sqs.url, offline.lambdaUrl, logger);
     bridge.start(
@@ -170,10 +184,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         eventBridge: eventBridgeUrl,
         emulator: emulator.url,
         lambda: offline.lambdaUrl,
-        http: offline.url,
+        http: httpApi.url,
       },
       queues,
       aws: LOCAL_AWS,
+      ports,
       emulator,
       stop: stopAll,
     };

@@ -1,5 +1,5 @@
 /**
- * The one error taxonomy shared by every provider (see DESIGN.md, "The flow of one request", step 3).
+ * The one error taxonomy shared by every provider (docs/architecture.md, "The flow of one request").
  * - busy: the group is in a state that will pass (an activity in progress); wait, then retry.
  * - throttled: the cloud asked us to slow down; retry with jittered backoff.
  * - transient: the call may or may not have reached the cloud (5xx, timeout, reset); retry with the SAME token.

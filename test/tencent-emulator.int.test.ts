@@ -115,7 +115,7 @@ describe('our API 3.0 client against the emulator: the documented error codes, c
     expect([error.code, error.kind]).toEqual([code, kind]);
   });
 
-  it('a disabled group skips the MinSize check (specs/tencent-as.md §B1)', async () => {
+  it('a disabled group skips the MinSize check (docs/reference/tencent-as.md §B1)', async () => {
     const group = await aTencentGroup(admin, { minSize: 3, enabled: false });
 
     await expect(

@@ -728,7 +728,7 @@ export class EssApi {
       (g) =>
         g.regionId === params.RegionId &&
         (ids.length === 0 || ids.includes(g.scalingGroupId)) &&
-        // ESS leaves out groups that are not active (specs/aliyun-ess.md §5).
+        // ESS leaves out groups that are not active (docs/reference/aliyun-ess.md §5).
         g.lifecycleState === 'Active',
     );
     const { page, total } = paginate(groups, params, 50);

@@ -35,7 +35,7 @@ class Api3Error extends Error {
 
 const VERSION = '2018-04-19';
 const SKEW_SECONDS = 300;
-/** specs/tencent-as.md §B1: the detach-type actions allow 20 requests a second. */
+/** docs/reference/tencent-as.md §B1: the detach-type actions allow 20 requests a second. */
 const RATE_LIMITED_ACTIONS = new Set(['DetachInstances', 'RemoveInstances']);
 const RATE_LIMIT_PER_SECOND = 20;
 /** Parameters of the signature v1 form that are not the action's own. */
@@ -124,7 +124,7 @@ export class TencentApi3 {
     const method = request.method.toUpperCase();
     if (method !== 'GET' && method !== 'POST')
       throw err('InvalidParameter', 'Only GET and POST are supported.');
-    // The SDK signs the host without the port and takes the service from the endpoint (specs/tencent-as.md §B8).
+    // The SDK signs the host without the port and takes the service from the endpoint (docs/reference/tencent-as.md §B8).
     const matches = hostVariants(header(headers, 'host') ?? '').some((host) =>
       sameSecret(
         tencentTc3Signature({
@@ -271,7 +271,7 @@ export class TencentApi3 {
         `Instances ${busy.join(', ')} are not IN_SERVICE.`,
       );
     }
-    // Below MinSize is checked only for an enabled group (specs/tencent-as.md §B1).
+    // Below MinSize is checked only for an enabled group (docs/reference/tencent-as.md §B1).
     const inService = [...members.values()].filter((m) => m.lifeCycleState === 'IN_SERVICE').length;
     if (group.enabled && inService - instanceIds.length < group.minSize) {
       throw err(

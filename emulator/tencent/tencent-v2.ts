@@ -23,7 +23,7 @@ class V2Error extends Error {
 }
 
 const REPLAY_WINDOW_S = 2 * 3600;
-/** The v2 short region codes (specs/tencent-as.md §A1) and the API 3.0 names they stand for. */
+/** The v2 short region codes (docs/reference/tencent-as.md §A1) and the API 3.0 names they stand for. */
 const V2_REGIONS: Record<string, string> = {
   gz: 'ap-guangzhou',
   sh: 'ap-shanghai',

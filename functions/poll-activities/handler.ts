@@ -32,7 +32,11 @@ export const handler = middy(async () => {
   const last = passes.at(-1);
   // The alarm on requests that do not move reads this, once per invocation.
   metrics.addMetric('Poll.OldestPendingAgeSeconds', MetricUnit.Seconds, last?.oldestOpenAgeSeconds ?? 0);
-  logger.info('poll done', { passes: passes.length, last });
+  // An idle pass (the local stack runs one every 2 s) is worth a line only when debugging.
+  const idle = passes.every(
+    (pass) => pass.examined === 0 && pass.dispatched === 0 && pass.callbacks === 0 && pass.republished === 0,
+  );
+  logger[idle ? 'debug' : 'info']('poll done', { passes: passes.length, last });
   return last;
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))

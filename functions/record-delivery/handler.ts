@@ -20,6 +20,11 @@ const { ledger } = compose();
 export const handler = middy(async (event: EventBridgeEvent<string, unknown>) => {
   const detail = CompletionEvent.parse(event.detail);
   logger.setCorrelationId(detail.requestId);
+  // An event of a request this ledger never held (another stage's, a hand-made sample) changes nothing.
+  if (!(await ledger.get(detail.requestId))) {
+    logger.warn('completion event of a request the ledger does not hold', { status: detail.status });
+    return;
+  }
   const delivery = await ledger.recordEventDelivery(
     detail.requestId,
     detail.eventId,

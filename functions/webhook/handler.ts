@@ -22,6 +22,9 @@ const internalError: WebhookResponse = {
 /** POST /v1/{action} and GET /v1/operations/{requestId} (HTTP API). */
 export const handler = middy(
   async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    // Anything but an HTTP API (payload 2.0) event, such as a REST API one from a hand-made test event.
+    if (typeof event?.requestContext?.http?.method !== 'string' || typeof event.rawPath !== 'string')
+      return answer(400, { error: { code: 'UnsupportedEvent', message: UNSUPPORTED_EVENT } });
     const rawBody = event.body
       ? event.isBase64Encoded
         ? Buffer.from(event.body, 'base64').toString('utf8')
@@ -40,13 +43,21 @@ export const handler = middy(
     const requestId = response.body.requestId;
     if (typeof requestId === 'string') logger.setCorrelationId(requestId);
     // Only the outcome is logged: never the body, the signature header or the secret.
-    logger.info('webhook answered', { status: response.status, route });
-    return {
-      statusCode: response.status,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(response.body),
-    };
+    logger.info('webhook answered', {
+      status: response.status,
+      route: `${event.requestContext.http.method} ${event.rawPath}`,
+    });
+    return answer(response.status, response.body);
   },
 )
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }));
+
+const UNSUPPORTED_EVENT =
+  'The webhook takes API Gateway HTTP API events (payload format 2.0, with rawPath and requestContext.http); see events/webhook.http-api-v2.json.';
+
+const answer = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});

@@ -60,7 +60,7 @@ const InstanceIds = z
     'instance ids must be unique',
   );
 
-/** ESS DetachInstances (seed: aliyun-ess-DetachInstances.md; optional parameters: specs/aliyun-ess.md §5). */
+/** ESS DetachInstances (seed: docs/reference/seeds/aliyun-ess-DetachInstances.md; optional parameters: docs/reference/aliyun-ess.md §5). */
 export const AliyunDetachInstancesRequest = z.strictObject({
   ...essBase,
   instanceIds: InstanceIds,

@@ -56,7 +56,7 @@ export const aTencentRequest = (
   ...overrides,
 });
 
-/** tencentcloud-sdk-nodejs pointed at the emulator (specs/tencent-as.md §B8), POST TC3 unless told otherwise. */
+/** tencentcloud-sdk-nodejs pointed at the emulator (docs/reference/tencent-as.md §B8), POST TC3 unless told otherwise. */
 export function tencentSdk(
   emulatorUrl: string,
   region = 'ap-guangzhou',

@@ -1,4 +1,4 @@
-/** Regions served by the central endpoint (specs/aliyun-ess.md §1); every other region has its own host. */
+/** Regions served by the central endpoint (docs/reference/aliyun-ess.md §1); every other region has its own host. */
 const CENTRAL_REGIONS = new Set([
   'cn-qingdao',
   'cn-beijing',

@@ -3,7 +3,7 @@ import { scrubCloudMessage } from '../scrub-cloud-message.ts';
 
 /**
  * Every ESS error code we know, in one table: the seeds' codes for the detach actions, then the common
- * gateway codes from specs/aliyun-ess.md §7. Classify by Code, never by HTTP status: the docs disagree on them.
+ * gateway codes from docs/reference/aliyun-ess.md §7. Classify by Code, never by HTTP status: the docs disagree on them.
  */
 export const ESS_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   // Seeds (DetachInstances, RemoveInstances, DetachVServerGroups, DetachAlbServerGroups)

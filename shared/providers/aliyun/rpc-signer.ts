@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-/** RFC 3986 encoding as Alibaba's RPC signature wants it: space %20, `*` %2A, `~` kept (specs/aliyun-ess.md §3). */
+/** RFC 3986 encoding as Alibaba's RPC signature wants it: space %20, `*` %2A, `~` kept (docs/reference/aliyun-ess.md §3). */
 export const percentEncode = (value: string): string =>
   encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 

@@ -15,7 +15,7 @@ const TC3 = {
 };
 
 describe('Tencent v2 signature against the published vectors', () => {
-  // specs/tencent-as.md §A7: the documented string-to-sign examples.
+  // docs/reference/tencent-as.md §A7: the documented string-to-sign examples.
   it.each([
     [
       'GETcvm.api.qcloud.com/v2/index.php?Action=DescribeInstances&Nonce=11886&Region=gz&SecretId=AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA&Timestamp=1465185768&instanceIds.0=ins-09dx96dg&limit=20&offset=0',

@@ -28,7 +28,7 @@ export interface Tc3Signature {
   signedHeaders: string;
 }
 
-/** TC3-HMAC-SHA256 (specs/tencent-as.md §B6). */
+/** TC3-HMAC-SHA256 (docs/reference/tencent-as.md §B6). */
 export function signTc3(input: Tc3Input): Tc3Signature {
   const names = Object.keys(input.headers)
     .map((name) => name.toLowerCase())

@@ -1,7 +1,7 @@
 import { DetachError, type ErrorKind } from '../../errors.ts';
 import { scrubCloudMessage } from '../scrub-cloud-message.ts';
 
-/** API 3.0 error codes (specs/tencent-as.md §B5), by exact code; prefixes below catch the families. */
+/** API 3.0 error codes (docs/reference/tencent-as.md §B5), by exact code; prefixes below catch the families. */
 export const TENCENT_API3_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   RequestLimitExceeded: 'throttled',
   'RequestLimitExceeded.UinLimitExceeded': 'throttled',
@@ -41,7 +41,7 @@ export function classifyTencentError(code: string, httpStatus: number): ErrorKin
   return httpStatus >= 500 ? 'transient' : 'fatal';
 }
 
-/** Legacy v2 `code` values (specs/tencent-as.md §A5). */
+/** Legacy v2 `code` values (docs/reference/tencent-as.md §A5). */
 export const TENCENT_V2_CODE_KINDS: Readonly<Record<number, ErrorKind>> = {
   4000: 'fatal',
   4100: 'fatal',

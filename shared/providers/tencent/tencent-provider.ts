@@ -140,7 +140,7 @@ export class TencentProvider implements ScalingProvider {
       }),
     );
     const enabled = group.EnabledStatus === 'ENABLED';
-    // API 3.0 detaches from a disabled group too, and then skips the MinSize check (specs/tencent-as.md §B1).
+    // API 3.0 detaches from a disabled group too, and then skips the MinSize check (docs/reference/tencent-as.md §B1).
     return {
       exists: true,
       active: true,

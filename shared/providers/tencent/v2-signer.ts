@@ -7,7 +7,7 @@ export const v2SignedName = (name: string): string =>
   name.startsWith('_') ? name : name.replaceAll('_', '.');
 
 /**
- * The legacy v2 string to sign (specs/tencent-as.md §A6): METHOD + host + path + "?" + the parameters sorted
+ * The legacy v2 string to sign (docs/reference/tencent-as.md §A6): METHOD + host + path + "?" + the parameters sorted
  * by name in byte order, `k=v` with the raw values, joined by `&`. The host has no scheme or port.
  */
 export function v2StringToSign(
