@@ -54,14 +54,12 @@ async function startEventRecorder(port: number) {
       const detail = JSON.parse(entry.Detail) as { requestId: string; eventId: string };
       events.push({ requestId: detail.requestId, eventId: detail.eventId });
     }
-    res
-      .writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
-      .end(
-        JSON.stringify({
-          FailedEntryCount: 0,
-          Entries: body.Entries.map(() => ({ EventId: randomBytes(8).toString('hex') })),
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(
+      JSON.stringify({
+        FailedEntryCount: 0,
+        Entries: body.Entries.map(() => ({ EventId: randomBytes(8).toString('hex') })),
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   stops.push(() => new Promise((resolve) => server.close(resolve)));
