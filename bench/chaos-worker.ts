@@ -19,7 +19,7 @@ const context = {
 async function runFunctions(): Promise<void> {
   const queues = JSON.parse(process.env.REQUEST_QUEUE_URLS ?? '{}') as Record<string, string>;
   const arns = JSON.parse(process.env.CHAOS_QUEUE_ARNS ?? '{}') as Record<string, string>;
-  const sqs = new SQSClient({});
+  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
   const handlers = {
     'detach-instances': (await import('../functions/detach-instances/handler.ts')).handler,
     'remove-instances': (await import('../functions/remove-instances/handler.ts')).handler,

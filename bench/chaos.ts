@@ -203,7 +203,7 @@ async function main() {
   await sleep(4_000);
 
   // The requests: 80% through the queues, 20% through the webhook; 5% delivered twice.
-  const client = new SQSClient({ ...LOCAL_AWS, endpoint: sqs.url });
+  const client = new SQSClient({ ...LOCAL_AWS, endpoint: sqs.url, useQueueUrlAsEndpoint: false });
   const all = groups.flatMap((g, gi) =>
     g.instances.map((instanceId, i) => ({
       requestId: `chaos-${gi}-${i}`,
@@ -219,13 +219,21 @@ async function main() {
   const send = async (body: (typeof all)[number], i: number, copy: number) => {
     if (i % Math.round(1 / WEBHOOK_SHARE) === 0) {
       const raw = JSON.stringify(body);
-      await request(`http://127.0.0.1:${webhookPort}/v1/${action(i)}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureHeader(SECRET, raw) },
-        body: raw,
-      })
-        .then((r) => r.body.dump())
-        .catch(() => undefined);
+      // As a client would: a refused connection or a 5xx (the function process was being killed) is sent again.
+      for (let tries = 0; tries < 120; tries++) {
+        const status = await request(`http://127.0.0.1:${webhookPort}/v1/${action(i)}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureHeader(SECRET, raw) },
+          body: raw,
+        })
+          .then(async (r) => {
+            await r.body.dump();
+            return r.statusCode;
+          })
+          .catch(() => 0);
+        if (status > 0 && status < 500) break;
+        await sleep(500);
+      }
       return;
     }
     await client.send(
@@ -281,9 +289,11 @@ async function main() {
     await sleep(5_000);
   }
   const wallSeconds = Math.round((Date.now() - started) / 1000);
-  await request(`${emulator.url}/admin/chaos`, { method: 'GET' })
-    .then((r) => r.body.json())
-    .then((status) => log(`faults injected: ${JSON.stringify(status)}`));
+  const chaos = (await (await request(`${emulator.url}/admin/chaos`)).body.json()) as {
+    calls?: number;
+    injected?: Record<string, number>;
+  };
+  log(`faults injected: ${JSON.stringify(chaos)}`);
 
   // The invariants.
   const byId = new Map(records.map((r) => [r.requestId as string, r]));
@@ -347,6 +357,10 @@ async function main() {
     `| wall time | ${wallSeconds} s | |`,
     '',
     `Terminal states: ${[...statuses.entries()].map(([s, n]) => `${s} ${n}`).join(', ')}.`,
+    '',
+    `Faults the emulator injected, of ${chaos.calls ?? 0} cloud calls: ${Object.entries(chaos.injected ?? {})
+      .map(([fault, n]) => `${fault} ${n}`)
+      .join(', ')}.`,
     '',
   ];
   if (lost.length > 0)

@@ -2,6 +2,7 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import type { CompletionEvent, DetachRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
@@ -16,6 +17,21 @@ const stack = inject('stack');
 const delivery = (body: unknown) => ({ body, messageId: uniqueId('m'), receiveCount: 1 });
 
 describe('issue #9 defects', () => {
+  it.concurrent('1: webhook requests for a group busy with an activity are not lost: each ends', async () => {
+    const domain = await aDomain();
+    const group = await aScalingGroup(domain.admin, { activityDurationMs: 1_500 });
+    await startOutsideActivity(stack.endpoints.emulator, group);
+    // The queue is never read here: only the ledger record (the same one the queue function writes) carries them.
+    const intake = { ...domain.deps, queue: { enqueue: async () => {} } };
+    const requests = [0, 1].map((i) => aDetachRequest(group, { instanceIds: [group.instanceIds[i]] }));
+
+    for (const request of requests) await acceptRequest(intake, 'detach-instances', request, uniqueId('src'));
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const records = await domain.settle(requests.map((r) => r.requestId));
+
+    expect(records.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+  });
+
   it.concurrent('2: a group is free as soon as its activity ends, even a Rejected one ending at once', async () => {
     const domain = await aDomain();
     const group = await aScalingGroup(domain.admin, {

@@ -39,7 +39,8 @@ export async function deliverCallback(
     state = { url, attempts, deliveredAt: now.toISOString() };
   } catch (error) {
     const lastError = callbackFailureCodeOf(error);
-    const gaveUp = attempts >= deps.callbackRetry.maxAttempts;
+    // A target the sender refuses (a private address, a host not allowed) will not become acceptable by waiting.
+    const gaveUp = lastError === 'CallbackRefused' || attempts >= deps.callbackRetry.maxAttempts;
     const delay = retryDelaySeconds('transient', attempts, deps.callbackRetry) * 1000;
     state = gaveUp
       ? { url, attempts, lastError, gaveUpAt: now.toISOString() }

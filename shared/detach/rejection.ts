@@ -83,11 +83,17 @@ export async function giveUpDelivery(
   input: { action: Action; body: unknown; messageId: string; receiveCount: number; reason: string },
 ): Promise<{ kind: 'on-ledger' | 'rejected'; requestId: string }> {
   const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
-  if (candidate.success && (await deps.ledger.get(candidate.data))?.request)
-    return { kind: 'on-ledger', requestId: candidate.data };
+  // Its own record may be what fails (unreadable): then the rejection goes under the message id.
+  const onLedger = candidate.success
+    ? await deps.ledger.get(candidate.data).then(
+        (record) => record?.request !== undefined,
+        () => undefined,
+      )
+    : false;
+  if (onLedger && candidate.success) return { kind: 'on-ledger', requestId: candidate.data };
   const rejected = await rejectRequest(deps, {
     action: input.action,
-    body: input.body,
+    body: onLedger === undefined ? undefined : input.body,
     fallbackId: `sqs:${input.messageId}`,
     attempts: input.receiveCount,
     code: 'Unprocessable',
