@@ -32,12 +32,7 @@ const flows: Flow[] = [
     async arrange(domain) {
       const group = await aScalingGroup(domain.admin, { instances: 3, activityDurationMs: 100 });
       const request = aDetachRequest(group, { callbackUrl: CALLBACK_URL }) as DetachRequest;
-      const instance = group.instanceIds[0];
-      const actedOn = async () =>
-        (await domain.admin.state()).aliyun.activities.filter((a) =>
-          a.instanceIds.includes(instance as string),
-        ).length;
-      return { request, actedOn };
+      return { request, actedOn: () => essActivitiesOn(domain, group.instanceIds[0] as string) };
     },
   },
   {
@@ -96,15 +91,15 @@ const flows: Flow[] = [
     async arrange(domain) {
       const group = await aScalingGroup(domain.admin, { instances: 3, activityDurationMs: 100 });
       const request = aDetachRequest(group) as DetachRequest;
-      const instance = group.instanceIds[0];
-      const actedOn = async () =>
-        (await domain.admin.state()).aliyun.activities.filter((a) =>
-          a.instanceIds.includes(instance as string),
-        ).length;
-      return { request, actedOn };
+      return { request, actedOn: () => essActivitiesOn(domain, group.instanceIds[0] as string) };
     },
   },
 ];
+
+async function essActivitiesOn(domain: Domain, instanceId: string): Promise<number> {
+  return (await domain.admin.state()).aliyun.activities.filter((a) => a.instanceIds.includes(instanceId))
+    .length;
+}
 
 async function tencentActivitiesOn(domain: Domain, instanceId: string): Promise<number> {
   const { tencent } = (await domain.admin.state()) as unknown as {
