@@ -51,7 +51,13 @@ export function createRequestHandler(action: Action) {
   }
 
   return middy((event: SQSEvent, context: Context) =>
-    processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false }),
+    // One after another: records of one group then find its dispatcher free or busy in order, and the
+    // logger's per-record keys do not mix.
+    processPartialResponse(event, handleRecord, processor, {
+      context,
+      throwOnFullBatchFailure: false,
+      processInParallel: false,
+    }),
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))

@@ -93,7 +93,10 @@ export const ConfigSchema = z.object({
   /** Replaces every region's ESS endpoint; set to the local emulator. */
   ESS_ENDPOINT: optional(z.url()),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */
-  MAX_ATTEMPTS: positiveInt(8),
+  // Below the queues' maxReceiveCount (10): a message that always fails must end Unprocessable before the DLQ.
+  MAX_ATTEMPTS: positiveInt(8).pipe(
+    z.number().max(9, "MAX_ATTEMPTS must stay below the queues' maxReceiveCount (10)"),
+  ),
   /** Backoff of retries: the first waits up to this, each further one up to twice as long, capped. */
   RETRY_BASE_SECONDS: positiveInt(5),
   RETRY_MAX_SECONDS: positiveInt(300),

@@ -65,6 +65,24 @@ describe('issue #9 defects', () => {
     expect(record?.status).toBe('SUCCEEDED');
   });
 
+  it.concurrent('2: an intent that cannot be resolved within the operation timeout ends its requests TimedOut and frees the group', async () => {
+    const domain = await aDomain();
+    const group = await aScalingGroup(domain.admin, { activityDurationMs: 50 });
+    const request = aDetachRequest(group, { preflight: false });
+    const died = domain.crash.arm('dispatch.after-intent');
+    await runUntilCrash(died, () => submitRequest(domain.deps, 'detach-instances', delivery(request)));
+    domain.crash.disarm();
+
+    domain.advance(domain.deps.activityHoldMs + 1_000);
+    await dispatchGroup(domain.deps, waitKeyOf(request as DetachRequest));
+
+    expect((await domain.ledger.get(request.requestId))?.status).toBe('TIMED_OUT');
+    expect(await domain.groupItem(waitKeyOf(request as DetachRequest))).toMatchObject({ intent: undefined });
+    expect(
+      await domain.admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId }),
+    ).toEqual([]);
+  });
+
   it.concurrent('7: one item the contract cannot read ends Failed (LedgerRecordUnreadable); the others go on', async () => {
     const domain = await aDomain();
     const group = await aScalingGroup(domain.admin, { activityDurationMs: 50 });

@@ -213,6 +213,26 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     });
   });
 
+  it('still lists what the first release wrote to its single pending partition (P)', async () => {
+    const record = await begin();
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          requestId: { S: `${record.requestId}-old` },
+          action: { S: 'detach-instances' },
+          status: { S: 'QUEUED' },
+          attempts: { N: '0' },
+          createdAt: { S: now.toISOString() },
+          updatedAt: { S: now.toISOString() },
+          pendingShard: { S: 'P' },
+        },
+      }),
+    );
+
+    expect((await pending()).map(idOf)).toContain(`${record.requestId}-old`);
+  });
+
   it('counts each event id once however often the bus delivers it', async () => {
     const record = await begin();
     const event = anEvent(record.requestId);

@@ -36,10 +36,15 @@ export interface DispatchDeps extends CompletionDeps {
   coalesce?: boolean;
 }
 
-/** The lease and settle times that the HTTP timeouts imply: a call ends, one way or the other, within them. */
+/**
+ * The lease and settle times the HTTP timeouts imply. A dispatch makes at most four sequential calls under one
+ * lease (the preflight's three reads, then the call; the lease is renewed right before the call), so the lease
+ * covers four calls and a margin. A repeat without a token may read the cloud, then call: a call is taken as
+ * unable to act any more three calls' time after it started.
+ */
 export function leaseFor(http: { connectTimeoutMs: number; responseTimeoutMs: number }) {
   const callMs = http.connectTimeoutMs + http.responseTimeoutMs;
-  return { leaseMs: callMs + 15_000, settleMs: 2 * callMs };
+  return { leaseMs: 4 * callMs + 15_000, settleMs: 3 * callMs + 5_000 };
 }
 
 const WAITING_LIMIT = 100;
@@ -71,7 +76,8 @@ function mergeKey(record: OperationRecord): string {
     ...options
   } = record.request as unknown as Record<string, unknown>;
   // A request a merged call was refused for goes alone next, so that its refusal is its own, not its neighbours'.
-  const alone = !mergeable(record) || record.lastError?.kind === 'fatal' ? record.requestId : '';
+  const alone =
+    !mergeable(record) || record.alone || record.lastError?.kind === 'fatal' ? record.requestId : '';
   return JSON.stringify([record.action, options, alone]);
 }
 
@@ -139,6 +145,23 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
     return { kind: 'idle', ended: 0 };
   }
   const provider = providerOf(deps, records[0] as OperationRecord);
+  const now = deps.clock.now();
+  if (now.getTime() - Date.parse(intent.createdAt) >= deps.activityHoldMs) {
+    // Resolved for longer than an operation may take (a cloud busy for hours): the requests end, the group is free.
+    const seconds = Math.round(deps.activityHoldMs / 1000);
+    const ended = records.map((record) =>
+      eventFor(record, 'TimedOut', now, {
+        error: {
+          code: 'TimedOut',
+          message: `The call could not be confirmed within ${seconds} s${record.lastError ? `; the cloud's last answer was ${record.lastError.code}: ${record.lastError.message}` : '.'}`,
+        },
+      }),
+    );
+    if (!(await deps.ledger.resolveIntent(fence, intent, { kind: 'refused', requeue: [] }, ended, now)))
+      throw new LostLease();
+    await publishAll(deps, ended, records);
+    return { kind: 'idle', ended: ended.length };
+  }
   if (intent.calls > 0 && intent.calledAt && !provider.idempotentByToken(intent.action)) {
     const settledAt = Date.parse(intent.calledAt) + deps.settleMs;
     if (deps.clock.now().getTime() < settledAt) {
@@ -158,9 +181,13 @@ async function sendWaiting(
   const gone = new Set<string>();
   for (let round = 0; round < FORM_ROUNDS; round++) {
     const listed = await deps.ledger.listWaiting(fence.groupKey, WAITING_LIMIT);
-    // The index may not show a request written a moment ago (the caller's own), or show one that moved on.
-    const waiting = [...listed, ...known.filter((k) => !listed.some((l) => l.requestId === k.requestId))]
-      .filter((record) => record.status === 'QUEUED' && !gone.has(record.requestId))
+    // The index may not show a request written a moment ago (the caller's own), or show an older version of one
+    // (its plan, token, last error): the candidates are read again, consistently, before anything is decided.
+    const ids = [...new Set([...listed, ...known].map((record) => record.requestId))].filter(
+      (id) => !gone.has(id),
+    );
+    const waiting = (await deps.ledger.getMany(ids))
+      .filter((record) => record.status === 'QUEUED')
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     const first = waiting[0];
     if (!first) return { kind: 'idle', ended };
@@ -472,14 +499,44 @@ async function call(
   } catch (error) {
     if (!isDetachError(error)) throw error;
     await checkpoint(deps, 'dispatch.after-call');
-    ({ outcome, ended } = refusal(deps, intent, records, error, provider));
-    result = { kind: 'refused', requestIds, code: error.code, ended: ended.length };
+    if (await actedBefore(deps, provider, intent, records, error)) {
+      // An earlier call of this intent did it: what it took out is gone. Confirmed by reconciliation.
+      outcome = { kind: 'accepted', requestIds };
+      result = { kind: 'sent', requestIds, instanceIds: intent.instanceIds?.length ?? 0, ended: 0 };
+    } else {
+      ({ outcome, ended } = refusal(deps, intent, records, error, provider));
+      result = { kind: 'refused', requestIds, code: error.code, ended: ended.length };
+    }
   }
   if (!(await deps.ledger.resolveIntent(renewed, intent, outcome, ended, deps.clock.now())))
     throw new LostLease();
   await checkpoint(deps, 'dispatch.after-outcome');
   await publishAll(deps, ended, records);
   return result;
+}
+
+/**
+ * Whether a repeated call that failed was answered for a call before it that acted: a cloud without a token
+ * refuses the repeat (the instances are no longer in the group), and a repeat with no answer at all is given
+ * up on only if the group does not show what it would have done. Only instance actions can tell.
+ */
+async function actedBefore(
+  deps: DispatchDeps,
+  provider: ScalingProvider,
+  intent: Intent,
+  records: OperationRecord[],
+  error: DetachError,
+): Promise<boolean> {
+  const request = (records[0] as OperationRecord).request as DetachRequest;
+  if (intent.calls === 0 || !intent.instanceIds?.length) return false;
+  const refusedRepeat = error.kind === 'fatal' && !provider.idempotentByToken(intent.action);
+  const lastAttempt =
+    error.kind === 'transient' && records.every((record) => record.attempts + 1 >= deps.maxAttempts);
+  if (!refusedRepeat && !lastAttempt) return false;
+  const remaining = await provider
+    .instancesStillInGroup(request.region, request.scalingGroupId, intent.instanceIds)
+    .catch(() => undefined);
+  return remaining !== undefined && remaining.length === 0;
 }
 
 /** What a refused (or unanswered) call means for the intent and each of its requests. */
@@ -502,8 +559,11 @@ function refusal(
         message: `Gave up after ${record.attempts + 1} attempts; last error ${error.code}: ${error.message}`,
       },
     });
-  // A repeat refused as busy or throttled says nothing of the call before it, which may have acted.
-  const repeat = intent.calls > 0 && (error.kind === 'busy' || error.kind === 'throttled');
+  // A repeat refused as busy or throttled says nothing of the call before it, which may have acted; where the
+  // repeat carried the same token, a busy answer does say it: the cloud would have answered with the first result.
+  const repeat =
+    intent.calls > 0 &&
+    (error.kind === 'throttled' || (error.kind === 'busy' && !provider.idempotentByToken(intent.action)));
   if (error.kind === 'transient' || repeat) {
     // No answer (the cloud may have acted), or a repeat refused before acting: the intent stays and is repeated
     // exactly (same requests, same token), after the backoff. Busy waits never count as attempts.
@@ -525,12 +585,13 @@ function refusal(
         outcome: {
           kind: 'refused',
           requeue: records.map((r) => ({ requestId: r.requestId, lastError, countsAsAttempt: false })),
+          cloudDidNotAct: intent.calls === 0,
         },
         ended: [],
       };
     const record = records[0] as OperationRecord;
     return {
-      outcome: { kind: 'refused', requeue: [] },
+      outcome: { kind: 'refused', requeue: [], cloudDidNotAct: intent.calls === 0 },
       ended: [eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', now, { error: lastError })],
     };
   }
@@ -541,7 +602,12 @@ function refusal(
     .filter((record) => !ended.some((event) => event.requestId === record.requestId))
     .map((record) => ({ requestId: record.requestId, lastError, countsAsAttempt: counts }));
   return {
-    outcome: { kind: 'refused', requeue, retryAfter: backoffUntil(deps, error, counts ? attempts : 1) },
+    outcome: {
+      kind: 'refused',
+      requeue,
+      retryAfter: backoffUntil(deps, error, counts ? attempts : 1),
+      cloudDidNotAct: intent.calls === 0,
+    },
     ended,
   };
 }

@@ -178,6 +178,11 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
   return summary;
 }
 
+const failureOf = (error: unknown) =>
+  isDetachError(error)
+    ? { code: error.code, message: error.message }
+    : { code: errorName(error), message: 'An unexpected error; the batch is tried again next pass.' };
+
 const errorName = (error: unknown): string =>
   isDetachError(error) ? error.code : error instanceof Error ? error.name : 'Error';
 
@@ -236,9 +241,8 @@ async function reconcileRegion(
     summary.describeCalls++;
     done = await deps.providers[provider].reconcile(region, records.map(operationOf));
   } catch (error) {
-    if (!isDetachError(error)) throw error;
     const activityIds = records.map((record) => record.requestId);
-    summary.failedBatches.push({ provider, region, activityIds, code: error.code, message: error.message });
+    summary.failedBatches.push({ provider, region, activityIds, ...failureOf(error) });
     return;
   }
   for (const record of records) {
@@ -269,8 +273,7 @@ async function pollBatch(
     reports = await deps.providers[provider].describeActivities(region, activityIds);
   } catch (error) {
     // One region's failure must not stop the others; these operations are simply looked at again next pass.
-    if (!isDetachError(error)) throw error;
-    summary.failedBatches.push({ provider, region, activityIds, code: error.code, message: error.message });
+    summary.failedBatches.push({ provider, region, activityIds, ...failureOf(error) });
     return;
   }
   const byId = new Map(reports.map((report) => [report.activityId, report]));

@@ -107,6 +107,8 @@ export interface OperationRecord {
   waitKey?: string;
   /** The intent this request is (SUBMITTING) or was last part of. */
   intentId?: string;
+  /** A merged call was refused fatally with this request in it: it goes alone from then on. */
+  alone?: boolean;
   /** Epoch ms before which the poller leaves this item alone (it failed to process it). */
   pollRetryAt?: number;
 }
@@ -157,7 +159,13 @@ export type IntentOutcome =
       holdUntil?: number;
     }
   /** The cloud refused it without acting: records go back to waiting (or end, see `ended`). */
-  | { kind: 'refused'; requeue: Requeue[]; retryAfter?: number }
+  | {
+      kind: 'refused';
+      requeue: Requeue[];
+      retryAfter?: number;
+      /** The intent's one call was refused outright: the instances it named were not taken out by it. */
+      cloudDidNotAct?: boolean;
+    }
   /** No answer (the cloud may have acted): the intent stays, to be repeated exactly. */
   | {
       kind: 'ambiguous';

@@ -6,7 +6,7 @@ import {
   type DetachRequest,
   REQUEST_SCHEMAS,
 } from '../contracts/index.ts';
-import { isTerminal, publishStored, unpublishedEvent } from './completion.ts';
+import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
 import { passThrough } from './crash-points.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, waitKeyOf } from './dispatch.ts';
 import type { NewOperation } from './ports.ts';
@@ -63,7 +63,8 @@ export async function submitRequest(
   const { record } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
   await (deps.checkpoint ?? passThrough)('submit.after-begin');
   if (isTerminal(record.status)) {
-    const pending = unpublishedEvent(record);
+    // Published here only if its writer is surely gone; otherwise that writer (or the poller) publishes it.
+    const pending = abandonedEvent(record, deps.clock.now());
     if (pending) await publishStored(deps, pending, record.request?.callbackUrl);
     return { kind: 'duplicate', requestId: record.requestId, status: record.status };
   }

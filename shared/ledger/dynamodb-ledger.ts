@@ -7,6 +7,7 @@ import {
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -44,6 +45,8 @@ export const WAITING_INDEX = 'waiting';
  * no one partition is hot on a real table, and the poller reads them in parallel.
  */
 export const PENDING_SHARDS = 16;
+/** The one partition of the first release: read until it is empty, so that records written then are not lost. */
+const LEGACY_PENDING_SHARD = 'P';
 export const pendingShardOf = (requestId: string): string =>
   `P#${(createHash('sha1').update(requestId).digest()[0] as number) % PENDING_SHARDS}`;
 
@@ -298,12 +301,13 @@ export class DynamoDbLedger implements Ledger {
       for (const requeue of outcome.requeue) {
         recordUpdates.push(
           this.#recordUpdate(requestId(requeue), inIntent, {
-            update: `SET #status = :queued, updatedAt = :now${requeue.lastError ? ', lastError = :error' : ''} ADD attempts :count`,
+            update: `SET #status = :queued, updatedAt = :now${requeue.lastError ? ', lastError = :error' : ''}${requeue.lastError?.kind === 'fatal' ? ', alone = :alone' : ''} ADD attempts :count`,
             values: {
               ':queued': 'QUEUED',
               ':now': at,
               ':count': requeue.countsAsAttempt ? 1 : 0,
               ...(requeue.lastError && { ':error': requeue.lastError }),
+              ...(requeue.lastError?.kind === 'fatal' && { ':alone': true }),
             },
           }),
         );
@@ -327,6 +331,8 @@ export class DynamoDbLedger implements Ledger {
     ]);
     // A record that moved on without its intent would be a bug of ours; the group condition is the fence.
     if (result === 'stale-records') throw new Error(`Intent ${intent.id} found a record outside it`);
+    if (result === 'written' && outcome.kind === 'refused' && outcome.cloudDidNotAct)
+      await this.#forgetTakenOut(fence.groupKey, intent);
     return result === 'written';
   }
 
@@ -423,7 +429,7 @@ export class DynamoDbLedger implements Ledger {
     const update = this.#terminalUpdate(
       event,
       from === 'unpublished'
-        ? { ConditionExpression: 'attribute_not_exists(eventPublishedAt)', values: {} }
+        ? { ConditionExpression: 'attribute_not_exists(#event)', values: {} }
         : {
             ConditionExpression: `attribute_not_exists(requestId) OR #status IN (${names.join(', ')})`,
             values: Object.fromEntries(from.map((status, i) => [names[i], status])),
@@ -518,27 +524,41 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
-  /** Every shard of the pending index, read in parallel, each item as soon as its page arrives. */
+  /**
+   * Every shard of the pending index (and the first release's single partition), read in parallel, each item as
+   * soon as its page arrives. A failed query fails the pass without leaving another one's rejection unheard.
+   */
   async *listPending(): AsyncIterable<PendingItem> {
-    const shards = Array.from({ length: PENDING_SHARDS }, (_, i) =>
+    const shardKeys = [...Array.from({ length: PENDING_SHARDS }, (_, i) => `P#${i}`), LEGACY_PENDING_SHARD];
+    const shards = shardKeys.map((shard) =>
       paginateQuery(
         { client: this.#documents, pageSize: 1000 },
         {
           TableName: this.tableName,
           IndexName: PENDING_INDEX,
           KeyConditionExpression: 'pendingShard = :shard',
-          ExpressionAttributeValues: { ':shard': `P#${i}` },
+          ExpressionAttributeValues: { ':shard': shard },
         },
       )[Symbol.asyncIterator](),
     );
-    const next = (index: number) =>
-      (shards[index] as AsyncIterator<{ Items?: Record<string, unknown>[] }>)
-        .next()
-        .then((result) => ({ index, result }));
+    type Step = {
+      index: number;
+      result?: IteratorResult<{ Items?: Record<string, unknown>[] }>;
+      error?: unknown;
+    };
+    const next = (index: number): Promise<Step> =>
+      (shards[index] as AsyncIterator<{ Items?: Record<string, unknown>[] }>).next().then(
+        (result) => ({ index, result }),
+        (error: unknown) => ({ index, error }),
+      );
     const inFlight = new Map(shards.map((_, index) => [index, next(index)]));
     while (inFlight.size > 0) {
-      const { index, result } = await Promise.race(inFlight.values());
-      if (result.done) {
+      const { index, result, error } = await Promise.race(inFlight.values());
+      if (error !== undefined) {
+        // The others settle on their own (their steps never reject); this pass ends here.
+        throw error;
+      }
+      if (!result || result.done) {
         inFlight.delete(index);
         continue;
       }
@@ -591,6 +611,25 @@ export class DynamoDbLedger implements Ledger {
         );
         batch = (UnprocessedItems?.[this.tableName] ?? []) as typeof batch;
       }
+    }
+  }
+
+  /** The markers of an intent whose only call the cloud refused: it took nothing out. */
+  async #forgetTakenOut(groupKey: string, intent: Intent): Promise<void> {
+    for (const instanceId of intent.instanceIds ?? []) {
+      await this.#documents
+        .send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: { requestId: takenItemKey(groupKey, instanceId) },
+            ConditionExpression: 'intentId = :intentId',
+            ExpressionAttributeValues: { ':intentId': intent.id },
+          }),
+        )
+        .catch((error: unknown) => {
+          // A later intent's marker for the same instance stays.
+          if (!isConditionFailure(error)) throw error;
+        });
     }
   }
 
@@ -663,17 +702,23 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
-  /** One transaction whose first item is the group (the fence): which condition failed decides the answer. */
+  /**
+   * One transaction whose first item is the group (the fence): which condition failed decides the answer. A
+   * conflict with another writer's concurrent write to one of its items is tried again.
+   */
   async #transact(items: TransactItem[]): Promise<'written' | 'lost-lease' | 'stale-records'> {
-    try {
-      await this.#documents.send(new TransactWriteCommand({ TransactItems: items }));
-      return 'written';
-    } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const reasons = error.CancellationReasons ?? [];
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'lost-lease';
-      if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) return 'stale-records';
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#documents.send(new TransactWriteCommand({ TransactItems: items }));
+        return 'written';
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'lost-lease';
+        if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) return 'stale-records';
+        if (attempt >= 4 || !reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 30));
+      }
     }
   }
 }

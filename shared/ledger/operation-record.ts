@@ -40,6 +40,7 @@ export const OperationRecord = z
     waitKey: z.string().optional(),
     intentId: z.string().optional(),
     pollRetryAt: z.number().optional(),
+    alone: z.boolean().optional(),
   })
   .transform((record, context): OperationRecordType => {
     if (record.request === undefined) return record as OperationRecordType;

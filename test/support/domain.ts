@@ -129,7 +129,7 @@ export async function aDomain(options: DomainOptions = {}) {
     checkpoint: crash.checkpoint,
     maxAttempts: options.maxAttempts ?? 6,
     retry: { baseSeconds: 1, maxSeconds: 4 },
-    activityHoldMs: 60_000,
+    activityHoldMs: 600_000,
     leaseMs: options.leaseMs ?? 3_000,
     settleMs: options.settleMs ?? 3_000,
     timeoutMs: options.timeoutMs ?? 600_000,
