@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DetachError } from '../../errors.ts';
 import { postForm } from '../http.ts';
 import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';

@@ -1,6 +1,6 @@
 import type { Agent } from 'undici';
 import { request } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DetachError } from '../../errors.ts';
 import { networkError, parseJsonOrUndefined } from '../http.ts';
 import { signTc3 } from './tc3-signer.ts';
