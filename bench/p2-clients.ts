@@ -39,7 +39,9 @@ async function compare(
   rounds: number,
   calls: number,
 ): Promise<ClientResult[]> {
-  const samples = new Map(Object.keys(clients).map((name) => [name, { cpu: [] as number[], rate: [] as number[] }]));
+  const samples = new Map(
+    Object.keys(clients).map((name) => [name, { cpu: [] as number[], rate: [] as number[] }]),
+  );
   for (const call of Object.values(clients)) await round(call, 50); // warm-up: JIT, connections
   for (let r = 0; r < rounds; r++) {
     for (const [name, call] of Object.entries(clients)) {
@@ -88,7 +90,9 @@ export async function measureClients(options = { rounds: 7, calls: 300 }): Promi
       });
       essIds.push(detached.scalingActivityId as string);
       const tgroup = await aTencentGroup(admin, { instances: 2, activityDurationMs: 3_600_000 });
-      tencentIds.push(await tencent.detachInstances(tgroup.region, tgroup.scalingGroupId, tgroup.instanceIds.slice(0, 1)));
+      tencentIds.push(
+        await tencent.detachInstances(tgroup.region, tgroup.scalingGroupId, tgroup.instanceIds.slice(0, 1)),
+      );
     }
     const popCore = new RPCClient({ ...EMULATOR_KEY, endpoint: url, apiVersion: '2014-08-28' });
     const essParams = {
@@ -102,7 +106,8 @@ export async function measureClients(options = { rounds: 7, calls: 300 }): Promi
         'ESS DescribeScalingActivities (20 ids)',
         {
           'ours (EssClient)': () => ess.describeScalingActivities(region, essIds),
-          '@alicloud/pop-core': () => popCore.request('DescribeScalingActivities', essParams, { method: 'POST' }),
+          '@alicloud/pop-core': () =>
+            popCore.request('DescribeScalingActivities', essParams, { method: 'POST' }),
         },
         options.rounds,
         options.calls,
@@ -111,7 +116,8 @@ export async function measureClients(options = { rounds: 7, calls: 300 }): Promi
         'Tencent DescribeAutoScalingActivities (20 ids)',
         {
           'ours (TencentAsClient)': () => tencent.describeActivities('ap-guangzhou', tencentIds),
-          'tencentcloud-sdk-nodejs': () => sdk.DescribeAutoScalingActivities({ ActivityIds: tencentIds, Limit: 100 }),
+          'tencentcloud-sdk-nodejs': () =>
+            sdk.DescribeAutoScalingActivities({ ActivityIds: tencentIds, Limit: 100 }),
         },
         options.rounds,
         options.calls,
@@ -124,5 +130,6 @@ export async function measureClients(options = { rounds: 7, calls: 300 }): Promi
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const result of await measureClients(process.env.P2_QUICK ? { rounds: 3, calls: 200 } : undefined)) process.stdout.write(`${JSON.stringify(result)}\n`);
+  for (const result of await measureClients(process.env.P2_QUICK ? { rounds: 3, calls: 200 } : undefined))
+    process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -21,7 +21,12 @@ const setting = (name: string): string => {
 const P3_DYNAMODB_URL = setting('P3_DYNAMODB_URL');
 const P3_EMULATOR_URL = setting('P3_EMULATOR_URL');
 const P3_TABLE = setting('P3_TABLE');
-const WRITES = new Set(['UpdateItemCommand', 'PutItemCommand', 'BatchWriteItemCommand', 'TransactWriteItemsCommand']);
+const WRITES = new Set([
+  'UpdateItemCommand',
+  'PutItemCommand',
+  'BatchWriteItemCommand',
+  'TransactWriteItemsCommand',
+]);
 
 const commands = new Map<string, number>();
 const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: P3_DYNAMODB_URL, maxAttempts: 10 });

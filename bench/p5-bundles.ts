@@ -62,7 +62,9 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
         maxBuffer: 16 * 1024 * 1024,
       },
     );
-    const template = JSON.parse(await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+    const template = JSON.parse(
+      await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+    );
     const results: BundleResult[] = [];
     let nodeOptions = '';
     for (const zip of (await readdir(out)).filter((f) => f.endsWith('.zip')).sort()) {
@@ -80,12 +82,16 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
         AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
         LAMBDA_TASK_ROOT: dir,
       };
-      for (const [key, value] of Object.entries(properties.Environment.Variables as Record<string, Intrinsic>)) {
+      for (const [key, value] of Object.entries(
+        properties.Environment.Variables as Record<string, Intrinsic>,
+      )) {
         const resolved = resolve(value);
         if (resolved !== undefined) env[key] = resolved;
       }
       // The deployed NODE_OPTIONS are passed as flags, so that the run with source maps can add its own.
-      const deployed = (env.NODE_OPTIONS ?? '').split(' ').filter((flag) => flag && flag !== '--enable-source-maps');
+      const deployed = (env.NODE_OPTIONS ?? '')
+        .split(' ')
+        .filter((flag) => flag && flag !== '--enable-source-maps');
       nodeOptions = env.NODE_OPTIONS ?? '';
       delete env.NODE_OPTIONS;
       const mapPath = join(dir, `${handler}.map`);
@@ -117,7 +123,114 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
   }
 }
 
+export interface VariantResult {
+  variant: string;
+  zipBytes: number;
+  jsBytes: number;
+  initMs: number;
+}
+
+/**
+ * The choices behind the deployed settings, measured on the poller's bundle (the largest but one, and the one
+ * that runs every minute): each variant built with esbuild as serverless.yml `custom.esbuild` builds it (the same
+ * options and plugins) but for one change, zipped, and imported as in measureBundles.
+ */
+export async function measureVariants(): Promise<VariantResult[]> {
+  const esbuild = await import('esbuild');
+  // The plugins serverless.yml names (plain JavaScript: the framework loads them as they are).
+  const pluginsModule: string = '../functions/esbuild-plugins.js';
+  const plugins = (await import(pluginsModule)).default;
+  const deployed = {
+    entryPoints: ['functions/poll-activities/handler.ts'],
+    bundle: true,
+    minify: true,
+    treeShaking: true,
+    target: 'node24',
+    platform: 'node' as const,
+    format: 'esm' as const,
+    mainFields: ['module', 'main'],
+    define: { esbuildDetection: '1' },
+    legalComments: 'none' as const,
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    plugins,
+  };
+  const variants: { variant: string; options: object; flags: string[] }[] = [
+    { variant: 'as deployed: minified, no source map', options: {}, flags: [] },
+    {
+      variant: 'with a linked source map in the zip, run with --enable-source-maps',
+      options: { sourcemap: 'linked' },
+      flags: ['--enable-source-maps'],
+    },
+    {
+      variant: 'keepNames (original function names in stack traces)',
+      options: { keepNames: true },
+      flags: [],
+    },
+    {
+      // The runtime's SDK is CommonJS under /var/runtime/node_modules; here the same packages' CommonJS
+      // builds from node_modules stand in for it (the runtime's own version is whatever AWS ships that month).
+      variant: "AWS SDK not bundled (the runtime's), CommonJS from node_modules",
+      options: { external: ['@aws-sdk/*', '@smithy/*'] },
+      flags: [],
+    },
+    { variant: 'not minified', options: { minify: false }, flags: [] },
+  ];
+  const root = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-variants-'));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_NAME: 'scaling-detach-prod-pollActivities',
+    POWERTOOLS_SERVICE_NAME: 'scaling-detach',
+    POWERTOOLS_TRACE_ENABLED: 'true',
+    LEDGER_TABLE: 'scaling-detach-prod-operations',
+    EVENT_BUS_NAME: 'scaling-detach-prod',
+    ALIYUN_CREDENTIALS_PARAMETER: '/scaling-detach/prod/aliyun/credentials',
+    TENCENT_CREDENTIALS_PARAMETER: '/scaling-detach/prod/tencent/credentials',
+    CALLBACK_SECRET_PARAMETER: '/scaling-detach/prod/callback-secret',
+  };
+  try {
+    const built: { variant: string; dir: string; flags: string[]; zipBytes: number; jsBytes: number }[] = [];
+    for (const [i, v] of variants.entries()) {
+      const dir = join(root, String(i));
+      await esbuild.build({ ...deployed, ...v.options, outfile: join(dir, 'handler.js') });
+      await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+      // The runtime's SDK is found from the task's directory; here, from the project's node_modules.
+      if ('external' in v.options)
+        await run('ln', ['-s', join(process.cwd(), 'node_modules'), join(dir, 'node_modules')]);
+      await run(
+        'zip',
+        ['-q', '-r', '-9', join(root, `${i}.zip`), '.', '-x', 'node_modules', 'node_modules/*'],
+        { cwd: dir },
+      );
+      built.push({
+        variant: v.variant,
+        dir,
+        flags: v.flags,
+        zipBytes: (await stat(join(root, `${i}.zip`))).size,
+        jsBytes: (await stat(join(dir, 'handler.js'))).size,
+      });
+    }
+    const runs = built.map(() => [] as number[]);
+    for (let r = 0; r < RUNS; r++)
+      for (const [i, b] of built.entries())
+        runs[i]?.push(await importTime(b.dir, 'handler.js', env, b.flags));
+    return built.map((b, i) => ({
+      variant: b.variant,
+      zipBytes: b.zipBytes,
+      jsBytes: b.jsBytes,
+      initMs: median(runs[i] ?? []),
+    }));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { results, nodeOptions } = await measureBundles();
-  await writeFile('/dev/stdout', `${JSON.stringify({ nodeOptions, results }, null, 1)}\n`);
+  await writeFile(
+    '/dev/stdout',
+    `${JSON.stringify({ nodeOptions, results, variants: await measureVariants() }, null, 1)}\n`,
+  );
 }
