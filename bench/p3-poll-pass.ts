@@ -106,7 +106,9 @@ export async function measurePollPass(
   client.destroy();
 
   const callsBefore = emulator.calls.length;
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/p3-poll-child.ts'], {
+  // P3_NODE_FLAGS (e.g. --max-old-space-size=160) runs the poller with a smaller heap, as a small Lambda would.
+  const flags = (process.env.P3_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const { stdout } = await run(process.execPath, [...flags, '--import', 'tsx', 'bench/p3-poll-child.ts'], {
     env: { ...process.env, P3_DYNAMODB_URL: dynamoUrl, P3_EMULATOR_URL: emulator.url, P3_TABLE: table },
     maxBuffer: 16 * 1024 * 1024,
   });
