@@ -38,11 +38,10 @@ export function composeRecordDelivery(env: Env = process.env) {
 /** webhook: the ledger, the bus (Rejected events), the request queues and the webhook's secrets. */
 export function composeWebhook(env: Env = process.env) {
   const config = parseConfig(env);
-  const ledger = ledgerOf(config);
   return {
     config,
     clock,
-    ledger,
+    ledger: ledgerOf(config),
     publisher: publisherOf(config),
     requestQueue: new SqsRequestQueue(sqsClient(), config.REQUEST_QUEUE_URLS ?? {}),
     webhookSecret: secretPairOf(
