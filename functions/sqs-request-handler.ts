@@ -5,7 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { compose } from '../shared/composition.ts';
+import { composeRequestFunction } from '../shared/composition.ts';
 import type { Action } from '../shared/contracts/index.ts';
 import { giveUpDelivery } from '../shared/detach/rejection.ts';
 import { retryDelaySeconds } from '../shared/detach/retry.ts';
@@ -20,7 +20,7 @@ import { deliveryOf } from './sqs-delivery.ts';
  * failure; on its last allowed delivery it ends Rejected (Unprocessable) instead of slipping into the DLQ.
  */
 export function createRequestHandler(action: Action) {
-  const { config, retryDelay, ...deps } = compose();
+  const { config, retryDelay, ...deps } = composeRequestFunction();
   const processor = new BatchProcessor(EventType.SQS);
 
   async function handleRecord(record: SQSRecord): Promise<void> {

@@ -23,11 +23,84 @@ import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
 import { type SecretPair, SecretPairSchema } from './signing/webhook-signature.ts';
 
 /**
- * The composition root: config and adapters, built once per process at module scope of each handler.
- * AWS endpoints come from the SDK's own AWS_ENDPOINT_URL_* variables, so no code here knows it runs locally.
+ * The composition roots, one per kind of function: each builds only the adapters its function uses, so that
+ * its bundle holds only what it reaches (the webhook has no cloud client, the recorder only the ledger). Built
+ * once per process at module scope of each handler. AWS endpoints come from the SDK's own AWS_ENDPOINT_URL_*
+ * variables, so no code here knows it runs locally.
  */
-export function compose(env: Record<string, string | undefined> = process.env) {
-  const config: Config = parseConfig(env);
+
+/** record-delivery: the ledger alone. */
+export function composeRecordDelivery(env: Env = process.env) {
+  const config = parseConfig(env);
+  return { config, ledger: ledgerOf(config) };
+}
+
+/** webhook: the ledger, the bus (Rejected events), the request queues and the webhook's secrets. */
+export function composeWebhook(env: Env = process.env) {
+  const config = parseConfig(env);
+  return {
+    config,
+    clock,
+    ledger: ledgerOf(config),
+    publisher: publisherOf(config),
+    requestQueue: new SqsRequestQueue(sqsClient(), config.REQUEST_QUEUE_URLS ?? {}),
+    webhookSecret: secretPairOf(
+      config.WEBHOOK_SECRET_PARAMETER,
+      config.WEBHOOK_SECRET,
+      config.WEBHOOK_PREVIOUS_SECRET,
+    ),
+  };
+}
+
+/** pollActivities: the group dispatcher, and the callbacks it retries. */
+export function composePoller(env: Env = process.env) {
+  const config = parseConfig(env);
+  return { config, ...dispatcherOf(config) };
+}
+
+/** The request functions: the group dispatcher, and the queue's visibility for a record that comes back. */
+export function composeRequestFunction(env: Env = process.env) {
+  const config = parseConfig(env);
+  return { config, ...dispatcherOf(config), retryDelay: new SqsRetryDelay(sqsClient()) };
+}
+
+type Env = Record<string, string | undefined>;
+
+const clock: Clock = { now: () => new Date() };
+
+const ledgerOf = (config: Config) =>
+  new DynamoDbLedger(tracer.captureAWSv3Client(new DynamoDBClient({})), config.LEDGER_TABLE, {
+    retentionDays: config.RETENTION_DAYS,
+  });
+
+const publisherOf = (config: Config) =>
+  new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.EVENT_BUS_NAME);
+
+// Queue URLs carry the host; the client's own endpoint (regional, or AWS_ENDPOINT_URL_SQS locally) is used instead.
+const sqsClient = () => tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+
+/** What dispatches a group's waiting requests and completes them: the request functions and the poller. */
+function dispatcherOf(config: Config) {
+  const ledger = ledgerOf(config);
+  const callbacks = callbacksOf(config, ledger);
+  return {
+    clock,
+    providers: providersOf(config),
+    maxAttempts: config.MAX_ATTEMPTS,
+    retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
+    activityHoldMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
+    // A dispatcher's lease outlives one cloud call; a call without a token is resolved once it can no longer act.
+    ...leaseFor({
+      connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+      responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
+    }),
+    ledger,
+    publisher: publisherOf(config),
+    ...(callbacks && { callbacks }),
+  };
+}
+
+function providersOf(config: Config): ProviderRegistry {
   const dispatcher = createHttpAgent({
     connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
     responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
@@ -38,11 +111,8 @@ export function compose(env: Record<string, string | undefined> = process.env) {
     dispatcher,
     ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
   });
-  const tencent = {
-    credentials: tencentCredentials(config),
-    dispatcher,
-  };
-  const providers: ProviderRegistry = {
+  const tencent = { credentials: tencentCredentials(config), dispatcher };
+  return {
     // Each cloud API call is an X-Ray subsegment named by its action.
     aliyun: new EssProvider(traceCloudCalls('ESS', ess)),
     tencent: new TencentProvider(
@@ -62,57 +132,28 @@ export function compose(env: Record<string, string | undefined> = process.env) {
       ),
     ),
   };
-  const clock: Clock = { now: () => new Date() };
-  const ledger = new DynamoDbLedger(tracer.captureAWSv3Client(new DynamoDBClient({})), config.LEDGER_TABLE, {
-    retentionDays: config.RETENTION_DAYS,
-  });
-  const webhookSecret = secretPairOf(
-    config.WEBHOOK_SECRET_PARAMETER,
-    config.WEBHOOK_SECRET,
-    config.WEBHOOK_PREVIOUS_SECRET,
-  );
-  const callbackSecret = secretPairOf(
+}
+
+function callbacksOf(config: Config, ledger: DynamoDbLedger): CallbackDeps | undefined {
+  const secret = secretPairOf(
     config.CALLBACK_SECRET_PARAMETER,
     config.CALLBACK_SECRET,
     config.CALLBACK_PREVIOUS_SECRET,
   );
-  const callbacks: CallbackDeps | undefined = callbackSecret && {
-    ledger,
-    clock,
-    callbacks: new HttpCallbackSender(callbackSecret, callbackPolicyOf(config), {
-      connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
-    }),
-    callbackRetry: {
-      baseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,
-      maxSeconds: 3600,
-      maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
-    },
-  };
-  // Queue URLs carry the host; the client's own endpoint (regional, or AWS_ENDPOINT_URL_SQS locally) is used instead.
-  const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
-  return {
-    config,
-    clock,
-    providers,
-    // How requests that wait for their group are sent: by the request function, and by the poller.
-    maxAttempts: config.MAX_ATTEMPTS,
-    retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
-    activityHoldMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
-    // A dispatcher's lease outlives one cloud call; a call without a token is resolved once it can no longer act.
-    ...leaseFor({
-      connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
-      responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
-    }),
-    ledger,
-    publisher: new EventBridgePublisher(
-      tracer.captureAWSv3Client(new EventBridgeClient({})),
-      config.EVENT_BUS_NAME,
-    ),
-    ...(callbacks && { callbacks }),
-    retryDelay: new SqsRetryDelay(sqs),
-    requestQueue: new SqsRequestQueue(sqs, config.REQUEST_QUEUE_URLS ?? {}),
-    webhookSecret,
-  };
+  return (
+    secret && {
+      ledger,
+      clock,
+      callbacks: new HttpCallbackSender(secret, callbackPolicyOf(config), {
+        connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+      }),
+      callbackRetry: {
+        baseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,
+        maxSeconds: 3600,
+        maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
+      },
+    }
+  );
 }
 
 /**

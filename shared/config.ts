@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** An unset variable and an empty one mean the same: serverless.yml writes '' for what a stage does not use. */
 const optional = <T extends z.ZodType>(schema: T) =>

@@ -4,11 +4,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { compose } from '../../shared/composition.ts';
+import { composePoller } from '../../shared/composition.ts';
 import { pollRepeatedly } from '../../shared/detach/poll.ts';
 import { logger, metrics, tracer } from '../../shared/observability.ts';
 
-const { config, ...deps } = compose();
+const { config, ...deps } = composePoller();
 const pollDeps = {
   ...deps,
   timeoutMs: config.OPERATION_TIMEOUT_SECONDS * 1000,

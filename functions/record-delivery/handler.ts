@@ -4,11 +4,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { compose } from '../../shared/composition.ts';
+import { composeRecordDelivery } from '../../shared/composition.ts';
 import { CompletionEvent } from '../../shared/contracts/index.ts';
 import { logger, metrics, tracer } from '../../shared/observability.ts';
 
-const { ledger } = compose();
+const { ledger } = composeRecordDelivery();
 
 /**
  * Subscribed to our own completion events on the bus: writes on the ledger record that its event reached the

@@ -2,11 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { compose } from '../../shared/composition.ts';
+import { composeWebhook } from '../../shared/composition.ts';
 import { logger, tracer } from '../../shared/observability.ts';
 import { handleWebhook, type WebhookResponse } from '../../shared/webhook/handle-webhook.ts';
 
-const { config, webhookSecret, requestQueue, ...deps } = compose();
+const { config, webhookSecret, requestQueue, ...deps } = composeWebhook();
 const webhookDeps = {
   ...deps,
   queue: requestQueue,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Action, RequestId } from './detach-request.ts';
 
 export const TERMINAL_STATUSES = [

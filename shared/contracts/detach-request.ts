@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The request id is the idempotency key end to end: SQS deduplication id, ledger key and the cloud's

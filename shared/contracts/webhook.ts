@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CompletionError, CompletionEvent } from './completion-event.ts';
 import { Action } from './detach-request.ts';
 

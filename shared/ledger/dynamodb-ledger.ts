@@ -17,7 +17,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Action, type CompletionEvent, type LedgerStatus, targetsOf } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
 import { ENDABLE_STATUSES, LEDGER_STATUS_OF } from '../detach/completion.ts';

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The webhook and callback signature, the scheme Stripe uses: header `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`

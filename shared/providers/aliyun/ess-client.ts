@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DetachError } from '../../errors.ts';
 import { postForm } from '../http.ts';
 import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';
 import { essEndpoint } from './ess-endpoints.ts';
 import { essError } from './ess-errors.ts';
-import { canonicalQuery, percentEncode, rpcTimestamp, signRpc } from './rpc-signer.ts';
+import { canonicalQuery, percentEncode, rpcTimestamp, signRpcQuery } from './rpc-signer.ts';
 
 export const EssCredentials = z.object({
   accessKeyId: z.string().min(1),
@@ -324,8 +324,10 @@ export class EssClient {
       ...(credentials.securityToken && { SecurityToken: credentials.securityToken }),
       ...operation,
     };
-    const signature = signRpc('POST', params, credentials.accessKeySecret);
-    const body = `${canonicalQuery(params)}&Signature=${percentEncode(signature)}`;
+    // The canonical query is both what is signed and the body: encoded and sorted once.
+    const query = canonicalQuery(params);
+    const signature = signRpcQuery('POST', query, credentials.accessKeySecret);
+    const body = `${query}&Signature=${percentEncode(signature)}`;
     return postForm(this.#options.dispatcher, endpoint, body);
   }
 

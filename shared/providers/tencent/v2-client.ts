@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Agent } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DetachError } from '../../errors.ts';
 import { parseJsonOrUndefined, postForm } from '../http.ts';
 import type { TencentCredentials } from './as-client.ts';

@@ -1,0 +1,89 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LOCAL_AWS } from '../local/services.ts';
+import { leaseFor } from '../shared/detach/dispatch.ts';
+import { pollActivities } from '../shared/detach/poll.ts';
+import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
+import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
+import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
+import { createHttpAgent } from '../shared/providers/http.ts';
+
+/**
+ * P3's poller, alone in its process (so that its peak RSS is the poller's, not the emulator's or the seed's):
+ * the real ledger on DynamoDB Local, the real ESS client and provider against the emulator, the deployed
+ * concurrency. Passes twice over the same records: the first sees every activity for the first time (each
+ * record's cloud progress is new and written), the second sees what a steady poller sees. Prints one JSON line.
+ */
+const setting = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (bench/p3-poll-pass.ts sets it)`);
+  return value;
+};
+const P3_DYNAMODB_URL = setting('P3_DYNAMODB_URL');
+const P3_EMULATOR_URL = setting('P3_EMULATOR_URL');
+const P3_TABLE = setting('P3_TABLE');
+const WRITES = new Set([
+  'UpdateItemCommand',
+  'PutItemCommand',
+  'BatchWriteItemCommand',
+  'TransactWriteItemsCommand',
+]);
+
+const commands = new Map<string, number>();
+const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: P3_DYNAMODB_URL, maxAttempts: 10 });
+client.middlewareStack.add(
+  (next, context) => (args) => {
+    const name = context.commandName ?? 'unknown';
+    commands.set(name, (commands.get(name) ?? 0) + 1);
+    return next(args);
+  },
+  { step: 'initialize', name: 'countCommands' },
+);
+const dispatcher = createHttpAgent();
+const ess = new EssClient({
+  credentials: async () => ({ accessKeyId: 'LTAI-emulator-key', accessKeySecret: 'emulator-secret' }),
+  dispatcher,
+  endpointOverride: P3_EMULATOR_URL,
+});
+const provider = new EssProvider(ess);
+let published = 0;
+const deps = {
+  ledger: new DynamoDbLedger(client, P3_TABLE),
+  publisher: { publish: async () => void published++ },
+  providers: { aliyun: provider, tencent: provider },
+  clock: { now: () => new Date() },
+  timeoutMs: 7_200_000,
+  // The deployed POLL_CONCURRENCY and HTTP timeouts.
+  concurrency: 8,
+  maxAttempts: 8,
+  retry: { baseSeconds: 5, maxSeconds: 300 },
+  activityHoldMs: 3_600_000,
+  ...leaseFor({ connectTimeoutMs: 3_000, responseTimeoutMs: 10_000 }),
+};
+
+async function pass() {
+  commands.clear();
+  const rssBefore = process.memoryUsage().rss;
+  const started = performance.now();
+  const summary = await pollActivities(deps);
+  const wallMs = performance.now() - started;
+  const writes = [...commands].filter(([name]) => WRITES.has(name)).reduce((sum, [, n]) => sum + n, 0);
+  return {
+    wallMs,
+    examined: summary.examined,
+    open: summary.open,
+    describeCalls: summary.describeCalls,
+    failedBatches: summary.failedBatches.length,
+    failedItems: summary.failedItems.length,
+    writes,
+    commands: Object.fromEntries(commands),
+    rssBeforeBytes: rssBefore,
+    // Peak resident set of this process since it started (getrusage ru_maxrss, KiB).
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
+}
+
+const first = await pass();
+const second = await pass();
+process.stdout.write(`${JSON.stringify({ first, second, published })}\n`);
+await dispatcher.close();
+client.destroy();

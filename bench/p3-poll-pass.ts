@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { startEmulator } from '../emulator/server.ts';
+import { createLedgerTable, LOCAL_AWS } from '../local/services.ts';
+import { chunk, mapLimit } from '../shared/detach/collections.ts';
+import type { OperationRecord } from '../shared/detach/ports.ts';
+import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
+
+const run = promisify(execFile);
+const REGION = 'cn-hangzhou';
+
+interface PassResult {
+  wallMs: number;
+  examined: number;
+  open: number;
+  describeCalls: number;
+  failedBatches: number;
+  failedItems: number;
+  writes: number;
+  commands: Record<string, number>;
+  rssBeforeBytes: number;
+  peakRssBytes: number;
+}
+
+export interface PollPassResult {
+  count: number;
+  first: PassResult;
+  second: PassResult;
+  /** DescribeScalingActivities calls the emulator answered during both passes. */
+  emulatorDescribeCalls: number;
+  seedSeconds: number;
+}
+
+/**
+ * P3: `count` IN_PROGRESS operations, each following its own activity in one region, written straight to a
+ * fresh ledger table (with their pending shard, as the ledger writes them) and to the emulator's state (starting
+ * them through the API would need as many groups); then two passes of the real poller in a child process.
+ */
+export async function measurePollPass(
+  dynamoUrl: string,
+  emulator: Awaited<ReturnType<typeof startEmulator>>,
+  count: number,
+): Promise<PollPassResult> {
+  const table = `bench-p3-${count}`;
+  await createLedgerTable(dynamoUrl, table);
+  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamoUrl, maxAttempts: 10 });
+  const documents = DynamoDBDocumentClient.from(client);
+  const seedStarted = performance.now();
+  const now = Date.now();
+  const state = emulator.ess.state;
+  const records: OperationRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const activityId = `asa-p3-${count}-${String(i).padStart(6, '0')}`;
+    state.activities.set(activityId, {
+      id: activityId,
+      scalingGroupId: `asg-p3-${count}-${i}`,
+      regionId: REGION,
+      action: 'DetachInstances',
+      instanceIds: [`i-p3-${count}-${i}`],
+      startedAt: now,
+      // 100 hours: its progress moves 1 % an hour, so a second pass sees nothing new however long the first took.
+      endsAt: now + 360_000_000,
+      outcome: { status: 'Successful' },
+      settled: false,
+      decreaseDesiredCapacity: true,
+      description: 'bench',
+      ignoredInstanceIds: [],
+      detachFromBalancers: false,
+      destroyed: [],
+      stopped: [],
+    });
+    const requestId = `p3-${count}-${i}`;
+    records.push({
+      requestId,
+      action: 'detach-instances',
+      status: 'IN_PROGRESS',
+      request: {
+        requestId,
+        provider: 'aliyun',
+        region: REGION,
+        scalingGroupId: `asg-p3-${count}-${i}`,
+        instanceIds: [`i-p3-${count}-${i}`],
+        preflight: true,
+        dryRun: false,
+      },
+      activityId,
+      attempts: 1,
+      createdAt: new Date(now).toISOString(),
+      updatedAt: new Date(now).toISOString(),
+      submittedAt: new Date(now).toISOString(),
+      pendingShard: pendingShardOf(requestId),
+    } as OperationRecord & { pendingShard: string });
+  }
+  await mapLimit(chunk(records, 25), 8, async (batch) => {
+    let pending = batch.map((Item) => ({ PutRequest: { Item } }));
+    while (pending.length > 0) {
+      const { UnprocessedItems } = await documents.send(
+        new BatchWriteCommand({ RequestItems: { [table]: pending } }),
+      );
+      pending = (UnprocessedItems?.[table] ?? []) as typeof pending;
+    }
+  });
+  records.length = 0;
+  const seedSeconds = (performance.now() - seedStarted) / 1000;
+  client.destroy();
+
+  const callsBefore = emulator.calls.length;
+  // P3_NODE_FLAGS (e.g. --max-old-space-size=160) runs the poller with a smaller heap, as a small Lambda would.
+  const flags = (process.env.P3_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const { stdout } = await run(process.execPath, [...flags, '--import', 'tsx', 'bench/p3-poll-child.ts'], {
+    env: { ...process.env, P3_DYNAMODB_URL: dynamoUrl, P3_EMULATOR_URL: emulator.url, P3_TABLE: table },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const emulatorDescribeCalls = emulator.calls
+    .slice(callsBefore)
+    .filter((c) => c.action === 'DescribeScalingActivities').length;
+  // The emulator keeps what it was given; the next size starts from a clean state.
+  for (let i = 0; i < count; i++) state.activities.delete(`asa-p3-${count}-${String(i).padStart(6, '0')}`);
+  emulator.calls.length = callsBefore;
+  const { first, second } = JSON.parse(stdout) as { first: PassResult; second: PassResult };
+  return { count, first, second, emulatorDescribeCalls, seedSeconds };
+}

@@ -1,0 +1,236 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { median } from './stats.ts';
+
+/**
+ * P5: what `serverless package --stage prod` writes, function by function: the zip's size, and the time to
+ * import its bundle (the module init a cold start pays for our code) in a fresh Node process with the function's
+ * production environment from the template, median of 5, as deployed and with `--enable-source-maps`.
+ */
+const run = promisify(execFile);
+const RUNS = 5;
+
+type Intrinsic = string | number | { [key: string]: unknown } | unknown[];
+
+/** The template's environment values, with intrinsics resolved as a stack with the default parameters would. */
+function resolve(value: Intrinsic): string | undefined {
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return undefined;
+  if ('Ref' in value) return value.Ref === 'AWS::NoValue' ? undefined : `https://sqs.example/${value.Ref}`;
+  if ('Fn::Join' in value) {
+    const [separator, parts] = value['Fn::Join'] as [string, Intrinsic[]];
+    return parts.map((part) => resolve(part) ?? '').join(separator);
+  }
+  // The only condition in the functions' environment is HasCallbackAllowlist, false by default.
+  if ('Fn::If' in value) return resolve((value['Fn::If'] as Intrinsic[])[2] as Intrinsic);
+  if ('Fn::GetAtt' in value) return `arn:aws:example:${(value['Fn::GetAtt'] as string[]).join('.')}`;
+  return undefined;
+}
+
+/** Milliseconds to import the handler module, in its own process. */
+async function importTime(dir: string, handler: string, env: Record<string, string>, nodeOptions: string[]) {
+  const script =
+    `const t = performance.now(); await import(${JSON.stringify(join(dir, handler))});` +
+    'process.stdout.write(String(performance.now() - t)); process.exit(0);';
+  const { stdout } = await run(process.execPath, [...nodeOptions, '--input-type=module', '-e', script], {
+    env,
+    cwd: dir,
+  });
+  return Number(stdout);
+}
+
+export interface BundleResult {
+  name: string;
+  zipBytes: number;
+  jsBytes: number;
+  mapBytes: number | undefined;
+  initMs: number;
+  initWithSourceMapsMs: number | undefined;
+}
+
+export async function measureBundles(): Promise<{ results: BundleResult[]; nodeOptions: string }> {
+  const out = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-'));
+  try {
+    await run(
+      'npx',
+      ['serverless', 'package', '--stage', 'prod', '--region', 'eu-west-1', '--package', out],
+      {
+        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SCALING_DETACH_ESBUILD_FOLDER: '.esbuild-bench' },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    const template = JSON.parse(
+      await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+    );
+    const results: BundleResult[] = [];
+    let nodeOptions = '';
+    for (const zip of (await readdir(out)).filter((f) => f.endsWith('.zip')).sort()) {
+      const name = zip.slice(0, -'.zip'.length);
+      const logicalId = `${name[0]?.toUpperCase()}${name.slice(1)}LambdaFunction`;
+      const properties = template.Resources[logicalId].Properties;
+      const dir = join(out, name);
+      await run('unzip', ['-q', '-o', join(out, zip), '-d', dir]);
+      const handler = `${(properties.Handler as string).split('.')[0]}.js`;
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '',
+        AWS_REGION: 'eu-west-1',
+        AWS_LAMBDA_FUNCTION_NAME: `scaling-detach-prod-${name}`,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(properties.MemorySize ?? 512),
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+        LAMBDA_TASK_ROOT: dir,
+      };
+      for (const [key, value] of Object.entries(
+        properties.Environment.Variables as Record<string, Intrinsic>,
+      )) {
+        const resolved = resolve(value);
+        if (resolved !== undefined) env[key] = resolved;
+      }
+      // The deployed NODE_OPTIONS are passed as flags, so that the run with source maps can add its own.
+      const deployed = (env.NODE_OPTIONS ?? '')
+        .split(' ')
+        .filter((flag) => flag && flag !== '--enable-source-maps');
+      nodeOptions = env.NODE_OPTIONS ?? '';
+      delete env.NODE_OPTIONS;
+      const mapPath = join(dir, `${handler}.map`);
+      const mapBytes = await stat(mapPath).then(
+        (s) => s.size,
+        () => undefined,
+      );
+      const initRuns: number[] = [];
+      const mapRuns: number[] = [];
+      // Interleaved, so that a slow moment of the machine falls on both.
+      for (let i = 0; i < RUNS; i++) {
+        initRuns.push(await importTime(dir, handler, env, deployed));
+        if (mapBytes !== undefined)
+          mapRuns.push(await importTime(dir, handler, env, [...deployed, '--enable-source-maps']));
+      }
+      results.push({
+        name,
+        zipBytes: (await stat(join(out, zip))).size,
+        jsBytes: (await stat(join(dir, handler))).size,
+        mapBytes,
+        initMs: median(initRuns),
+        initWithSourceMapsMs: mapBytes === undefined ? undefined : median(mapRuns),
+      });
+    }
+    return { results, nodeOptions };
+  } finally {
+    await rm(out, { recursive: true, force: true });
+    await rm('.esbuild-bench', { recursive: true, force: true });
+  }
+}
+
+export interface VariantResult {
+  variant: string;
+  zipBytes: number;
+  jsBytes: number;
+  initMs: number;
+}
+
+/**
+ * The choices behind the deployed settings, measured on the poller's bundle (the largest but one, and the one
+ * that runs every minute): each variant built with esbuild as serverless.yml `custom.esbuild` builds it (the same
+ * options and plugins) but for one change, zipped, and imported as in measureBundles.
+ */
+export async function measureVariants(): Promise<VariantResult[]> {
+  const esbuild = await import('esbuild');
+  // The plugins serverless.yml names (plain JavaScript: the framework loads them as they are).
+  const pluginsModule: string = '../functions/esbuild-plugins.js';
+  const plugins = (await import(pluginsModule)).default;
+  const deployed = {
+    entryPoints: ['functions/poll-activities/handler.ts'],
+    bundle: true,
+    minify: true,
+    treeShaking: true,
+    target: 'node24',
+    platform: 'node' as const,
+    format: 'esm' as const,
+    mainFields: ['module', 'main'],
+    define: { esbuildDetection: '1' },
+    legalComments: 'none' as const,
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    plugins,
+  };
+  const variants: { variant: string; options: object; flags: string[] }[] = [
+    { variant: 'as deployed: minified, no source map', options: {}, flags: [] },
+    {
+      variant: 'with a linked source map in the zip, run with --enable-source-maps',
+      options: { sourcemap: 'linked' },
+      flags: ['--enable-source-maps'],
+    },
+    {
+      variant: 'keepNames (original function names in stack traces)',
+      options: { keepNames: true },
+      flags: [],
+    },
+    {
+      // The runtime's SDK is CommonJS under /var/runtime/node_modules; here the same packages' CommonJS
+      // builds from node_modules stand in for it (the runtime's own version is whatever AWS ships that month).
+      variant: "AWS SDK not bundled (the runtime's), CommonJS from node_modules",
+      options: { external: ['@aws-sdk/*', '@smithy/*'] },
+      flags: [],
+    },
+    { variant: 'not minified', options: { minify: false }, flags: [] },
+  ];
+  const root = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-variants-'));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_NAME: 'scaling-detach-prod-pollActivities',
+    POWERTOOLS_SERVICE_NAME: 'scaling-detach',
+    POWERTOOLS_TRACE_ENABLED: 'true',
+    LEDGER_TABLE: 'scaling-detach-prod-operations',
+    EVENT_BUS_NAME: 'scaling-detach-prod',
+    ALIYUN_CREDENTIALS_PARAMETER: '/scaling-detach/prod/aliyun/credentials',
+    TENCENT_CREDENTIALS_PARAMETER: '/scaling-detach/prod/tencent/credentials',
+    CALLBACK_SECRET_PARAMETER: '/scaling-detach/prod/callback-secret',
+  };
+  try {
+    const built: { variant: string; dir: string; flags: string[]; zipBytes: number; jsBytes: number }[] = [];
+    for (const [i, v] of variants.entries()) {
+      const dir = join(root, String(i));
+      await esbuild.build({ ...deployed, ...v.options, outfile: join(dir, 'handler.js') });
+      await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+      // The runtime's SDK is found from the task's directory; here, from the project's node_modules.
+      if ('external' in v.options)
+        await run('ln', ['-s', join(process.cwd(), 'node_modules'), join(dir, 'node_modules')]);
+      await run(
+        'zip',
+        ['-q', '-r', '-9', join(root, `${i}.zip`), '.', '-x', 'node_modules', 'node_modules/*'],
+        { cwd: dir },
+      );
+      built.push({
+        variant: v.variant,
+        dir,
+        flags: v.flags,
+        zipBytes: (await stat(join(root, `${i}.zip`))).size,
+        jsBytes: (await stat(join(dir, 'handler.js'))).size,
+      });
+    }
+    const runs = built.map(() => [] as number[]);
+    for (let r = 0; r < RUNS; r++)
+      for (const [i, b] of built.entries())
+        runs[i]?.push(await importTime(b.dir, 'handler.js', env, b.flags));
+    return built.map((b, i) => ({
+      variant: b.variant,
+      zipBytes: b.zipBytes,
+      jsBytes: b.jsBytes,
+      initMs: median(runs[i] ?? []),
+    }));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { results, nodeOptions } = await measureBundles();
+  await writeFile(
+    '/dev/stdout',
+    `${JSON.stringify({ nodeOptions, results, variants: await measureVariants() }, null, 1)}\n`,
+  );
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import {
+  composePoller,
+  composeRecordDelivery,
+  composeRequestFunction,
+  composeWebhook,
+} from './composition.ts';
+
+/**
+ * Each kind of function builds only the adapters it uses: what a composition root does not build, its
+ * function's bundle does not hold (BENCHMARKS.md P5). Building makes no call: clients connect on first use.
+ */
+const env = {
+  LEDGER_TABLE: 'operations',
+  EVENT_BUS_NAME: 'bus',
+  ALIYUN_CREDENTIALS_PARAMETER: '/scaling-detach/test/aliyun/credentials',
+  WEBHOOK_SECRET_PARAMETER: '/scaling-detach/test/webhook-secret',
+  CALLBACK_SECRET_PARAMETER: '/scaling-detach/test/callback-secret',
+};
+const keysOf = (composed: object) => Object.keys(composed).sort();
+
+describe('composition roots', () => {
+  it('record-delivery: the ledger alone', () => {
+    expect(keysOf(composeRecordDelivery(env))).toEqual(['config', 'ledger']);
+  });
+
+  it('webhook: ledger, bus, request queues and its own secret; no cloud client, no callbacks', () => {
+    const webhook = composeWebhook(env);
+    expect(keysOf(webhook)).toEqual([
+      'clock',
+      'config',
+      'ledger',
+      'publisher',
+      'requestQueue',
+      'webhookSecret',
+    ]);
+    expect(webhook.webhookSecret).toBeTypeOf('function');
+  });
+
+  it('poller: the dispatcher with both clouds and the callbacks; no queue', () => {
+    const poller = composePoller(env);
+    expect(keysOf(poller)).toEqual([
+      'activityHoldMs',
+      'callbacks',
+      'clock',
+      'config',
+      'leaseMs',
+      'ledger',
+      'maxAttempts',
+      'providers',
+      'publisher',
+      'retry',
+      'settleMs',
+    ]);
+    expect(Object.keys(poller.providers).sort()).toEqual(['aliyun', 'tencent']);
+  });
+
+  it('request functions: the dispatcher and the retry delay of their queue; no webhook secret', () => {
+    expect(keysOf(composeRequestFunction(env))).toEqual([
+      'activityHoldMs',
+      'callbacks',
+      'clock',
+      'config',
+      'leaseMs',
+      'ledger',
+      'maxAttempts',
+      'providers',
+      'publisher',
+      'retry',
+      'retryDelay',
+      'settleMs',
+    ]);
+  });
+
+  it('without a callback secret, no callbacks', () => {
+    const { CALLBACK_SECRET_PARAMETER: _, ...withoutCallbacks } = env;
+    expect(composePoller(withoutCallbacks)).not.toHaveProperty('callbacks');
+  });
+});
