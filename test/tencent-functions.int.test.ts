@@ -131,12 +131,14 @@ describe('Tencent Cloud AS end to end', () => {
     const request = aTencentRequest(group);
 
     await send('detach-instances', request);
-    const record = await waitForRecord(request.requestId, delivered, 30_000);
+    // Without a token the lost call is resolved only once it can no longer act: settleMs, three calls' timeouts
+    // (3 s connect + 10 s response) and 5 s, so about 44 s on this stack.
+    const record = await waitForRecord(request.requestId, delivered, 90_000);
 
     const activities = await activitiesOf(group.scalingGroupId);
     expect(activities).toHaveLength(1);
     expect(record).toMatchObject({ status: 'SUCCEEDED', activityId: activities[0]?.id });
-  });
+  }, 120_000);
 
   it.concurrent('keepInstance with API 3.0 is refused by the contract', async () => {
     const group = await aTencentGroup(admin);

@@ -146,9 +146,11 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
   }
   const provider = providerOf(deps, records[0] as OperationRecord);
   const now = deps.clock.now();
-  if (now.getTime() - Date.parse(intent.createdAt) >= deps.activityHoldMs) {
-    // Resolved for longer than an operation may take (a cloud busy for hours): the requests end, the group is free.
-    const seconds = Math.round(deps.activityHoldMs / 1000);
+  // Unresolved for longer than an operation may take (a cloud busy for hours), and past the time its call could
+  // still act: the requests end and the group is free.
+  const limitMs = deps.activityHoldMs + deps.settleMs;
+  if (now.getTime() - Date.parse(intent.createdAt) >= limitMs) {
+    const seconds = Math.round(limitMs / 1000);
     const ended = records.map((record) =>
       eventFor(record, 'TimedOut', now, {
         error: {
