@@ -7,7 +7,6 @@ import type {
   DetachRequest,
   LedgerStatus,
 } from '../contracts/index.ts';
-import type { DetachError } from '../errors.ts';
 import type { GroupSnapshot, Plan } from './preflight.ts';
 
 /** What a cloud reports about one scaling activity, reduced to what the domain decides on. */
