@@ -15,6 +15,7 @@ import {
   startSqs,
 } from './services.ts';
 import { SqsBridge } from './sqs-bridge.ts';
+import type { LocalEndpoints } from './stack-file.ts';
 
 export interface StackPorts {
   sqs: number;
@@ -64,14 +65,7 @@ export const LOCAL_WEBHOOK_SECRET = 'local-webhook-secret-do-not-use-in-prod';
 export interface StackInfo {
   webhookSecret: string;
   resources: StackResources;
-  endpoints: {
-    sqs: string;
-    dynamodb: string;
-    eventBridge: string;
-    emulator: string;
-    lambda: string;
-    http: string;
-  };
+  endpoints: LocalEndpoints;
   queues: Record<string, ProvisionedQueue>;
   aws: typeof LOCAL_AWS;
 }
