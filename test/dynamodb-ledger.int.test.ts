@@ -245,6 +245,13 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect((await ledger.get(record.requestId))?.deliveredEvents).toBe(1);
   });
 
+  it('reads several records in the order asked, whatever order BatchGetItem answers in', async () => {
+    const records = await Promise.all(Array.from({ length: 30 }, () => begin()));
+    const ids = records.map((r) => r.requestId).reverse();
+
+    expect((await ledger.getMany([...ids, 'req-not-there'])).map((r) => r.requestId)).toEqual(ids);
+  });
+
   it('lists the requests waiting in a group, oldest first', async () => {
     const group = uniqueId('asg');
     const a = aRequest(group);

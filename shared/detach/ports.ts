@@ -187,7 +187,7 @@ export interface Ledger {
   /** Creates the record as QUEUED in its group, or returns the one that exists (`created` false). */
   begin(operation: NewOperation, now: Date): Promise<{ record: OperationRecord; created: boolean }>;
   get(requestId: string): Promise<OperationRecord | undefined>;
-  /** Strongly consistent reads of several records (the requests of an intent). */
+  /** Strongly consistent reads of several records (the requests of an intent), in the order asked. */
   getMany(requestIds: readonly string[]): Promise<OperationRecord[]>;
   /** QUEUED requests waiting in a group, oldest first. An index: it may lag behind the records. */
   listWaiting(groupKey: string, limit: number): Promise<OperationRecord[]>;

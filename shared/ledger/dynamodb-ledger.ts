@@ -131,12 +131,19 @@ export class DynamoDbLedger implements Ledger {
     return Item ? OperationRecord.parse(Item) : undefined;
   }
 
-  /** Records the contract cannot read are left out: the poller ends them (LedgerRecordUnreadable). */
+  /**
+   * In the order asked (BatchGetItem answers in any order). Records the contract cannot read are left out: the
+   * poller ends them (LedgerRecordUnreadable).
+   */
   async getMany(requestIds: readonly string[]): Promise<Operation[]> {
-    const items = await this.#batchGet(requestIds);
-    return items.flatMap((item) => {
+    const byId = new Map<string, Operation>();
+    for (const item of await this.#batchGet(requestIds)) {
       const parsed = OperationRecord.safeParse(item);
-      return parsed.success ? [parsed.data] : [];
+      if (parsed.success) byId.set(parsed.data.requestId, parsed.data);
+    }
+    return requestIds.flatMap((id) => {
+      const record = byId.get(id);
+      return record ? [record] : [];
     });
   }
 
