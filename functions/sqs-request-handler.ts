@@ -34,7 +34,14 @@ export function createRequestHandler(action: Action) {
     } catch (error) {
       const reason = error instanceof Error ? error.name : 'Error';
       if (delivery.receiveCount >= config.MAX_ATTEMPTS) {
-        const given = await giveUpDelivery(deps, { action, ...delivery, reason });
+        const given = await giveUpDelivery(deps, { action, ...delivery, reason }).catch(
+          (giveUpError: unknown) => {
+            // Not even a Rejected record could be written: the message goes to the DLQ, seen here, not silently.
+            logger.error('request lost to the DLQ: it could not be recorded', { reason });
+            metrics.addMetric('Request.deadLettered', MetricUnit.Count, 1);
+            throw giveUpError;
+          },
+        );
         logger.error('request given up after its last delivery', { given, reason });
         metrics.addMetric('Request.unprocessable', MetricUnit.Count, 1);
         return;

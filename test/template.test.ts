@@ -113,39 +113,28 @@ const DISPATCHER_LEDGER_ACTIONS = [
   'dynamodb:Query',
   'dynamodb:UpdateItem',
 ];
-const instanceFunction = (fn: string, queue: string) => [
+/** Reads the credentials of these clouds and the callback secret. */
+const readSecrets = (clouds: string[]) => ({
+  Action: ['ssm:GetParameter'],
+  Resource: [...clouds.map((cloud) => parameter(`${cloud}/credentials`)), parameter('callback-secret')],
+});
+const requestFunction = (fn: string, queue: string, clouds: string[]) => [
   logs(fn),
   sqsSource(queue),
   xray,
   ledger(DISPATCHER_LEDGER_ACTIONS, [arn('OperationsTable'), index('waiting')]),
   putEvents,
-  {
-    Action: ['ssm:GetParameter'],
-    Resource: [
-      parameter('aliyun/credentials'),
-      parameter('tencent/credentials'),
-      parameter('callback-secret'),
-    ],
-  },
-  kmsStatement,
-  { Action: ['sqs:ChangeMessageVisibility'], Resource: arn(queue) },
-];
-const serverGroupFunction = (fn: string, queue: string) => [
-  logs(fn),
-  sqsSource(queue),
-  xray,
-  ledger(DISPATCHER_LEDGER_ACTIONS, [arn('OperationsTable'), index('waiting')]),
-  putEvents,
-  { Action: ['ssm:GetParameter'], Resource: [parameter('aliyun/credentials'), parameter('callback-secret')] },
+  readSecrets(clouds),
   kmsStatement,
   { Action: ['sqs:ChangeMessageVisibility'], Resource: arn(queue) },
 ];
 
 const EXPECTED_ROLES: Record<string, unknown[]> = {
-  DetachInstances: instanceFunction('detachInstances', 'DetachInstancesQueue'),
-  RemoveInstances: instanceFunction('removeInstances', 'RemoveInstancesQueue'),
-  DetachVServerGroups: serverGroupFunction('detachVServerGroups', 'DetachVServerGroupsQueue'),
-  DetachAlbServerGroups: serverGroupFunction('detachAlbServerGroups', 'DetachAlbServerGroupsQueue'),
+  DetachInstances: requestFunction('detachInstances', 'DetachInstancesQueue', ['aliyun', 'tencent']),
+  RemoveInstances: requestFunction('removeInstances', 'RemoveInstancesQueue', ['aliyun', 'tencent']),
+  // The server group actions have no Tencent form.
+  DetachVServerGroups: requestFunction('detachVServerGroups', 'DetachVServerGroupsQueue', ['aliyun']),
+  DetachAlbServerGroups: requestFunction('detachAlbServerGroups', 'DetachAlbServerGroupsQueue', ['aliyun']),
   Webhook: [
     ...common('webhook'),
     ledger(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], arn('OperationsTable')),
@@ -158,17 +147,13 @@ const EXPECTED_ROLES: Record<string, unknown[]> = {
     ...common('pollActivities'),
     ledger(DISPATCHER_LEDGER_ACTIONS, [arn('OperationsTable'), index('pending'), index('waiting')]),
     putEvents,
-    {
-      Action: ['ssm:GetParameter'],
-      Resource: [
-        parameter('aliyun/credentials'),
-        parameter('tencent/credentials'),
-        parameter('callback-secret'),
-      ],
-    },
+    readSecrets(['aliyun', 'tencent']),
     kmsStatement,
   ],
-  RecordDelivery: [...common('recordDelivery'), ledger(['dynamodb:UpdateItem'], arn('OperationsTable'))],
+  RecordDelivery: [
+    ...common('recordDelivery'),
+    ledger(['dynamodb:GetItem', 'dynamodb:UpdateItem'], arn('OperationsTable')),
+  ],
 };
 const FUNCTIONS = Object.keys(EXPECTED_ROLES);
 

@@ -262,19 +262,9 @@ async function formBatch(deps: DispatchDeps, fence: Fence, candidates: Operation
   const first = candidates[0] as OperationRecord;
   const request = first.request as DetachRequest;
   const plans = new Map<string, Plan>();
-  if (!mergeable(first)) {
-    const dryRun = (request as { dryRun?: boolean }).dryRun;
-    const wantsPlan = 'instanceIds' in request && wantsPreflight(first);
-    if (!dryRun || wantsPlan) {
-      if (!wantsPlan) return { kind: 'call', records: [first], plans, ended: 0 };
-    } else {
-      const event = eventFor(first, 'DryRun', deps.clock.now(), {
-        cloud: { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' },
-      });
-      return endAll(deps, fence, [event], [first], { kind: 'call', records: [], plans, ended: 1 });
-    }
-  }
-  const limit = mergeable(first) ? (CALL_LIMIT[request.provider] ?? 20) : Number.POSITIVE_INFINITY;
+  // Server group requests have no plan and no dry run; v2 requests take the path below alone (no snapshot).
+  if (!('instanceIds' in request)) return { kind: 'call', records: [first], plans, ended: 0 };
+  const limit = CALL_LIMIT[request.provider] ?? 20;
   const fitting: OperationRecord[] = [];
   let size = 0;
   for (const record of candidates) {

@@ -8,7 +8,6 @@ import {
   eventFor,
   PUBLISH_GRACE_MS,
   publishStored,
-  unpublishedEvent,
 } from './completion.ts';
 import { passThrough } from './crash-points.ts';
 import { type DispatchDeps, dispatchGroup, waitKeyOf } from './dispatch.ts';
@@ -120,7 +119,7 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
         // Otherwise its writer is publishing it now; if that writer died, a later pass publishes it.
         return;
       }
-      if (unpublishedEvent(record) || !record.request) return;
+      if (!record.request) return;
       summary.open++;
       const age = (now.getTime() - Date.parse(record.createdAt)) / 1000;
       summary.oldestOpenAgeSeconds = Math.max(summary.oldestOpenAgeSeconds, Math.round(age));

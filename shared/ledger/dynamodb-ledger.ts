@@ -307,7 +307,7 @@ export class DynamoDbLedger implements Ledger {
     } else {
       for (const requeue of outcome.requeue) {
         recordUpdates.push(
-          this.#recordUpdate(requestId(requeue), inIntent, {
+          this.#recordUpdate(requeue.requestId, inIntent, {
             update: `SET #status = :queued, updatedAt = :now${requeue.lastError ? ', lastError = :error' : ''}${requeue.lastError?.kind === 'fatal' ? ', alone = :alone' : ''} ADD attempts :count`,
             values: {
               ':queued': 'QUEUED',
@@ -733,8 +733,6 @@ export class DynamoDbLedger implements Ledger {
 /** The lease is the fence: its owner, and not run out by the clock of the writer. */
 const HOLDS_LEASE = 'leaseOwner = :owner AND leaseUntil > :now';
 const leaseValues = (fence: Fence, now: Date) => ({ ':owner': fence.owner, ':now': now.getTime() });
-
-const requestId = (requeue: { requestId: string }) => requeue.requestId;
 
 function definedEntries(values: Record<string, string | undefined>): [string, string][] {
   return Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined);
