@@ -11,7 +11,9 @@ import { createHttpAgent } from '../shared/providers/http.ts';
  * P3's poller, alone in its process (so that its peak RSS is the poller's, not the emulator's or the seed's):
  * the real ledger on DynamoDB Local, the real ESS client and provider against the emulator, the deployed
  * concurrency. Passes twice over the same records: the first sees every activity for the first time (each
- * record's cloud progress is new and written), the second sees what a steady poller sees. Prints one JSON line.
+ * record's cloud progress is new and written), the second sees what a steady poller sees. Prints one JSON line
+ * with each pass's wall and CPU time (this process's: the poller's own work, not DynamoDB Local's or the
+ * emulator's), its writes by command and its peak RSS.
  */
 const setting = (name: string): string => {
   const value = process.env[name];
@@ -63,12 +65,15 @@ const deps = {
 async function pass() {
   commands.clear();
   const rssBefore = process.memoryUsage().rss;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const summary = await pollActivities(deps);
   const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   const writes = [...commands].filter(([name]) => WRITES.has(name)).reduce((sum, [, n]) => sum + n, 0);
   return {
     wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     examined: summary.examined,
     open: summary.open,
     describeCalls: summary.describeCalls,

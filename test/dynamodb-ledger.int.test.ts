@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLedgerTable } from '../local/services.ts';
 import type { CompletionEvent, DetachInstancesRequest } from '../shared/contracts/index.ts';
@@ -170,6 +170,38 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(await ledger.takenOut(groupKeyOf(request), [...request.instanceIds, 'i-never'])).toEqual(
       new Set(request.instanceIds),
     );
+  });
+
+  it('writes progress a transaction of 100 at a time; a record that ended meanwhile stays as it ended', async () => {
+    const records = await Promise.all(Array.from({ length: 101 }, () => begin()));
+    // Running records (the dispatcher's transitions are tested above): only their status matters here.
+    await Promise.all(
+      records.map((record) =>
+        dynamodb.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { requestId: { S: record.requestId } },
+            UpdateExpression: 'SET #status = :running',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':running': { S: 'IN_PROGRESS' } },
+          }),
+        ),
+      ),
+    );
+    const ended = records[3] as (typeof records)[number];
+    expect(await ledger.complete(anEvent(ended.requestId))).toBe(true);
+
+    await ledger.recordProgress(
+      records.map((record) => ({
+        requestId: record.requestId,
+        progress: { statusCode: 'InProgress', progress: 40 },
+      })),
+    );
+
+    const stored = await ledger.getMany(records.map((record) => record.requestId));
+    expect(stored.filter((r) => r.cloudProgress?.progress === 40)).toHaveLength(100);
+    expect(stored[3]).toMatchObject({ status: 'SUCCEEDED' });
+    expect(stored[3]?.cloudProgress).toBeUndefined();
   });
 
   it('completes once, never from SUBMITTING by default, and sets the TTL from the retention', async () => {

@@ -21,3 +21,28 @@ export async function mapLimit<T, R>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/**
+ * Runs tasks as they come with at most `limit` at once: `start` waits for a free slot, so a producer reading
+ * a stream cannot run ahead of the work (back-pressure), and memory stays bounded by what is in flight.
+ */
+export function taskPool(limit: number) {
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  return {
+    async start(task: () => Promise<void>): Promise<void> {
+      while (running.size >= limit) await Promise.race(running);
+      const run: Promise<void> = task()
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => running.delete(run));
+      running.add(run);
+    },
+    /** Waits for every task started; rethrows the first failure of one (tasks should handle their own). */
+    async drain(): Promise<void> {
+      while (running.size > 0) await Promise.race(running);
+      if (failure) throw failure.error;
+    },
+  };
+}

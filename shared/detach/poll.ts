@@ -1,7 +1,7 @@
 import type { ActionRequest, CompletionEvent, TerminalStatus } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
 import { callbackDue, deliverCallback } from './callbacks.ts';
-import { chunk, mapLimit } from './collections.ts';
+import { mapLimit, taskPool } from './collections.ts';
 import {
   abandonedEvent,
   completeOperation,
@@ -11,7 +11,14 @@ import {
 } from './completion.ts';
 import { passThrough } from './crash-points.ts';
 import { type DispatchDeps, dispatchGroup, waitKeyOf } from './dispatch.ts';
-import type { ActivityReport, Clock, OperationRecord, PendingItem, ProviderRegistry } from './ports.ts';
+import type {
+  ActivityReport,
+  Clock,
+  OperationRecord,
+  PendingItem,
+  ProgressUpdate,
+  ProviderRegistry,
+} from './ports.ts';
 import { partialByPlan } from './preflight.ts';
 
 export interface PollDeps extends DispatchDeps {
@@ -60,7 +67,29 @@ interface Followed {
   records: OperationRecord[];
 }
 
-/** One pass of the poller over every operation that still needs it. Each item is handled on its own. */
+/** A Describe call's answer for its activities; undefined when the call failed (they are tried next pass). */
+type Answer = Promise<ReadonlyMap<string, ActivityReport> | undefined>;
+
+/** Progress writes go out a ledger transaction at a time (100 writes), or what is left at the end of a pass. */
+const PROGRESS_BATCH = 100;
+
+/** What one pass shares between its parts. */
+interface Pass {
+  deps: PollDeps;
+  summary: PollSummary;
+  /** Groups to dispatch at the end of the pass. */
+  groups: Set<string>;
+  /** Progress moved and not written yet. */
+  progress: ProgressUpdate[];
+  isolate: (id: string, work: () => Promise<void>) => Promise<void>;
+}
+
+/**
+ * One pass of the poller over every operation that still needs it. Each item is handled on its own. The pass
+ * streams: the activities of the pending index are described and followed a batch at a time as its pages
+ * arrive (with `concurrency` batches in flight, which holds the reading back), so memory is bounded by the
+ * work in flight, not by the number of open requests.
+ */
 export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
   const summary: PollSummary = {
     examined: 0,
@@ -75,9 +104,6 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     failedBatches: [],
     failedItems: [],
   };
-  const followed = new Map<string, Followed>();
-  const submitted = new Map<string, OperationRecord[]>();
-  const groups = new Set<string>();
   const isolate = async (requestId: string, work: () => Promise<void>) => {
     try {
       await work();
@@ -86,6 +112,33 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
       await deps.ledger.deferPoll(requestId, deps.clock.now().getTime() + ITEM_BACKOFF_MS).catch(() => {});
     }
   };
+  const pass: Pass = { deps, summary, groups: new Set(), progress: [], isolate };
+  const submitted = new Map<string, OperationRecord[]>();
+  const pool = taskPool(deps.concurrency);
+  // Activities not described yet, by region, until a batch of the API's limit is full.
+  const unsent = new Map<string, Map<string, Followed>>();
+  // Each activity is described once a pass, however many records share it: records of a merged call sit in
+  // different shards, and one that comes after its activity's batch went out is followed with that answer.
+  const answers = new Map<string, Answer>();
+  const send = async (regionKey: string) => {
+    const batch = [...(unsent.get(regionKey)?.values() ?? [])];
+    unsent.delete(regionKey);
+    if (batch.length === 0) return;
+    const { promise: answer, resolve } = Promise.withResolvers<
+      ReadonlyMap<string, ActivityReport> | undefined
+    >();
+    for (const entry of batch) answers.set(activityKeyOf(entry), answer);
+    await pool.start(async () => {
+      let reports: ReadonlyMap<string, ActivityReport> | undefined;
+      try {
+        reports = await describeBatch(deps, batch, summary);
+      } finally {
+        resolve(reports);
+      }
+      if (reports) await followBatch(pass, batch, reports);
+    });
+  };
+
   for await (const item of deps.ledger.listPending()) {
     summary.examined++;
     if (item.kind === 'unreadable') {
@@ -98,6 +151,7 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
       if (!record.event) summary.open++;
       continue;
     }
+    let following: Followed | undefined;
     await isolate(record.requestId, async () => {
       const abandoned = abandonedEvent(record, now);
       if (abandoned) {
@@ -128,21 +182,17 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
         const expired = timedOut(deps, record, undefined);
         if (expired)
           await count(summary, expired, completeOperation(deps, expired, record.request.callbackUrl));
-        else groups.add(waitKeyOf(record.request));
+        else pass.groups.add(waitKeyOf(record.request));
       } else if (record.status === 'SUBMITTING') {
         // Its intent is unresolved (a crash, a lost answer): the group's next dispatcher resolves it.
-        groups.add(waitKeyOf(record.request));
+        pass.groups.add(waitKeyOf(record.request));
       } else if (record.status === 'IN_PROGRESS' && record.activityId) {
-        const key = `${record.request.provider}\u0000${record.request.region}\u0000${record.activityId}`;
-        const entry = followed.get(key);
-        if (entry) entry.records.push(record);
-        else
-          followed.set(key, {
-            provider: record.request.provider,
-            region: record.request.region,
-            activityId: record.activityId,
-            records: [record],
-          });
+        following = {
+          provider: record.request.provider,
+          region: record.request.region,
+          activityId: record.activityId,
+          records: [record],
+        };
       } else if (record.status === 'SUBMITTED') {
         const key = `${record.request.provider}\u0000${record.request.region}`;
         const list = submitted.get(key);
@@ -150,25 +200,33 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
         else submitted.set(key, [record]);
       }
     });
+    if (!following) continue;
+    const answer = answers.get(activityKeyOf(following));
+    if (answer) {
+      const late = following;
+      await pool.start(async () => {
+        const reports = await answer;
+        if (reports) await followBatch(pass, [late], reports);
+      });
+      continue;
+    }
+    const regionKey = `${following.provider}\u0000${following.region}`;
+    const batch = unsent.get(regionKey) ?? new Map<string, Followed>();
+    unsent.set(regionKey, batch);
+    const entry = batch.get(following.activityId);
+    if (entry) entry.records.push(record);
+    else batch.set(following.activityId, following);
+    if (batch.size >= deps.providers[following.provider].activityBatchLimit) await send(regionKey);
   }
+  for (const regionKey of [...unsent.keys()]) await send(regionKey);
+  await pool.drain();
+  await writeProgress(pass, pass.progress.splice(0));
 
-  // Each activity id is described once, however many records share it, in batches of the API's limit.
-  const byRegion = new Map<string, Followed[]>();
-  for (const entry of followed.values()) {
-    const key = `${entry.provider}\u0000${entry.region}`;
-    const list = byRegion.get(key);
-    if (list) list.push(entry);
-    else byRegion.set(key, [entry]);
-  }
-  const batches = [...byRegion.values()].flatMap((entries) =>
-    chunk(entries, deps.providers[(entries[0] as Followed).provider].activityBatchLimit),
-  );
-  await mapLimit(batches, deps.concurrency, (batch) => pollBatch(deps, batch, summary, groups, isolate));
   await mapLimit([...submitted.values()], deps.concurrency, (records) =>
     reconcileRegion(deps, records, summary, isolate),
   );
   // Waiting requests go out as their groups come free; a busy group is simply not taken now.
-  await mapLimit([...groups], deps.concurrency, (groupKey) =>
+  await mapLimit([...pass.groups], deps.concurrency, (groupKey) =>
     isolate(groupKey, async () => {
       const result = await dispatchGroup(deps, groupKey);
       if (result.kind !== 'not-now') summary.dispatched++;
@@ -176,6 +234,8 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
   );
   return summary;
 }
+
+const activityKeyOf = (entry: Followed) => `${entry.provider}\u0000${entry.region}\u0000${entry.activityId}`;
 
 const failureOf = (error: unknown) =>
   isDetachError(error)
@@ -257,48 +317,60 @@ async function reconcileRegion(
   }
 }
 
-async function pollBatch(
+/** One Describe call for a batch of activities of one region; undefined when it failed (recorded). */
+async function describeBatch(
   deps: PollDeps,
   batch: Followed[],
   summary: PollSummary,
-  groups: Set<string>,
-  isolate: (id: string, work: () => Promise<void>) => Promise<void>,
-): Promise<void> {
+): Promise<ReadonlyMap<string, ActivityReport> | undefined> {
   const { provider, region } = batch[0] as Followed;
   const activityIds = batch.map((entry) => entry.activityId);
-  let reports: ActivityReport[];
   try {
     summary.describeCalls++;
-    reports = await deps.providers[provider].describeActivities(region, activityIds);
+    const reports = await deps.providers[provider].describeActivities(region, activityIds);
+    return new Map(reports.map((report) => [report.activityId, report]));
   } catch (error) {
     // One region's failure must not stop the others; these operations are simply looked at again next pass.
     summary.failedBatches.push({ provider, region, activityIds, ...failureOf(error) });
-    return;
+    return undefined;
   }
-  const byId = new Map(reports.map((report) => [report.activityId, report]));
-  // Activities still running only have their progress written (or time out): those writes go out together,
-  // not one after another (a first pass over 10,000 records spent most of its time waiting on them in turn).
-  // An activity that ended is followed one at a time as before: its follow-up reads the cloud, which
-  // `concurrency` bounds.
+}
+
+async function followBatch(
+  pass: Pass,
+  batch: Followed[],
+  reports: ReadonlyMap<string, ActivityReport>,
+): Promise<void> {
+  // Activities still running only have their progress noted (or time out), together; an activity that ended is
+  // followed one at a time, as its follow-up reads the cloud, which `concurrency` bounds.
   const running: Promise<void>[] = [];
   for (const entry of batch) {
-    const report = byId.get(entry.activityId);
-    const follow = () =>
-      isolate(entry.activityId, () => followActivity(deps, entry, report, summary, groups, isolate));
+    const report = reports.get(entry.activityId);
+    const follow = () => pass.isolate(entry.activityId, () => followActivity(pass, entry, report));
     if (!report || report.phase === 'pending') running.push(follow());
     else await follow();
   }
   await Promise.all(running);
+  if (pass.progress.length >= PROGRESS_BATCH) await writeProgress(pass, pass.progress.splice(0));
+}
+
+/** Progress is for the status API only: a write that fails is tried again next pass, nothing waits for it. */
+async function writeProgress(pass: Pass, updates: ProgressUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  try {
+    await pass.deps.ledger.recordProgress(updates);
+  } catch (error) {
+    for (const { requestId } of updates)
+      pass.summary.failedItems.push({ requestId, error: errorName(error) });
+  }
 }
 
 async function followActivity(
-  deps: PollDeps,
+  pass: Pass,
   entry: Followed,
   report: ActivityReport | undefined,
-  summary: PollSummary,
-  groups: Set<string>,
-  isolate: (id: string, work: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
+  const { deps, summary } = pass;
   if (!report || report.phase === 'pending') {
     for (const record of entry.records) {
       const expired = timedOut(deps, record, report);
@@ -312,9 +384,12 @@ async function followActivity(
         (report.statusCode !== record.cloudProgress?.statusCode ||
           report.progress !== record.cloudProgress?.progress)
       ) {
-        await deps.ledger.recordProgress(record.requestId, {
-          statusCode: report.statusCode,
-          ...(report.progress !== undefined && { progress: report.progress }),
+        pass.progress.push({
+          requestId: record.requestId,
+          progress: {
+            statusCode: report.statusCode,
+            ...(report.progress !== undefined && { progress: report.progress }),
+          },
         });
       }
     }
@@ -324,13 +399,13 @@ async function followActivity(
   const waitKey = waitKeyOf(first.request as NonNullable<OperationRecord['request']>);
   // The group is free again first: a crash after this only repeats the completion, never blocks the group.
   await deps.ledger.finishGroupActivity(waitKey, entry.activityId);
-  groups.add(waitKey);
+  pass.groups.add(waitKey);
   await (deps.checkpoint ?? passThrough)('poll.after-group-freed');
   const phaseStatus = STATUS_OF_PHASE[report.phase];
   // Which instances left the group: the cloud's activity does not list them for a detach. One read for all.
   const remaining = phaseStatus === 'Succeeded' ? undefined : await stillInGroup(deps, first, entry.records);
   for (const record of entry.records) {
-    await isolate(record.requestId, async () => {
+    await pass.isolate(record.requestId, async () => {
       const event = decide(deps, record, report, phaseStatus, remaining);
       await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));
     });

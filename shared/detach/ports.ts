@@ -68,6 +68,11 @@ export interface CloudProgress {
   progress?: number;
 }
 
+export interface ProgressUpdate {
+  requestId: string;
+  progress: CloudProgress;
+}
+
 export type ProviderName = DetachRequest['provider'];
 export type ProviderRegistry = Readonly<Record<ProviderName, ScalingProvider>>;
 
@@ -232,8 +237,11 @@ export interface Ledger {
   finishGroupActivity(groupKey: string, activityId: string): Promise<void>;
   /** Instances this service took out of the group (so that one missing from the group is done, not a typo). */
   takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>>;
-  /** The cloud's last word on an activity still running (status word and percent), for the status API. */
-  recordProgress(requestId: string, progress: CloudProgress): Promise<void>;
+  /**
+   * The cloud's last word on activities still running (status word and percent), for the status API. A record
+   * that ended meanwhile is left as it is.
+   */
+  recordProgress(updates: readonly ProgressUpdate[]): Promise<void>;
   /**
    * Stores the terminal status and its event if the record is in one of `from` (default: any open status but
    * SUBMITTING, which belongs to its intent), or does not exist (a rejected message). `unpublished`: whatever its

@@ -20,10 +20,10 @@ import {
 import * as z from 'zod';
 import { Action, type CompletionEvent, type LedgerStatus, targetsOf } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
+import { chunk, mapLimit } from '../detach/collections.ts';
 import { ENDABLE_STATUSES, LEDGER_STATUS_OF } from '../detach/completion.ts';
 import { waitKeyOf } from '../detach/dispatch.ts';
 import type {
-  CloudProgress,
   Fence,
   GroupState,
   Intent,
@@ -32,6 +32,7 @@ import type {
   NewOperation,
   OperationRecord as Operation,
   PendingItem,
+  ProgressUpdate,
 } from '../detach/ports.ts';
 import type { Plan } from '../detach/preflight.ts';
 import { OperationRecord } from './operation-record.ts';
@@ -410,22 +411,40 @@ export class DynamoDbLedger implements Ledger {
     return new Set(items.map((item) => item.instanceId as string));
   }
 
-  async recordProgress(requestId: string, progress: CloudProgress): Promise<void> {
-    await this.#documents
-      .send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { requestId },
-          UpdateExpression: 'SET cloudProgress = :progress',
-          ConditionExpression: '#status = :inProgress',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':progress': progress, ':inProgress': 'IN_PROGRESS' },
-        }),
-      )
-      .catch((error: unknown) => {
-        // The activity ended meanwhile: its progress no longer matters.
-        if (!isConditionFailure(error)) throw error;
-      });
+  async recordProgress(updates: readonly ProgressUpdate[]): Promise<void> {
+    // One transaction per 100 (the API's limit), each write conditioned on the record still running: a pass
+    // over 10,000 new progresses spent 6 s of its own CPU on 10,000 UpdateItem requests, 0.3 s on 100 of these.
+    for (const part of chunk([...new Map(updates.map((u) => [u.requestId, u])).values()], 100)) {
+      try {
+        await this.#documents.send(
+          new TransactWriteCommand({
+            TransactItems: part.map((update) => ({ Update: this.#progressUpdate(update) })),
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        // A record that ended meanwhile cancels the others with it: they are written one by one.
+        const reasons = error.CancellationReasons ?? [];
+        const again = part.filter((_, i) => reasons[i]?.Code !== 'ConditionalCheckFailed');
+        await mapLimit(again, 8, (update) =>
+          this.#documents.send(new UpdateCommand(this.#progressUpdate(update))).catch((error: unknown) => {
+            // The activity ended meanwhile: its progress no longer matters.
+            if (!isConditionFailure(error)) throw error;
+          }),
+        );
+      }
+    }
+  }
+
+  #progressUpdate({ requestId, progress }: ProgressUpdate) {
+    return {
+      TableName: this.tableName,
+      Key: { requestId },
+      UpdateExpression: 'SET cloudProgress = :progress',
+      ConditionExpression: '#status = :inProgress',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':progress': progress, ':inProgress': 'IN_PROGRESS' },
+    };
   }
 
   async complete(
@@ -539,7 +558,7 @@ export class DynamoDbLedger implements Ledger {
     const shardKeys = [...Array.from({ length: PENDING_SHARDS }, (_, i) => `P#${i}`), LEGACY_PENDING_SHARD];
     const shards = shardKeys.map((shard) =>
       paginateQuery(
-        { client: this.#documents, pageSize: 1000 },
+        { client: this.#documents, pageSize: 200 },
         {
           TableName: this.tableName,
           IndexName: PENDING_INDEX,
