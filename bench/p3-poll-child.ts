@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LOCAL_AWS } from '../local/services.ts';
+import { chunk, mapLimit } from '../shared/detach/collections.ts';
 import { leaseFor } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
@@ -30,12 +31,22 @@ const WRITES = new Set([
   'TransactWriteItemsCommand',
 ]);
 
+const P3_COUNT = Number(setting('P3_COUNT'));
 const commands = new Map<string, number>();
+let itemsWritten = 0;
 const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: P3_DYNAMODB_URL, maxAttempts: 10 });
 client.middlewareStack.add(
   (next, context) => (args) => {
     const name = context.commandName ?? 'unknown';
     commands.set(name, (commands.get(name) ?? 0) + 1);
+    if (WRITES.has(name)) {
+      const input = args.input as { TransactItems?: unknown[]; RequestItems?: Record<string, unknown[]> };
+      itemsWritten +=
+        input.TransactItems?.length ??
+        (input.RequestItems
+          ? Object.values(input.RequestItems).reduce((n, items) => n + items.length, 0)
+          : 1);
+    }
     return next(args);
   },
   { step: 'initialize', name: 'countCommands' },
@@ -64,6 +75,7 @@ const deps = {
 
 async function pass() {
   commands.clear();
+  itemsWritten = 0;
   const rssBefore = process.memoryUsage().rss;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -80,6 +92,7 @@ async function pass() {
     failedBatches: summary.failedBatches.length,
     failedItems: summary.failedItems.length,
     writes,
+    itemsWritten,
     commands: Object.fromEntries(commands),
     rssBeforeBytes: rssBefore,
     // Peak resident set of this process since it started (getrusage ru_maxrss, KiB).
@@ -87,8 +100,25 @@ async function pass() {
   };
 }
 
+/**
+ * The store's share: the first pass's progress writes again (a new value for every record), alone, in the
+ * poller's transactions of 100 with as many in flight as the poller has batches: what DynamoDB Local takes for
+ * them without any reading or Describe call.
+ */
+async function writesAlone() {
+  const ids = Array.from({ length: P3_COUNT }, (_, i) => `p3-${P3_COUNT}-${i}`);
+  const started = performance.now();
+  await mapLimit(chunk(ids, 100), deps.concurrency, (part) =>
+    deps.ledger.recordProgress(
+      part.map((requestId) => ({ requestId, progress: { statusCode: 'InProgress', progress: 1 } })),
+    ),
+  );
+  return { wallMs: performance.now() - started, items: ids.length };
+}
+
 const first = await pass();
 const second = await pass();
-process.stdout.write(`${JSON.stringify({ first, second, published })}\n`);
+const store = await writesAlone();
+process.stdout.write(`${JSON.stringify({ first, second, store, published })}\n`);
 await dispatcher.close();
 client.destroy();

@@ -60,6 +60,7 @@ interface PassResult {
   failedBatches: number;
   failedItems: number;
   writes: number;
+  itemsWritten: number;
   commands: Record<string, number>;
   rssBeforeBytes: number;
   peakRssBytes: number;
@@ -69,6 +70,8 @@ export interface PollPassResult {
   count: number;
   first: PassResult;
   second: PassResult;
+  /** The first pass's progress writes alone (DynamoDB Local's share of that pass). */
+  store: { wallMs: number; items: number };
   /** DescribeScalingActivities calls the emulator answered during both passes. */
   emulatorDescribeCalls: number;
   seedSeconds: number;
@@ -152,7 +155,13 @@ export async function measurePollPass(
   const flags = (process.env.P3_NODE_FLAGS ?? LAMBDA_256_MB_FLAGS.join(' ')).split(' ').filter(Boolean);
   const child = await bundledPollChild();
   const { stdout } = await run(process.execPath, [...flags, child.file], {
-    env: { ...process.env, P3_DYNAMODB_URL: dynamoUrl, P3_EMULATOR_URL: emulator.url, P3_TABLE: table },
+    env: {
+      ...process.env,
+      P3_DYNAMODB_URL: dynamoUrl,
+      P3_EMULATOR_URL: emulator.url,
+      P3_TABLE: table,
+      P3_COUNT: String(count),
+    },
     maxBuffer: 16 * 1024 * 1024,
   }).finally(child.remove);
   const emulatorDescribeCalls = emulator.calls
@@ -161,6 +170,6 @@ export async function measurePollPass(
   // The emulator keeps what it was given; the next size starts from a clean state.
   for (let i = 0; i < count; i++) state.activities.delete(`asa-p3-${count}-${String(i).padStart(6, '0')}`);
   emulator.calls.length = callsBefore;
-  const { first, second } = JSON.parse(stdout) as { first: PassResult; second: PassResult };
-  return { count, first, second, emulatorDescribeCalls, seedSeconds };
+  const { first, second, store } = JSON.parse(stdout) as Pick<PollPassResult, 'first' | 'second' | 'store'>;
+  return { count, first, second, store, emulatorDescribeCalls, seedSeconds };
 }
