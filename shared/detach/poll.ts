@@ -492,7 +492,7 @@ function cloudOf(report: ActivityReport): NonNullable<CompletionEvent['cloud']> 
 }
 
 export interface PollLoop {
-  /** Pause between passes. */
+  /** A pass starts every `intervalMs` (one that takes longer is followed at once). */
   intervalMs: number;
   /** No pass starts after this (epoch ms): the invocation's time, less a margin. */
   deadline: number;
@@ -502,16 +502,19 @@ export interface PollLoop {
 /**
  * Passes every `intervalMs` until the deadline, or until nothing is left to follow: no open request (waiting,
  * being sent, or in the cloud) and nothing that failed. A 1-minute schedule alone would report an activity's
- * end up to a minute late; looping inside the invocation brings that to about one interval.
+ * end up to a minute late; looping inside the invocation brings that to about one interval. The passes keep a
+ * fixed rate (the pause is the interval less the pass), so a long pass does not stretch the delay further.
  */
 export async function pollRepeatedly(deps: PollDeps, loop: PollLoop): Promise<PollSummary[]> {
   const passes: PollSummary[] = [];
   for (;;) {
+    const started = deps.clock.now().getTime();
     const summary = await pollActivities(deps);
     passes.push(summary);
     const nothingLeft =
       summary.open === 0 && summary.failedBatches.length === 0 && summary.failedItems.length === 0;
-    if (nothingLeft || deps.clock.now().getTime() + loop.intervalMs >= loop.deadline) return passes;
-    await loop.sleep(loop.intervalMs);
+    const next = started + loop.intervalMs;
+    if (nothingLeft || next >= loop.deadline) return passes;
+    await loop.sleep(Math.max(0, next - deps.clock.now().getTime()));
   }
 }
