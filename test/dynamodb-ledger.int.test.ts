@@ -265,6 +265,46 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect((await pending()).map(idOf)).toContain(`${record.requestId}-old`);
   });
 
+  it('lists from a cursor only what the listing that gave it had not handed out; the poller keeps one', async () => {
+    const ownTable = uniqueId('ledger-cursor');
+    await createLedgerTable(stack.endpoints.dynamodb, ownTable);
+    const own = new DynamoDbLedger(dynamodb, ownTable, { pendingPageSize: 2 });
+    const all = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const request = aRequest();
+      await own.begin(
+        { requestId: request.requestId, action: 'detach-instances', request, clientToken: request.requestId },
+        now,
+      );
+      all.add(request.requestId);
+    }
+    const first = own.listPending();
+    const handedOut: string[] = [];
+    for await (const item of first) {
+      handedOut.push(idOf(item));
+      if (handedOut.length === 9) break;
+    }
+    const cursor = first.resumeFrom();
+
+    const rest = own.listPending(cursor);
+    const resumed: string[] = [];
+    for await (const item of rest) resumed.push(idOf(item));
+
+    // Nothing is missed; only the page the first listing stopped in is read again (pages of 2: the 9th item and
+    // at most one before it).
+    expect(new Set([...handedOut, ...resumed])).toEqual(all);
+    expect(resumed.length).toBeLessThanOrEqual(all.size - 7);
+    expect(rest.resumeFrom()).toBeUndefined();
+    expect(await own.loadPollCursor()).toBeUndefined();
+    await own.savePollCursor(cursor);
+    expect(await own.loadPollCursor()).toEqual(cursor);
+    await own.savePollCursor(undefined);
+    expect(await own.loadPollCursor()).toBeUndefined();
+    // One another release wrote, naming a shard this one does not know, is not followed.
+    await own.savePollCursor({ 'Q#99': null });
+    expect(await own.loadPollCursor()).toBeUndefined();
+  });
+
   it('counts each event id once however often the bus delivers it', async () => {
     const record = await begin();
     const event = anEvent(record.requestId);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pollRepeatedly } from '../shared/detach/poll.ts';
-import type { Ledger } from '../shared/detach/ports.ts';
+import type { Ledger, PendingCursor } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { aDomain } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
@@ -48,5 +48,71 @@ describe('the poll loop', () => {
     // Passes at 0, 1,000, 2,000 and 3,000 ms; the next would start at 4,000, past the deadline.
     expect(sleeps).toEqual([300, 300, 300]);
     expect(passes.map((pass) => pass.open)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('a pass out of time stops reading, and the next invocation goes on where it stopped', async () => {
+    const domain = await aDomain({ pendingPageSize: 2 });
+    const requestIds = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const group = await aScalingGroup(domain.admin, { activityDurationMs: 3_600_000 });
+      const request = aDetachRequest(group, { preflight: false });
+      await submitRequest(domain.deps, 'detach-instances', {
+        body: request,
+        messageId: request.requestId,
+        receiveCount: 1,
+      });
+      requestIds.add(request.requestId);
+    }
+    let now = Date.now();
+    const clock = { now: () => new Date(now) };
+    // Each item of the index takes 100 ms of the test's clock to read; the listings' items are noted.
+    const listings: string[][] = [];
+    const slowLedger: Ledger = new Proxy(domain.ledger, {
+      get: (target, name) => {
+        if (name === 'listPending')
+          return (from?: PendingCursor) => {
+            const listing = target.listPending(from);
+            const seen: string[] = [];
+            listings.push(seen);
+            return {
+              resumeFrom: () => listing.resumeFrom(),
+              async *[Symbol.asyncIterator]() {
+                for await (const item of listing) {
+                  now += 100;
+                  seen.push(item.kind === 'record' ? item.record.requestId : item.requestId);
+                  yield item;
+                }
+              },
+            };
+          };
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const deps = { ...domain.deps, clock, ledger: slowLedger };
+    const sleep = async (ms: number) => {
+      now += ms;
+    };
+
+    // One invocation with time for four items: one pass, which stops reading at its moment.
+    const first = await pollRepeatedly(deps, {
+      intervalMs: 1_000,
+      deadline: now + 500,
+      stopReadingAt: now + 450,
+      sleep,
+    });
+    // The next invocation, with time for two whole passes.
+    const second = await pollRepeatedly(deps, { intervalMs: 1_000, deadline: now + 1_500, sleep });
+
+    expect(first.map((pass) => pass.examined)).toEqual([4]);
+    expect(first[0]?.resumeFrom).toBeDefined();
+    // The second invocation's first pass read only what the first had not: together they saw every request...
+    const [stopped, resumed, whole] = listings as [string[], string[], string[]];
+    expect(new Set([...stopped.slice(0, 4), ...resumed])).toEqual(requestIds);
+    expect(resumed.length).toBeLessThan(requestIds.size);
+    // ...and a resumed pass that saw nothing open does not end the loop: the next pass reads the whole index.
+    expect(second.map((pass) => pass.examined)).toEqual([resumed.length, requestIds.size]);
+    expect(new Set(whole)).toEqual(requestIds);
+    expect(await domain.ledger.loadPollCursor()).toBeUndefined();
   });
 });

@@ -15,6 +15,7 @@ import type {
   ActivityReport,
   Clock,
   OperationRecord,
+  PendingCursor,
   PendingItem,
   ProgressUpdate,
   ProviderRegistry,
@@ -48,6 +49,15 @@ export interface PollSummary {
   failedBatches: { provider: string; region: string; activityIds: string[]; code: string; message: string }[];
   /** Items this pass could not process; each is left alone for a while, the others go on. */
   failedItems: { requestId: string; error: string }[];
+  /** The pass stopped reading at its deadline: where the next one goes on. */
+  resumeFrom?: PendingCursor;
+}
+
+export interface PassOptions {
+  /** Go on from where a pass that stopped early left the pending index (only what it had not read). */
+  from?: PendingCursor;
+  /** Stop reading the pending index at this moment (epoch ms); what was read is still finished. */
+  stopReadingAt?: number;
 }
 
 const STATUS_OF_PHASE: Record<Exclude<ActivityReport['phase'], 'pending'>, TerminalStatus> = {
@@ -90,7 +100,7 @@ interface Pass {
  * arrive (with `concurrency` batches in flight, which holds the reading back), so memory is bounded by the
  * work in flight, not by the number of open requests.
  */
-export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
+export async function pollActivities(deps: PollDeps, options: PassOptions = {}): Promise<PollSummary> {
   const summary: PollSummary = {
     examined: 0,
     describeCalls: 0,
@@ -139,7 +149,12 @@ export async function pollActivities(deps: PollDeps): Promise<PollSummary> {
     });
   };
 
-  for await (const item of deps.ledger.listPending()) {
+  const listing = deps.ledger.listPending(options.from);
+  for await (const item of listing) {
+    if (options.stopReadingAt !== undefined && deps.clock.now().getTime() >= options.stopReadingAt) {
+      summary.resumeFrom = listing.resumeFrom();
+      break;
+    }
     summary.examined++;
     if (item.kind === 'unreadable') {
       await isolate(item.requestId, () => endUnreadable(deps, item, summary));
@@ -496,25 +511,47 @@ export interface PollLoop {
   intervalMs: number;
   /** No pass starts after this (epoch ms): the invocation's time, less a margin. */
   deadline: number;
+  /**
+   * A pass stops reading the pending index at this moment (epoch ms), leaving time to finish what it read
+   * before the invocation ends; the next pass, in this invocation or the next, goes on from there.
+   */
+  stopReadingAt?: number;
   sleep: (ms: number) => Promise<void>;
 }
 
 /**
  * Passes every `intervalMs` until the deadline, or until nothing is left to follow: no open request (waiting,
- * being sent, or in the cloud) and nothing that failed. A 1-minute schedule alone would report an activity's
- * end up to a minute late; looping inside the invocation brings that to about one interval. The passes keep a
- * fixed rate (the pause is the interval less the pass), so a long pass does not stretch the delay further.
+ * being sent, or in the cloud) and nothing that failed, seen by a pass that read the whole index. A 1-minute
+ * schedule alone would report an activity's end up to a minute late; looping inside the invocation brings that
+ * to about one interval. The passes keep a fixed rate (the pause is the interval less the pass), so a long pass
+ * does not stretch the delay further. A pass that cannot read everything in time stops at `stopReadingAt`, and
+ * the next one (the next invocation's, through the ledger) starts where it stopped, so the far end of the index
+ * is reached however long one pass would take.
  */
 export async function pollRepeatedly(deps: PollDeps, loop: PollLoop): Promise<PollSummary[]> {
   const passes: PollSummary[] = [];
-  for (;;) {
-    const started = deps.clock.now().getTime();
-    const summary = await pollActivities(deps);
-    passes.push(summary);
-    const nothingLeft =
-      summary.open === 0 && summary.failedBatches.length === 0 && summary.failedItems.length === 0;
-    const next = started + loop.intervalMs;
-    if (nothingLeft || next >= loop.deadline) return passes;
-    await loop.sleep(Math.max(0, next - deps.clock.now().getTime()));
+  const saved = await deps.ledger.loadPollCursor();
+  let from = saved;
+  try {
+    for (;;) {
+      const started = deps.clock.now().getTime();
+      const summary = await pollActivities(deps, {
+        ...(from && { from }),
+        ...(loop.stopReadingAt !== undefined && { stopReadingAt: loop.stopReadingAt }),
+      });
+      passes.push(summary);
+      const wholeIndex = from === undefined && summary.resumeFrom === undefined;
+      from = summary.resumeFrom;
+      const nothingLeft =
+        wholeIndex &&
+        summary.open === 0 &&
+        summary.failedBatches.length === 0 &&
+        summary.failedItems.length === 0;
+      const next = started + loop.intervalMs;
+      if (nothingLeft || next >= loop.deadline) return passes;
+      await loop.sleep(Math.max(0, next - deps.clock.now().getTime()));
+    }
+  } finally {
+    if (from !== saved) await deps.ledger.savePollCursor(from);
   }
 }

@@ -254,8 +254,22 @@ export interface Ledger {
   recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void>;
   /** The poller failed on this item: it leaves it alone until `retryAt` (epoch ms). */
   deferPoll(requestId: string, retryAt: number): Promise<void>;
-  /** Items the poller must visit: open, or terminal with an event or callback still to deliver. */
-  listPending(): AsyncIterable<PendingItem>;
+  /**
+   * Items the poller must visit: open, or terminal with an event or callback still to deliver. `from`: only what
+   * the listing that gave that cursor had not handed out yet.
+   */
+  listPending(from?: PendingCursor): PendingListing;
+  /** Where the last poller that ran out of time stopped reading (one poller runs at a time). */
+  loadPollCursor(): Promise<PendingCursor | undefined>;
+  savePollCursor(cursor: PendingCursor | undefined): Promise<void>;
+}
+
+/** Where a listing of the pending index stopped, shard by shard (null: from the shard's beginning). */
+export type PendingCursor = Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
+
+export interface PendingListing extends AsyncIterable<PendingItem> {
+  /** Where a listing goes on from without missing an item not handed out yet; undefined once all was read. */
+  resumeFrom(): PendingCursor | undefined;
 }
 
 /** An item of the pending index, or one that the current contract cannot read (ended by the poller). */

@@ -11,7 +11,6 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  paginateQuery,
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
@@ -31,7 +30,9 @@ import type {
   Ledger,
   NewOperation,
   OperationRecord as Operation,
+  PendingCursor,
   PendingItem,
+  PendingListing,
   ProgressUpdate,
 } from '../detach/ports.ts';
 import type { Plan } from '../detach/preflight.ts';
@@ -48,6 +49,18 @@ export const WAITING_INDEX = 'waiting';
 export const PENDING_SHARDS = 16;
 /** The one partition of the first release: read until it is empty, so that records written then are not lost. */
 const LEGACY_PENDING_SHARD = 'P';
+const PENDING_SHARD_KEYS = [
+  ...Array.from({ length: PENDING_SHARDS }, (_, i) => `P#${i}`),
+  LEGACY_PENDING_SHARD,
+];
+/** Where the poller's last pass stopped reading, when it ran out of time (see `savePollCursor`). */
+const POLL_CURSOR_KEY = 'poller|cursor';
+const StoredPollCursor = z
+  .record(z.string(), z.record(z.string(), z.unknown()).nullable())
+  .refine((cursor) => {
+    const shards = Object.keys(cursor);
+    return shards.length > 0 && shards.every((shard) => PENDING_SHARD_KEYS.includes(shard));
+  });
 export const pendingShardOf = (requestId: string): string =>
   `P#${(createHash('sha1').update(requestId).digest()[0] as number) % PENDING_SHARDS}`;
 
@@ -75,12 +88,15 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
 export interface DynamoDbLedgerOptions {
   /** Terminal records expire (DynamoDB TTL on `expiresAt`) this many days after they ended. */
   retentionDays?: number;
+  /** Items per query of the pending index (small pages keep a streaming pass's memory small). */
+  pendingPageSize?: number;
 }
 
 /** The Ledger port on one DynamoDB table keyed by requestId. */
 export class DynamoDbLedger implements Ledger {
   readonly #documents: DynamoDBDocumentClient;
   readonly #retentionSeconds: number;
+  readonly #pendingPageSize: number;
 
   constructor(
     client: DynamoDBClient,
@@ -91,6 +107,7 @@ export class DynamoDbLedger implements Ledger {
       marshallOptions: { removeUndefinedValues: true },
     });
     this.#retentionSeconds = (options.retentionDays ?? 90) * 86_400;
+    this.#pendingPageSize = options.pendingPageSize ?? 200;
   }
 
   async begin(operation: NewOperation, now: Date): Promise<{ record: Operation; created: boolean }> {
@@ -552,45 +569,82 @@ export class DynamoDbLedger implements Ledger {
 
   /**
    * Every shard of the pending index (and the first release's single partition), read in parallel, each item as
-   * soon as its page arrives. A failed query fails the pass without leaving another one's rejection unheard.
+   * soon as its page arrives; or, `from` a cursor, only what an earlier listing had not handed out yet. A
+   * failed query fails the pass without leaving another one's rejection unheard.
    */
-  async *listPending(): AsyncIterable<PendingItem> {
-    const shardKeys = [...Array.from({ length: PENDING_SHARDS }, (_, i) => `P#${i}`), LEGACY_PENDING_SHARD];
-    const shards = shardKeys.map((shard) =>
-      paginateQuery(
-        { client: this.#documents, pageSize: 200 },
-        {
-          TableName: this.tableName,
-          IndexName: PENDING_INDEX,
-          KeyConditionExpression: 'pendingShard = :shard',
-          ExpressionAttributeValues: { ':shard': shard },
-        },
-      )[Symbol.asyncIterator](),
+  listPending(from?: PendingCursor): PendingListing {
+    // Where each shard goes on from: the start of its page being handed out (null: its beginning); a shard
+    // read to its end is dropped.
+    const position = new Map<string, Record<string, unknown> | null>(
+      from ? Object.entries(from) : PENDING_SHARD_KEYS.map((shard) => [shard, null]),
     );
-    type Step = {
-      index: number;
-      result?: IteratorResult<{ Items?: Record<string, unknown>[] }>;
+    return {
+      resumeFrom: () => (position.size > 0 ? Object.fromEntries(position) : undefined),
+      [Symbol.asyncIterator]: () => this.#readPending(position),
+    };
+  }
+
+  async *#readPending(position: Map<string, Record<string, unknown> | null>): AsyncGenerator<PendingItem> {
+    type Page = {
+      shard: string;
+      items: Record<string, unknown>[];
+      next?: Record<string, unknown>;
       error?: unknown;
     };
-    const next = (index: number): Promise<Step> =>
-      (shards[index] as AsyncIterator<{ Items?: Record<string, unknown>[] }>).next().then(
-        (result) => ({ index, result }),
-        (error: unknown) => ({ index, error }),
-      );
-    const inFlight = new Map(shards.map((_, index) => [index, next(index)]));
+    const query = (shard: string, start: Record<string, unknown> | null): Promise<Page> =>
+      this.#documents
+        .send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: PENDING_INDEX,
+            KeyConditionExpression: 'pendingShard = :shard',
+            ExpressionAttributeValues: { ':shard': shard },
+            Limit: this.#pendingPageSize,
+            ...(start && { ExclusiveStartKey: start }),
+          }),
+        )
+        .then(
+          (answer) => ({ shard, items: answer.Items ?? [], next: answer.LastEvaluatedKey }),
+          // The others settle on their own (their queries never reject); this listing ends here.
+          (error: unknown) => ({ shard, items: [], error: error ?? new Error('query failed') }),
+        );
+    const inFlight = new Map([...position].map(([shard, start]) => [shard, query(shard, start)]));
     while (inFlight.size > 0) {
-      const { index, result, error } = await Promise.race(inFlight.values());
-      if (error !== undefined) {
-        // The others settle on their own (their steps never reject); this pass ends here.
-        throw error;
-      }
-      if (!result || result.done) {
-        inFlight.delete(index);
-        continue;
-      }
-      inFlight.set(index, next(index));
-      for (const item of result.value.Items ?? []) yield readPending(item);
+      const page = await Promise.race(inFlight.values());
+      if (page.error !== undefined) throw page.error;
+      if (page.next) inFlight.set(page.shard, query(page.shard, page.next));
+      else inFlight.delete(page.shard);
+      for (const item of page.items) yield readPending(item);
+      // Every item of the page was handed out: a listing from here starts after it.
+      if (page.next) position.set(page.shard, page.next);
+      else position.delete(page.shard);
     }
+  }
+
+  async loadPollCursor(): Promise<PendingCursor | undefined> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { requestId: POLL_CURSOR_KEY },
+        ConsistentRead: true,
+      }),
+    );
+    // A cursor that does not read as one (another release wrote it) is dropped: the next pass reads it all.
+    const stored = StoredPollCursor.safeParse(Item?.cursor);
+    return stored.success ? stored.data : undefined;
+  }
+
+  async savePollCursor(cursor: PendingCursor | undefined): Promise<void> {
+    await this.#documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { requestId: POLL_CURSOR_KEY },
+        ...(cursor
+          ? { UpdateExpression: 'SET #cursor = :cursor', ExpressionAttributeValues: { ':cursor': cursor } }
+          : { UpdateExpression: 'REMOVE #cursor' }),
+        ExpressionAttributeNames: { '#cursor': 'cursor' },
+      }),
+    );
   }
 
   async #batchGet(keys: readonly string[]): Promise<Record<string, unknown>[]> {

@@ -81,6 +81,8 @@ export interface DomainOptions {
   maxAttempts?: number;
   timeoutMs?: number;
   responseTimeoutMs?: number;
+  /** Items per page of the pending index (small, to have a few records span several pages). */
+  pendingPageSize?: number;
 }
 
 /**
@@ -93,7 +95,11 @@ export async function aDomain(options: DomainOptions = {}) {
   const tableName = `ledger-${randomBytes(5).toString('hex')}`;
   await createLedgerTable(stack.endpoints.dynamodb, tableName);
   const dynamodb = new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb });
-  const ledger = new DynamoDbLedger(dynamodb, tableName);
+  const ledger = new DynamoDbLedger(
+    dynamodb,
+    tableName,
+    options.pendingPageSize ? { pendingPageSize: options.pendingPageSize } : {},
+  );
   const dispatcher = createHttpAgent({
     connectTimeoutMs: 1000,
     responseTimeoutMs: options.responseTimeoutMs ?? 5000,
