@@ -100,7 +100,7 @@ class CollectBody implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
   ) {
-    if (statusCode < 200) return; // an informational answer (100 Continue): the real one follows
+    // An informational answer (1xx) comes here too; the final one, after it, overwrites what it set.
     this.#status = statusCode;
     this.#contentType = String(headers['content-type'] ?? '');
   }
