@@ -101,9 +101,24 @@ const InstancesResponse = z.object({
 
 /** `Name.1 .. Name.N` as the RPC API flattens lists. */
 export const flattenList = (name: string, values: readonly string[], into: EssParams = {}): EssParams => {
-  for (const [index, value] of values.entries()) into[`${name}.${index + 1}`] = value;
+  for (const [index, value] of values.entries()) into[listItemName(name, index)] = value;
   return into;
 };
+
+/**
+ * `Name.N`, made once: a name built on every call is a new string for every property it sets. Bounded by the
+ * lists of this client (a few names, up to 100 items each).
+ */
+const listItemNames = new Map<string, string[]>();
+function listItemName(name: string, index: number): string {
+  let names = listItemNames.get(name);
+  if (!names) {
+    names = [];
+    listItemNames.set(name, names);
+  }
+  names[index] ??= `${name}.${index + 1}`;
+  return names[index];
+}
 
 /** Alibaba Cloud ESS (2014-08-28) over RPC signature 1.0, POST form, JSON responses. */
 export class EssClient {
