@@ -13,7 +13,8 @@ import { median } from './stats.ts';
  * (DescribeScalingActivities for 20 activity ids; DescribeAutoScalingActivities for 20), one call at a time.
  * The emulator runs in its own process, so this process's CPU time (user + system) is the client's alone:
  * building and signing the request, HTTP, reading and parsing the answer. Rounds of each client alternate
- * (ours, the SDK's, ours, ...), so that a busy moment of the shared machine falls on both; medians of the rounds.
+ * (ours, the SDK's, ours, ...), so that a busy moment of the shared machine falls on both; medians of the rounds,
+ * and each round's figure kept, for the spread.
  */
 const ACTIVITIES = 20;
 
@@ -22,6 +23,8 @@ export interface ClientResult {
   client: string;
   cpuMicrosPerCall: number;
   callsPerSecond: number;
+  /** Each round's CPU per call, in the order run: round r of ours ran just before round r of the SDK. */
+  cpuMicrosPerRound: number[];
 }
 
 async function round(call: () => Promise<unknown>, calls: number) {
@@ -55,10 +58,13 @@ async function compare(
     client,
     cpuMicrosPerCall: median(s.cpu),
     callsPerSecond: median(s.rate),
+    cpuMicrosPerRound: s.cpu,
   }));
 }
 
-export async function measureClients(options = { rounds: 7, calls: 300 }): Promise<ClientResult[]> {
+export const P2_ROUNDS = { rounds: 11, calls: 300 };
+
+export async function measureClients(options = P2_ROUNDS): Promise<ClientResult[]> {
   const port = await freePort();
   // Its own process group, so that stopChild ends it and what it started.
   const emulator: ChildProcess = spawn(process.execPath, ['emulator/bin.mjs', '--port', String(port)], {

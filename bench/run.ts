@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EmulatorSeed } from '../emulator/seed.ts';
@@ -12,7 +13,7 @@ import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
-import { measureClients } from './p2-clients.ts';
+import { measureClients, P2_ROUNDS } from './p2-clients.ts';
 import { measurePollPass } from './p3-poll-pass.ts';
 import { measureBundles, measureVariants } from './p5-bundles.ts';
 import { percentile } from './stats.ts';
@@ -159,6 +160,7 @@ try {
   }
 
   if (parts.has('p2')) {
+    const load = loadavg()[0] ?? 0;
     const results = await measureClients();
     section('p2');
     report('## P2: CPU per call, our cloud clients against the official SDKs');
@@ -168,19 +170,33 @@ try {
     );
     report("this process's CPU time (user + system, `process.cpuUsage`) is the client's alone: building and");
     report(
-      'signing the request, HTTP, reading and parsing the answer (ours also validates it with zod). 7 rounds',
+      'signing the request, HTTP, reading and parsing the answer (ours also validates it with zod). The same ids,',
     );
     report(
-      "of 300 calls per client, the clients' rounds interleaved, after 50 calls of warm-up; medians of rounds.",
+      `emulator and connection settings for both. ${P2_ROUNDS.rounds} rounds of ${P2_ROUNDS.calls} calls per client, the clients' rounds`,
     );
+    report(
+      'interleaved (ours, the SDK, ours, ...), after 50 calls of warm-up; medians of rounds. The spread: the',
+    );
+    report(
+      "lowest and highest round, and the ratio of each round of ours to the SDK's round just after it. Load",
+    );
+    report(`average of the machine when the run began: ${load.toFixed(1)} (2 cores).`);
     report('');
-    report('| call | client | CPU per call | calls/s | ours / SDK |');
-    report('|---|---|---|---|---|');
+    report('| call | client | CPU per call (median) | rounds (min-max) | calls/s | ours / SDK | per round |');
+    report('|---|---|---|---|---|---|---|');
+    const range = (values: readonly number[], digits = 0) =>
+      `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`;
     for (const [i, r] of results.entries()) {
       const sdk = i % 2 === 0 ? results[i + 1] : undefined;
-      const ratio = sdk ? ` ${(r.cpuMicrosPerCall / sdk.cpuMicrosPerCall).toFixed(2)} |` : ' |';
+      const ratios = sdk
+        ? r.cpuMicrosPerRound.map((cpu, n) => cpu / (sdk.cpuMicrosPerRound[n] as number))
+        : [];
+      const ratio = sdk
+        ? ` ${(r.cpuMicrosPerCall / sdk.cpuMicrosPerCall).toFixed(2)} | ${range(ratios, 2)} |`
+        : ' | |';
       report(
-        `| ${r.cloud} | ${r.client} | ${Math.round(r.cpuMicrosPerCall)} µs | ${Math.round(r.callsPerSecond)} |${ratio}`,
+        `| ${r.cloud} | ${r.client} | ${Math.round(r.cpuMicrosPerCall)} µs | ${range(r.cpuMicrosPerRound)} µs | ${Math.round(r.callsPerSecond)} |${ratio}`,
       );
     }
     report('');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from 'undici';
 import * as z from 'zod';
 import { DetachError } from '../../errors.ts';
-import { postForm } from '../http.ts';
+import { type HttpTarget, httpTarget, post, postForm } from '../http.ts';
 import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';
 import { essEndpoint } from './ess-endpoints.ts';
 import { essError } from './ess-errors.ts';
@@ -100,12 +100,31 @@ const InstancesResponse = z.object({
 });
 
 /** `Name.1 .. Name.N` as the RPC API flattens lists. */
-export const flattenList = (name: string, values: readonly string[]): Record<string, string> =>
-  Object.fromEntries(values.map((value, index) => [`${name}.${index + 1}`, value]));
+export const flattenList = (name: string, values: readonly string[], into: EssParams = {}): EssParams => {
+  for (const [index, value] of values.entries()) into[listItemName(name, index)] = value;
+  return into;
+};
+
+/**
+ * `Name.N`, made once: a name built on every call is a new string for every property it sets. Bounded by the
+ * lists of this client (a few names, up to 100 items each).
+ */
+const listItemNames = new Map<string, string[]>();
+function listItemName(name: string, index: number): string {
+  let names = listItemNames.get(name);
+  if (!names) {
+    names = [];
+    listItemNames.set(name, names);
+  }
+  names[index] ??= `${name}.${index + 1}`;
+  return names[index];
+}
 
 /** Alibaba Cloud ESS (2014-08-28) over RPC signature 1.0, POST form, JSON responses. */
 export class EssClient {
   readonly #options: EssClientOptions;
+  /** By endpoint: split once, not on every call. */
+  readonly #targets = new Map<string, HttpTarget>();
 
   constructor(options: EssClientOptions) {
     this.#options = options;
@@ -221,10 +240,12 @@ export class EssClient {
         'fatal',
       );
     }
-    const body = await this.call('DescribeScalingActivities', region, {
-      ...flattenList('ScalingActivityId', activityIds),
-      PageSize: 50,
-    });
+    // The poller's call: the list written straight into the parameters (no intermediate object to spread).
+    const body = await this.call(
+      'DescribeScalingActivities',
+      region,
+      flattenList('ScalingActivityId', activityIds, { PageSize: 50 }),
+    );
     return parseResponse(ActivitiesResponse, body, 'DescribeScalingActivities').ScalingActivities
       .ScalingActivity;
   }
@@ -274,14 +295,10 @@ export class EssClient {
     const now = this.#options.now?.() ?? new Date();
     const nonce = this.#options.nonce?.() ?? randomUUID();
     const endpoint = this.#options.endpointOverride ?? essEndpoint(region);
-    const operation: Record<string, string> = { RegionId: region };
-    for (const [key, value] of Object.entries(operationParams)) {
-      if (value !== undefined) operation[key] = String(value);
-    }
     const response =
       this.#options.signatureVersion === 'v3'
-        ? await this.sendV3(endpoint, action, operation, credentials, now, nonce)
-        : await this.sendRpc(endpoint, action, operation, credentials, now, nonce);
+        ? await this.sendV3(endpoint, action, region, operationParams, credentials, now, nonce)
+        : await this.sendRpc(endpoint, action, region, operationParams, credentials, now, nonce);
     let json: unknown;
     try {
       json = JSON.parse(response.text);
@@ -307,7 +324,8 @@ export class EssClient {
   private sendRpc(
     endpoint: string,
     action: string,
-    operation: Record<string, string>,
+    region: string,
+    operationParams: EssParams,
     credentials: EssCredentials,
     now: Date,
     nonce: string,
@@ -321,25 +339,32 @@ export class EssClient {
       SignatureVersion: '1.0',
       SignatureNonce: nonce,
       Timestamp: rpcTimestamp(now),
-      ...(credentials.securityToken && { SecurityToken: credentials.securityToken }),
-      ...operation,
     };
+    if (credentials.securityToken) params.SecurityToken = credentials.securityToken;
+    addOperation(params, region, operationParams);
     // The canonical query is both what is signed and the body: encoded and sorted once.
     const query = canonicalQuery(params);
     const signature = signRpcQuery('POST', query, credentials.accessKeySecret);
     const body = `${query}&Signature=${percentEncode(signature)}`;
-    return postForm(this.#options.dispatcher, endpoint, body);
+    let target = this.#targets.get(endpoint);
+    if (!target) {
+      target = httpTarget(endpoint);
+      this.#targets.set(endpoint, target);
+    }
+    return post(this.#options.dispatcher, target, FORM, body);
   }
 
   /** V3: the operation's parameters in the query, an empty body, everything else in signed headers. */
   private sendV3(
     endpoint: string,
     action: string,
-    operation: Record<string, string>,
+    region: string,
+    operationParams: EssParams,
     credentials: EssCredentials,
     now: Date,
     nonce: string,
   ) {
+    const operation = addOperation({}, region, operationParams);
     const url = new URL(endpoint);
     const signed = signAcs3({
       method: 'POST',
@@ -359,6 +384,22 @@ export class EssClient {
     const { host: _host, ...headers } = signed.headers;
     return postForm(this.#options.dispatcher, `${url.origin}/?${acs3CanonicalQuery(operation)}`, '', headers);
   }
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** The operation's parameters as strings (those left undefined are not sent), and the region, which every call takes. */
+function addOperation(
+  params: Record<string, string>,
+  region: string,
+  operationParams: EssParams,
+): Record<string, string> {
+  params.RegionId = region;
+  for (const key of Object.keys(operationParams)) {
+    const value = operationParams[key];
+    if (value !== undefined) params[key] = String(value);
+  }
+  return params;
 }
 
 function mutationResult(body: unknown, action: string): { requestId: string; scalingActivityId?: string } {

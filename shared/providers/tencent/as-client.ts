@@ -1,8 +1,7 @@
 import type { Agent } from 'undici';
-import { request } from 'undici';
 import * as z from 'zod';
 import { DetachError } from '../../errors.ts';
-import { networkError, parseJsonOrUndefined } from '../http.ts';
+import { type HttpTarget, httpTarget, parseJsonOrUndefined, post } from '../http.ts';
 import { signTc3 } from './tc3-signer.ts';
 import { tencentError } from './tencent-errors.ts';
 
@@ -65,9 +64,14 @@ const InstancesResponse = z.object({
 /** Tencent Cloud AS API 3.0 (2018-04-19), TC3-HMAC-SHA256, JSON over POST. */
 export class TencentAsClient {
   readonly #options: TencentClientOptions;
+  readonly #target: HttpTarget;
+  readonly #host: string;
 
   constructor(options: TencentClientOptions) {
     this.#options = options;
+    const url = new URL(options.endpointOverride ?? 'https://as.tencentcloudapi.com/');
+    this.#target = httpTarget(url);
+    this.#host = url.host;
   }
 
   async detachInstances(
@@ -139,41 +143,29 @@ export class TencentAsClient {
     payload: Record<string, unknown>,
   ): Promise<Record<string, unknown>> {
     const credentials = await this.#options.credentials();
-    const url = new URL(this.#options.endpointOverride ?? 'https://as.tencentcloudapi.com/');
+    const host = this.#host;
     const timestamp = Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
     const body = JSON.stringify(payload);
     const signed = signTc3({
       method: 'POST',
-      headers: { 'content-type': 'application/json', host: url.host },
+      headers: { 'content-type': 'application/json', host },
       body,
       timestamp,
       service: 'as',
       secretId: credentials.secretId,
       secretKey: credentials.secretKey,
     });
-    let status: number;
-    let text: string;
-    try {
-      const response = await request(url, {
-        method: 'POST',
-        dispatcher: this.#options.dispatcher,
-        headers: {
-          'content-type': 'application/json',
-          host: url.host,
-          'x-tc-action': action,
-          'x-tc-version': '2018-04-19',
-          'x-tc-timestamp': String(timestamp),
-          'x-tc-region': region,
-          authorization: signed.authorization,
-          ...(credentials.token && { 'x-tc-token': credentials.token }),
-        },
-        body,
-      });
-      status = response.statusCode;
-      text = await response.body.text();
-    } catch (error) {
-      throw networkError(error);
-    }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      host,
+      'x-tc-action': action,
+      'x-tc-version': '2018-04-19',
+      'x-tc-timestamp': String(timestamp),
+      'x-tc-region': region,
+      authorization: signed.authorization,
+    };
+    if (credentials.token) headers['x-tc-token'] = credentials.token;
+    const { status, text } = await post(this.#options.dispatcher, this.#target, headers, body);
     const envelope = Envelope.safeParse(parseJsonOrUndefined(text));
     if (!envelope.success) {
       throw new DetachError(

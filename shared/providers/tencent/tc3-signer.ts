@@ -1,8 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 
 export const TC3_ALGORITHM = 'TC3-HMAC-SHA256';
 
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+const sha256Hex = (text: string) => hash('sha256', text, 'hex');
 const hmac = (key: Buffer | string, text: string) => createHmac('sha256', key).update(text, 'utf8').digest();
 
 export interface Tc3Input {
@@ -30,13 +30,14 @@ export interface Tc3Signature {
 
 /**
  * The signing key depends only on the secret, the UTC date and the service: three of the four HMACs of a
- * signature, made once a day instead of on every call (the last key is kept, in this process only).
+ * signature, made once a day instead of on every call (the last key is kept, in this process only). It is kept
+ * as a KeyObject: given a Buffer, createHmac makes one on every call, at several times the cost of the HMAC.
  */
-let lastSigningKey: { secretKey: string; date: string; service: string; key: Buffer } | undefined;
-function signingKeyOf(secretKey: string, date: string, service: string): Buffer {
+let lastSigningKey: { secretKey: string; date: string; service: string; key: KeyObject } | undefined;
+function signingKeyOf(secretKey: string, date: string, service: string): KeyObject {
   const last = lastSigningKey;
   if (last && last.secretKey === secretKey && last.date === date && last.service === service) return last.key;
-  const key = hmac(hmac(hmac(`TC3${secretKey}`, date), service), 'tc3_request');
+  const key = createSecretKey(hmac(hmac(hmac(`TC3${secretKey}`, date), service), 'tc3_request'));
   lastSigningKey = { secretKey, date, service, key };
   return key;
 }
