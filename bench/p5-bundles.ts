@@ -8,10 +8,11 @@ import { median } from './stats.ts';
 /**
  * P5: what `serverless package --stage prod` writes, function by function: the zip's size, and the time to
  * import its bundle (the module init a cold start pays for our code) in a fresh Node process with the function's
- * production environment from the template, median of 5, as deployed and with `--enable-source-maps`.
+ * production environment from the template, median of RUNS, as deployed and with `--enable-source-maps`.
  */
 const run = promisify(execFile);
-const RUNS = 5;
+/** Imports per function and variant; this machine's shared cores make single runs vary by 20-30 %. */
+export const RUNS = 9;
 
 type Intrinsic = string | number | { [key: string]: unknown } | unknown[];
 
@@ -135,6 +136,29 @@ export interface VariantResult {
  * that runs every minute): each variant built with esbuild as serverless.yml `custom.esbuild` builds it (the same
  * options and plugins) but for one change, zipped, and imported as in measureBundles.
  */
+/** The Tracer as a no-op, for the variant that measures what tracing costs (never deployed). */
+const withoutTracer = {
+  name: 'without-tracer',
+  setup(build: {
+    onResolve: (o: { filter: RegExp }, f: () => { path: string; namespace: string }) => void;
+    onLoad: (o: { filter: RegExp; namespace: string }, f: () => { contents: string; loader: 'js' }) => void;
+  }) {
+    build.onResolve({ filter: /^@aws-lambda-powertools\/tracer(\/middleware)?$/ }, () => ({
+      path: 'tracer',
+      namespace: 'without-tracer',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'without-tracer' }, () => ({
+      contents: `export class Tracer {
+        captureAWSv3Client(client) { return client; }
+        isTracingEnabled() { return false; }
+        getSegment() { return undefined; }
+      }
+      export const captureLambdaHandler = () => ({});`,
+      loader: 'js',
+    }));
+  },
+};
+
 export async function measureVariants(): Promise<VariantResult[]> {
   const esbuild = await import('esbuild');
   // The plugins serverless.yml names (plain JavaScript: the framework loads them as they are).
@@ -156,8 +180,32 @@ export async function measureVariants(): Promise<VariantResult[]> {
     },
     plugins,
   };
+  const without = (name: string) => ({
+    plugins: (plugins as { name: string }[]).filter((plugin) => plugin.name !== name),
+  });
   const variants: { variant: string; options: object; flags: string[] }[] = [
     { variant: 'as deployed: minified, no source map', options: {}, flags: [] },
+    {
+      variant: "Node's built-ins imported as ES modules (not through `require`)",
+      options: without('builtins-by-require'),
+      flags: [],
+    },
+    {
+      variant: "the SDK's whole credential chain, undici's non-SIMD parser, semver at import",
+      options: without('replaced-modules'),
+      flags: [],
+    },
+    {
+      variant: 'our modules not marked free of side effects',
+      options: without('own-modules-without-side-effects'),
+      flags: [],
+    },
+    {
+      // Not a choice on offer: what tracing costs, for the decision to keep it (BENCHMARKS.md Goals).
+      variant: 'without tracing (Powertools Tracer and the X-Ray SDK left out)',
+      options: { plugins: [...plugins, withoutTracer] },
+      flags: [],
+    },
     {
       variant: 'with a linked source map in the zip, run with --enable-source-maps',
       options: { sourcemap: 'linked' },

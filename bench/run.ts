@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EmulatorSeed } from '../emulator/seed.ts';
@@ -14,7 +15,7 @@ import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { measureClients } from './p2-clients.ts';
 import { measurePollPass } from './p3-poll-pass.ts';
-import { measureBundles, measureVariants } from './p5-bundles.ts';
+import { measureBundles, measureVariants, RUNS as P5_RUNS } from './p5-bundles.ts';
 import { percentile } from './stats.ts';
 
 /**
@@ -324,8 +325,10 @@ try {
   }
 
   if (parts.has('p5')) {
+    const [loadBefore = 0] = loadavg();
     const { results, nodeOptions } = await measureBundles();
     const variants = await measureVariants();
+    const [loadAfter = 0] = loadavg();
     section('p5');
     report('## P5: the packaged functions');
     report('');
@@ -335,8 +338,11 @@ try {
     report(
       'bundle (module init: our code, the SDK clients, the composition root) in a fresh Node process with the',
     );
-    report("function's production environment from the template, median of 5.");
+    report(`function's production environment from the template, median of ${P5_RUNS}.`);
     report(`Deployed NODE_OPTIONS: ${nodeOptions ? `\`${nodeOptions}\`` : 'none'}.`);
+    report(
+      `Load average of the machine (2 cores) when the measure began and ended: ${loadBefore.toFixed(1)} and ${loadAfter.toFixed(1)}.`,
+    );
     report('');
     report('| function | zip | bundle | init | goal |');
     report('|---|---|---|---|---|');
@@ -355,7 +361,9 @@ try {
       `- init < 100 ms: ${slowInits.length === 0 ? 'met by every function' : `missed by ${slowInits.map((r) => `${r.name} (${Math.round(r.initMs - 100)} ms over)`).join(', ')}; met by ${results.length - slowInits.length} of ${results.length} (see Goals below)`}.`,
     );
     report('');
-    report("The choices, measured on the poller's bundle, one change at a time (same method, median of 5):");
+    report(
+      `The choices, measured on the poller's bundle, one change at a time (same method, median of ${P5_RUNS}):`,
+    );
     report('');
     report('| poller bundle | zip | bundle | init |');
     report('|---|---|---|---|');

@@ -181,12 +181,18 @@ const replaced = {
   setup(build) {
     const replacements = [
       { filter: /^@aws-sdk\/credential-provider-node$/, contents: ENV_CREDENTIAL_CHAIN },
-      { filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/, importer: /[\\/]undici[\\/]/, contents: NO_NON_SIMD_PARSER },
+      {
+        filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/,
+        importer: /[\\/]undici[\\/]/,
+        contents: NO_NON_SIMD_PARSER,
+      },
       { filter: /^semver$/, importer: /[\\/]aws-xray-sdk-core[\\/]/, contents: LAZY_SEMVER },
     ];
     for (const [index, { filter, importer }] of replacements.entries()) {
       build.onResolve({ filter }, (args) =>
-        !importer || importer.test(args.importer) ? { path: String(index), namespace: 'replaced' } : undefined,
+        !importer || importer.test(args.importer)
+          ? { path: String(index), namespace: 'replaced' }
+          : undefined,
       );
     }
     build.onLoad({ filter: /.*/, namespace: 'replaced' }, (args) => ({
@@ -207,7 +213,8 @@ const ownModulesWithoutSideEffects = {
   name: 'own-modules-without-side-effects',
   setup(build) {
     build.onResolve({ filter: /^\.\.?\// }, async (args) => {
-      if (args.pluginData === 'own' || args.importer.includes('node_modules') || args.namespace !== 'file') return undefined;
+      if (args.pluginData === 'own' || args.importer.includes('node_modules') || args.namespace !== 'file')
+        return undefined;
       const resolved = await build.resolve(args.path, {
         kind: args.kind,
         importer: args.importer,

@@ -77,7 +77,9 @@ const ledgerOf = (config: Config) =>
  * A client built on its first call rather than at cold start (about 1 ms each): the bus and the queues are
  * called by some invocations only (an event at a request's end, a retry, a POST but not a GET).
  */
-function builtOnFirstSend<Client extends { send: (...args: never[]) => unknown }>(build: () => Client): Client {
+function builtOnFirstSend<Client extends { send: (...args: never[]) => unknown }>(
+  build: () => Client,
+): Client {
   let client: Client | undefined;
   const send = (...args: Parameters<Client['send']>) => {
     client ??= build();
