@@ -153,7 +153,7 @@ const withoutTracer = {
         isTracingEnabled() { return false; }
         getSegment() { return undefined; }
       }
-      export const captureLambdaHandler = () => ({});`,
+      export const captureLambdaHandler = () => ({ before: () => {} });`,
       loader: 'js',
     }));
   },

@@ -175,6 +175,56 @@ const NO_NON_SIMD_PARSER = `throw new Error('undici: the llhttp build without We
  */
 const LAZY_SEMVER = `module.exports = { gte: (a, b, loose) => require('semver/functions/gte.js')(a, b, loose) };`;
 
+/**
+ * undici's HTTP/2 client reads `http2.constants` at import, which loads `node:http2` (about 3 ms) in every
+ * function, whether or not a server ever answers in HTTP/2. These are the ten constants it reads (RFC 9113
+ * header names and nghttp2 error codes, as Node's `http2.constants` has them); `connect` loads the module on
+ * the first HTTP/2 connection.
+ */
+const HTTP2_ON_FIRST_CONNECT = `module.exports = {
+  constants: {
+    HTTP2_HEADER_AUTHORITY: ':authority',
+    HTTP2_HEADER_METHOD: ':method',
+    HTTP2_HEADER_PATH: ':path',
+    HTTP2_HEADER_SCHEME: ':scheme',
+    HTTP2_HEADER_CONTENT_LENGTH: 'content-length',
+    HTTP2_HEADER_EXPECT: 'expect',
+    HTTP2_HEADER_STATUS: ':status',
+    HTTP2_HEADER_PROTOCOL: ':protocol',
+    NGHTTP2_NO_ERROR: 0,
+    NGHTTP2_REFUSED_STREAM: 7,
+  },
+  connect: (...args) => require('node:http2').connect(...args),
+};`;
+
+/**
+ * The AWS SDK's CRC32 (response checksums) checks at import whether `zlib.crc32` exists, which loads
+ * `node:zlib` (2-5 ms) in every function. On Node 24 it always exists; this is the same class, copied from
+ * @smithy/core 3.41.0, dist-es/submodules/checksum/crc32/Crc32Node.js (Apache-2.0), loading zlib on first use.
+ */
+const CRC32_ON_FIRST_USE = `
+let crc32;
+export class Crc32Node {
+  digestLength = 4;
+  value = 0;
+  update(data) {
+    crc32 ??= require('node:zlib').crc32;
+    this.value = crc32(data, this.value);
+  }
+  digestSync() {
+    return this.value >>> 0;
+  }
+  async digest() {
+    const out = new Uint8Array(4);
+    new DataView(out.buffer).setUint32(0, this.digestSync(), false);
+    return out;
+  }
+  reset() {
+    this.value = 0;
+  }
+}
+`;
+
 /** Modules replaced by smaller ones with the behaviour a Lambda reaches; side-effect free, as the originals. */
 const replaced = {
   name: 'replaced-modules',
@@ -187,6 +237,12 @@ const replaced = {
         contents: NO_NON_SIMD_PARSER,
       },
       { filter: /^semver$/, importer: /[\\/]aws-xray-sdk-core[\\/]/, contents: LAZY_SEMVER },
+      { filter: /^node:http2$/, importer: /[\\/]undici[\\/]/, contents: HTTP2_ON_FIRST_CONNECT },
+      {
+        filter: /^\.\/crc32\/Crc32Node$/,
+        importer: /[\\/]@smithy[\\/]core[\\/]/,
+        contents: CRC32_ON_FIRST_USE,
+      },
     ];
     for (const [index, { filter, importer }] of replacements.entries()) {
       build.onResolve({ filter }, (args) =>
