@@ -52,7 +52,12 @@ export interface BundleResult {
   initWithSourceMapsMs: number | undefined;
 }
 
-export async function measureBundles(): Promise<{ results: BundleResult[]; nodeOptions: string }> {
+export async function measureBundles(): Promise<{
+  results: BundleResult[];
+  nodeOptions: string;
+  /** The poller's production environment, for measureVariants. */
+  pollerEnv: Record<string, string>;
+}> {
   const out = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-'));
   try {
     await run(
@@ -68,6 +73,7 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
     );
     const results: BundleResult[] = [];
     let nodeOptions = '';
+    let pollerEnv: Record<string, string> = {};
     for (const zip of (await readdir(out)).filter((f) => f.endsWith('.zip')).sort()) {
       const name = zip.slice(0, -'.zip'.length);
       const logicalId = `${name[0]?.toUpperCase()}${name.slice(1)}LambdaFunction`;
@@ -95,6 +101,7 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
         .filter((flag) => flag && flag !== '--enable-source-maps');
       nodeOptions = env.NODE_OPTIONS ?? '';
       delete env.NODE_OPTIONS;
+      if (name === 'pollActivities') pollerEnv = env;
       const mapPath = join(dir, `${handler}.map`);
       const mapBytes = await stat(mapPath).then(
         (s) => s.size,
@@ -117,7 +124,7 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
         initWithSourceMapsMs: mapBytes === undefined ? undefined : median(mapRuns),
       });
     }
-    return { results, nodeOptions };
+    return { results, nodeOptions, pollerEnv };
   } finally {
     await rm(out, { recursive: true, force: true });
     await rm('.esbuild-bench', { recursive: true, force: true });
@@ -134,7 +141,7 @@ export interface VariantResult {
 /**
  * The choices behind the deployed settings, measured on the poller's bundle (the largest but one, and the one
  * that runs every minute): each variant built with esbuild as serverless.yml `custom.esbuild` builds it (the same
- * options and plugins) but for one change, zipped, and imported as in measureBundles.
+ * options and plugins) but for one change, zipped, and imported as in measureBundles, in the poller's environment.
  */
 /** The Tracer as a no-op, for the variant that measures what tracing costs (never deployed). */
 const withoutTracer = {
@@ -159,7 +166,7 @@ const withoutTracer = {
   },
 };
 
-export async function measureVariants(): Promise<VariantResult[]> {
+export async function measureVariants(pollerEnv: Record<string, string>): Promise<VariantResult[]> {
   const esbuild = await import('esbuild');
   // The plugins serverless.yml names (plain JavaScript: the framework loads them as they are).
   const pluginsModule: string = '../functions/esbuild-plugins.js';
@@ -226,18 +233,7 @@ export async function measureVariants(): Promise<VariantResult[]> {
     { variant: 'not minified', options: { minify: false }, flags: [] },
   ];
   const root = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-variants-'));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    AWS_REGION: 'eu-west-1',
-    AWS_LAMBDA_FUNCTION_NAME: 'scaling-detach-prod-pollActivities',
-    POWERTOOLS_SERVICE_NAME: 'scaling-detach',
-    POWERTOOLS_TRACE_ENABLED: 'true',
-    LEDGER_TABLE: 'scaling-detach-prod-operations',
-    EVENT_BUS_NAME: 'scaling-detach-prod',
-    ALIYUN_CREDENTIALS_PARAMETER: '/scaling-detach/prod/aliyun/credentials',
-    TENCENT_CREDENTIALS_PARAMETER: '/scaling-detach/prod/tencent/credentials',
-    CALLBACK_SECRET_PARAMETER: '/scaling-detach/prod/callback-secret',
-  };
+
   try {
     const built: { variant: string; dir: string; flags: string[]; zipBytes: number; jsBytes: number }[] = [];
     for (const [i, v] of variants.entries()) {
@@ -263,7 +259,9 @@ export async function measureVariants(): Promise<VariantResult[]> {
     const runs = built.map(() => [] as number[]);
     for (let r = 0; r < RUNS; r++)
       for (const [i, b] of built.entries())
-        runs[i]?.push(await importTime(b.dir, 'handler.js', env, b.flags));
+        runs[i]?.push(
+          await importTime(b.dir, 'handler.js', { ...pollerEnv, LAMBDA_TASK_ROOT: b.dir }, b.flags),
+        );
     return built.map((b, i) => ({
       variant: b.variant,
       zipBytes: b.zipBytes,
@@ -276,9 +274,9 @@ export async function measureVariants(): Promise<VariantResult[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { results, nodeOptions } = await measureBundles();
+  const { results, nodeOptions, pollerEnv } = await measureBundles();
   await writeFile(
     '/dev/stdout',
-    `${JSON.stringify({ nodeOptions, results, variants: await measureVariants() }, null, 1)}\n`,
+    `${JSON.stringify({ nodeOptions, results, variants: await measureVariants(pollerEnv) }, null, 1)}\n`,
   );
 }

@@ -326,8 +326,8 @@ try {
 
   if (parts.has('p5')) {
     const [loadBefore = 0] = loadavg();
-    const { results, nodeOptions } = await measureBundles();
-    const variants = await measureVariants();
+    const { results, nodeOptions, pollerEnv } = await measureBundles();
+    const variants = await measureVariants(pollerEnv);
     const [loadAfter = 0] = loadavg();
     section('p5');
     report('## P5: the packaged functions');
