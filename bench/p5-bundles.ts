@@ -198,7 +198,8 @@ export async function measureVariants(pollerEnv: Record<string, string>): Promis
       flags: [],
     },
     {
-      variant: "the SDK's whole credential chain, undici's non-SIMD parser, semver at import",
+      variant:
+        "the SDK's whole credential chain and undici's non-SIMD parser bundled; semver, http2, zlib loaded at import",
       options: without('replaced-modules'),
       flags: [],
     },
