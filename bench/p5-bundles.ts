@@ -8,10 +8,11 @@ import { median } from './stats.ts';
 /**
  * P5: what `serverless package --stage prod` writes, function by function: the zip's size, and the time to
  * import its bundle (the module init a cold start pays for our code) in a fresh Node process with the function's
- * production environment from the template, median of 5, as deployed and with `--enable-source-maps`.
+ * production environment from the template, median of RUNS, as deployed and with `--enable-source-maps`.
  */
 const run = promisify(execFile);
-const RUNS = 5;
+/** Imports per function and variant; this machine's shared cores make single runs vary by 20-30 %. */
+export const RUNS = 9;
 
 type Intrinsic = string | number | { [key: string]: unknown } | unknown[];
 
@@ -51,7 +52,12 @@ export interface BundleResult {
   initWithSourceMapsMs: number | undefined;
 }
 
-export async function measureBundles(): Promise<{ results: BundleResult[]; nodeOptions: string }> {
+export async function measureBundles(): Promise<{
+  results: BundleResult[];
+  nodeOptions: string;
+  /** The poller's production environment, for measureVariants. */
+  pollerEnv: Record<string, string>;
+}> {
   const out = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-'));
   try {
     await run(
@@ -67,6 +73,7 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
     );
     const results: BundleResult[] = [];
     let nodeOptions = '';
+    let pollerEnv: Record<string, string> = {};
     for (const zip of (await readdir(out)).filter((f) => f.endsWith('.zip')).sort()) {
       const name = zip.slice(0, -'.zip'.length);
       const logicalId = `${name[0]?.toUpperCase()}${name.slice(1)}LambdaFunction`;
@@ -94,6 +101,7 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
         .filter((flag) => flag && flag !== '--enable-source-maps');
       nodeOptions = env.NODE_OPTIONS ?? '';
       delete env.NODE_OPTIONS;
+      if (name === 'pollActivities') pollerEnv = env;
       const mapPath = join(dir, `${handler}.map`);
       const mapBytes = await stat(mapPath).then(
         (s) => s.size,
@@ -116,7 +124,7 @@ export async function measureBundles(): Promise<{ results: BundleResult[]; nodeO
         initWithSourceMapsMs: mapBytes === undefined ? undefined : median(mapRuns),
       });
     }
-    return { results, nodeOptions };
+    return { results, nodeOptions, pollerEnv };
   } finally {
     await rm(out, { recursive: true, force: true });
     await rm('.esbuild-bench', { recursive: true, force: true });
@@ -133,9 +141,32 @@ export interface VariantResult {
 /**
  * The choices behind the deployed settings, measured on the poller's bundle (the largest but one, and the one
  * that runs every minute): each variant built with esbuild as serverless.yml `custom.esbuild` builds it (the same
- * options and plugins) but for one change, zipped, and imported as in measureBundles.
+ * options and plugins) but for one change, zipped, and imported as in measureBundles, in the poller's environment.
  */
-export async function measureVariants(): Promise<VariantResult[]> {
+/** The Tracer as a no-op, for the variant that measures what tracing costs (never deployed). */
+const withoutTracer = {
+  name: 'without-tracer',
+  setup(build: {
+    onResolve: (o: { filter: RegExp }, f: () => { path: string; namespace: string }) => void;
+    onLoad: (o: { filter: RegExp; namespace: string }, f: () => { contents: string; loader: 'js' }) => void;
+  }) {
+    build.onResolve({ filter: /^@aws-lambda-powertools\/tracer(\/middleware)?$/ }, () => ({
+      path: 'tracer',
+      namespace: 'without-tracer',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'without-tracer' }, () => ({
+      contents: `export class Tracer {
+        captureAWSv3Client(client) { return client; }
+        isTracingEnabled() { return false; }
+        getSegment() { return undefined; }
+      }
+      export const captureLambdaHandler = () => ({ before: () => {} });`,
+      loader: 'js',
+    }));
+  },
+};
+
+export async function measureVariants(pollerEnv: Record<string, string>): Promise<VariantResult[]> {
   const esbuild = await import('esbuild');
   // The plugins serverless.yml names (plain JavaScript: the framework loads them as they are).
   const pluginsModule: string = '../functions/esbuild-plugins.js';
@@ -156,8 +187,33 @@ export async function measureVariants(): Promise<VariantResult[]> {
     },
     plugins,
   };
+  const without = (name: string) => ({
+    plugins: (plugins as { name: string }[]).filter((plugin) => plugin.name !== name),
+  });
   const variants: { variant: string; options: object; flags: string[] }[] = [
     { variant: 'as deployed: minified, no source map', options: {}, flags: [] },
+    {
+      variant: "Node's built-ins imported as ES modules (not through `require`)",
+      options: without('builtins-by-require'),
+      flags: [],
+    },
+    {
+      variant:
+        "the SDK's whole credential chain and undici's non-SIMD parser bundled; semver, http2, zlib loaded at import",
+      options: without('replaced-modules'),
+      flags: [],
+    },
+    {
+      variant: 'our modules not marked free of side effects',
+      options: without('own-modules-without-side-effects'),
+      flags: [],
+    },
+    {
+      // Not a choice on offer: what tracing costs, for the decision to keep it (BENCHMARKS.md Goals).
+      variant: 'without tracing (Powertools Tracer and the X-Ray SDK left out)',
+      options: { plugins: [...plugins, withoutTracer] },
+      flags: [],
+    },
     {
       variant: 'with a linked source map in the zip, run with --enable-source-maps',
       options: { sourcemap: 'linked' },
@@ -178,18 +234,7 @@ export async function measureVariants(): Promise<VariantResult[]> {
     { variant: 'not minified', options: { minify: false }, flags: [] },
   ];
   const root = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-variants-'));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    AWS_REGION: 'eu-west-1',
-    AWS_LAMBDA_FUNCTION_NAME: 'scaling-detach-prod-pollActivities',
-    POWERTOOLS_SERVICE_NAME: 'scaling-detach',
-    POWERTOOLS_TRACE_ENABLED: 'true',
-    LEDGER_TABLE: 'scaling-detach-prod-operations',
-    EVENT_BUS_NAME: 'scaling-detach-prod',
-    ALIYUN_CREDENTIALS_PARAMETER: '/scaling-detach/prod/aliyun/credentials',
-    TENCENT_CREDENTIALS_PARAMETER: '/scaling-detach/prod/tencent/credentials',
-    CALLBACK_SECRET_PARAMETER: '/scaling-detach/prod/callback-secret',
-  };
+
   try {
     const built: { variant: string; dir: string; flags: string[]; zipBytes: number; jsBytes: number }[] = [];
     for (const [i, v] of variants.entries()) {
@@ -215,7 +260,9 @@ export async function measureVariants(): Promise<VariantResult[]> {
     const runs = built.map(() => [] as number[]);
     for (let r = 0; r < RUNS; r++)
       for (const [i, b] of built.entries())
-        runs[i]?.push(await importTime(b.dir, 'handler.js', env, b.flags));
+        runs[i]?.push(
+          await importTime(b.dir, 'handler.js', { ...pollerEnv, LAMBDA_TASK_ROOT: b.dir }, b.flags),
+        );
     return built.map((b, i) => ({
       variant: b.variant,
       zipBytes: b.zipBytes,
@@ -228,9 +275,9 @@ export async function measureVariants(): Promise<VariantResult[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { results, nodeOptions } = await measureBundles();
+  const { results, nodeOptions, pollerEnv } = await measureBundles();
   await writeFile(
     '/dev/stdout',
-    `${JSON.stringify({ nodeOptions, results, variants: await measureVariants() }, null, 1)}\n`,
+    `${JSON.stringify({ nodeOptions, results, variants: await measureVariants(pollerEnv) }, null, 1)}\n`,
   );
 }

@@ -15,7 +15,7 @@ import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { measureClients, P2_ROUNDS } from './p2-clients.ts';
 import { measurePollPass } from './p3-poll-pass.ts';
-import { measureBundles, measureVariants } from './p5-bundles.ts';
+import { measureBundles, measureVariants, RUNS as P5_RUNS } from './p5-bundles.ts';
 import { percentile } from './stats.ts';
 
 /**
@@ -338,8 +338,10 @@ try {
   }
 
   if (parts.has('p5')) {
-    const { results, nodeOptions } = await measureBundles();
-    const variants = await measureVariants();
+    const [loadBefore = 0] = loadavg();
+    const { results, nodeOptions, pollerEnv } = await measureBundles();
+    const variants = await measureVariants(pollerEnv);
+    const [loadAfter = 0] = loadavg();
     section('p5');
     report('## P5: the packaged functions');
     report('');
@@ -349,8 +351,11 @@ try {
     report(
       'bundle (module init: our code, the SDK clients, the composition root) in a fresh Node process with the',
     );
-    report("function's production environment from the template, median of 5.");
+    report(`function's production environment from the template, median of ${P5_RUNS}.`);
     report(`Deployed NODE_OPTIONS: ${nodeOptions ? `\`${nodeOptions}\`` : 'none'}.`);
+    report(
+      `Load average of the machine (2 cores) when the measure began and ended: ${loadBefore.toFixed(1)} and ${loadAfter.toFixed(1)}.`,
+    );
     report('');
     report('| function | zip | bundle | init | goal |');
     report('|---|---|---|---|---|');
@@ -369,7 +374,9 @@ try {
       `- init < 100 ms: ${slowInits.length === 0 ? 'met by every function' : `missed by ${slowInits.map((r) => `${r.name} (${Math.round(r.initMs - 100)} ms over)`).join(', ')}; met by ${results.length - slowInits.length} of ${results.length} (see Goals below)`}.`,
     );
     report('');
-    report("The choices, measured on the poller's bundle, one change at a time (same method, median of 5):");
+    report(
+      `The choices, measured on the poller's bundle, one change at a time (same method, median of ${P5_RUNS}):`,
+    );
     report('');
     report('| poller bundle | zip | bundle | init |');
     report('|---|---|---|---|');

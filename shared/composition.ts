@@ -73,11 +73,31 @@ const ledgerOf = (config: Config) =>
     retentionDays: config.RETENTION_DAYS,
   });
 
+/**
+ * A client built on its first call rather than at cold start (about 1 ms each): the bus and the queues are
+ * called by some invocations only (an event at a request's end, a retry, a POST but not a GET).
+ */
+function builtOnFirstSend<Client extends { send: (...args: never[]) => unknown }>(
+  build: () => Client,
+): Client {
+  let client: Client | undefined;
+  const send = (...args: Parameters<Client['send']>) => {
+    client ??= build();
+    return client.send(...args);
+  };
+  // The adapters call `send` only.
+  return { send } as unknown as Client;
+}
+
 const publisherOf = (config: Config) =>
-  new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.EVENT_BUS_NAME);
+  new EventBridgePublisher(
+    builtOnFirstSend(() => tracer.captureAWSv3Client(new EventBridgeClient({}))),
+    config.EVENT_BUS_NAME,
+  );
 
 // Queue URLs carry the host; the client's own endpoint (regional, or AWS_ENDPOINT_URL_SQS locally) is used instead.
-const sqsClient = () => tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+const sqsClient = () =>
+  builtOnFirstSend(() => tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false })));
 
 /** What dispatches a group's waiting requests and completes them: the request functions and the poller. */
 function dispatcherOf(config: Config) {

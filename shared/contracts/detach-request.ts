@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { lazySchema } from './lazy-schema.ts';
 
 /**
  * The request id is the idempotency key end to end: SQS deduplication id, ledger key and the cloud's
@@ -28,7 +29,7 @@ const unique =
     new Set(items.map(key)).size === items.length;
 
 /** What every ESS request carries. */
-const essBase = {
+const essBase = () => ({
   requestId: RequestId,
   provider: z.literal('aliyun'),
   region: AliyunRegion,
@@ -37,10 +38,10 @@ const essBase = {
   clientToken: ClientToken.optional(),
   /** Optional HTTP(S) endpoint that receives the signed completion event. */
   callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
-};
+});
 
 /** For the instance actions: read the group first, and optionally stop at the plan. */
-const planning = {
+const planning = () => ({
   /**
    * Default true: before calling, read the group and the instances. Instances already out of the group count as
    * done; a group that is not active, a request that would take it below MinSize, or instances in a state the
@@ -49,84 +50,93 @@ const planning = {
   preflight: z.boolean().default(true),
   /** True: only plan. The request ends with a DryRun event carrying the plan; nothing is sent to the cloud. */
   dryRun: z.boolean().default(false),
-};
+});
 
-const InstanceIds = z
-  .array(EcsInstanceId)
-  .min(1, 'at least one instance id')
-  .max(20, 'at most 20 instance ids per request (InstanceId.N, N = 1..20)')
-  .refine(
-    unique((id: string) => id),
-    'instance ids must be unique',
-  );
+const InstanceIds = () =>
+  z
+    .array(EcsInstanceId)
+    .min(1, 'at least one instance id')
+    .max(20, 'at most 20 instance ids per request (InstanceId.N, N = 1..20)')
+    .refine(
+      unique((id: string) => id),
+      'instance ids must be unique',
+    );
 
 /** ESS DetachInstances (seed: docs/reference/seeds/aliyun-ess-DetachInstances.md; optional parameters: docs/reference/aliyun-ess.md §5). */
-export const AliyunDetachInstancesRequest = z.strictObject({
-  ...essBase,
-  instanceIds: InstanceIds,
-  ...planning,
-  /** Default true at ESS: lower the desired capacity by the number detached. */
-  decreaseDesiredCapacity: z.boolean().optional(),
-  /** Only value `both`: also remove the instances from attached CLB groups and RDS whitelists. */
-  detachOption: z.literal('both').optional(),
-  /** Default false: whether scale-in lifecycle hooks run. */
-  lifecycleHook: z.boolean().optional(),
-  /** Default false. True: invalid ids are skipped and the activity ends in Warning (Partial). */
-  ignoreInvalidInstance: z.boolean().optional(),
-});
+export const AliyunDetachInstancesRequest = lazySchema(() =>
+  z.strictObject({
+    ...essBase(),
+    instanceIds: InstanceIds(),
+    ...planning(),
+    /** Default true at ESS: lower the desired capacity by the number detached. */
+    decreaseDesiredCapacity: z.boolean().optional(),
+    /** Only value `both`: also remove the instances from attached CLB groups and RDS whitelists. */
+    detachOption: z.literal('both').optional(),
+    /** Default false: whether scale-in lifecycle hooks run. */
+    lifecycleHook: z.boolean().optional(),
+    /** Default false. True: invalid ids are skipped and the activity ends in Warning (Partial). */
+    ignoreInvalidInstance: z.boolean().optional(),
+  }),
+);
 
 /** ESS RemoveInstances (seed: aliyun-ess-RemoveInstances.md). */
-export const AliyunRemoveInstancesRequest = z.strictObject({
-  ...essBase,
-  instanceIds: InstanceIds,
-  ...planning,
-  /** release (default): AutoCreated instances are released; recycle: stopped, not charged (recycle groups only). */
-  removePolicy: z.enum(['release', 'recycle']).default('release'),
-  decreaseDesiredCapacity: z.boolean().optional(),
-  ignoreInvalidInstance: z.boolean().optional(),
-  /** 30-240 s; only used with release. */
-  stopInstanceTimeout: z.number().int().min(30).max(240).optional(),
-});
+export const AliyunRemoveInstancesRequest = lazySchema(() =>
+  z.strictObject({
+    ...essBase(),
+    instanceIds: InstanceIds(),
+    ...planning(),
+    /** release (default): AutoCreated instances are released; recycle: stopped, not charged (recycle groups only). */
+    removePolicy: z.enum(['release', 'recycle']).default('release'),
+    decreaseDesiredCapacity: z.boolean().optional(),
+    ignoreInvalidInstance: z.boolean().optional(),
+    /** 30-240 s; only used with release. */
+    stopInstanceTimeout: z.number().int().min(30).max(240).optional(),
+  }),
+);
 
 /** ESS DetachVServerGroups (seed: aliyun-ess-DetachVServerGroups.md): at most 5 load balancers x 5 groups. */
-export const AliyunDetachVServerGroupsRequest = z.strictObject({
-  ...essBase,
-  vServerGroups: z
-    .array(
-      z.strictObject({
-        loadBalancerId: ResourceId,
-        vServerGroupAttributes: z
-          .array(z.strictObject({ vServerGroupId: ResourceId, port: Port }))
-          .min(1, 'at least one vServer group per load balancer')
-          .max(5, 'at most 5 vServer groups per load balancer'),
-      }),
-    )
-    .min(1, 'at least one load balancer')
-    .max(5, 'at most 5 load balancers per request')
-    .refine(
-      unique((lb: { loadBalancerId: string }) => lb.loadBalancerId),
-      'each load balancer once',
-    ),
-  /** Default false. True also takes the group's current instances out of the vServer groups. */
-  forceDetach: z.boolean().optional(),
-});
+export const AliyunDetachVServerGroupsRequest = lazySchema(() =>
+  z.strictObject({
+    ...essBase(),
+    vServerGroups: z
+      .array(
+        z.strictObject({
+          loadBalancerId: ResourceId,
+          vServerGroupAttributes: z
+            .array(z.strictObject({ vServerGroupId: ResourceId, port: Port }))
+            .min(1, 'at least one vServer group per load balancer')
+            .max(5, 'at most 5 vServer groups per load balancer'),
+        }),
+      )
+      .min(1, 'at least one load balancer')
+      .max(5, 'at most 5 load balancers per request')
+      .refine(
+        unique((lb: { loadBalancerId: string }) => lb.loadBalancerId),
+        'each load balancer once',
+      ),
+    /** Default false. True also takes the group's current instances out of the vServer groups. */
+    forceDetach: z.boolean().optional(),
+  }),
+);
 
 /** ESS DetachAlbServerGroups (seed: aliyun-ess-DetachAlbServerGroups.md). */
-export const AliyunDetachAlbServerGroupsRequest = z.strictObject({
-  ...essBase,
-  albServerGroups: z
-    .array(z.strictObject({ albServerGroupId: ResourceId, port: Port }))
-    .min(1, 'at least one ALB server group')
-    .max(5, 'at most 5 ALB server groups per request')
-    .refine(
-      unique(
-        (group: { albServerGroupId: string; port: number }) => `${group.albServerGroupId}:${group.port}`,
+export const AliyunDetachAlbServerGroupsRequest = lazySchema(() =>
+  z.strictObject({
+    ...essBase(),
+    albServerGroups: z
+      .array(z.strictObject({ albServerGroupId: ResourceId, port: Port }))
+      .min(1, 'at least one ALB server group')
+      .max(5, 'at most 5 ALB server groups per request')
+      .refine(
+        unique(
+          (group: { albServerGroupId: string; port: number }) => `${group.albServerGroupId}:${group.port}`,
+        ),
+        'each server group and port once',
       ),
-      'each server group and port once',
-    ),
-  /** Default false. True also takes the current instances out, as a scaling activity. */
-  forceDetach: z.boolean().optional(),
-});
+    /** Default false. True also takes the current instances out, as a scaling activity. */
+    forceDetach: z.boolean().optional(),
+  }),
+);
 
 /** Tencent regions: `ap-guangzhou` style, or the legacy v2 short codes (`gz`, `bj`, ...). */
 export const TencentRegion = z
@@ -136,76 +146,82 @@ export const TencentRegion = z
     'must be a region such as ap-guangzhou (or a v2 short code such as gz)',
   );
 
-const tencentBase = {
+const tencentBase = () => ({
   requestId: RequestId,
   provider: z.literal('tencent'),
   region: TencentRegion,
   scalingGroupId: z.string().regex(/^asg-[A-Za-z0-9]{1,61}$/, 'must be an auto scaling group id (asg-...)'),
   callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
-};
+});
 
 /** Tencent documents no maximum for InstanceIds; 100 is what one DescribeAutoScalingActivities call can follow. */
-const TencentInstanceIds = z
-  .array(z.string().regex(/^ins-[A-Za-z0-9]{1,60}$/, 'must be a CVM instance id (ins-...)'))
-  .min(1, 'at least one instance id')
-  .max(100, 'at most 100 instance ids per request')
-  .refine(
-    unique((id: string) => id),
-    'instance ids must be unique',
-  );
+const TencentInstanceIds = () =>
+  z
+    .array(z.string().regex(/^ins-[A-Za-z0-9]{1,60}$/, 'must be a CVM instance id (ins-...)'))
+    .min(1, 'at least one instance id')
+    .max(100, 'at most 100 instance ids per request')
+    .refine(
+      unique((id: string) => id),
+      'instance ids must be unique',
+    );
 
 /**
  * Tencent has no such parameter; the preflight honours it: named instances that are not in the group (and that
  * this service never took out) are reported as `notInGroup` without failing the request.
  */
-const tencentIgnoreInvalid = { ignoreInvalidInstance: z.boolean().optional() };
+const tencentIgnoreInvalid = () => ({ ignoreInvalidInstance: z.boolean().optional() });
 
 /**
  * Tencent AS DetachInstances: API 3.0 (`2018-04-19`, the default; returns an ActivityId), or the legacy v2
  * DetachInstance (seed: tencent-as-v2-DetachInstance.md; no activity id; `keepInstance` 0 terminates the
  * auto-created instances, 1 keeps them).
  */
-export const TencentDetachInstancesRequest = z.strictObject({
-  ...tencentBase,
-  instanceIds: TencentInstanceIds,
-  ...planning,
-  ...tencentIgnoreInvalid,
-  apiVersion: z.enum(['2018-04-19', 'v2']).default('2018-04-19'),
-  keepInstance: z.union([z.literal(0), z.literal(1)]).optional(),
-});
+export const TencentDetachInstancesRequest = lazySchema(() =>
+  z.strictObject({
+    ...tencentBase(),
+    instanceIds: TencentInstanceIds(),
+    ...planning(),
+    ...tencentIgnoreInvalid(),
+    apiVersion: z.enum(['2018-04-19', 'v2']).default('2018-04-19'),
+    keepInstance: z.union([z.literal(0), z.literal(1)]).optional(),
+  }),
+);
 
 /** Tencent AS API 3.0 RemoveInstances: auto-created instances are terminated, manually added ones detached. */
-export const TencentRemoveInstancesRequest = z.strictObject({
-  ...tencentBase,
-  instanceIds: TencentInstanceIds,
-  ...planning,
-  ...tencentIgnoreInvalid,
-});
+export const TencentRemoveInstancesRequest = lazySchema(() =>
+  z.strictObject({
+    ...tencentBase(),
+    instanceIds: TencentInstanceIds(),
+    ...planning(),
+    ...tencentIgnoreInvalid(),
+  }),
+);
 
-export const DetachInstancesRequest = z
-  .discriminatedUnion('provider', [AliyunDetachInstancesRequest, TencentDetachInstancesRequest])
-  .refine(
-    (request) =>
-      request.provider !== 'tencent' || request.keepInstance === undefined || request.apiVersion === 'v2',
-    {
-      path: ['keepInstance'],
-      message:
-        'keepInstance belongs to the v2 API (apiVersion "v2"); API 3.0 DetachInstances never terminates instances',
-    },
-  );
+export const DetachInstancesRequest = lazySchema(() =>
+  z
+    .discriminatedUnion('provider', [AliyunDetachInstancesRequest, TencentDetachInstancesRequest])
+    .refine(
+      (request) =>
+        request.provider !== 'tencent' || request.keepInstance === undefined || request.apiVersion === 'v2',
+      {
+        path: ['keepInstance'],
+        message:
+          'keepInstance belongs to the v2 API (apiVersion "v2"); API 3.0 DetachInstances never terminates instances',
+      },
+    ),
+);
 export type DetachInstancesRequest = z.infer<typeof DetachInstancesRequest>;
-export const RemoveInstancesRequest = z.discriminatedUnion('provider', [
-  AliyunRemoveInstancesRequest,
-  TencentRemoveInstancesRequest,
-]);
+export const RemoveInstancesRequest = lazySchema(() =>
+  z.discriminatedUnion('provider', [AliyunRemoveInstancesRequest, TencentRemoveInstancesRequest]),
+);
 export type RemoveInstancesRequest = z.infer<typeof RemoveInstancesRequest>;
-export const DetachVServerGroupsRequest = z.discriminatedUnion('provider', [
-  AliyunDetachVServerGroupsRequest,
-]);
+export const DetachVServerGroupsRequest = lazySchema(() =>
+  z.discriminatedUnion('provider', [AliyunDetachVServerGroupsRequest]),
+);
 export type DetachVServerGroupsRequest = z.infer<typeof DetachVServerGroupsRequest>;
-export const DetachAlbServerGroupsRequest = z.discriminatedUnion('provider', [
-  AliyunDetachAlbServerGroupsRequest,
-]);
+export const DetachAlbServerGroupsRequest = lazySchema(() =>
+  z.discriminatedUnion('provider', [AliyunDetachAlbServerGroupsRequest]),
+);
 export type DetachAlbServerGroupsRequest = z.infer<typeof DetachAlbServerGroupsRequest>;
 
 /** Each action's request contract, keyed by the action (one queue and one function per action). */
@@ -232,12 +248,14 @@ export type ActionRequest = { [A in Action]: { action: A; request: RequestOf[A] 
 
 /** Any action's request. */
 export type DetachRequest = RequestOf[Action];
-export const DetachRequest = z.union([
-  DetachInstancesRequest,
-  RemoveInstancesRequest,
-  DetachVServerGroupsRequest,
-  DetachAlbServerGroupsRequest,
-]);
+export const DetachRequest = lazySchema(() =>
+  z.union([
+    DetachInstancesRequest,
+    RemoveInstancesRequest,
+    DetachVServerGroupsRequest,
+    DetachAlbServerGroupsRequest,
+  ]),
+);
 
 /** The idempotency token a request's cloud calls start with: its own clientToken, or its request id. */
 export const clientTokenOf = (request: DetachRequest): string =>

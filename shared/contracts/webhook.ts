@@ -1,23 +1,28 @@
 import * as z from 'zod';
 import { CompletionError, CompletionEvent } from './completion-event.ts';
 import { Action } from './detach-request.ts';
+import { lazySchema } from './lazy-schema.ts';
 
 /** 202 from POST /v1/{action}. */
-export const AcceptedResponse = z.object({
-  requestId: z.string(),
-  status: z.string(),
-  statusUrl: z.string(),
-});
+export const AcceptedResponse = lazySchema(() =>
+  z.object({
+    requestId: z.string(),
+    status: z.string(),
+    statusUrl: z.string(),
+  }),
+);
 
 /** Every refusal of the webhook. */
-export const ErrorResponse = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    requestId: z.string().optional(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+export const ErrorResponse = lazySchema(() =>
+  z.object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      requestId: z.string().optional(),
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
   }),
-});
+);
 
 export const LEDGER_STATUSES = [
   'QUEUED',
@@ -70,31 +75,33 @@ export type CallbackState = z.infer<typeof CallbackState>;
  * 200 from GET /v1/operations/{requestId}: the ledger record, field by field (anything else is dropped), and
  * never a token: neither the request's clientToken nor the token of a cloud call.
  */
-export const OperationStatus = z.object({
-  requestId: z.string(),
-  action: Action,
-  status: LedgerStatus,
-  statusUrl: z.string(),
-  provider: z.string().optional(),
-  region: z.string().optional(),
-  scalingGroupId: z.string().optional(),
-  instanceIds: z.array(z.string()).optional(),
-  serverGroupIds: z.array(z.string()).optional(),
-  activityId: z.string().optional(),
-  /** The cloud's last word on a running activity: its status and percent done, where it gives one. */
-  cloudProgress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
-  attempts: z.number().int(),
-  lastError: CompletionError.optional(),
-  event: CompletionEvent.optional(),
-  eventPublishedAt: z.string().optional(),
-  deliveredEvents: z.number().int().optional(),
-  callback: CallbackState.optional(),
-  /** The request as it was accepted, without its clientToken. */
-  request: z.record(z.string(), z.unknown()).optional(),
-  plan: CompletionEvent.shape.plan,
-  lastDeliveredStatus: z.string().optional(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  submittedAt: z.string().optional(),
-  completedAt: z.string().optional(),
-});
+export const OperationStatus = lazySchema(() =>
+  z.object({
+    requestId: z.string(),
+    action: Action,
+    status: LedgerStatus,
+    statusUrl: z.string(),
+    provider: z.string().optional(),
+    region: z.string().optional(),
+    scalingGroupId: z.string().optional(),
+    instanceIds: z.array(z.string()).optional(),
+    serverGroupIds: z.array(z.string()).optional(),
+    activityId: z.string().optional(),
+    /** The cloud's last word on a running activity: its status and percent done, where it gives one. */
+    cloudProgress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
+    attempts: z.number().int(),
+    lastError: CompletionError.optional(),
+    event: CompletionEvent.optional(),
+    eventPublishedAt: z.string().optional(),
+    deliveredEvents: z.number().int().optional(),
+    callback: CallbackState.optional(),
+    /** The request as it was accepted, without its clientToken. */
+    request: z.record(z.string(), z.unknown()).optional(),
+    plan: CompletionEvent.shape.plan,
+    lastDeliveredStatus: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    submittedAt: z.string().optional(),
+    completedAt: z.string().optional(),
+  }),
+);
