@@ -191,7 +191,7 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     const ended = records[3] as (typeof records)[number];
     expect(await ledger.complete(anEvent(ended.requestId))).toBe(true);
 
-    await ledger.recordProgress(
+    const failed = await ledger.recordProgress(
       records.map((record) => ({
         requestId: record.requestId,
         progress: { statusCode: 'InProgress', progress: 40 },
@@ -202,6 +202,7 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(stored.filter((r) => r.cloudProgress?.progress === 40)).toHaveLength(100);
     expect(stored[3]).toMatchObject({ status: 'SUCCEEDED' });
     expect(stored[3]?.cloudProgress).toBeUndefined();
+    expect(failed).toEqual([]);
   });
 
   it('completes once, never from SUBMITTING by default, and sets the TTL from the retention', async () => {
@@ -302,6 +303,11 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(await own.loadPollCursor()).toBeUndefined();
     // One another release wrote, naming a shard this one does not know, is not followed.
     await own.savePollCursor({ 'Q#99': null });
+    expect(await own.loadPollCursor()).toBeUndefined();
+    // Nor one whose start key is not a key of that shard of the index (a query would refuse it every time).
+    await own.savePollCursor({ 'P#1': { pendingShard: 'P#2', requestId: 'r' } });
+    expect(await own.loadPollCursor()).toBeUndefined();
+    await own.savePollCursor({ 'P#1': { pendingShard: 'P#1', requestId: 'r', extra: 1 } });
     expect(await own.loadPollCursor()).toBeUndefined();
   });
 

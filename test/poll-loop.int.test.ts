@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pollRepeatedly } from '../shared/detach/poll.ts';
+import { PENDING_INDEX, pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
 import type { Ledger, PendingCursor } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { aDomain } from './support/domain.ts';
@@ -23,9 +23,15 @@ describe('the poll loop', () => {
     const slowLedger: Ledger = new Proxy(domain.ledger, {
       get: (target, name) => {
         if (name === 'listPending')
-          return async function* () {
-            now += 700;
-            yield* target.listPending();
+          return (from?: PendingCursor) => {
+            const listing = target.listPending(from);
+            return {
+              resumeFrom: () => listing.resumeFrom(),
+              async *[Symbol.asyncIterator]() {
+                now += 700;
+                yield* listing;
+              },
+            };
           };
         const value = Reflect.get(target, name, target);
         return typeof value === 'function' ? value.bind(target) : value;
@@ -101,11 +107,13 @@ describe('the poll loop', () => {
       stopReadingAt: now + 450,
       sleep,
     });
+    const kept = await domain.ledger.loadPollCursor();
     // The next invocation, with time for two whole passes.
     const second = await pollRepeatedly(deps, { intervalMs: 1_000, deadline: now + 1_500, sleep });
 
     expect(first.map((pass) => pass.examined)).toEqual([4]);
     expect(first[0]?.resumeFrom).toBeDefined();
+    expect(kept).toEqual(first[0]?.resumeFrom);
     // The second invocation's first pass read only what the first had not: together they saw every request...
     const [stopped, resumed, whole] = listings as [string[], string[], string[]];
     expect(new Set([...stopped.slice(0, 4), ...resumed])).toEqual(requestIds);
@@ -114,5 +122,66 @@ describe('the poll loop', () => {
     expect(second.map((pass) => pass.examined)).toEqual([resumed.length, requestIds.size]);
     expect(new Set(whole)).toEqual(requestIds);
     expect(await domain.ledger.loadPollCursor()).toBeUndefined();
+  });
+
+  it('a pass whose reading of the index fails finishes what it read and leaves the place to go on from', async () => {
+    const domain = await aDomain({ pendingPageSize: 2 });
+    const requestIds: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const group = await aScalingGroup(domain.admin, { activityDurationMs: 3_600_000 });
+      const request = aDetachRequest(group, { preflight: false });
+      await submitRequest(domain.deps, 'detach-instances', {
+        body: request,
+        messageId: request.requestId,
+        receiveCount: 1,
+      });
+      requestIds.push(request.requestId);
+    }
+    // The index answers `handOut` items, then its next query fails (as a throttled Query would).
+    let handOut = 3;
+    const failing: Ledger = new Proxy(domain.ledger, {
+      get: (target, name) => {
+        if (name === 'listPending')
+          return (from?: PendingCursor) => {
+            const listing = target.listPending(from);
+            return {
+              resumeFrom: () => listing.resumeFrom(),
+              async *[Symbol.asyncIterator]() {
+                let handed = 0;
+                for await (const item of listing) {
+                  if (handed++ === handOut)
+                    throw Object.assign(new Error('slow down'), {
+                      name: 'ProvisionedThroughputExceededException',
+                    });
+                  yield item;
+                }
+              },
+            };
+          };
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+    const first = await pollActivities({ ...domain.deps, ledger: failing });
+
+    expect(first.examined).toBe(3);
+    expect(first.failedItems).toContainEqual({
+      requestId: PENDING_INDEX,
+      error: 'ProvisionedThroughputExceededException',
+    });
+    expect(first.resumeFrom).toBeDefined();
+    // What was read was followed to the end of the pass: its progress is written.
+    const records = await domain.ledger.getMany(requestIds);
+    expect(records.filter((record) => record.cloudProgress)).toHaveLength(3);
+
+    // A pass going on from a place whose reading fails again does not keep that place: the next reads it all.
+    handOut = 0;
+    const second = await pollActivities(
+      { ...domain.deps, ledger: failing },
+      { from: first.resumeFrom as PendingCursor },
+    );
+    expect(second.failedItems.map((item) => item.requestId)).toEqual([PENDING_INDEX]);
+    expect(second.resumeFrom).toBeUndefined();
   });
 });

@@ -32,7 +32,7 @@ describe('progress of running activities', () => {
     const calls: number[] = [];
     const recordProgress: typeof ledger.recordProgress = async (updates) => {
       calls.push(updates.length);
-      await ledger.recordProgress(updates);
+      return ledger.recordProgress(updates);
     };
     // The real ledger, with its progress writes counted on their way through.
     const counting = new Proxy(ledger, {
@@ -96,9 +96,12 @@ describe('progress of running activities', () => {
     const ordered: Ledger = new Proxy(domain.ledger, {
       get: (target, name) => {
         if (name === 'listPending')
-          return async function* () {
-            yield* order;
-          };
+          return () => ({
+            resumeFrom: () => undefined,
+            async *[Symbol.asyncIterator]() {
+              yield* order;
+            },
+          });
         const value = Reflect.get(target, name, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },

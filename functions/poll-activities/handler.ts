@@ -35,8 +35,10 @@ export const handler = middy(async (_event: unknown, context: Context) => {
       logger.warn('some items failed; each is retried on its own', { summary });
   }
   const last = passes.at(-1);
-  // The alarm on requests that do not move reads this, once per invocation.
-  metrics.addMetric('Poll.OldestPendingAgeSeconds', MetricUnit.Seconds, last?.oldestOpenAgeSeconds ?? 0);
+  // The alarm on requests that do not move reads this, once per invocation: the oldest any pass saw, as a pass
+  // out of time reads only part of the index (the next one goes on from there).
+  const oldest = Math.max(0, ...passes.map((pass) => pass.oldestOpenAgeSeconds));
+  metrics.addMetric('Poll.OldestPendingAgeSeconds', MetricUnit.Seconds, oldest);
   // An idle pass (the local stack runs one every 2 s) is worth a line only when debugging.
   const idle = passes.every(
     (pass) => pass.examined === 0 && pass.dispatched === 0 && pass.callbacks === 0 && pass.republished === 0,

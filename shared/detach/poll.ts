@@ -58,7 +58,13 @@ export interface PassOptions {
   from?: PendingCursor;
   /** Stop reading the pending index at this moment (epoch ms); what was read is still finished. */
   stopReadingAt?: number;
+  /** Told where the next pass goes on from, as soon as this one stops reading early. */
+  onStoppedReading?: (cursor: PendingCursor) => Promise<void>;
 }
+
+/** How a pass names the pending index in `failedItems` when reading it failed, and the poller's cursor. */
+export const PENDING_INDEX = 'pending-index';
+const POLL_CURSOR = 'poll-cursor';
 
 const STATUS_OF_PHASE: Record<Exclude<ActivityReport['phase'], 'pending'>, TerminalStatus> = {
   succeeded: 'Succeeded',
@@ -97,8 +103,8 @@ interface Pass {
 /**
  * One pass of the poller over every operation that still needs it. Each item is handled on its own. The pass
  * streams: the activities of the pending index are described and followed a batch at a time as its pages
- * arrive (with `concurrency` batches in flight, which holds the reading back), so memory is bounded by the
- * work in flight, not by the number of open requests.
+ * arrive (with `concurrency` batches in flight, which holds the reading back), so memory is mostly the work
+ * in flight, not the open requests (what grows with them is an entry per activity described and per group).
  */
 export async function pollActivities(deps: PollDeps, options: PassOptions = {}): Promise<PollSummary> {
   const summary: PollSummary = {
@@ -149,22 +155,18 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
     });
   };
 
-  const listing = deps.ledger.listPending(options.from);
-  for await (const item of listing) {
-    if (options.stopReadingAt !== undefined && deps.clock.now().getTime() >= options.stopReadingAt) {
-      summary.resumeFrom = listing.resumeFrom();
-      break;
-    }
+  /** One item of the index: ended, counted, or set to be followed (its activity described with others). */
+  const take = async (item: PendingItem): Promise<void> => {
     summary.examined++;
     if (item.kind === 'unreadable') {
       await isolate(item.requestId, () => endUnreadable(deps, item, summary));
-      continue;
+      return;
     }
     const { record } = item;
     const now = deps.clock.now();
     if (record.pollRetryAt && record.pollRetryAt > now.getTime()) {
       if (!record.event) summary.open++;
-      continue;
+      return;
     }
     let following: Followed | undefined;
     await isolate(record.requestId, async () => {
@@ -215,7 +217,7 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
         else submitted.set(key, [record]);
       }
     });
-    if (!following) continue;
+    if (!following) return;
     const answer = answers.get(activityKeyOf(following));
     if (answer) {
       const late = following;
@@ -223,7 +225,7 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
         const reports = await answer;
         if (reports) await followBatch(pass, [late], reports);
       });
-      continue;
+      return;
     }
     const regionKey = `${following.provider}\u0000${following.region}`;
     const batch = unsent.get(regionKey) ?? new Map<string, Followed>();
@@ -232,7 +234,25 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
     if (entry) entry.records.push(record);
     else batch.set(following.activityId, following);
     if (batch.size >= deps.providers[following.provider].activityBatchLimit) await send(regionKey);
+  };
+
+  const listing = deps.ledger.listPending(options.from);
+  try {
+    for await (const item of listing) {
+      if (options.stopReadingAt !== undefined && deps.clock.now().getTime() >= options.stopReadingAt) {
+        summary.resumeFrom = listing.resumeFrom();
+        break;
+      }
+      await take(item);
+    }
+  } catch (error) {
+    // The index could not be read to its end: what was read is still finished, and the next pass goes on from
+    // the page that failed; unless this pass went on from a cursor itself (one that fails is not kept).
+    summary.failedItems.push({ requestId: PENDING_INDEX, error: errorName(error) });
+    summary.resumeFrom = options.from ? undefined : listing.resumeFrom();
   }
+  // Kept at once: what follows takes time, and an invocation that runs out of it must not lose the place.
+  if (summary.resumeFrom) await options.onStoppedReading?.(summary.resumeFrom);
   for (const regionKey of [...unsent.keys()]) await send(regionKey);
   await pool.drain();
   await writeProgress(pass, pass.progress.splice(0));
@@ -372,12 +392,12 @@ async function followBatch(
 /** Progress is for the status API only: a write that fails is tried again next pass, nothing waits for it. */
 async function writeProgress(pass: Pass, updates: ProgressUpdate[]): Promise<void> {
   if (updates.length === 0) return;
-  try {
-    await pass.deps.ledger.recordProgress(updates);
-  } catch (error) {
-    for (const { requestId } of updates)
-      pass.summary.failedItems.push({ requestId, error: errorName(error) });
-  }
+  const failed = await pass.deps.ledger.recordProgress(updates).catch((error: unknown) => {
+    const name = errorName(error);
+    for (const { requestId } of updates) pass.summary.failedItems.push({ requestId, error: name });
+    return [];
+  });
+  for (const requestId of failed) pass.summary.failedItems.push({ requestId, error: 'ProgressNotWritten' });
 }
 
 async function followActivity(
@@ -530,28 +550,39 @@ export interface PollLoop {
  */
 export async function pollRepeatedly(deps: PollDeps, loop: PollLoop): Promise<PollSummary[]> {
   const passes: PollSummary[] = [];
-  const saved = await deps.ledger.loadPollCursor();
+  let saved = await deps.ledger.loadPollCursor();
   let from = saved;
-  try {
-    for (;;) {
-      const started = deps.clock.now().getTime();
-      const summary = await pollActivities(deps, {
-        ...(from && { from }),
-        ...(loop.stopReadingAt !== undefined && { stopReadingAt: loop.stopReadingAt }),
-      });
-      passes.push(summary);
-      const wholeIndex = from === undefined && summary.resumeFrom === undefined;
-      from = summary.resumeFrom;
-      const nothingLeft =
-        wholeIndex &&
-        summary.open === 0 &&
-        summary.failedBatches.length === 0 &&
-        summary.failedItems.length === 0;
-      const next = started + loop.intervalMs;
-      if (nothingLeft || next >= loop.deadline) return passes;
-      await loop.sleep(Math.max(0, next - deps.clock.now().getTime()));
+  // A failure to keep the place costs a re-read, never an item: it is reported with the pass, not thrown.
+  const unsaved: PollSummary['failedItems'] = [];
+  const keep = async (cursor: PendingCursor | undefined) => {
+    if (cursor === saved) return;
+    try {
+      await deps.ledger.savePollCursor(cursor);
+      saved = cursor;
+    } catch (error) {
+      unsaved.push({ requestId: POLL_CURSOR, error: errorName(error) });
     }
-  } finally {
-    if (from !== saved) await deps.ledger.savePollCursor(from);
+  };
+  for (;;) {
+    const started = deps.clock.now().getTime();
+    const summary = await pollActivities(deps, {
+      ...(from && { from }),
+      ...(loop.stopReadingAt !== undefined && { stopReadingAt: loop.stopReadingAt }),
+      onStoppedReading: keep,
+    });
+    passes.push(summary);
+    const wholeIndex = from === undefined && summary.resumeFrom === undefined;
+    from = summary.resumeFrom;
+    // Written only when it changed: stopped early (kept at once, above), or read to the end after a resume.
+    await keep(from);
+    summary.failedItems.push(...unsaved.splice(0));
+    const nothingLeft =
+      wholeIndex &&
+      summary.open === 0 &&
+      summary.failedBatches.length === 0 &&
+      summary.failedItems.length === 0;
+    const next = started + loop.intervalMs;
+    if (nothingLeft || next >= loop.deadline) return passes;
+    await loop.sleep(Math.max(0, next - deps.clock.now().getTime()));
   }
 }

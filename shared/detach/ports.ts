@@ -239,9 +239,9 @@ export interface Ledger {
   takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>>;
   /**
    * The cloud's last word on activities still running (status word and percent), for the status API. A record
-   * that ended meanwhile is left as it is.
+   * that ended meanwhile is left as it is. Returns the request ids whose progress could not be written.
    */
-  recordProgress(updates: readonly ProgressUpdate[]): Promise<void>;
+  recordProgress(updates: readonly ProgressUpdate[]): Promise<string[]>;
   /**
    * Stores the terminal status and its event if the record is in one of `from` (default: any open status but
    * SUBMITTING, which belongs to its intent), or does not exist (a rejected message). `unpublished`: whatever its

@@ -56,10 +56,16 @@ const PENDING_SHARD_KEYS = [
 /** Where the poller's last pass stopped reading, when it ran out of time (see `savePollCursor`). */
 const POLL_CURSOR_KEY = 'poller|cursor';
 const StoredPollCursor = z
-  .record(z.string(), z.record(z.string(), z.unknown()).nullable())
+  .record(z.string(), z.strictObject({ pendingShard: z.string(), requestId: z.string() }).nullable())
   .refine((cursor) => {
-    const shards = Object.keys(cursor);
-    return shards.length > 0 && shards.every((shard) => PENDING_SHARD_KEYS.includes(shard));
+    const shards = Object.entries(cursor);
+    // Each start key is a key of the pending index, in its own shard (what Query gives as LastEvaluatedKey).
+    return (
+      shards.length > 0 &&
+      shards.every(
+        ([shard, key]) => PENDING_SHARD_KEYS.includes(shard) && (key === null || key.pendingShard === shard),
+      )
+    );
   });
 export const pendingShardOf = (requestId: string): string =>
   `P#${(createHash('sha1').update(requestId).digest()[0] as number) % PENDING_SHARDS}`;
@@ -428,9 +434,18 @@ export class DynamoDbLedger implements Ledger {
     return new Set(items.map((item) => item.instanceId as string));
   }
 
-  async recordProgress(updates: readonly ProgressUpdate[]): Promise<void> {
+  async recordProgress(updates: readonly ProgressUpdate[]): Promise<string[]> {
     // One transaction per 100 (the API's limit), each write conditioned on the record still running: a pass
     // over 10,000 new progresses spent 6 s of its own CPU on 10,000 UpdateItem requests, 0.3 s on 100 of these.
+    const failed: string[] = [];
+    const single = (update: ProgressUpdate) =>
+      this.#documents.send(new UpdateCommand(this.#progressUpdate(update))).then(
+        () => undefined,
+        (error: unknown) => {
+          // A record whose activity ended meanwhile: its progress no longer matters.
+          if (!isConditionFailure(error)) failed.push(update.requestId);
+        },
+      );
     for (const part of chunk([...new Map(updates.map((u) => [u.requestId, u])).values()], 100)) {
       try {
         await this.#documents.send(
@@ -439,18 +454,20 @@ export class DynamoDbLedger implements Ledger {
           }),
         );
       } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        // A record that ended meanwhile cancels the others with it: they are written one by one.
+        if (!(error instanceof TransactionCanceledException)) {
+          failed.push(...part.map((update) => update.requestId));
+          continue;
+        }
+        // A record that ended meanwhile (or a conflict) cancels the others with it: they are written one by one.
         const reasons = error.CancellationReasons ?? [];
-        const again = part.filter((_, i) => reasons[i]?.Code !== 'ConditionalCheckFailed');
-        await mapLimit(again, 8, (update) =>
-          this.#documents.send(new UpdateCommand(this.#progressUpdate(update))).catch((error: unknown) => {
-            // The activity ended meanwhile: its progress no longer matters.
-            if (!isConditionFailure(error)) throw error;
-          }),
+        await mapLimit(
+          part.filter((_, i) => reasons[i]?.Code !== 'ConditionalCheckFailed'),
+          8,
+          single,
         );
       }
     }
+    return failed;
   }
 
   #progressUpdate({ requestId, progress }: ProgressUpdate) {
