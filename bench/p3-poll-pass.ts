@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import type { startEmulator } from '../emulator/server.ts';
 import { createLedgerTable, LOCAL_AWS } from '../local/services.ts';
 import { chunk, mapLimit } from '../shared/detach/collections.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
+import { functionBuildOptions } from './function-build.ts';
 
 const run = promisify(execFile);
 const REGION = 'cn-hangzhou';
@@ -29,23 +30,10 @@ export const LAMBDA_256_MB_FLAGS = ['--max-semi-space-size=12', '--max-old-space
 async function bundledPollChild(): Promise<{ file: string; remove: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'p3-poll-child-'));
   const file = join(dir, 'p3-poll-child.mjs');
-  // The functions' own esbuild plugins (undici's core only, as packaged).
-  const pluginsFile = new URL('../functions/esbuild-plugins.js', import.meta.url).href;
-  const plugins: Plugin[] = (await import(pluginsFile)).default;
   await build({
+    ...(await functionBuildOptions()),
     entryPoints: [new URL('./p3-poll-child.ts', import.meta.url).pathname],
     outfile: file,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    define: { esbuildDetection: '1' },
-    plugins,
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
     logLevel: 'error',
   });
   return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { functionBuildOptions } from './function-build.ts';
 import { median } from './stats.ts';
 
 /**
@@ -168,25 +169,11 @@ const withoutTracer = {
 
 export async function measureVariants(pollerEnv: Record<string, string>): Promise<VariantResult[]> {
   const esbuild = await import('esbuild');
-  // The plugins serverless.yml names (plain JavaScript: the framework loads them as they are).
-  const pluginsModule: string = '../functions/esbuild-plugins.js';
-  const plugins = (await import(pluginsModule)).default;
   const deployed = {
+    ...(await functionBuildOptions()),
     entryPoints: ['functions/poll-activities/handler.ts'],
-    bundle: true,
-    minify: true,
-    treeShaking: true,
-    target: 'node24',
-    platform: 'node' as const,
-    format: 'esm' as const,
-    mainFields: ['module', 'main'],
-    define: { esbuildDetection: '1' },
-    legalComments: 'none' as const,
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    plugins,
   };
+  const plugins = deployed.plugins;
   const without = (name: string) => ({
     plugins: (plugins as { name: string }[]).filter((plugin) => plugin.name !== name),
   });

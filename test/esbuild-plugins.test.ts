@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionBuildOptions } from '../bench/function-build.ts';
 
 /**
  * The plugins of `custom.esbuild` (functions/esbuild-plugins.js) replace modules a Lambda never reaches, or
@@ -15,9 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * bundles hold only the replacements.
  */
 const run = promisify(execFile);
-const pluginsModule: string = '../functions/esbuild-plugins.js';
-const plugins: esbuild.Plugin[] = (await import(pluginsModule)).default;
-const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
 let dir: string;
 beforeAll(async () => {
@@ -35,15 +33,8 @@ async function bundleAndRun(
 ) {
   const outfile = join(dir, `${name}.js`);
   await esbuild.build({
+    ...(await functionBuildOptions()),
     stdin: { contents, resolveDir: process.cwd(), loader: 'js', ...(sourcefile && { sourcefile }) },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    mainFields: ['module', 'main'],
-    define: { esbuildDetection: '1' },
-    banner: { js: BANNER },
-    plugins,
     outfile,
     logLevel: 'silent',
   });
@@ -112,16 +103,8 @@ describe("the poller's bundle", () => {
   beforeAll(async () => {
     const outfile = join(dir, 'poller.js');
     const result = await esbuild.build({
+      ...(await functionBuildOptions()),
       entryPoints: ['functions/poll-activities/handler.ts'],
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node24',
-      mainFields: ['module', 'main'],
-      define: { esbuildDetection: '1' },
-      banner: { js: BANNER },
-      plugins,
       outfile,
       metafile: true,
       logLevel: 'silent',

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { PENDING_INDEX, pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
-import type { Ledger, PendingCursor } from '../shared/detach/ports.ts';
+import type { Ledger, PendingItem } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { aDomain } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
 
-/** The poll loop inside one invocation, on DynamoDB Local against the emulator, with a clock the test moves. */
-describe('the poll loop', () => {
-  it('starts a pass every interval: the pause is the interval less the pass, and none past the deadline', async () => {
-    const domain = await aDomain();
+type Domain = Awaited<ReturnType<typeof aDomain>>;
+
+/** `count` requests, each in a group of its own, whose activities run for an hour: the poller follows them. */
+async function runningRequests(domain: Domain, count: number): Promise<string[]> {
+  const requestIds: string[] = [];
+  for (let i = 0; i < count; i++) {
     const group = await aScalingGroup(domain.admin, { activityDurationMs: 3_600_000 });
     const request = aDetachRequest(group, { preflight: false });
     await submitRequest(domain.deps, 'detach-instances', {
@@ -16,26 +18,46 @@ describe('the poll loop', () => {
       messageId: request.requestId,
       receiveCount: 1,
     });
+    requestIds.push(request.requestId);
+  }
+  return requestIds;
+}
+
+/**
+ * The real ledger, whose listings of the pending index go through `read` (which sees every listing's items and
+ * may take time on the test's clock, or fail), cursors included.
+ */
+function readingThrough(
+  ledger: Ledger,
+  read: (items: AsyncIterable<PendingItem>) => AsyncGenerator<PendingItem>,
+): Ledger {
+  return new Proxy(ledger, {
+    get: (target, name) => {
+      if (name === 'listPending')
+        return (from?: Parameters<Ledger['listPending']>[0]) => {
+          const listing = target.listPending(from);
+          return { resumeFrom: () => listing.resumeFrom(), [Symbol.asyncIterator]: () => read(listing) };
+        };
+      const value = Reflect.get(target, name, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const idOf = (item: PendingItem) => (item.kind === 'record' ? item.record.requestId : item.requestId);
+
+/** The poll loop inside one invocation, on DynamoDB Local against the emulator, with a clock the test moves. */
+describe('the poll loop', () => {
+  it('starts a pass every interval: the pause is the interval less the pass, and none past the deadline', async () => {
+    const domain = await aDomain();
+    await runningRequests(domain, 1);
     let now = Date.now();
     const started = now;
     const clock = { now: () => new Date(now) };
     // Every pass takes 700 ms of the test's clock (its reading of the index).
-    const slowLedger: Ledger = new Proxy(domain.ledger, {
-      get: (target, name) => {
-        if (name === 'listPending')
-          return (from?: PendingCursor) => {
-            const listing = target.listPending(from);
-            return {
-              resumeFrom: () => listing.resumeFrom(),
-              async *[Symbol.asyncIterator]() {
-                now += 700;
-                yield* listing;
-              },
-            };
-          };
-        const value = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const slowLedger = readingThrough(domain.ledger, async function* (items) {
+      now += 700;
+      yield* items;
     });
     const sleeps: number[] = [];
 
@@ -58,42 +80,19 @@ describe('the poll loop', () => {
 
   it('a pass out of time stops reading, and the next invocation goes on where it stopped', async () => {
     const domain = await aDomain({ pendingPageSize: 2 });
-    const requestIds = new Set<string>();
-    for (let i = 0; i < 12; i++) {
-      const group = await aScalingGroup(domain.admin, { activityDurationMs: 3_600_000 });
-      const request = aDetachRequest(group, { preflight: false });
-      await submitRequest(domain.deps, 'detach-instances', {
-        body: request,
-        messageId: request.requestId,
-        receiveCount: 1,
-      });
-      requestIds.add(request.requestId);
-    }
+    const requestIds = new Set(await runningRequests(domain, 12));
     let now = Date.now();
     const clock = { now: () => new Date(now) };
     // Each item of the index takes 100 ms of the test's clock to read; the listings' items are noted.
     const listings: string[][] = [];
-    const slowLedger: Ledger = new Proxy(domain.ledger, {
-      get: (target, name) => {
-        if (name === 'listPending')
-          return (from?: PendingCursor) => {
-            const listing = target.listPending(from);
-            const seen: string[] = [];
-            listings.push(seen);
-            return {
-              resumeFrom: () => listing.resumeFrom(),
-              async *[Symbol.asyncIterator]() {
-                for await (const item of listing) {
-                  now += 100;
-                  seen.push(item.kind === 'record' ? item.record.requestId : item.requestId);
-                  yield item;
-                }
-              },
-            };
-          };
-        const value = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const slowLedger = readingThrough(domain.ledger, async function* (items) {
+      const seen: string[] = [];
+      listings.push(seen);
+      for await (const item of items) {
+        now += 100;
+        seen.push(idOf(item));
+        yield item;
+      }
     });
     const deps = { ...domain.deps, clock, ledger: slowLedger };
     const sleep = async (ms: number) => {
@@ -126,41 +125,16 @@ describe('the poll loop', () => {
 
   it('a pass whose reading of the index fails finishes what it read and leaves the place to go on from', async () => {
     const domain = await aDomain({ pendingPageSize: 2 });
-    const requestIds: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const group = await aScalingGroup(domain.admin, { activityDurationMs: 3_600_000 });
-      const request = aDetachRequest(group, { preflight: false });
-      await submitRequest(domain.deps, 'detach-instances', {
-        body: request,
-        messageId: request.requestId,
-        receiveCount: 1,
-      });
-      requestIds.push(request.requestId);
-    }
+    const requestIds = await runningRequests(domain, 6);
     // The index answers `handOut` items, then its next query fails (as a throttled Query would).
     let handOut = 3;
-    const failing: Ledger = new Proxy(domain.ledger, {
-      get: (target, name) => {
-        if (name === 'listPending')
-          return (from?: PendingCursor) => {
-            const listing = target.listPending(from);
-            return {
-              resumeFrom: () => listing.resumeFrom(),
-              async *[Symbol.asyncIterator]() {
-                let handed = 0;
-                for await (const item of listing) {
-                  if (handed++ === handOut)
-                    throw Object.assign(new Error('slow down'), {
-                      name: 'ProvisionedThroughputExceededException',
-                    });
-                  yield item;
-                }
-              },
-            };
-          };
-        const value = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const failing = readingThrough(domain.ledger, async function* (items) {
+      let handed = 0;
+      for await (const item of items) {
+        if (handed++ === handOut)
+          throw Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+        yield item;
+      }
     });
 
     const first = await pollActivities({ ...domain.deps, ledger: failing });
@@ -179,7 +153,7 @@ describe('the poll loop', () => {
     handOut = 0;
     const second = await pollActivities(
       { ...domain.deps, ledger: failing },
-      { from: first.resumeFrom as PendingCursor },
+      { ...(first.resumeFrom && { from: first.resumeFrom }) },
     );
     expect(second.failedItems.map((item) => item.requestId)).toEqual([PENDING_INDEX]);
     expect(second.resumeFrom).toBeUndefined();
