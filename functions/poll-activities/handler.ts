@@ -6,7 +6,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { composePoller } from '../../shared/composition.ts';
-import { pollRepeatedly } from '../../shared/detach/poll.ts';
+import { pollRepeatedly, stopReadingAtFor } from '../../shared/detach/poll.ts';
 import { logger, metrics, tracer } from '../../shared/observability.ts';
 
 const { config, ...deps } = composePoller();
@@ -16,15 +16,12 @@ const pollDeps = {
   concurrency: config.POLL_CONCURRENCY,
 };
 
-/** Time left, at the end of the invocation, to finish what a pass read (its Describe calls and writes). */
-const FINISH_MS = 15_000;
-
 /** Scheduled every minute; each invocation passes every POLL_INTERVAL_SECONDS for POLL_LOOP_SECONDS. */
 export const handler = middy(async (_event: unknown, context: Context) => {
   const passes = await pollRepeatedly(pollDeps, {
     intervalMs: config.POLL_INTERVAL_SECONDS * 1000,
     deadline: Date.now() + config.POLL_LOOP_SECONDS * 1000,
-    stopReadingAt: Date.now() + context.getRemainingTimeInMillis() - FINISH_MS,
+    stopReadingAt: stopReadingAtFor(Date.now(), context.getRemainingTimeInMillis()),
     sleep: (ms) => sleep(ms),
   });
   for (const summary of passes) {

@@ -211,7 +211,7 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
           records: [record],
         };
       } else if (record.status === 'SUBMITTED') {
-        const key = `${record.request.provider}\u0000${record.request.region}`;
+        const key = regionKeyOf(record.request);
         const list = submitted.get(key);
         if (list) list.push(record);
         else submitted.set(key, [record]);
@@ -227,7 +227,7 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
       });
       return;
     }
-    const regionKey = `${following.provider}\u0000${following.region}`;
+    const regionKey = regionKeyOf(following);
     const batch = unsent.get(regionKey) ?? new Map<string, Followed>();
     unsent.set(regionKey, batch);
     const entry = batch.get(following.activityId);
@@ -270,7 +270,18 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
   return summary;
 }
 
-const activityKeyOf = (entry: Followed) => `${entry.provider}\u0000${entry.region}\u0000${entry.activityId}`;
+const regionKeyOf = (of: { provider: string; region: string }) => `${of.provider}\u0000${of.region}`;
+const activityKeyOf = (entry: Followed) => `${regionKeyOf(entry)}\u0000${entry.activityId}`;
+
+/** Time kept, at the end of an invocation, to finish what a pass read (its Describe calls and writes). */
+const FINISH_MS = 15_000;
+
+/**
+ * When a pass in an invocation with `remainingMs` left stops reading: `FINISH_MS` before its end, but never
+ * in the first half of it (a short timeout would otherwise stop every pass before its first item).
+ */
+export const stopReadingAtFor = (now: number, remainingMs: number): number =>
+  now + Math.max(remainingMs - FINISH_MS, remainingMs / 2);
 
 const failureOf = (error: unknown) =>
   isDetachError(error)
