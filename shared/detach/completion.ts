@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type CompletionEvent, type TerminalStatus, targetsOf } from '../contracts/index.ts';
 import { type CallbackDeps, deliverCallback } from './callbacks.ts';
 import { type Checkpoint, passThrough } from './crash-points.ts';
-import type { EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
+import type { DecidedFrom, EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
 
 export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
   Succeeded: 'SUCCEEDED',
@@ -33,14 +33,16 @@ export interface CompletionDeps {
  * Ends an operation: the ledger transition is written first (conditionally, so only one writer wins), then the
  * event is published, then marked published. A crash between the two leaves the record terminal and
  * unpublished, and the poller publishes it: the event is never lost. A crash after the publish and before the
- * mark publishes it again, with the same `eventId`: delivery is at least once, deduplicated by that id.
+ * mark publishes it again, with the same `eventId`: delivery is at least once, deduplicated by that id. `from`:
+ * the state the outcome was decided from; the transition is written only while the record is still in it.
  */
 export async function completeOperation(
   deps: CompletionDeps,
   event: CompletionEvent,
   callbackUrl?: string,
+  from?: DecidedFrom,
 ): Promise<boolean> {
-  const won = await deps.ledger.complete(event);
+  const won = await deps.ledger.complete(event, from);
   if (won) {
     await (deps.checkpoint ?? passThrough)('complete.after-transition');
     await publishStored(deps, event, callbackUrl);

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ActionRequest, CompletionError, CompletionEvent, DetachRequest } from '../contracts/index.ts';
-import { type DetachError, isDetachError } from '../errors.ts';
+import type { ActionRequest, CompletionEvent, DetachRequest } from '../contracts/index.ts';
+import { type ErrorKind, isDetachError } from '../errors.ts';
 import { type CompletionDeps, eventFor, publishStored } from './completion.ts';
 import { type CrashPoint, passThrough } from './crash-points.ts';
+import { judgeFailedCall, mayHaveActed } from './judge-call.ts';
 import type {
   Clock,
   Fence,
@@ -50,8 +51,8 @@ export function leaseFor(http: { connectTimeoutMs: number; responseTimeoutMs: nu
 const WAITING_LIMIT = 100;
 /** Instance ids one call takes: ESS InstanceId.N is 1..20; Tencent documents none, 100 is what we follow. */
 const CALL_LIMIT: Record<string, number> = { aliyun: 20, tencent: 100 };
-/** Requests one intent serves: its transaction writes each of them and the group (DynamoDB: 100 items). */
-const REQUESTS_PER_INTENT = 99;
+/** Requests one intent serves: its transaction writes each of them, the group and an activity claim (DynamoDB: 100 items). */
+const REQUESTS_PER_INTENT = 98;
 const FORM_ROUNDS = 3;
 
 /** The group every request waits in: one dispatcher at a time sends to a scaling group. */
@@ -150,6 +151,13 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
   // still act: the requests end and the group is free.
   const limitMs = deps.activityHoldMs + deps.settleMs;
   if (now.getTime() - Date.parse(intent.createdAt) >= limitMs) {
+    // Before giving up: what a call of it took out may be gone (then it acted, and reconciliation confirms it).
+    if (intent.calls > 0 && (await goneFromGroup(provider, operationOf(intent, records)))) {
+      const requestIds = records.map((record) => record.requestId);
+      if (!(await deps.ledger.resolveIntent(fence, intent, { kind: 'accepted', requestIds }, [], now)))
+        throw new LostLease();
+      return { kind: 'sent', requestIds, instanceIds: intent.instanceIds?.length ?? 0, ended: 0 };
+    }
     const seconds = Math.round(limitMs / 1000);
     const ended = records.map((record) =>
       eventFor(record, 'TimedOut', now, {
@@ -288,7 +296,7 @@ async function formBatch(deps: DispatchDeps, fence: Fence, candidates: Operation
       } as ActionRequest);
     } catch (error) {
       if (!isDetachError(error)) throw error;
-      if (error.retryable) return { kind: 'wait', retryAfter: backoffUntil(deps, error, 1), ended: 0 };
+      if (error.retryable) return { kind: 'wait', retryAfter: backoffUntil(deps, error.kind, 1), ended: 0 };
       // A read the cloud refuses for good (credentials, permissions) ends the requests that needed it.
       const now = deps.clock.now();
       const events = toRead.map((record) =>
@@ -301,7 +309,7 @@ async function formBatch(deps: DispatchDeps, fence: Fence, candidates: Operation
   }
   if (snapshot?.activityInProgress) {
     // The cloud runs an activity we did not start: wait for it rather than be refused.
-    return { kind: 'wait', retryAfter: backoffUntil(deps, undefined, 1), ended: 0 };
+    return { kind: 'wait', retryAfter: backoffUntil(deps, 'busy', 1), ended: 0 };
   }
   const missing = snapshot
     ? toRead
@@ -440,8 +448,7 @@ function tokenFor(records: readonly OperationRecord[], intentId: string): string
   return `${createHash('sha256').update(intentId).digest('base64url').slice(0, 40)}~i`;
 }
 
-function backoffUntil(deps: DispatchDeps, error: DetachError | undefined, attempt: number): number {
-  const kind = error?.kind ?? 'busy';
+function backoffUntil(deps: DispatchDeps, kind: ErrorKind, attempt: number): number {
   return deps.clock.now().getTime() + retryDelaySeconds(kind, attempt, deps.retry) * 1000;
 }
 
@@ -454,12 +461,8 @@ async function call(
 ): Promise<DispatchResult> {
   const renewed = await deps.ledger.beginCall(fence, intent.id, deps.clock.now(), deps.leaseMs);
   if (!renewed) throw new LostLease();
-  const first = records[0] as OperationRecord;
-  const provider = providerOf(deps, first);
-  const operation = {
-    action: intent.action,
-    request: { ...first.request, ...(intent.instanceIds && { instanceIds: intent.instanceIds }) },
-  } as ActionRequest;
+  const provider = providerOf(deps, records[0] as OperationRecord);
+  const operation = operationOf(intent, records);
   const requestIds = records.map((record) => record.requestId);
   let outcome: IntentOutcome;
   let ended: CompletionEvent[] = [];
@@ -468,7 +471,11 @@ async function call(
     const answer = await provider.submit(operation, {
       clientToken: intent.clientToken,
       // The intent was called before (its answer was lost, or its dispatcher died): the cloud may have acted.
-      ...(intent.calls > 0 && { ambiguousSince: new Date(intent.createdAt) }),
+      ...(intent.calls > 0 && {
+        ambiguousSince: new Date(intent.createdAt),
+        claimedElsewhere: (activityId: string) =>
+          deps.ledger.activityClaimedElsewhere(fence.groupKey, activityId, intent.id),
+      }),
     });
     await checkpoint(deps, 'dispatch.after-call');
     const now = deps.clock.now();
@@ -478,6 +485,8 @@ async function call(
       ...(answer.activityId && {
         activityId: answer.activityId,
         holdUntil: now.getTime() + deps.activityHoldMs,
+        // Without a token a later recovery finds activities by what they did: this one is remembered as ours.
+        ...(!provider.idempotentByToken(intent.action) && { claimActivity: true }),
       }),
       ...(answer.cloudRequestId && { cloudRequestId: answer.cloudRequestId }),
     };
@@ -491,14 +500,22 @@ async function call(
   } catch (error) {
     if (!isDetachError(error)) throw error;
     await checkpoint(deps, 'dispatch.after-call');
-    if (await actedBefore(deps, provider, intent, records, error)) {
-      // An earlier call of this intent did it: what it took out is gone. Confirmed by reconciliation.
-      outcome = { kind: 'accepted', requestIds };
-      result = { kind: 'sent', requestIds, instanceIds: intent.instanceIds?.length ?? 0, ended: 0 };
-    } else {
-      ({ outcome, ended } = refusal(deps, intent, records, error, provider));
-      result = { kind: 'refused', requestIds, code: error.code, ended: ended.length };
-    }
+    const gone = mayHaveActed(intent, error.kind) ? await goneFromGroup(provider, operation) : undefined;
+    ({ outcome, ended } = judgeFailedCall({
+      intent,
+      records,
+      error: { code: error.code, kind: error.kind, message: error.message },
+      idempotentByToken: provider.idempotentByToken(intent.action),
+      gone,
+      maxAttempts: deps.maxAttempts,
+      settleMs: deps.settleMs,
+      now: deps.clock.now(),
+      backoffUntil: (kind, attempt) => backoffUntil(deps, kind, attempt),
+    }));
+    result =
+      outcome.kind === 'accepted'
+        ? { kind: 'sent', requestIds, instanceIds: intent.instanceIds?.length ?? 0, ended: 0 }
+        : { kind: 'refused', requestIds, code: error.code, ended: ended.length };
   }
   if (!(await deps.ledger.resolveIntent(renewed, intent, outcome, ended, deps.clock.now())))
     throw new LostLease();
@@ -507,99 +524,27 @@ async function call(
   return result;
 }
 
-/**
- * Whether a repeated call that failed was answered for a call before it that acted: a cloud without a token
- * refuses the repeat (the instances are no longer in the group), and a repeat with no answer at all is given
- * up on only if the group does not show what it would have done. Only instance actions can tell.
- */
-async function actedBefore(
-  deps: DispatchDeps,
-  provider: ScalingProvider,
-  intent: Intent,
-  records: OperationRecord[],
-  error: DetachError,
-): Promise<boolean> {
-  const request = (records[0] as OperationRecord).request as DetachRequest;
-  if (intent.calls === 0 || !intent.instanceIds?.length) return false;
-  const refusedRepeat = error.kind === 'fatal' && !provider.idempotentByToken(intent.action);
-  const lastAttempt =
-    error.kind === 'transient' && records.every((record) => record.attempts + 1 >= deps.maxAttempts);
-  if (!refusedRepeat && !lastAttempt) return false;
-  const remaining = await provider
-    .instancesStillInGroup(request.region, request.scalingGroupId, intent.instanceIds)
-    .catch(() => undefined);
-  return remaining !== undefined && remaining.length === 0;
-}
-
-/** What a refused (or unanswered) call means for the intent and each of its requests. */
-function refusal(
-  deps: DispatchDeps,
-  intent: Intent,
-  records: OperationRecord[],
-  error: DetachError,
-  provider: ScalingProvider,
-): { outcome: IntentOutcome; ended: CompletionEvent[] } {
-  const now = deps.clock.now();
-  const lastError: CompletionError = { code: error.code, kind: error.kind, message: error.message };
-  const attempts = Math.max(...records.map((record) => record.attempts)) + 1;
-  const exhausted = (record: OperationRecord) => record.attempts + 1 >= deps.maxAttempts;
-  const giveUp = (record: OperationRecord) =>
-    eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', now, {
-      error: {
-        code: 'RetriesExhausted',
-        kind: error.kind,
-        message: `Gave up after ${record.attempts + 1} attempts; last error ${error.code}: ${error.message}`,
-      },
-    });
-  // A repeat refused as busy or throttled says nothing of the call before it, which may have acted; where the
-  // repeat carried the same token, a busy answer does say it: the cloud would have answered with the first result.
-  const repeat =
-    intent.calls > 0 &&
-    (error.kind === 'throttled' || (error.kind === 'busy' && !provider.idempotentByToken(intent.action)));
-  if (error.kind === 'transient' || repeat) {
-    // No answer (the cloud may have acted), or a repeat refused before acting: the intent stays and is repeated
-    // exactly (same requests, same token), after the backoff. Busy waits never count as attempts.
-    const counts = error.kind !== 'busy';
-    if (counts && records.every(exhausted))
-      return { outcome: { kind: 'refused', requeue: [] }, ended: records.map(giveUp) };
-    const settle = provider.idempotentByToken(intent.action) ? 0 : deps.settleMs;
-    const retryAfter = Math.max(backoffUntil(deps, error, counts ? attempts : 1), now.getTime() + settle);
-    const requestIds = records.map((record) => record.requestId);
-    return {
-      outcome: { kind: 'ambiguous', requestIds, error: lastError, retryAfter, countsAsAttempt: counts },
-      ended: [],
-    };
-  }
-  if (error.kind === 'fatal') {
-    // A fatal answer to a merged call may be about one request only: each is tried alone before it fails.
-    if (records.length > 1)
-      return {
-        outcome: {
-          kind: 'refused',
-          requeue: records.map((r) => ({ requestId: r.requestId, lastError, countsAsAttempt: false })),
-          cloudDidNotAct: intent.calls === 0,
-        },
-        ended: [],
-      };
-    const record = records[0] as OperationRecord;
-    return {
-      outcome: { kind: 'refused', requeue: [], cloudDidNotAct: intent.calls === 0 },
-      ended: [eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', now, { error: lastError })],
-    };
-  }
-  // Busy or throttled: refused before acting. Busy waits never count as attempts; throttling does.
-  const counts = error.kind === 'throttled';
-  const ended = counts ? records.filter(exhausted).map(giveUp) : [];
-  const requeue = records
-    .filter((record) => !ended.some((event) => event.requestId === record.requestId))
-    .map((record) => ({ requestId: record.requestId, lastError, countsAsAttempt: counts }));
+/** The call an intent makes: its first request's, with the instances of all of them. */
+const operationOf = (intent: Intent, records: readonly OperationRecord[]): ActionRequest => {
+  const first = records[0] as OperationRecord;
   return {
-    outcome: {
-      kind: 'refused',
-      requeue,
-      retryAfter: backoffUntil(deps, error, counts ? attempts : 1),
-      cloudDidNotAct: intent.calls === 0,
-    },
-    ended,
-  };
+    action: intent.action,
+    request: { ...first.request, ...(intent.instanceIds && { instanceIds: intent.instanceIds }) },
+  } as ActionRequest;
+};
+
+/**
+ * Whether what the intent's call takes out is already gone from the group (so a call of it acted), read through
+ * the API the request uses; undefined when the read fails (no evidence either way).
+ */
+async function goneFromGroup(
+  provider: ScalingProvider,
+  operation: ActionRequest,
+): Promise<boolean | undefined> {
+  try {
+    const done = await provider.reconcile(operation.request.region, [operation]);
+    return done.get(operation.request.requestId);
+  } catch {
+    return undefined;
+  }
 }

@@ -11,16 +11,18 @@ import {
 } from './completion.ts';
 import { passThrough } from './crash-points.ts';
 import { type DispatchDeps, dispatchGroup, waitKeyOf } from './dispatch.ts';
-import type {
-  ActivityReport,
-  Clock,
-  OperationRecord,
-  PendingCursor,
-  PendingItem,
-  ProgressUpdate,
-  ProviderRegistry,
+import {
+  type ActivityReport,
+  type Clock,
+  decidedFrom,
+  type OperationRecord,
+  type PendingCursor,
+  type PendingItem,
+  type ProgressUpdate,
+  type ProviderRegistry,
 } from './ports.ts';
 import { partialByPlan } from './preflight.ts';
+import { type UnreadableItem, unreadableOutcome } from './unreadable.ts';
 
 export interface PollDeps extends DispatchDeps {
   providers: ProviderRegistry;
@@ -151,7 +153,8 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
       } finally {
         resolve(reports);
       }
-      if (reports) await followBatch(pass, batch, reports);
+      // Activities the cloud did not report (its answer failed) are only checked against the timeout.
+      await followBatch(pass, batch, reports ?? new Map());
     });
   };
 
@@ -197,8 +200,7 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
       if (record.status === 'QUEUED') {
         // A request waiting for its group: the group is dispatched below, unless the request waited too long.
         const expired = timedOut(deps, record, undefined);
-        if (expired)
-          await count(summary, expired, completeOperation(deps, expired, record.request.callbackUrl));
+        if (expired) await end(deps, summary, record, expired);
         else pass.groups.add(waitKeyOf(record.request));
       } else if (record.status === 'SUBMITTING') {
         // Its intent is unresolved (a crash, a lost answer): the group's next dispatcher resolves it.
@@ -222,8 +224,7 @@ export async function pollActivities(deps: PollDeps, options: PassOptions = {}):
     if (answer) {
       const late = following;
       await pool.start(async () => {
-        const reports = await answer;
-        if (reports) await followBatch(pass, [late], reports);
+        await followBatch(pass, [late], (await answer) ?? new Map());
       });
       return;
     }
@@ -291,17 +292,41 @@ const failureOf = (error: unknown) =>
 const errorName = (error: unknown): string =>
   isDetachError(error) ? error.code : error instanceof Error ? error.name : 'Error';
 
-async function count(summary: PollSummary, event: CompletionEvent, won: Promise<boolean>): Promise<void> {
-  if (await won) summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
+async function count(summary: PollSummary, event: CompletionEvent, won: Promise<boolean>): Promise<boolean> {
+  if (!(await won)) return false;
+  summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
+  return true;
 }
 
-/** An item the current contract cannot read leaves the pending index with a Failed event (when it can have one). */
-async function endUnreadable(
-  deps: PollDeps,
-  item: Extract<PendingItem, { kind: 'unreadable' }>,
-  summary: PollSummary,
-): Promise<void> {
+/**
+ * Ends a record with the outcome decided from it, only while it is still as it was read (its status and intent):
+ * a dispatcher that took it meanwhile, or another pass that ended it, wins, and this outcome is dropped.
+ */
+const end = (deps: PollDeps, summary: PollSummary, record: OperationRecord, event: CompletionEvent) =>
+  count(summary, event, completeOperation(deps, event, record.request?.callbackUrl, decidedFrom(record)));
+
+/**
+ * An item the current contract cannot read. An event stored with it (an earlier release ended it) is its outcome:
+ * published if it has not been. Without one it ends from the state it was found in: Failed if no call of it can
+ * be running, TimedOut (which claims nothing) once the operation timeout has passed if one may be.
+ */
+async function endUnreadable(deps: PollDeps, item: UnreadableItem, summary: PollSummary): Promise<void> {
   const now = deps.clock.now();
+  const decision = unreadableOutcome(item, now, deps.timeoutMs);
+  if (decision.kind === 'wait') {
+    summary.open++;
+    return;
+  }
+  if (decision.kind === 'publish-stored') {
+    await deps.publisher.publish(decision.event);
+    await deps.ledger.markPublished(item.requestId, now);
+    summary.republished++;
+    return;
+  }
+  if (decision.kind === 'forget') {
+    await deps.ledger.markPublished(item.requestId, now);
+    return;
+  }
   const event = eventFor(
     {
       requestId: item.requestId,
@@ -309,7 +334,7 @@ async function endUnreadable(
       attempts: 0,
       createdAt: item.createdAt ?? now.toISOString(),
     },
-    'Failed',
+    decision.status,
     now,
     {
       error: {
@@ -319,12 +344,10 @@ async function endUnreadable(
       },
     },
   );
-  if (await deps.ledger.complete(event, 'unpublished')) {
-    summary.completed.Failed = (summary.completed.Failed ?? 0) + 1;
+  // Written only if the item is still as found; otherwise the next pass sees what it became.
+  if (await deps.ledger.complete(event, { status: item.status, intentId: item.intentId })) {
+    summary.completed[event.status] = (summary.completed[event.status] ?? 0) + 1;
     await publishStored(deps, event);
-  } else {
-    // Its event went out already: only the pending index still holds it.
-    await deps.ledger.markPublished(item.requestId, now);
   }
 }
 
@@ -348,7 +371,8 @@ async function reconcileRegion(
   } catch (error) {
     const activityIds = records.map((record) => record.requestId);
     summary.failedBatches.push({ provider, region, activityIds, ...failureOf(error) });
-    return;
+    // A read that keeps failing must not keep them open for ever: past the timeout they end TimedOut.
+    done = new Map();
   }
   for (const record of records) {
     await isolate(record.requestId, async () => {
@@ -358,17 +382,21 @@ async function reconcileRegion(
             cloud: { statusCode: 'Reconciled', statusMessage: 'No longer attached to the scaling group.' },
           })
         : timedOut(deps, record, undefined);
-      if (event) await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));
+      if (event) await end(deps, summary, record, event);
     });
   }
 }
 
-/** One Describe call for a batch of activities of one region; undefined when it failed (recorded). */
+/**
+ * One Describe call for a batch of activities of one region; what it could not describe is absent (the failure
+ * is recorded). One bad activity id must not hold its whole batch: a refusal for good is narrowed down by halves,
+ * so the others are described and the bad one alone runs into its timeout.
+ */
 async function describeBatch(
   deps: PollDeps,
   batch: Followed[],
   summary: PollSummary,
-): Promise<ReadonlyMap<string, ActivityReport> | undefined> {
+): Promise<ReadonlyMap<string, ActivityReport>> {
   const { provider, region } = batch[0] as Followed;
   const activityIds = batch.map((entry) => entry.activityId);
   try {
@@ -376,9 +404,17 @@ async function describeBatch(
     const reports = await deps.providers[provider].describeActivities(region, activityIds);
     return new Map(reports.map((report) => [report.activityId, report]));
   } catch (error) {
+    if (isDetachError(error) && error.kind === 'fatal' && batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      const parts = await Promise.all([
+        describeBatch(deps, batch.slice(0, half), summary),
+        describeBatch(deps, batch.slice(half), summary),
+      ]);
+      return new Map(parts.flatMap((part) => [...part]));
+    }
     // One region's failure must not stop the others; these operations are simply looked at again next pass.
     summary.failedBatches.push({ provider, region, activityIds, ...failureOf(error) });
-    return undefined;
+    return new Map();
   }
 }
 
@@ -417,19 +453,18 @@ async function followActivity(
   report: ActivityReport | undefined,
 ): Promise<void> {
   const { deps, summary } = pass;
+  const first = entry.records[0] as OperationRecord;
+  const waitKey = waitKeyOf(first.request as NonNullable<OperationRecord['request']>);
   if (!report || report.phase === 'pending') {
+    let expired = false;
     for (const record of entry.records) {
-      const expired = timedOut(deps, record, report);
-      if (expired) {
-        await count(summary, expired, completeOperation(deps, expired, record.request?.callbackUrl));
+      const timeout = timedOut(deps, record, report);
+      if (timeout) {
+        expired = (await end(deps, summary, record, timeout)) || expired;
         continue;
       }
       // The status API shows the cloud's progress; it is written only when it moved.
-      if (
-        report &&
-        (report.statusCode !== record.cloudProgress?.statusCode ||
-          report.progress !== record.cloudProgress?.progress)
-      ) {
+      if (report && progressMoved(record, report)) {
         pass.progress.push({
           requestId: record.requestId,
           progress: {
@@ -439,53 +474,85 @@ async function followActivity(
         });
       }
     }
+    // Nothing follows that activity any more: the group is not held for it until `activityUntil`.
+    if (expired) {
+      await deps.ledger.finishGroupActivity(waitKey, entry.activityId);
+      pass.groups.add(waitKey);
+    }
     return;
   }
-  const first = entry.records[0] as OperationRecord;
-  const waitKey = waitKeyOf(first.request as NonNullable<OperationRecord['request']>);
   // The group is free again first: a crash after this only repeats the completion, never blocks the group.
   await deps.ledger.finishGroupActivity(waitKey, entry.activityId);
   pass.groups.add(waitKey);
   await (deps.checkpoint ?? passThrough)('poll.after-group-freed');
-  const phaseStatus = STATUS_OF_PHASE[report.phase];
-  // Which instances left the group: the cloud's activity does not list them for a detach. One read for all.
-  const remaining = phaseStatus === 'Succeeded' ? undefined : await stillInGroup(deps, first, entry.records);
+  // What each request's own targets did: the activity does not list them, and a merged call's end is not each
+  // request's. One read for all of them.
+  const gone = report.phase === 'succeeded' ? undefined : await whatLeft(deps, entry.records);
   for (const record of entry.records) {
     await pass.isolate(record.requestId, async () => {
-      const event = decide(deps, record, report, phaseStatus, remaining);
-      await count(summary, event, completeOperation(deps, event, record.request?.callbackUrl));
+      const event =
+        gone === 'unread' ? timedOut(deps, record, report) : judgeEnded(deps, record, report, gone);
+      // Unread and not timed out yet: the item is left for a while, and read again.
+      if (!event) throw new Error('GroupNotRead');
+      await end(deps, summary, record, event);
     });
   }
 }
 
-async function stillInGroup(deps: PollDeps, first: OperationRecord, records: OperationRecord[]) {
-  const request = first.request;
-  if (!request || !('instanceIds' in request)) return undefined;
-  const ids = [...new Set(records.flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds))];
-  return new Set(
-    await deps.providers[request.provider].instancesStillInGroup(request.region, request.scalingGroupId, ids),
-  );
+const progressMoved = (record: OperationRecord, report: ActivityReport) =>
+  report.statusCode !== record.cloudProgress?.statusCode ||
+  report.progress !== record.cloudProgress?.progress;
+
+/** What the group showed after an activity that did not succeed. */
+type Gone = { remaining: ReadonlySet<string> } | { reconciled: ReadonlyMap<string, boolean> };
+
+/**
+ * After an activity that did not succeed: which instances are still in the group (instance actions), or whether
+ * each server group request's targets are gone; 'unread' when the read failed.
+ */
+async function whatLeft(deps: PollDeps, records: OperationRecord[]): Promise<Gone | 'unread'> {
+  const first = records[0] as OperationRecord;
+  const request = first.request as NonNullable<OperationRecord['request']>;
+  const provider = deps.providers[request.provider];
+  try {
+    if (!('instanceIds' in request))
+      return { reconciled: await provider.reconcile(request.region, records.map(operationOf)) };
+    const ids = [...new Set(records.flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds))];
+    return { remaining: new Set(await provider.remainingInstances(operationOf(first), ids)) };
+  } catch {
+    return 'unread';
+  }
 }
 
-function decide(
-  deps: PollDeps,
+/**
+ * A request's outcome when its activity ended: from its own targets, not from the activity alone (a merged
+ * call's Partial may have done all of one request and none of another). Succeeded when all its instances (or
+ * its server groups) left, Failed when none did, Partial otherwise; a success with instances the preflight found
+ * not in the group is Partial.
+ */
+export function judgeEnded(
+  deps: Pick<PollDeps, 'clock'>,
   record: OperationRecord,
   report: ActivityReport,
-  phaseStatus: TerminalStatus,
-  remaining: Set<string> | undefined,
+  gone: Gone | undefined,
 ): CompletionEvent {
   const request = record.request as NonNullable<OperationRecord['request']> & {
     instanceIds?: string[];
     ignoreInvalidInstance?: boolean;
   };
   const notInGroup = record.plan?.notInGroup ?? [];
-  // Instances the preflight found not in the group (and never taken out by us) make a success Partial.
-  const status = phaseStatus === 'Succeeded' && partialByPlan(record.plan, request) ? 'Partial' : phaseStatus;
   const named = (request.instanceIds ?? []).filter((id) => !notInGroup.includes(id));
+  const remaining = gone && 'remaining' in gone ? gone.remaining : undefined;
+  const detached = named.filter((id) => !remaining?.has(id));
+  let status: TerminalStatus;
+  if (!gone) status = STATUS_OF_PHASE[report.phase as Exclude<ActivityReport['phase'], 'pending'>];
+  else if ('reconciled' in gone) status = gone.reconciled.get(record.requestId) ? 'Succeeded' : 'Failed';
+  else status = detached.length === named.length ? 'Succeeded' : detached.length === 0 ? 'Failed' : 'Partial';
+  if (status === 'Succeeded' && partialByPlan(record.plan, request)) status = 'Partial';
   const instances =
     request.instanceIds && (status !== 'Succeeded' || notInGroup.length > 0)
       ? {
-          detached: named.filter((id) => !remaining?.has(id)),
+          detached,
           notDetached: named.filter((id) => remaining?.has(id) ?? false),
           ...(notInGroup.length > 0 && { notInGroup }),
         }

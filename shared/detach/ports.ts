@@ -39,16 +39,16 @@ export interface ScalingProvider {
   submit(operation: ActionRequest, attempt: SubmitAttempt): Promise<SubmitResult>;
   describeActivities(region: string, activityIds: readonly string[]): Promise<ActivityReport[]>;
   /**
-   * For calls that return no activity: whether what the request took out is gone from the group. One call
-   * answers for many requests of one region.
+   * Whether what each request takes out (its instances, or its server groups) is gone from its group, read
+   * through the API the request itself uses: for calls that return no activity, and to tell whether an
+   * unanswered call acted. A group the cloud does not list confirms nothing (false).
    */
   reconcile(region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>>;
-  /** Of these instances, the ones still in the group (to say what a partial activity did not do). */
-  instancesStillInGroup(
-    region: string,
-    scalingGroupId: string,
-    instanceIds: readonly string[],
-  ): Promise<string[]>;
+  /**
+   * Of these instances, the ones still in the operation's group (to say what an activity did not do), read
+   * through the API the operation uses (Tencent v2 or API 3.0).
+   */
+  remainingInstances(operation: ActionRequest, instanceIds: readonly string[]): Promise<string[]>;
   /** The group and the named instances as they are now, for the preflight of an instance action; undefined where none applies. */
   inspect(operation: ActionRequest): Promise<GroupSnapshot | undefined>;
 }
@@ -61,6 +61,11 @@ export interface SubmitAttempt {
    * look for what that attempt started, since this time, before acting again.
    */
   ambiguousSince?: Date;
+  /**
+   * Whether another request of ours already owns this activity: a cloud without a token must not adopt, as the
+   * one an unanswered call started, an activity this service already follows for someone else.
+   */
+  claimedElsewhere?: (activityId: string) => Promise<boolean>;
 }
 
 export interface CloudProgress {
@@ -161,6 +166,8 @@ export type IntentOutcome =
       activityId?: string;
       cloudRequestId?: string;
       holdUntil?: number;
+      /** The activity is remembered as this intent's, so that no later recovery adopts it for another. */
+      claimActivity?: boolean;
     }
   /** The cloud refused it without acting: records go back to waiting (or end, see `ended`). */
   | {
@@ -235,6 +242,8 @@ export interface Ledger {
   releaseGroup(fence: Fence): Promise<void>;
   /** The group's activity ended: the group may be sent the next batch. */
   finishGroupActivity(groupKey: string, activityId: string): Promise<void>;
+  /** Whether an intent other than `intentId` owns this activity of the group (see `claimActivity`). */
+  activityClaimedElsewhere(groupKey: string, activityId: string, intentId: string): Promise<boolean>;
   /** Instances this service took out of the group (so that one missing from the group is done, not a typo). */
   takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>>;
   /**
@@ -244,11 +253,11 @@ export interface Ledger {
   recordProgress(updates: readonly ProgressUpdate[]): Promise<string[]>;
   /**
    * Stores the terminal status and its event if the record is in one of `from` (default: any open status but
-   * SUBMITTING, which belongs to its intent), or does not exist (a rejected message). `unpublished`: whatever its
-   * status, unless an event of it went out (an item the contract cannot read). True when this call made the
-   * transition.
+   * SUBMITTING, which belongs to its intent), or does not exist (a rejected message); or, given the state the
+   * outcome was decided from, only if the record is still in it (same status and intent, no event). True when
+   * this call made the transition (also when an earlier try of it did, and its answer was lost).
    */
-  complete(event: CompletionEvent, from?: readonly LedgerStatus[] | 'unpublished'): Promise<boolean>;
+  complete(event: CompletionEvent, from?: readonly LedgerStatus[] | DecidedFrom): Promise<boolean>;
   /** `keepPending`: a callback is still to be delivered, so the poller must keep visiting the record. */
   markPublished(requestId: string, now: Date, keepPending?: boolean): Promise<void>;
   recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void>;
@@ -264,6 +273,17 @@ export interface Ledger {
   savePollCursor(cursor: PendingCursor | undefined): Promise<void>;
 }
 
+/** The state of a record an outcome was decided from: a terminal write happens only while it holds. */
+export interface DecidedFrom {
+  status: string | undefined;
+  intentId: string | undefined;
+}
+
+export const decidedFrom = (record: Pick<OperationRecord, 'status' | 'intentId'>): DecidedFrom => ({
+  status: record.status,
+  intentId: record.intentId,
+});
+
 /** Where a listing of the pending index stopped, shard by shard (null: from the shard's beginning). */
 export type PendingCursor = Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
 
@@ -275,7 +295,20 @@ export interface PendingListing extends AsyncIterable<PendingItem> {
 /** An item of the pending index, or one that the current contract cannot read (ended by the poller). */
 export type PendingItem =
   | { kind: 'record'; record: OperationRecord }
-  | { kind: 'unreadable'; requestId: string; action?: Action; createdAt?: string; reason: string };
+  | {
+      kind: 'unreadable';
+      requestId: string;
+      action?: Action;
+      createdAt?: string;
+      updatedAt?: string;
+      /** The stored status and intent, as found: the poller ends the item only from that state. */
+      status?: string;
+      intentId?: string;
+      /** An event an earlier release stored (published or not): it is the request's outcome, not a new one. */
+      storedEvent?: CompletionEvent;
+      eventPublishedAt?: string;
+      reason: string;
+    };
 
 /** Port: where completion events go. */
 export interface EventPublisher {

@@ -23,6 +23,7 @@ import { chunk, mapLimit } from '../detach/collections.ts';
 import { ENDABLE_STATUSES, LEDGER_STATUS_OF } from '../detach/completion.ts';
 import { waitKeyOf } from '../detach/dispatch.ts';
 import type {
+  DecidedFrom,
   Fence,
   GroupState,
   Intent,
@@ -74,6 +75,8 @@ export const pendingShardOf = (requestId: string): string =>
 const groupItemKey = (groupKey: string) => `group|${groupKey}`;
 /** What this service took out of a group: one marker per instance (see `takenOut`). */
 const takenItemKey = (groupKey: string, instanceId: string) => `taken|${groupKey}|${instanceId}`;
+/** Which intent an activity of a cloud without tokens belongs to (see `activityClaimedElsewhere`). */
+const claimItemKey = (groupKey: string, activityId: string) => `activity|${groupKey}|${activityId}`;
 
 const IntentItem = z.object({
   id: z.string(),
@@ -347,6 +350,8 @@ export class DynamoDbLedger implements Ledger {
     for (const event of ended) {
       recordUpdates.push(this.#terminalUpdate(event, inIntent));
     }
+    if (outcome.kind === 'accepted' && outcome.activityId && outcome.claimActivity)
+      recordUpdates.push(this.#claimPut(fence.groupKey, outcome.activityId, intent, now));
     const result = await this.#transact([
       {
         Update: {
@@ -429,6 +434,33 @@ export class DynamoDbLedger implements Ledger {
       });
   }
 
+  async activityClaimedElsewhere(groupKey: string, activityId: string, intentId: string): Promise<boolean> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { requestId: claimItemKey(groupKey, activityId) },
+        ConsistentRead: true,
+      }),
+    );
+    return Item !== undefined && Item.intentId !== intentId;
+  }
+
+  #claimPut(groupKey: string, activityId: string, intent: Intent, now: Date): TransactItem {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          requestId: claimItemKey(groupKey, activityId),
+          activityId,
+          intentId: intent.id,
+          requestIds: intent.requestIds,
+          at: now.toISOString(),
+          expiresAt: Math.floor(now.getTime() / 1000) + this.#retentionSeconds,
+        },
+      },
+    };
+  }
+
   async takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>> {
     const items = await this.#batchGet(instanceIds.map((id) => takenItemKey(groupKey, id)));
     return new Set(items.map((item) => item.instanceId as string));
@@ -483,24 +515,20 @@ export class DynamoDbLedger implements Ledger {
 
   async complete(
     event: CompletionEvent,
-    from: readonly LedgerStatus[] | 'unpublished' = ENDABLE_STATUSES,
+    from: readonly LedgerStatus[] | DecidedFrom = ENDABLE_STATUSES,
   ): Promise<boolean> {
-    const names = from === 'unpublished' ? [] : from.map((_, i) => `:from${i}`);
-    const update = this.#terminalUpdate(
-      event,
-      from === 'unpublished'
-        ? { ConditionExpression: 'attribute_not_exists(#event)', values: {} }
-        : {
-            ConditionExpression: `attribute_not_exists(requestId) OR #status IN (${names.join(', ')})`,
-            values: Object.fromEntries(from.map((status, i) => [names[i], status])),
-          },
-    ).Update as NonNullable<TransactItem['Update']>;
+    const update = this.#terminalUpdate(event, completeCondition(from)).Update as NonNullable<
+      TransactItem['Update']
+    >;
     try {
-      await this.#documents.send(new UpdateCommand(update));
+      await this.#documents.send(
+        new UpdateCommand({ ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+      );
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      // Our own write, applied on a try whose answer was lost and refused on the SDK's retry: it is ours.
+      return storedEventId(error.Item) === event.eventId;
     }
   }
 
@@ -850,17 +878,61 @@ function groupChange(outcome: IntentOutcome): { update: string; values: Record<s
   }
 }
 
+/**
+ * The condition of a terminal write: the record is in one of the statuses (or absent: a rejected message), or
+ * still in the state the outcome was decided from (its status and intent, and no event yet).
+ */
+function completeCondition(from: readonly LedgerStatus[] | DecidedFrom): {
+  ConditionExpression: string;
+  values: Record<string, unknown>;
+} {
+  if (Array.isArray(from)) {
+    const names = from.map((_, i) => `:from${i}`);
+    return {
+      ConditionExpression: `attribute_not_exists(requestId) OR #status IN (${names.join(', ')})`,
+      values: Object.fromEntries(from.map((status, i) => [names[i], status])),
+    };
+  }
+  const decided = from as DecidedFrom;
+  const status = decided.status === undefined ? 'attribute_not_exists(#status)' : '#status = :decidedStatus';
+  const intent =
+    decided.intentId === undefined ? 'attribute_not_exists(intentId)' : 'intentId = :decidedIntent';
+  return {
+    ConditionExpression: `attribute_exists(requestId) AND attribute_not_exists(#event) AND ${status} AND ${intent}`,
+    values: {
+      ...(decided.status !== undefined && { ':decidedStatus': decided.status }),
+      ...(decided.intentId !== undefined && { ':decidedIntent': decided.intentId }),
+    },
+  };
+}
+
+/** The event id of an item as DynamoDB returns it on a failed condition (not unmarshalled). */
+function storedEventId(item: Record<string, unknown> | undefined): string | undefined {
+  const event = item?.event as { M?: { eventId?: { S?: string } } } | undefined;
+  return event?.M?.eventId?.S;
+}
+
 /** A pending item as the current contract reads it, or what can be said of one it cannot read. */
 function readPending(item: Record<string, unknown>): PendingItem {
   const parsed = OperationRecord.safeParse(item);
   if (parsed.success) return { kind: 'record', record: parsed.data };
   const action = Action.safeParse(item.action);
   const issue = parsed.error.issues[0];
+  const event = item.event as { eventId?: unknown } | undefined;
   return {
     kind: 'unreadable',
     requestId: String(item.requestId),
     ...(action.success && { action: action.data }),
     ...(typeof item.createdAt === 'string' && { createdAt: item.createdAt }),
+    ...(typeof item.updatedAt === 'string' && { updatedAt: item.updatedAt }),
+    ...(typeof item.status === 'string' && { status: item.status }),
+    ...(typeof item.intentId === 'string' && { intentId: item.intentId }),
+    ...(event &&
+      typeof event === 'object' &&
+      typeof event.eventId === 'string' && {
+        storedEvent: event as unknown as CompletionEvent,
+        ...(typeof item.eventPublishedAt === 'string' && { eventPublishedAt: item.eventPublishedAt }),
+      }),
     reason: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'unreadable'}`.slice(0, 300),
   };
 }

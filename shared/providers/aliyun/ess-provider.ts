@@ -138,12 +138,19 @@ export class EssProvider implements ScalingProvider {
         groups.set(group.ScalingGroupId, group);
     }
     // A group ESS does not list (it lists only active groups) confirms nothing: the request waits, then times out.
-    return new Map(
-      operations.map((operation) => {
-        const group = groups.get(operation.request.scalingGroupId);
-        return [operation.request.requestId, group !== undefined && !stillAttached(operation, group)];
-      }),
-    );
+    const done = new Map<string, boolean>();
+    for (const operation of operations) {
+      const group = groups.get(operation.request.scalingGroupId);
+      done.set(operation.request.requestId, group !== undefined && !(await this.holds(operation, group)));
+    }
+    return done;
+  }
+
+  /** Whether the group still holds anything the operation takes out: its instances, or its server groups. */
+  private async holds(operation: ActionRequest, group: EssScalingGroup): Promise<boolean> {
+    if (!('instanceIds' in operation.request)) return stillAttached(operation, group);
+    const { request } = operation;
+    return (await this.members(request.region, request.scalingGroupId, request.instanceIds)).length > 0;
   }
 
   async inspect(operation: ActionRequest): Promise<GroupSnapshot | undefined> {
@@ -170,11 +177,8 @@ export class EssProvider implements ScalingProvider {
     };
   }
 
-  async instancesStillInGroup(
-    region: string,
-    scalingGroupId: string,
-    instanceIds: readonly string[],
-  ): Promise<string[]> {
+  async remainingInstances(operation: ActionRequest, instanceIds: readonly string[]): Promise<string[]> {
+    const { region, scalingGroupId } = operation.request;
     return (await this.members(region, scalingGroupId, instanceIds)).map((instance) => instance.InstanceId);
   }
 

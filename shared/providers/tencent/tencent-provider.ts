@@ -30,10 +30,16 @@ export const tencentActivityReport = (activity: TencentActivity): ActivityReport
 
 /**
  * How far our clock and the cloud's may disagree when looking for the activity an unanswered call started. The
- * match also needs the activity type and every instance, so a wider window cannot adopt an unrelated activity
- * unless the same instances were detached within it, which a detach of instances no longer in the group cannot.
+ * match also needs the activity type, every instance, and that no other request of ours owns the activity (an
+ * activity this service follows for another request, on instances that came back, is not ours to adopt).
  */
 const CLOCK_SKEW_ALLOWANCE_MS = 300_000;
+
+const startedAt = (activity: TencentActivity) =>
+  activity.StartTime ? Date.parse(activity.StartTime) : Number.POSITIVE_INFINITY;
+
+const isV2 = (operation: ActionRequest) =>
+  'apiVersion' in operation.request && operation.request.apiVersion === 'v2';
 
 const relatedInstances = (activity: TencentActivity) =>
   activity.RelatedInstanceSet ?? activity.ActivityRelatedInstanceSet ?? [];
@@ -85,7 +91,7 @@ export class TencentProvider implements ScalingProvider {
     }
     // API 3.0 takes no idempotency token either: after an ambiguous attempt, adopt the activity it started.
     if (attempt.ambiguousSince) {
-      const earlier = await this.findActivity(tencent, attempt.ambiguousSince);
+      const earlier = await this.findActivity(tencent, attempt.ambiguousSince, attempt.claimedElsewhere);
       if (earlier) return { activityId: earlier };
     }
     const activityId =
@@ -95,32 +101,58 @@ export class TencentProvider implements ScalingProvider {
     return { activityId };
   }
 
-  private async findActivity(operation: TencentOperation, since: Date): Promise<string | undefined> {
+  private async findActivity(
+    operation: TencentOperation,
+    since: Date,
+    claimedElsewhere: SubmitAttempt['claimedElsewhere'],
+  ): Promise<string | undefined> {
     const { request } = operation;
     const type = operation.action === 'detach-instances' ? 'DETACH_INSTANCES' : 'REMOVE_INSTANCES';
     // `since` is our clock, the activity's start time the cloud's: the window is widened by the skew we allow.
-    const from = new Date(since.getTime() - CLOCK_SKEW_ALLOWANCE_MS);
-    const activities = await this.api.describeGroupActivities(request.region, request.scalingGroupId, from);
-    return activities.find(
-      (activity) =>
-        activity.ActivityType === type &&
-        request.instanceIds.every((id) =>
-          relatedInstances(activity).some((related) => related.InstanceId === id),
-        ),
-    )?.ActivityId;
+    const from = since.getTime() - CLOCK_SKEW_ALLOWANCE_MS;
+    const activities = await this.api.describeGroupActivities(
+      request.region,
+      request.scalingGroupId,
+      new Date(from),
+    );
+    const candidates = activities
+      .filter(
+        (activity) =>
+          activity.ActivityType === type &&
+          startedAt(activity) >= from &&
+          request.instanceIds.every((id) =>
+            relatedInstances(activity).some((related) => related.InstanceId === id),
+          ),
+      )
+      .sort((a, b) => startedAt(a) - startedAt(b));
+    for (const activity of candidates) {
+      if (!(await claimedElsewhere?.(activity.ActivityId))) return activity.ActivityId;
+    }
+    return undefined;
   }
 
   async describeActivities(region: string, activityIds: readonly string[]): Promise<ActivityReport[]> {
     return (await this.api.describeActivities(region, activityIds)).map(tencentActivityReport);
   }
 
-  /** v2 DetachInstance returns no activity: it is done when none of the instances is in the group any more. */
+  /**
+   * Whether each request's instances are gone from its group, read through the API the request uses (v2
+   * credentials may allow no API 3.0 call, and the other way round). A group API 3.0 does not list confirms
+   * nothing.
+   */
   async reconcile(region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>> {
     const done = new Map<string, boolean>();
-    for (const { request } of operations) {
+    for (const operation of operations) {
+      const { request } = operation;
       if (!('instanceIds' in request)) continue;
-      const remaining = await this.v2InstancesInGroup(region, request.scalingGroupId, request.instanceIds);
-      done.set(request.requestId, remaining.length === 0);
+      if (!isV2(operation) && !(await this.api.describeGroup(region, request.scalingGroupId))) {
+        done.set(request.requestId, false);
+        continue;
+      }
+      done.set(
+        request.requestId,
+        (await this.remainingInstances(operation, request.instanceIds)).length === 0,
+      );
     }
     return done;
   }
@@ -153,11 +185,9 @@ export class TencentProvider implements ScalingProvider {
     };
   }
 
-  async instancesStillInGroup(
-    region: string,
-    scalingGroupId: string,
-    instanceIds: readonly string[],
-  ): Promise<string[]> {
+  async remainingInstances(operation: ActionRequest, instanceIds: readonly string[]): Promise<string[]> {
+    const { region, scalingGroupId } = operation.request;
+    if (isV2(operation)) return this.v2InstancesInGroup(region, scalingGroupId, instanceIds);
     return (await this.members(region, scalingGroupId, instanceIds)).map((i) => i.InstanceId);
   }
 
