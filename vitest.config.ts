@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /** Test files that need the local stack (test/global-setup.ts starts it once for them). */
 const INTEGRATION = ['test/**/*.int.test.ts', 'test/end-to-end.test.ts'];
+/** Test files that package the service or build its bundles: tens of seconds, so out of the inner loop. */
+const BUILD = ['test/template.test.ts', 'test/esbuild-plugins.test.ts', 'test/check-cloudformation.test.ts'];
 const EXCLUDE = ['node_modules/**', '.serverless/**', '.esbuild/**'];
 
 const shared = {
@@ -11,13 +13,20 @@ const shared = {
   env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
 };
 
-// `npm test` runs both projects; `npm run test:unit` only the first, which starts no service.
+// `npm test` runs every project; `npm run test:unit` only the first (no service, no packaging: seconds),
+// `npm run test:build` the packaging and bundle checks, `npm run test:integration` the local stack's.
 export default defineConfig({
   test: {
     projects: [
       {
-        test: { ...shared, name: 'unit', include: ['**/*.test.ts'], exclude: [...EXCLUDE, ...INTEGRATION] },
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['**/*.test.ts'],
+          exclude: [...EXCLUDE, ...INTEGRATION, ...BUILD],
+        },
       },
+      { test: { ...shared, name: 'build', include: BUILD, exclude: EXCLUDE } },
       {
         test: {
           ...shared,

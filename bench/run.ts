@@ -7,7 +7,8 @@ import { startEmulator } from '../emulator/server.ts';
 import { createLedgerTable, freePort, LOCAL_AWS, startDynamoDb } from '../local/services.ts';
 import type { CompletionEvent } from '../shared/contracts/index.ts';
 import { leaseFor } from '../shared/detach/dispatch.ts';
-import { pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
+import { pollActivities } from '../shared/detach/poll.ts';
+import { pollRepeatedly } from '../shared/detach/poll-loop.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
@@ -99,7 +100,7 @@ async function p1(label: string, coalesce: boolean, count: number) {
     timeoutMs: 3_600_000,
     concurrency: 8,
     ...dispatchSettings,
-    coalesce,
+    ...(coalesce ? {} : { requestsPerCall: 1 }),
   };
   const callsBefore = emulator.calls.length;
   const started = Date.now();

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PENDING_INDEX, pollActivities, pollRepeatedly } from '../shared/detach/poll.ts';
+import { pollActivities } from '../shared/detach/poll.ts';
+import { pollRepeatedly } from '../shared/detach/poll-loop.ts';
+import { INDEX_NOT_READ } from '../shared/detach/poll-pass.ts';
 import type { Ledger, PendingItem } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { aDomain } from './support/domain.ts';
@@ -141,7 +143,7 @@ describe('the poll loop', () => {
 
     expect(first.examined).toBe(3);
     expect(first.failedItems).toContainEqual({
-      requestId: PENDING_INDEX,
+      requestId: INDEX_NOT_READ,
       error: 'ProvisionedThroughputExceededException',
     });
     expect(first.resumeFrom).toBeDefined();
@@ -155,7 +157,7 @@ describe('the poll loop', () => {
       { ...domain.deps, ledger: failing },
       { ...(first.resumeFrom && { from: first.resumeFrom }) },
     );
-    expect(second.failedItems.map((item) => item.requestId)).toEqual([PENDING_INDEX]);
+    expect(second.failedItems.map((item) => item.requestId)).toEqual([INDEX_NOT_READ]);
     expect(second.resumeFrom).toBeUndefined();
   });
 });

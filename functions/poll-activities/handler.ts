@@ -6,7 +6,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { composePoller } from '../../shared/composition.ts';
-import { pollRepeatedly, stopReadingAtFor } from '../../shared/detach/poll.ts';
+import { pollRepeatedly, stopReadingAtFor } from '../../shared/detach/poll-loop.ts';
 import { logger, metrics, tracer } from '../../shared/observability.ts';
 
 const { config, ...deps } = composePoller();

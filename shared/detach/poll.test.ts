@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { judgeEnded, stopReadingAtFor } from './poll.ts';
+import { judgeEnded } from './judge-ended.ts';
+import { stopReadingAtFor } from './poll-loop.ts';
 import type { ActivityReport, OperationRecord } from './ports.ts';
 
 describe('stopReadingAtFor', () => {

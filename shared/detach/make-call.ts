@@ -1,0 +1,129 @@
+import type { ActionRequest, CompletionEvent, DetachRequest } from '../contracts/index.ts';
+import { type ErrorKind, isDetachError } from '../errors.ts';
+import { publishStored } from './completion.ts';
+import { type CrashPoint, passThrough } from './crash-points.ts';
+import type { DispatchDeps, DispatchResult } from './dispatch.ts';
+import { judgeFailedCall, mayHaveActed } from './judge-call.ts';
+import type { Fence, Intent, IntentOutcome, OperationRecord, ScalingProvider } from './ports.ts';
+import { retryDelaySeconds } from './retry.ts';
+
+/** A dispatcher's lease ran out under it: it changes nothing more and stops. */
+export class LostLease extends Error {}
+
+export const checkpoint = (deps: DispatchDeps, point: CrashPoint) => (deps.checkpoint ?? passThrough)(point);
+
+/** Publishes the events of requests this dispatcher ended (their transitions are written). */
+export async function publishAll(
+  deps: DispatchDeps,
+  events: readonly CompletionEvent[],
+  records: readonly OperationRecord[],
+): Promise<void> {
+  for (const event of events) {
+    const record = records.find((r) => r.requestId === event.requestId);
+    await publishStored(deps, event, record?.request?.callbackUrl);
+  }
+}
+
+export const providerOf = (deps: DispatchDeps, record: OperationRecord): ScalingProvider =>
+  deps.providers[(record.request as DetachRequest).provider];
+
+export function backoffUntil(deps: DispatchDeps, kind: ErrorKind, attempt: number): number {
+  return deps.clock.now().getTime() + retryDelaySeconds(kind, attempt, deps.retry) * 1000;
+}
+
+/** Makes (or repeats) the intent's call and writes its outcome; ends the requests the outcome ends. */
+export async function call(
+  deps: DispatchDeps,
+  fence: Fence,
+  intent: Intent,
+  records: OperationRecord[],
+): Promise<DispatchResult> {
+  const renewed = await deps.ledger.beginCall(fence, intent.id, deps.clock.now(), deps.leaseMs);
+  if (!renewed) throw new LostLease();
+  const provider = providerOf(deps, records[0] as OperationRecord);
+  const operation = operationOf(intent, records);
+  const requestIds = records.map((record) => record.requestId);
+  let outcome: IntentOutcome;
+  let ended: CompletionEvent[] = [];
+  let result: DispatchResult;
+  try {
+    const answer = await provider.submit(operation, {
+      clientToken: intent.clientToken,
+      // The intent was called before (its answer was lost, or its dispatcher died): the cloud may have acted.
+      ...(intent.calls > 0 && {
+        ambiguousSince: new Date(intent.createdAt),
+        claimedElsewhere: (activityId: string) =>
+          deps.ledger.activityClaimedElsewhere(fence.groupKey, activityId, intent.id),
+      }),
+    });
+    await checkpoint(deps, 'dispatch.after-call');
+    const now = deps.clock.now();
+    outcome = {
+      kind: 'accepted',
+      requestIds,
+      ...(answer.activityId && {
+        activityId: answer.activityId,
+        holdUntil: now.getTime() + deps.activityHoldMs,
+        // Without a token a later recovery finds activities by what they did: this one is remembered as ours.
+        ...(!provider.idempotentByToken(intent.action) && { claimActivity: true }),
+      }),
+      ...(answer.cloudRequestId && { cloudRequestId: answer.cloudRequestId }),
+    };
+    result = {
+      kind: 'sent',
+      requestIds,
+      instanceIds: intent.instanceIds?.length ?? 0,
+      ended: 0,
+      ...(answer.activityId && { activityId: answer.activityId }),
+    };
+  } catch (error) {
+    if (!isDetachError(error)) throw error;
+    await checkpoint(deps, 'dispatch.after-call');
+    const gone = mayHaveActed(intent, error.kind) ? await goneFromGroup(provider, operation) : undefined;
+    ({ outcome, ended } = judgeFailedCall({
+      intent,
+      records,
+      error: { code: error.code, kind: error.kind, message: error.message },
+      idempotentByToken: provider.idempotentByToken(intent.action),
+      gone,
+      maxAttempts: deps.maxAttempts,
+      settleMs: deps.settleMs,
+      now: deps.clock.now(),
+      backoffUntil: (kind, attempt) => backoffUntil(deps, kind, attempt),
+    }));
+    result =
+      outcome.kind === 'accepted'
+        ? { kind: 'sent', requestIds, instanceIds: intent.instanceIds?.length ?? 0, ended: 0 }
+        : { kind: 'refused', requestIds, code: error.code, ended: ended.length };
+  }
+  if (!(await deps.ledger.resolveIntent(renewed, intent, outcome, ended, deps.clock.now())))
+    throw new LostLease();
+  await checkpoint(deps, 'dispatch.after-outcome');
+  await publishAll(deps, ended, records);
+  return result;
+}
+
+/** The call an intent makes: its first request's, with the instances of all of them. */
+export const operationOf = (intent: Intent, records: readonly OperationRecord[]): ActionRequest => {
+  const first = records[0] as OperationRecord;
+  return {
+    action: intent.action,
+    request: { ...first.request, ...(intent.instanceIds && { instanceIds: intent.instanceIds }) },
+  } as ActionRequest;
+};
+
+/**
+ * Whether what the intent's call takes out is already gone from the group (so a call of it acted), read through
+ * the API the request uses; undefined when the read fails (no evidence either way).
+ */
+export async function goneFromGroup(
+  provider: ScalingProvider,
+  operation: ActionRequest,
+): Promise<boolean | undefined> {
+  try {
+    const done = await provider.reconcile(operation.request.region, [operation]);
+    return done.get(operation.request.requestId);
+  } catch {
+    return undefined;
+  }
+}
