@@ -52,20 +52,24 @@ function setup() {
 type Issued = {
   Credentials: { AccessKeyId: string; AccessKeySecret: string; SecurityToken: string; Expiration: string };
 };
+const issuedBy = (answer: { body: unknown } | undefined): Issued => {
+  if (!answer) throw new Error('not an STS call');
+  return answer.body as Issued;
+};
 
 describe('StsEmulator', () => {
   it('issues credentials for a trusted role and registers the key with the cloud APIs', () => {
     const { assume, registered } = setup();
     const answer = assume();
     expect(answer?.status).toBe(200);
-    const { Credentials } = answer?.body as Issued;
+    const { Credentials } = issuedBy(answer);
     expect(Credentials.AccessKeyId).toMatch(/^STS\.NU/);
     expect(registered.get(Credentials.AccessKeyId)).toBe(Credentials.AccessKeySecret);
   });
 
   it('accepts a temporary key with its token until it ends, on its own clock, then answers InvalidSecurityToken.Expired', () => {
     const { assume, call, advance } = setup();
-    const { Credentials } = assume()?.body as Issued;
+    const { Credentials } = issuedBy(assume());
     expect(call(Credentials.AccessKeyId, Credentials.SecurityToken)).toBeUndefined();
     advance(899_999);
     expect(call(Credentials.AccessKeyId, Credentials.SecurityToken)).toBeUndefined();
@@ -78,8 +82,8 @@ describe('StsEmulator', () => {
 
   it('refuses a missing token, another key’s token, and an unknown token on a long-lived key', () => {
     const { assume, call } = setup();
-    const first = (assume()?.body as Issued).Credentials;
-    const second = (assume()?.body as Issued).Credentials;
+    const first = issuedBy(assume()).Credentials;
+    const second = issuedBy(assume()).Credentials;
     expect(call(first.AccessKeyId)).toMatchObject({ body: { Code: 'MissingSecurityToken' } });
     expect(call(first.AccessKeyId, second.SecurityToken)).toMatchObject({
       body: { Code: 'InvalidSecurityToken.MismatchWithAccessKey' },
@@ -93,7 +97,7 @@ describe('StsEmulator', () => {
   it('a shortened lifetime applies to what is issued from then on', () => {
     const { sts, assume, call, advance } = setup();
     sts.admin('POST', '/admin/sts/settings', JSON.stringify({ lifetimeSeconds: 2 }));
-    const { Credentials } = assume()?.body as Issued;
+    const { Credentials } = issuedBy(assume());
     advance(2000);
     expect(call(Credentials.AccessKeyId, Credentials.SecurityToken)).toMatchObject({
       body: { Code: 'InvalidSecurityToken.Expired' },
@@ -115,7 +119,7 @@ describe('StsEmulator', () => {
 
   it('lists what it issued without secrets or tokens, and forgets it on a reseed', () => {
     const { sts, assume } = setup();
-    const { Credentials } = assume()?.body as Issued;
+    const { Credentials } = issuedBy(assume());
     const listed = JSON.stringify(sts.admin('GET', '/admin/sts', '').body);
     expect(listed).toContain(Credentials.AccessKeyId);
     expect(listed).not.toContain(Credentials.AccessKeySecret);
