@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Chaos, ChaosConfig } from './chaos.ts';
 import { EssApi, isAcs3Request, type RpcAnswer, type RpcRequest } from './ess/ess-api.ts';
 import { EmulatorSeed, Fault } from './seed.ts';
+import { StsEmulator } from './sts/sts-emulator.ts';
 import {
   type Api3Answer,
   type Api3Request,
@@ -84,6 +85,14 @@ export class CloudEmulator {
   faults: Fault[] = [];
   /** Random faults for reliability runs (`POST /admin/chaos`); outlives a reseed, ends with DELETE. */
   chaos: Chaos | undefined;
+  /** STS of both clouds, and the token check of calls made with the temporary credentials it issued. */
+  readonly sts = new StsEmulator({
+    secretOf: (id) => this.#secrets.get(id),
+    register: (id, secret) => {
+      this.#secrets.set(id, secret);
+      this.ess.add(EmulatorSeed.parse({ credentials: [{ accessKeyId: id, accessKeySecret: secret }] }));
+    },
+  });
   readonly #server: Server;
 
   constructor(seed: EmulatorSeed) {
@@ -131,16 +140,25 @@ export class CloudEmulator {
     this.seedTencent(seed);
     this.faults = [];
     this.calls.length = 0;
+    this.sts.forgetCredentials();
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const body = await readBody(req);
     const method = req.method ?? 'GET';
+    if (url.pathname === '/admin/sts' || url.pathname.startsWith('/admin/sts/')) {
+      const answer = this.sts.admin(method, url.pathname, body);
+      return sendJson(res, answer.status, answer.body);
+    }
     if (url.pathname.startsWith('/admin/')) return this.admin(method, url.pathname, body, res);
     const params = { ...Object.fromEntries(url.searchParams) };
     const form = String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
     if (method === 'POST' && form) Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
+    const sts =
+      this.sts.handle({ method, headers: req.headers, params, body }) ??
+      this.sts.gate({ pathname: url.pathname, headers: req.headers, params });
+    if (sts) return sendJson(res, sts.status, sts.body);
     const host = String(req.headers.host ?? '');
     if (url.pathname === V2_PATH) return this.serve(this.tencentV2Call(method, host, params), res);
     if (url.pathname === '/' && isTencentApi3Request({ headers: req.headers, params })) {

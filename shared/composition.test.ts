@@ -76,4 +76,11 @@ describe('composition roots', () => {
     const { CALLBACK_SECRET_PARAMETER: _, ...withoutCallbacks } = env;
     expect(composePoller(withoutCallbacks)).not.toHaveProperty('callbacks');
   });
+
+  it('with an account registry (ACCOUNTS_PARAMETER), the dispatchers also get the member accounts', () => {
+    const withAccounts = { ...env, ACCOUNTS_PARAMETER: '/scaling-detach/test/accounts' };
+    expect(composePoller(withAccounts).memberAccounts).toBeDefined();
+    expect(composeRequestFunction(withAccounts).memberAccounts).toBeDefined();
+    expect(composePoller(env)).not.toHaveProperty('memberAccounts');
+  });
 });

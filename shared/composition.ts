@@ -3,6 +3,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { z } from 'zod';
+import { AccountRegistry, AccountRegistrySchema } from './accounts/account-registry.ts';
+import { MemberAccounts } from './accounts/member-accounts.ts';
 import { type Config, parseConfig } from './config.ts';
 import type { CallbackDeps } from './detach/callbacks.ts';
 import { leaseFor } from './detach/dispatch.ts';
@@ -12,8 +14,10 @@ import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
 import { traceCloudCalls, tracer } from './observability.ts';
 import { EssClient, EssCredentials } from './providers/aliyun/ess-client.ts';
 import { EssProvider } from './providers/aliyun/ess-provider.ts';
+import { AliyunStsClient } from './providers/aliyun/sts-client.ts';
 import { createHttpAgent } from './providers/http.ts';
 import { TencentAsClient, TencentCredentials } from './providers/tencent/as-client.ts';
+import { TencentStsClient } from './providers/tencent/sts-client.ts';
 import { TencentProvider } from './providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from './providers/tencent/v2-client.ts';
 import { EventBridgePublisher } from './publish/eventbridge-publisher.ts';
@@ -117,7 +121,35 @@ function dispatcherOf(config: Config) {
     ledger,
     publisher: publisherOf(config),
     ...(callbacks && { callbacks }),
+    ...(config.ACCOUNTS_PARAMETER && { memberAccounts: memberAccountsOf(config, config.ACCOUNTS_PARAMETER) }),
   };
+}
+
+/**
+ * The member accounts (issue #21), only when ACCOUNTS_PARAMETER names a registry: their credentials come from STS
+ * AssumeRole with the deployment's own keys. Not yet used by the dispatcher (requests name no account yet).
+ */
+function memberAccountsOf(config: Config, parameter: string): MemberAccounts {
+  const dispatcher = createHttpAgent({
+    connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+    responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
+    connectionsPerOrigin: 4,
+  });
+  const readRegistry = fromParameter(parameter, AccountRegistrySchema, 'account registry');
+  return new MemberAccounts({
+    registry: async () => new AccountRegistry(await readRegistry()),
+    aliyunSts: new AliyunStsClient({
+      credentials: essCredentials(config),
+      dispatcher,
+      ...(config.ALIYUN_STS_ENDPOINT && { endpointOverride: config.ALIYUN_STS_ENDPOINT }),
+    }),
+    tencentSts: new TencentStsClient({
+      credentials: tencentCredentials(config),
+      dispatcher,
+      ...(config.TENCENT_STS_ENDPOINT && { endpointOverride: config.TENCENT_STS_ENDPOINT }),
+    }),
+    now: () => Date.now(),
+  });
 }
 
 function providersOf(config: Config): ProviderRegistry {

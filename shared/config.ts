@@ -92,6 +92,15 @@ export const ConfigSchema = z.object({
   CALLBACK_DEADLINE_MS: positiveInt(10_000),
   /** Replaces every region's ESS endpoint; set to the local emulator. */
   ESS_ENDPOINT: optional(z.url()),
+  /**
+   * The name of an SSM parameter holding the account registry (JSON, shared/accounts/account-registry.ts): the
+   * member accounts this deployment acts in through assumed roles (docs/accounts.md, "Many accounts"). Absent: the
+   * deployment's own keys only, as before.
+   */
+  ACCOUNTS_PARAMETER: optional(z.string().min(1)),
+  /** Replace https://sts.aliyuncs.com and https://sts.tencentcloudapi.com; set to the local emulator. */
+  ALIYUN_STS_ENDPOINT: optional(z.url()),
+  TENCENT_STS_ENDPOINT: optional(z.url()),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */
   // Below the queues' maxReceiveCount (10): a message that always fails must end Unprocessable before the DLQ.
   MAX_ATTEMPTS: positiveInt(8).pipe(

@@ -4,6 +4,14 @@
  * - throttled: the cloud asked us to slow down; retry with jittered backoff.
  * - transient: the call may or may not have reached the cloud (5xx, timeout, reset); retry with the SAME token.
  * - fatal: retrying cannot help; the request ends in a Failed event carrying the cloud's code and message.
+ *
+ * One flag refines a kind: `refreshCredentials` marks a call the cloud refused for its temporary credentials (an
+ * expired or mismatched security token). The gateway refused it before the service saw it, so the call did not act:
+ * the client refreshes the credentials once and repeats it. It is a flag on `throttled` rather than a fifth kind
+ * because the kind is stored on ledger records and carried by the completion event's contract (four kinds), and
+ * because what the domain does with a refusal that outlives the one refresh is what it does for throttling: the call
+ * did not act, wait with backoff, and count the attempt (so a token that keeps being refused ends the request
+ * RetriesExhausted instead of waiting forever).
  */
 export type ErrorKind = 'busy' | 'throttled' | 'transient' | 'fatal';
 
@@ -12,12 +20,19 @@ export class DetachError extends Error {
   readonly kind: ErrorKind;
   readonly httpStatus: number | undefined;
   readonly cloudRequestId: string | undefined;
+  /** The cloud refused the call's temporary credentials, and did not act: refresh them once and repeat. */
+  readonly refreshCredentials: boolean;
 
   constructor(
     code: string,
     message: string,
     kind: ErrorKind,
-    details: { httpStatus?: number; cloudRequestId?: string; cause?: unknown } = {},
+    details: {
+      httpStatus?: number;
+      cloudRequestId?: string;
+      cause?: unknown;
+      refreshCredentials?: boolean;
+    } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'DetachError';
@@ -25,6 +40,7 @@ export class DetachError extends Error {
     this.kind = kind;
     this.httpStatus = details.httpStatus;
     this.cloudRequestId = details.cloudRequestId;
+    this.refreshCredentials = details.refreshCredentials ?? false;
   }
 
   get retryable(): boolean {
@@ -44,3 +60,7 @@ export class DetachError extends Error {
 }
 
 export const isDetachError = (error: unknown): error is DetachError => error instanceof DetachError;
+
+/** Whether the cloud refused the temporary credentials a call carried (see `refreshCredentials`). */
+export const isCredentialsRefused = (error: unknown): error is DetachError =>
+  error instanceof DetachError && error.refreshCredentials;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'undici';
 import * as z from 'zod';
-import { DetachError } from '../../errors.ts';
+import { DetachError, isCredentialsRefused } from '../../errors.ts';
 import { type HttpTarget, httpTarget, post, postForm } from '../http.ts';
 import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';
 import { essEndpoint } from './ess-endpoints.ts';
@@ -25,6 +25,11 @@ export interface EssClientOptions {
   nonce?: () => string;
   /** `rpc` (signature 1.0, HMAC-SHA1, the default) or `v3` (ACS3-HMAC-SHA256, the Authorization header). */
   signatureVersion?: 'rpc' | 'v3';
+  /**
+   * Temporary credentials only (an assumed role): told which credentials the cloud refused (an expired or
+   * mismatched security token), to drop them; the call, which did not act, is then repeated once with fresh ones.
+   */
+  credentialsRefused?: (refused: EssCredentials) => void;
 }
 
 export type EssParams = Record<string, string | number | boolean | undefined>;
@@ -289,9 +294,30 @@ export class EssClient {
       .ScalingInstance;
   }
 
-  /** One signed call. Every attempt gets a fresh nonce and timestamp; idempotency rides on ClientToken. */
+  /**
+   * One signed call. Every attempt gets a fresh nonce and timestamp; idempotency rides on ClientToken. Temporary
+   * credentials the cloud refuses are refreshed once and the call repeated (the refusal came before it could act).
+   */
   async call(action: string, region: string, operationParams: EssParams): Promise<unknown> {
     const credentials = await this.#options.credentials();
+    const refused = this.#options.credentialsRefused;
+    if (!refused || !credentials.securityToken)
+      return this.callWith(credentials, action, region, operationParams);
+    try {
+      return await this.callWith(credentials, action, region, operationParams);
+    } catch (error) {
+      if (!isCredentialsRefused(error)) throw error;
+      refused(credentials);
+      return this.callWith(await this.#options.credentials(), action, region, operationParams);
+    }
+  }
+
+  private async callWith(
+    credentials: EssCredentials,
+    action: string,
+    region: string,
+    operationParams: EssParams,
+  ): Promise<unknown> {
     const now = this.#options.now?.() ?? new Date();
     const nonce = this.#options.nonce?.() ?? randomUUID();
     const endpoint = this.#options.endpointOverride ?? essEndpoint(region);

@@ -42,7 +42,29 @@ export const ESS_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   'Forbidden.RiskControl': 'fatal',
   IdempotentParameterMismatch: 'fatal',
   IncorrectInstanceStatus: 'fatal',
+  // Temporary credentials (an assumed role) the gateway refused before the service saw the call: it did not act.
+  // Throttled with `refreshCredentials` (shared/errors.ts): the client refreshes them once and repeats.
+  'InvalidSecurityToken.Expired': 'throttled',
+  'InvalidSecurityToken.MismatchWithAccessKey': 'throttled',
+  'InvalidSecurityToken.Malformed': 'throttled',
+  MissingSecurityToken: 'throttled',
+  // STS AssumeRole (2015-04-01): a role that cannot be assumed stays so until a person changes it.
+  'EntityNotExist.Role': 'fatal',
+  NoPermission: 'fatal',
+  'InvalidParameter.RoleArn': 'fatal',
+  'InvalidParameter.RoleSessionName': 'fatal',
+  'InvalidParameter.DurationSeconds': 'fatal',
+  'InvalidParameter.ExternalId': 'fatal',
+  'InvalidParameter.PolicyGrammar': 'fatal',
 };
+
+/** The codes that mean "these temporary credentials were refused": refresh once and repeat, the call did not act. */
+export const ESS_CREDENTIALS_REFUSED: ReadonlySet<string> = new Set([
+  'InvalidSecurityToken.Expired',
+  'InvalidSecurityToken.MismatchWithAccessKey',
+  'InvalidSecurityToken.Malformed',
+  'MissingSecurityToken',
+]);
 
 export function classifyEssError(code: string, httpStatus: number): ErrorKind {
   const known = ESS_ERROR_KINDS[code];
@@ -60,4 +82,5 @@ export const essError = (
   new DetachError(code, scrubCloudMessage(message), classifyEssError(code, httpStatus), {
     httpStatus,
     ...(cloudRequestId && { cloudRequestId }),
+    ...(ESS_CREDENTIALS_REFUSED.has(code) && { refreshCredentials: true }),
   });

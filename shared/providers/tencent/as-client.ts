@@ -1,6 +1,6 @@
 import type { Agent } from 'undici';
 import * as z from 'zod';
-import { DetachError } from '../../errors.ts';
+import { DetachError, isCredentialsRefused } from '../../errors.ts';
 import { type HttpTarget, httpTarget, parseJsonOrUndefined, post } from '../http.ts';
 import { signTc3 } from './tc3-signer.ts';
 import { tencentError } from './tencent-errors.ts';
@@ -18,6 +18,28 @@ export interface TencentClientOptions {
   /** Replaces https://as.tencentcloudapi.com (the local emulator). */
   endpointOverride?: string;
   now?: () => Date;
+  /**
+   * Temporary credentials only (an assumed role): told which credentials the cloud refused
+   * (`AuthFailure.TokenFailure`), to drop them; the call, which did not act, is then repeated once with fresh ones.
+   */
+  credentialsRefused?: (refused: TencentCredentials) => void;
+}
+
+/** Runs a call; temporary credentials the cloud refuses are dropped and the call repeated once with fresh ones. */
+export async function withCredentialsRefresh<T>(
+  options: Pick<TencentClientOptions, 'credentials' | 'credentialsRefused'>,
+  call: (credentials: TencentCredentials) => Promise<T>,
+): Promise<T> {
+  const credentials = await options.credentials();
+  const refused = options.credentialsRefused;
+  if (!refused || !credentials.token) return call(credentials);
+  try {
+    return await call(credentials);
+  } catch (error) {
+    if (!isCredentialsRefused(error)) throw error;
+    refused(credentials);
+    return call(await options.credentials());
+  }
 }
 
 const Envelope = z.object({
@@ -137,12 +159,18 @@ export class TencentAsClient {
     return parse(InstancesResponse, body, 'DescribeAutoScalingInstances').AutoScalingInstanceSet;
   }
 
-  async call(
+  call(action: string, region: string, payload: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return withCredentialsRefresh(this.#options, (credentials) =>
+      this.callWith(credentials, action, region, payload),
+    );
+  }
+
+  private async callWith(
+    credentials: TencentCredentials,
     action: string,
     region: string,
     payload: Record<string, unknown>,
   ): Promise<Record<string, unknown>> {
-    const credentials = await this.#options.credentials();
     const host = this.#host;
     const timestamp = Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
     const body = JSON.stringify(payload);

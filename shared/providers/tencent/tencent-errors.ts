@@ -17,7 +17,9 @@ export const TENCENT_API3_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   'AuthFailure.SignatureFailure': 'fatal',
   'AuthFailure.SecretIdNotFound': 'fatal',
   'AuthFailure.InvalidSecretId': 'fatal',
-  'AuthFailure.TokenFailure': 'fatal',
+  // Temporary credentials (an assumed role) refused: expired, or not the token of this SecretId. The call did not
+  // act; throttled with `refreshCredentials` (shared/errors.ts): the client refreshes them once and repeats.
+  'AuthFailure.TokenFailure': 'throttled',
   'AuthFailure.UnauthorizedOperation': 'fatal',
   'ResourceNotFound.AutoScalingGroupNotFound': 'fatal',
   'ResourceNotFound.InstancesNotInAutoScalingGroup': 'fatal',
@@ -31,7 +33,15 @@ export const TENCENT_API3_ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   'ResourceInUse.AutoScalingGroupNotActive': 'fatal',
   'FailedOperation.NoActivityToGenerate': 'fatal',
   LimitExceeded: 'fatal',
+  // STS AssumeRole (2018-08-13): a role that cannot be assumed stays so until a person changes it.
+  'ResourceNotFound.RoleNotExist': 'fatal',
+  'InvalidParameter.ParamError': 'fatal',
+  'InvalidParameter.AccountNotAvaliable': 'fatal',
+  'InternalError.GetRoleError': 'transient',
 };
+
+/** The codes that mean "these temporary credentials were refused": refresh once and repeat, the call did not act. */
+export const TENCENT_CREDENTIALS_REFUSED: ReadonlySet<string> = new Set(['AuthFailure.TokenFailure']);
 
 export function classifyTencentError(code: string, httpStatus: number): ErrorKind {
   const known = TENCENT_API3_ERROR_KINDS[code];
@@ -66,6 +76,7 @@ export const TENCENT_V2_CODE_KINDS: Readonly<Record<number, ErrorKind>> = {
 export const TENCENT_V2_CODEDESC_KINDS: Readonly<Record<string, ErrorKind>> = {
   'InvalidParameter.ScalingGroupIdError': 'fatal',
   'InvalidParameter.InstanceIdError': 'fatal',
+  'AuthFailure.TokenFailure': 'throttled',
 };
 
 /** 5100 "operation failed" is busy only when its module code says the group is in an activity or cooling down. */
@@ -82,6 +93,7 @@ export const tencentError = (code: string, message: string, httpStatus: number, 
   new DetachError(code, scrubCloudMessage(message), classifyTencentError(code, httpStatus), {
     httpStatus,
     ...(requestId && { cloudRequestId: requestId }),
+    ...(TENCENT_CREDENTIALS_REFUSED.has(code) && { refreshCredentials: true }),
   });
 
 export const tencentV2Error = (code: number, codeDesc: string, message: string) =>
@@ -89,4 +101,5 @@ export const tencentV2Error = (code: number, codeDesc: string, message: string) 
     codeDesc || `V2.${code}`,
     message ? scrubCloudMessage(message) : `Tencent v2 answered code ${code}`,
     classifyTencentV2Error(code, codeDesc, message),
+    TENCENT_CREDENTIALS_REFUSED.has(codeDesc) ? { refreshCredentials: true } : {},
   );

@@ -3,7 +3,7 @@ import type { Agent } from 'undici';
 import * as z from 'zod';
 import { DetachError } from '../../errors.ts';
 import { parseJsonOrUndefined, postForm } from '../http.ts';
-import type { TencentCredentials } from './as-client.ts';
+import { type TencentCredentials, withCredentialsRefresh } from './as-client.ts';
 import { tencentV2Error } from './tencent-errors.ts';
 import { signV2 } from './v2-signer.ts';
 
@@ -33,6 +33,8 @@ export class TencentV2Client {
       /** Replaces https://scaling.api.qcloud.com (the local emulator). */
       endpointOverride?: string;
       now?: () => Date;
+      /** As TencentAsClient's: refused temporary credentials are dropped and the call repeated once. */
+      credentialsRefused?: (refused: TencentCredentials) => void;
     },
   ) {}
 
@@ -71,8 +73,18 @@ export class TencentV2Client {
     return parsed.data.scalingInstancesSet.map((instance) => instance.instanceId);
   }
 
-  async call(action: string, region: string, operationParams: Record<string, string>): Promise<unknown> {
-    const credentials = await this.options.credentials();
+  call(action: string, region: string, operationParams: Record<string, string>): Promise<unknown> {
+    return withCredentialsRefresh(this.options, (credentials) =>
+      this.callWith(credentials, action, region, operationParams),
+    );
+  }
+
+  private async callWith(
+    credentials: TencentCredentials,
+    action: string,
+    region: string,
+    operationParams: Record<string, string>,
+  ): Promise<unknown> {
     const url = new URL(PATH, this.options.endpointOverride ?? 'https://scaling.api.qcloud.com/');
     const params: Record<string, string> = {
       Action: action,
