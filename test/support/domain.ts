@@ -148,8 +148,15 @@ export async function aDomain(options: DomainOptions = {}) {
     offsetMs += ms;
   };
 
-  /** Poller passes (with the clock moved past any backoff) until every request has ended. */
-  async function settle(requestIds: readonly string[], maxPasses = 40) {
+  /**
+   * Poller passes (with the clock moved past any backoff) until every request has ended; `through`: the ports of
+   * a process of the test's (see crashable-process.ts), the domain's own by default.
+   */
+  async function settle(
+    requestIds: readonly string[],
+    maxPasses = 40,
+    through: DispatchDeps & PollDeps = deps,
+  ) {
     for (let pass = 0; pass < maxPasses; pass++) {
       const records = await ledger.getMany(requestIds);
       const done =
@@ -157,7 +164,7 @@ export async function aDomain(options: DomainOptions = {}) {
         records.every((r) => isTerminal(r.status) && r.eventPublishedAt && !r.callback?.nextAttemptAt);
       if (done) return records;
       advance(Math.max(deps.leaseMs, deps.settleMs) + 5_000);
-      await pollActivities(deps);
+      await pollActivities(through);
       await sleep(150);
     }
     return ledger.getMany(requestIds);
