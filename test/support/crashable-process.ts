@@ -50,6 +50,8 @@ export interface ProcessOptions {
   cloudTime?: (ours: Date) => Date;
   /** Shortens ids in labels (the model names its requests A, B, C). */
   alias?: (text: string) => string;
+  /** Told of every call that took effect and was answered, with what it answered (before the process sees it). */
+  observe?: (port: PortName, method: string, args: readonly unknown[], value: unknown) => void;
 }
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
@@ -124,10 +126,13 @@ const LEDGER_METHODS = [
   'savePollCursor',
 ] as const satisfies readonly Exclude<keyof Ledger, 'listPending'>[];
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** A short, readable account of a call's arguments for the schedule's labels. */
 function describeArgs(args: readonly unknown[]): string {
   const parts = args.map((arg) => {
-    if (typeof arg === 'string') return arg;
+    if (typeof arg === 'number') return '';
+    if (typeof arg === 'string') return UUID.test(arg) ? '' : arg;
     if (arg instanceof Date) return '';
     if (Array.isArray(arg))
       return `[${arg.map((a) => (typeof a === 'string' ? a : ((a as { requestId?: string })?.requestId ?? '…'))).join(',')}]`;
@@ -203,6 +208,7 @@ export class CrashableProcess {
       }
     }
     if (outcome.failed) throw outcome.error;
+    this.options.observe?.(port, method, args, outcome.value);
     return outcome.value as T;
   }
 
