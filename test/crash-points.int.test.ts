@@ -4,7 +4,7 @@ import { CRASH_POINTS, type CrashPoint } from '../shared/detach/crash-points.ts'
 import { waitKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
-import { type CrashAfter, CrashableProcess } from './support/crashable-process.ts';
+import { CRASH_AFTER, CrashableProcess } from './support/crashable-process.ts';
 import { aDomain, type Domain, runUntilCrash } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
@@ -19,26 +19,6 @@ import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
  * Each point sits right after a port call, so the process dies right after that call took effect, before its
  * answer is seen: no hook in the domain is needed.
  */
-const CRASH_AFTER: Record<CrashPoint, CrashAfter> = {
-  'intake.after-ledger': { port: 'ledger', method: 'begin' },
-  'submit.after-begin': { port: 'ledger', method: 'begin' },
-  'dispatch.after-lease': {
-    port: 'ledger',
-    method: 'acquireGroup',
-    when: ({ value }) => value !== undefined,
-  },
-  'dispatch.after-intent': {
-    port: 'ledger',
-    method: 'writeIntent',
-    when: ({ value }) => value === 'written',
-  },
-  'dispatch.after-call': { port: 'cloud', method: 'submit' },
-  'dispatch.after-outcome': { port: 'ledger', method: 'resolveIntent', when: ({ value }) => value === true },
-  'poll.after-group-freed': { port: 'ledger', method: 'finishGroupActivity' },
-  'complete.after-transition': { port: 'ledger', method: 'complete', when: ({ value }) => value === true },
-  'complete.after-publish': { port: 'publisher', method: 'publish' },
-  'callback.after-send': { port: 'callbacks', method: 'send' },
-};
 
 interface Flow {
   name: string;
