@@ -6,13 +6,14 @@ import { waitKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
+import { CRASH_AFTER, type CrashAfter, CrashableProcess } from './support/crashable-process.ts';
 import { aDomain, runUntilCrash } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /**
  * A model test: fast-check draws interleavings of deliveries (queue and webhook, duplicates), poller passes,
- * crashes at any named point, cloud faults (throttling, 5xx, connections dropped before and after the cloud
+ * crashes at any named point (the whole process of the step dies: test/support/crashable-process.ts), cloud faults (throttling, 5xx, connections dropped before and after the cloud
  * acted) and time moving on; the real code runs them against DynamoDB Local and the emulator, then recovers
  * (every message comes back once more, the poller passes). The invariants must hold whatever was drawn.
  */
@@ -90,16 +91,17 @@ async function runScenario(provider: 'aliyun' | 'tencent', commands: Command[]):
     );
   const action: Action = 'detach-instances';
   const queue = { enqueue: async () => {} };
-  let armed: Promise<void> | undefined;
-  const run = async (work: () => Promise<unknown>) => {
-    if (!armed) return void (await work());
-    await runUntilCrash(armed, work);
+  // Each step is a process of its own; an armed crash kills the next one (all its ports) right after the point.
+  let armed: CrashAfter | undefined;
+  const run = async (work: (ports: typeof domain.deps & { queue: typeof queue }) => Promise<unknown>) => {
+    const process = new CrashableProcess('step', armed ? { crashAfter: armed } : {});
     armed = undefined;
-    domain.crash.disarm();
+    const ports = process.ports({ ...domain.deps, queue });
+    await runUntilCrash(process.died, () => work(ports));
   };
 
   for (const step of commands) {
-    if (step.kind === 'crash') armed = domain.crash.arm(step.point);
+    if (step.kind === 'crash') armed = CRASH_AFTER[step.point];
     else if (step.kind === 'advance') domain.advance(step.ms);
     else if (step.kind === 'fault')
       await domain.admin.inject({
@@ -107,18 +109,17 @@ async function runScenario(provider: 'aliyun' | 'tencent', commands: Command[]):
         scalingGroupId: group.scalingGroupId,
         ...FAULTS[provider][step.fault],
       });
-    else if (step.kind === 'poll') await run(() => pollActivities(domain.deps));
+    else if (step.kind === 'poll') await run((ports) => pollActivities(ports));
     else {
       const request = requests[step.request] as DetachRequest;
-      await run(() =>
+      await run((ports) =>
         step.via === 'webhook'
-          ? acceptRequest({ ...domain.deps, queue }, action, request, uniqueId('src'))
-          : submitRequest(domain.deps, action, { body: request, messageId: uniqueId('m'), receiveCount: 1 }),
+          ? acceptRequest(ports, action, request, uniqueId('src'))
+          : submitRequest(ports, action, { body: request, messageId: uniqueId('m'), receiveCount: 1 }),
       );
     }
   }
   // Recovery: whatever was not acknowledged comes back; each request is delivered once more, then the poller runs.
-  domain.crash.disarm();
   for (const request of requests)
     await submitRequest(domain.deps, action, { body: request, messageId: uniqueId('m'), receiveCount: 2 });
   const records = await domain.settle(

@@ -83,6 +83,10 @@ export interface DomainOptions {
   responseTimeoutMs?: number;
   /** Items per page of the pending index (small, to have a few records span several pages). */
   pendingPageSize?: number;
+  /** How long an activity of ours holds its group at most (the operation timeout; 600 s by default). */
+  activityHoldMs?: number;
+  /** A cloud emulator of the test's own (its faults then reach no other test); the stack's by default. */
+  emulatorUrl?: string;
 }
 
 /**
@@ -105,7 +109,7 @@ export async function aDomain(options: DomainOptions = {}) {
     responseTimeoutMs: options.responseTimeoutMs ?? 5000,
     connectionsPerOrigin: 8,
   });
-  const emulator = stack.endpoints.emulator;
+  const emulator = options.emulatorUrl ?? stack.endpoints.emulator;
   const essClient = new EssClient({
     credentials: async () => EMULATOR_KEY,
     dispatcher,
@@ -135,7 +139,7 @@ export async function aDomain(options: DomainOptions = {}) {
     checkpoint: crash.checkpoint,
     maxAttempts: options.maxAttempts ?? 6,
     retry: { baseSeconds: 1, maxSeconds: 4 },
-    activityHoldMs: 600_000,
+    activityHoldMs: options.activityHoldMs ?? 600_000,
     leaseMs: options.leaseMs ?? 3_000,
     settleMs: options.settleMs ?? 3_000,
     timeoutMs: options.timeoutMs ?? 600_000,
@@ -148,8 +152,15 @@ export async function aDomain(options: DomainOptions = {}) {
     offsetMs += ms;
   };
 
-  /** Poller passes (with the clock moved past any backoff) until every request has ended. */
-  async function settle(requestIds: readonly string[], maxPasses = 40) {
+  /**
+   * Poller passes (with the clock moved past any backoff) until every request has ended; `through`: the ports of
+   * a process of the test's (see crashable-process.ts), the domain's own by default.
+   */
+  async function settle(
+    requestIds: readonly string[],
+    maxPasses = 40,
+    through: DispatchDeps & PollDeps = deps,
+  ) {
     for (let pass = 0; pass < maxPasses; pass++) {
       const records = await ledger.getMany(requestIds);
       const done =
@@ -157,7 +168,7 @@ export async function aDomain(options: DomainOptions = {}) {
         records.every((r) => isTerminal(r.status) && r.eventPublishedAt && !r.callback?.nextAttemptAt);
       if (done) return records;
       advance(Math.max(deps.leaseMs, deps.settleMs) + 5_000);
-      await pollActivities(deps);
+      await pollActivities(through);
       await sleep(150);
     }
     return ledger.getMany(requestIds);
@@ -172,6 +183,7 @@ export async function aDomain(options: DomainOptions = {}) {
       intent: Item?.intent,
       activityId: Item?.activityId?.S,
       leaseUntil: Item?.leaseUntil ? Number(Item.leaseUntil.N) : undefined,
+      activityUntil: Item?.activityUntil ? Number(Item.activityUntil.N) : undefined,
     };
   }
 

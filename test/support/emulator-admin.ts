@@ -31,6 +31,11 @@ export class EmulatorAdmin {
     );
   }
 
+  /** Clears every injected fault: only on an emulator of the test's own (it clears other tests' too). */
+  async clearFaults(): Promise<void> {
+    await (await request(`${this.url}/admin/faults`, { method: 'DELETE' })).body.dump();
+  }
+
   async state(): Promise<{
     aliyun: {
       scalingGroups: { scalingGroupId: string; desiredCapacity: number; lifecycleState: string }[];
