@@ -1,6 +1,5 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import type { CallbackSender } from '../../shared/detach/callbacks.ts';
-import type { CrashPoint } from '../../shared/detach/crash-points.ts';
 import type { DispatchDeps } from '../../shared/detach/dispatch.ts';
 import type { RequestQueue } from '../../shared/detach/intake.ts';
 import type { PollDeps } from '../../shared/detach/poll.ts';
@@ -35,28 +34,6 @@ export interface CrashAfter {
   /** Matching calls to let through first. */
   skip?: number;
 }
-
-/** Each named crash point as the port call it follows: the process dies once that call took effect. */
-export const CRASH_AFTER: Record<CrashPoint, CrashAfter> = {
-  'intake.after-ledger': { port: 'ledger', method: 'begin' },
-  'submit.after-begin': { port: 'ledger', method: 'begin' },
-  'dispatch.after-lease': {
-    port: 'ledger',
-    method: 'acquireGroup',
-    when: ({ value }) => value !== undefined,
-  },
-  'dispatch.after-intent': {
-    port: 'ledger',
-    method: 'writeIntent',
-    when: ({ value }) => value === 'written',
-  },
-  'dispatch.after-call': { port: 'cloud', method: 'submit' },
-  'dispatch.after-outcome': { port: 'ledger', method: 'resolveIntent', when: ({ value }) => value === true },
-  'poll.after-group-freed': { port: 'ledger', method: 'finishGroupActivity' },
-  'complete.after-transition': { port: 'ledger', method: 'complete', when: ({ value }) => value === true },
-  'complete.after-publish': { port: 'publisher', method: 'publish' },
-  'callback.after-send': { port: 'callbacks', method: 'send' },
-};
 
 export interface ProcessOptions {
   /**
@@ -139,6 +116,7 @@ const LEDGER_METHODS = [
   'backOff',
   'releaseGroup',
   'finishGroupActivity',
+  'activityClaimedElsewhere',
   'takenOut',
   'recordProgress',
   'complete',
@@ -285,10 +263,8 @@ export class CrashableProcess {
         this.call('cloud', 'reconcile', [operations.map((o) => o.request.requestId)], () =>
           provider.reconcile(region, operations),
         ),
-      instancesStillInGroup: (region, groupId, ids) =>
-        this.call('cloud', 'instancesStillInGroup', [ids], () =>
-          provider.instancesStillInGroup(region, groupId, ids),
-        ),
+      remainingInstances: (operation, ids) =>
+        this.call('cloud', 'remainingInstances', [ids], () => provider.remainingInstances(operation, ids)),
       inspect: (operation) =>
         this.call('cloud', 'inspect', [operation.request.requestId], () => provider.inspect(operation)),
     };
