@@ -1,5 +1,6 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import type { CallbackSender } from '../../shared/detach/callbacks.ts';
+import type { CrashPoint } from '../../shared/detach/crash-points.ts';
 import type { DispatchDeps } from '../../shared/detach/dispatch.ts';
 import type { RequestQueue } from '../../shared/detach/intake.ts';
 import type { PollDeps } from '../../shared/detach/poll.ts';
@@ -34,6 +35,28 @@ export interface CrashAfter {
   /** Matching calls to let through first. */
   skip?: number;
 }
+
+/** Each named crash point as the port call it follows: the process dies once that call took effect. */
+export const CRASH_AFTER: Record<CrashPoint, CrashAfter> = {
+  'intake.after-ledger': { port: 'ledger', method: 'begin' },
+  'submit.after-begin': { port: 'ledger', method: 'begin' },
+  'dispatch.after-lease': {
+    port: 'ledger',
+    method: 'acquireGroup',
+    when: ({ value }) => value !== undefined,
+  },
+  'dispatch.after-intent': {
+    port: 'ledger',
+    method: 'writeIntent',
+    when: ({ value }) => value === 'written',
+  },
+  'dispatch.after-call': { port: 'cloud', method: 'submit' },
+  'dispatch.after-outcome': { port: 'ledger', method: 'resolveIntent', when: ({ value }) => value === true },
+  'poll.after-group-freed': { port: 'ledger', method: 'finishGroupActivity' },
+  'complete.after-transition': { port: 'ledger', method: 'complete', when: ({ value }) => value === true },
+  'complete.after-publish': { port: 'publisher', method: 'publish' },
+  'callback.after-send': { port: 'callbacks', method: 'send' },
+};
 
 export interface ProcessOptions {
   /**
