@@ -7,7 +7,8 @@ import { pollActivities } from '../shared/detach/poll.ts';
 import { pollRepeatedly } from '../shared/detach/poll-loop.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
-import { aDomain, runUntilCrash } from './support/domain.ts';
+import { CRASH_AFTER, CrashableProcess, runUntilCrash } from './support/crashable-process.ts';
+import { aDomain } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, startOutsideActivity, uniqueId } from './support/emulator-admin.ts';
 
 /**
@@ -60,10 +61,11 @@ describe('issue #9 defects', () => {
     const domain = await aDomain({ timeoutMs: 5_000 });
     const group = await aScalingGroup(domain.admin, { activityDurationMs: 50 });
     const request = aDetachRequest(group, { preflight: false });
-    const died = domain.crash.arm('dispatch.after-intent');
+    const dying = new CrashableProcess('dying', { crashAfter: CRASH_AFTER['dispatch.after-intent'] });
 
-    await runUntilCrash(died, () => submitRequest(domain.deps, 'detach-instances', delivery(request)));
-    domain.crash.disarm();
+    await runUntilCrash(dying.died, () =>
+      submitRequest(dying.ports(domain.deps), 'detach-instances', delivery(request)),
+    );
     domain.advance(10_000);
     const [record] = await domain.settle([request.requestId]);
 
@@ -74,9 +76,10 @@ describe('issue #9 defects', () => {
     const domain = await aDomain();
     const group = await aScalingGroup(domain.admin, { activityDurationMs: 50 });
     const request = aDetachRequest(group, { preflight: false });
-    const died = domain.crash.arm('dispatch.after-intent');
-    await runUntilCrash(died, () => submitRequest(domain.deps, 'detach-instances', delivery(request)));
-    domain.crash.disarm();
+    const dying = new CrashableProcess('dying', { crashAfter: CRASH_AFTER['dispatch.after-intent'] });
+    await runUntilCrash(dying.died, () =>
+      submitRequest(dying.ports(domain.deps), 'detach-instances', delivery(request)),
+    );
 
     domain.advance(domain.deps.activityHoldMs + domain.deps.settleMs + 1_000);
     await dispatchGroup(domain.deps, waitKeyOf(request as DetachRequest));

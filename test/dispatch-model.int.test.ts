@@ -1,13 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Action, DetachRequest } from '../shared/contracts/index.ts';
-import { CRASH_POINTS, type CrashPoint } from '../shared/detach/crash-points.ts';
 import { waitKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
-import { CRASH_AFTER, type CrashAfter, CrashableProcess } from './support/crashable-process.ts';
-import { aDomain, runUntilCrash } from './support/domain.ts';
+import { CRASH_POINTS, type CrashPoint } from './support/crash-points.ts';
+import {
+  CRASH_AFTER,
+  type CrashAfter,
+  CrashableProcess,
+  runUntilCrash,
+} from './support/crashable-process.ts';
+import { aDomain } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 

@@ -2,7 +2,6 @@ import { type CallbackState, type CompletionEvent, callbackFailureCodeOf } from 
 
 export type { CallbackState };
 
-import { type Checkpoint, passThrough } from './crash-points.ts';
 import type { Clock, Ledger, OperationRecord } from './ports.ts';
 import { type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
@@ -16,7 +15,6 @@ export interface CallbackDeps {
   clock: Clock;
   callbacks: CallbackSender;
   callbackRetry: RetryPolicy & { maxAttempts: number };
-  checkpoint?: Checkpoint;
 }
 
 /**
@@ -35,7 +33,6 @@ export async function deliverCallback(
   let state: CallbackState;
   try {
     await deps.callbacks.send(url, event);
-    await (deps.checkpoint ?? passThrough)('callback.after-send');
     state = { url, attempts, deliveredAt: now.toISOString() };
   } catch (error) {
     const lastError = callbackFailureCodeOf(error);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CompletionEvent, type TerminalStatus, targetsOf } from '../contracts/index.ts';
 import { type CallbackDeps, deliverCallback } from './callbacks.ts';
-import { type Checkpoint, passThrough } from './crash-points.ts';
 import type { DecidedFrom, EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
 
 export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
@@ -25,8 +24,6 @@ export interface CompletionDeps {
   publisher: EventPublisher;
   /** Absent where no callbacks are sent (unit tests of other parts). */
   callbacks?: CallbackDeps;
-  /** The crash-point tests' hook; absent in production. */
-  checkpoint?: Checkpoint;
 }
 
 /**
@@ -44,7 +41,6 @@ export async function completeOperation(
 ): Promise<boolean> {
   const won = await deps.ledger.complete(event, from);
   if (won) {
-    await (deps.checkpoint ?? passThrough)('complete.after-transition');
     await publishStored(deps, event, callbackUrl);
   }
   return won;
@@ -57,16 +53,9 @@ export async function publishStored(
   callbackUrl?: string,
 ): Promise<void> {
   await deps.publisher.publish(event);
-  await (deps.checkpoint ?? passThrough)('complete.after-publish');
   const callback = callbackUrl && deps.callbacks ? deps.callbacks : undefined;
   await deps.ledger.markPublished(event.requestId, new Date(event.completedAt), callback !== undefined);
-  if (callback && callbackUrl)
-    await deliverCallback(
-      { ...callback, ...(deps.checkpoint && { checkpoint: deps.checkpoint }) },
-      event,
-      callbackUrl,
-      undefined,
-    );
+  if (callback && callbackUrl) await deliverCallback(callback, event, callbackUrl, undefined);
 }
 
 /** The event of a record that reached a terminal state, but whose event never went out. */

@@ -2,15 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { DetachRequest } from '../contracts/index.ts';
 import { type CompletionDeps, eventFor } from './completion.ts';
 import { formBatch, mergeKey } from './form-batch.ts';
-import {
-  call,
-  checkpoint,
-  goneFromGroup,
-  LostLease,
-  operationOf,
-  providerOf,
-  publishAll,
-} from './make-call.ts';
+import { call, goneFromGroup, LostLease, operationOf, providerOf, publishAll } from './make-call.ts';
 import type { Clock, Fence, Intent, OperationRecord, ProviderRegistry } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
 
@@ -79,7 +71,6 @@ export async function dispatchGroup(
 ): Promise<DispatchResult> {
   const acquired = await deps.ledger.acquireGroup(groupKey, randomUUID(), deps.clock.now(), deps.leaseMs);
   if (!acquired) return { kind: 'not-now' };
-  await checkpoint(deps, 'dispatch.after-lease');
   const { fence, group } = acquired;
   try {
     return group.intent
@@ -203,7 +194,6 @@ async function sendWaiting(
         if (record.status !== 'QUEUED') gone.add(record.requestId);
       continue;
     }
-    await checkpoint(deps, 'dispatch.after-intent');
     const submitting = records.map((record) => ({
       ...record,
       status: 'SUBMITTING' as const,

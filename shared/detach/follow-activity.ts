@@ -1,7 +1,6 @@
 import type { ActionRequest, CompletionEvent } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
 import { completeOperation, eventFor, publishStored } from './completion.ts';
-import { passThrough } from './crash-points.ts';
 import { waitKeyOf } from './dispatch.ts';
 import { type Gone, judgeEnded, progressMoved, timedOut } from './judge-ended.ts';
 import type { PollDeps, PollSummary } from './poll.ts';
@@ -230,7 +229,6 @@ async function followActivity(
   // The group is free again first: a crash after this only repeats the completion, never blocks the group.
   await deps.ledger.finishGroupActivity(waitKey, entry.activityId);
   pass.groups.add(waitKey);
-  await (deps.checkpoint ?? passThrough)('poll.after-group-freed');
   // What each request's own targets did: the activity does not list them, and a merged call's end is not each
   // request's. One read for all of them.
   const gone = report.phase === 'succeeded' ? undefined : await whatLeft(deps, entry.records);

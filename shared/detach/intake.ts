@@ -1,7 +1,6 @@
 import type { Action, DetachRequest, LedgerStatus } from '../contracts/index.ts';
 import { REQUEST_SCHEMAS } from '../contracts/index.ts';
 import type { CompletionDeps } from './completion.ts';
-import { passThrough } from './crash-points.ts';
 import type { Clock } from './ports.ts';
 import { type Issues, issuesOf, rejectRequest } from './rejection.ts';
 import { newOperation } from './submit.ts';
@@ -60,7 +59,6 @@ export async function acceptRequest(
       repeated: true,
       enqueued: false,
     };
-  await (deps.checkpoint ?? passThrough)('intake.after-ledger');
   const enqueued = await deps.queue.enqueue(action, request).then(
     () => true,
     () => false,

@@ -1,7 +1,6 @@
 import type { ActionRequest, CompletionEvent, DetachRequest } from '../contracts/index.ts';
 import { type ErrorKind, isDetachError } from '../errors.ts';
 import { publishStored } from './completion.ts';
-import { type CrashPoint, passThrough } from './crash-points.ts';
 import type { DispatchDeps, DispatchResult } from './dispatch.ts';
 import { judgeFailedCall, mayHaveActed } from './judge-call.ts';
 import type { Fence, Intent, IntentOutcome, OperationRecord, ScalingProvider } from './ports.ts';
@@ -9,8 +8,6 @@ import { retryDelaySeconds } from './retry.ts';
 
 /** A dispatcher's lease ran out under it: it changes nothing more and stops. */
 export class LostLease extends Error {}
-
-export const checkpoint = (deps: DispatchDeps, point: CrashPoint) => (deps.checkpoint ?? passThrough)(point);
 
 /** Publishes the events of requests this dispatcher ended (their transitions are written). */
 export async function publishAll(
@@ -56,7 +53,6 @@ export async function call(
           deps.ledger.activityClaimedElsewhere(fence.groupKey, activityId, intent.id),
       }),
     });
-    await checkpoint(deps, 'dispatch.after-call');
     const now = deps.clock.now();
     outcome = {
       kind: 'accepted',
@@ -78,7 +74,6 @@ export async function call(
     };
   } catch (error) {
     if (!isDetachError(error)) throw error;
-    await checkpoint(deps, 'dispatch.after-call');
     const gone = mayHaveActed(intent, error.kind) ? await goneFromGroup(provider, operation) : undefined;
     ({ outcome, ended } = judgeFailedCall({
       intent,
@@ -98,7 +93,6 @@ export async function call(
   }
   if (!(await deps.ledger.resolveIntent(renewed, intent, outcome, ended, deps.clock.now())))
     throw new LostLease();
-  await checkpoint(deps, 'dispatch.after-outcome');
   await publishAll(deps, ended, records);
   return result;
 }

@@ -7,7 +7,6 @@ import {
   REQUEST_SCHEMAS,
 } from '../contracts/index.ts';
 import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
-import { passThrough } from './crash-points.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, waitKeyOf } from './dispatch.ts';
 import type { NewOperation } from './ports.ts';
 import { issuesOf, rejectRequest } from './rejection.ts';
@@ -61,7 +60,6 @@ export async function submitRequest(
   }
   const request = parsed.data;
   const { record } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
-  await (deps.checkpoint ?? passThrough)('submit.after-begin');
   if (isTerminal(record.status)) {
     // Published here only if its writer is surely gone; otherwise that writer (or the poller) publishes it.
     const pending = abandonedEvent(record, deps.clock.now());

@@ -1,6 +1,5 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import type { CallbackSender } from '../../shared/detach/callbacks.ts';
-import type { CrashPoint } from '../../shared/detach/crash-points.ts';
 import type { DispatchDeps } from '../../shared/detach/dispatch.ts';
 import type { RequestQueue } from '../../shared/detach/intake.ts';
 import type { PollDeps } from '../../shared/detach/poll.ts';
@@ -12,6 +11,7 @@ import type {
   ScalingProvider,
   SubmitAttempt,
 } from '../../shared/detach/ports.ts';
+import type { CrashPoint } from './crash-points.ts';
 
 /**
  * A process of the service (one Lambda invocation, one poller), as the outside world sees it: every effect it
@@ -314,15 +314,15 @@ export class CrashableProcess {
 
   /**
    * The dependencies of the domain with every port of this process: what the process does goes through here,
-   * so `crash()` stops all of it at once. The domain's own crash hook is left out.
+   * so `crash()` stops all of it at once.
    */
   ports<D extends DispatchDeps & Partial<PollDeps> & { queue?: RequestQueue }>(deps: D): D {
-    const { checkpoint: _hook, ...rest } = deps;
+    const rest = deps;
     const ledger = this.ledger(deps.ledger);
     const providers = Object.fromEntries(
       Object.entries(deps.providers).map(([name, provider]) => [name, this.provider(provider)]),
     ) as unknown as ProviderRegistry;
-    const { checkpoint: _callbackHook, ...callbacks } = deps.callbacks ?? {};
+    const callbacks = deps.callbacks ?? {};
     return {
       ...rest,
       ledger,
@@ -338,4 +338,9 @@ export class CrashableProcess {
       ...(deps.queue && { queue: this.queue(deps.queue) }),
     } as D;
   }
+}
+
+/** Runs `work` until it ends or its process dies; true when it died. */
+export async function runUntilCrash(died: Promise<void>, work: () => Promise<unknown>): Promise<boolean> {
+  return Promise.race([work().then(() => false), died.then(() => true)]);
 }

@@ -6,7 +6,6 @@ import { createLedgerTable } from '../../local/services.ts';
 import type { CompletionEvent } from '../../shared/contracts/index.ts';
 import type { CallbackSender } from '../../shared/detach/callbacks.ts';
 import { isTerminal } from '../../shared/detach/completion.ts';
-import type { CrashPoint } from '../../shared/detach/crash-points.ts';
 import type { DispatchDeps } from '../../shared/detach/dispatch.ts';
 import { type PollDeps, pollActivities } from '../../shared/detach/poll.ts';
 import type { EventPublisher } from '../../shared/detach/ports.ts';
@@ -39,41 +38,6 @@ export class RecordingCallbacks implements CallbackSender {
   }
 }
 
-/**
- * The process under test can die at one crash point: `arm` makes that point's next pass never return (nothing
- * after it runs, not even a `finally`), as a killed process would.
- */
-export class CrashSwitch {
-  #armed: { point: CrashPoint; skip: number } | undefined;
-  #crashed: (() => void) | undefined;
-  crashes = 0;
-
-  arm(point: CrashPoint, skip = 0): Promise<void> {
-    this.#armed = { point, skip };
-    return new Promise((resolve) => {
-      this.#crashed = resolve;
-    });
-  }
-
-  disarm(): void {
-    this.#armed = undefined;
-  }
-
-  readonly checkpoint = async (point: CrashPoint): Promise<void> => {
-    if (this.#armed?.point !== point) return;
-    if (this.#armed.skip-- > 0) return;
-    this.#armed = undefined;
-    this.crashes++;
-    this.#crashed?.();
-    await new Promise<never>(() => {});
-  };
-}
-
-/** Runs `work` until it ends or the process "dies" at the armed crash point; true when it died. */
-export async function runUntilCrash(died: Promise<void>, work: () => Promise<unknown>): Promise<boolean> {
-  return Promise.race([work().then(() => false), died.then(() => true)]);
-}
-
 export interface DomainOptions {
   /** Lease of a dispatcher (default 3 s of the test's clock); shorter in the race tests. */
   leaseMs?: number;
@@ -92,7 +56,7 @@ export interface DomainOptions {
 /**
  * The real domain over the real stores: a ledger table of its own in DynamoDB Local (so no other test's poller
  * sees it), the real ESS and Tencent clients against the cloud emulator, a clock the test can move ahead of real
- * time (leases, backoffs and timeouts run out without waiting), a recording publisher and a crash switch.
+ * time (leases, backoffs and timeouts run out without waiting), and a recording publisher (crashes: test/support/crashable-process.ts).
  */
 export async function aDomain(options: DomainOptions = {}) {
   const stack = inject('stack');
@@ -120,7 +84,6 @@ export async function aDomain(options: DomainOptions = {}) {
   const clock = { now: () => new Date(Date.now() + offsetMs) };
   const publisher = new RecordingPublisher();
   const callbackSender = new RecordingCallbacks();
-  const crash = new CrashSwitch();
   const deps: DispatchDeps & PollDeps = {
     ledger,
     publisher,
@@ -134,9 +97,7 @@ export async function aDomain(options: DomainOptions = {}) {
       clock,
       callbacks: callbackSender,
       callbackRetry: { baseSeconds: 1, maxSeconds: 5, maxAttempts: 3 },
-      checkpoint: crash.checkpoint,
     },
-    checkpoint: crash.checkpoint,
     maxAttempts: options.maxAttempts ?? 6,
     retry: { baseSeconds: 1, maxSeconds: 4 },
     activityHoldMs: options.activityHoldMs ?? 600_000,
@@ -194,7 +155,6 @@ export async function aDomain(options: DomainOptions = {}) {
     advance,
     publisher,
     callbackSender,
-    crash,
     admin,
     settle,
     groupItem,

@@ -1,7 +1,7 @@
 /**
- * Every place where a process can die between two effects (a ledger write, a cloud call, a publish). The code
- * passes each one through `Checkpoint`; in production it is absent, and the crash-point tests make it never
- * return (the process is dead from there on: nothing after it runs, not even a `finally`), then run the
+ * Every place where a process can die between two effects (a ledger write, a cloud call, a publish). Each sits
+ * right after a port call, so the tests kill a process there by cutting its ports (`CrashableProcess`, with
+ * `CRASH_AFTER` naming the port call of each point): production code carries no hook. Then they run the
  * recovery (a redelivery, the next poller pass) and check that nothing was lost or done twice.
  */
 export const CRASH_POINTS = [
@@ -28,8 +28,3 @@ export const CRASH_POINTS = [
 ] as const;
 
 export type CrashPoint = (typeof CRASH_POINTS)[number];
-
-/** Called at each crash point; resolves at once in production. */
-export type Checkpoint = (point: CrashPoint) => Promise<void>;
-
-export const passThrough: Checkpoint = async () => {};
