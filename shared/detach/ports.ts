@@ -249,6 +249,11 @@ export interface Ledger {
    * transition.
    */
   complete(event: CompletionEvent, from?: readonly LedgerStatus[] | 'unpublished'): Promise<boolean>;
+  /**
+   * Stores a terminal record and its event only where no record of that id exists (a rejected or dead-lettered
+   * message): it never overwrites a request, whatever was written since anyone read the id. True when written.
+   */
+  completeNew(event: CompletionEvent): Promise<boolean>;
   /** `keepPending`: a callback is still to be delivered, so the poller must keep visiting the record. */
   markPublished(requestId: string, now: Date, keepPending?: boolean): Promise<void>;
   recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void>;
