@@ -1,10 +1,11 @@
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import { REQUEST_SCHEMAS } from '../shared/contracts/index.ts';
+import { acceptRequest } from '../shared/detach/intake.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { aDomain } from './support/domain.ts';
-import { uniqueId } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 
 /**
  * The defects of issue #17 on the way in (4, 11, 13), each on the real domain over DynamoDB Local: a valid
@@ -102,5 +103,92 @@ describe('issue #17 defects on the way in', () => {
     expect(first).toMatchObject({ kind: 'rejected', requestId: invalid.requestId });
     expect(again).toMatchObject({ kind: 'rejected', requestId: invalid.requestId });
     expect(domain.publisher.events.map((event) => event.requestId)).toEqual([invalid.requestId]);
+  });
+
+  describe('11: a reused request id is refused visibly, and the first request is left as it is', () => {
+    const variants: [string, (first: ReturnType<typeof aDetachRequest>) => unknown, string][] = [
+      ['another instance', (first) => ({ ...first, instanceIds: ['i-other'] }), 'detach-instances'],
+      ['another group', (first) => ({ ...first, scalingGroupId: uniqueId('asg') }), 'detach-instances'],
+      [
+        'another callbackUrl',
+        (first) => ({ ...first, callbackUrl: 'https://e.example.com/x' }),
+        'detach-instances',
+      ],
+      ['another action', (first) => first, 'remove-instances'],
+    ];
+
+    it.concurrent.each(variants)(
+      'queue: %s ends Rejected (RequestIdConflict) under its message id',
+      async (_, variant, action) => {
+        const domain = await aDomain();
+        const group = await aScalingGroup(domain.admin, { activityDurationMs: 60_000 });
+        const first = aDetachRequest(group);
+        await submitRequest(domain.deps, 'detach-instances', delivery(first));
+        const before = await domain.ledger.get(first.requestId);
+        const eventsBefore = domain.publisher.events.length;
+        const second = delivery(variant(first));
+
+        const outcome = await submitRequest(domain.deps, action as 'detach-instances', second);
+
+        expect(outcome).toEqual({
+          kind: 'conflict',
+          requestId: first.requestId,
+          recordedAs: `sqs:${second.messageId}`,
+          heldBy: {
+            action: 'detach-instances',
+            provider: 'aliyun',
+            region: group.region,
+            scalingGroupId: group.scalingGroupId,
+          },
+        });
+        expect(await domain.ledger.get(first.requestId)).toEqual(before);
+        const conflict = await domain.ledger.get(`sqs:${second.messageId}`);
+        expect(conflict).toMatchObject({ status: 'REJECTED', action });
+        expect(conflict?.event?.error).toMatchObject({
+          code: 'RequestIdConflict',
+          issues: [{ path: 'requestId' }],
+        });
+        expect(conflict?.event?.error?.message).toContain(group.scalingGroupId);
+        // The conflict's one event, and none for the first request's id.
+        expect(domain.publisher.events.slice(eventsBefore).map((e) => [e.requestId, e.status])).toEqual([
+          [`sqs:${second.messageId}`, 'Rejected'],
+        ]);
+      },
+    );
+
+    it.concurrent('webhook: another body is a conflict naming the first action and group; the same one parsed is not', async () => {
+      const domain = await aDomain();
+      const group = await aScalingGroup(domain.admin, { activityDurationMs: 60_000 });
+      const intake = { ...domain.deps, queue: { enqueue: async () => {} } };
+      const first = aDetachRequest(group);
+      // The same request: keys in another order, a default written out.
+      const { requestId, ...rest } = first;
+      const same = { preflight: true, ...rest, requestId };
+
+      const accepted = await acceptRequest(intake, 'detach-instances', first, uniqueId('src'));
+      const before = await domain.ledger.get(first.requestId);
+      const repeated = await acceptRequest(intake, 'detach-instances', same, uniqueId('src'));
+      const conflict = await acceptRequest(
+        intake,
+        'detach-instances',
+        { ...first, instanceIds: ['i-2'] },
+        uniqueId('src'),
+      );
+
+      expect(accepted).toMatchObject({ kind: 'accepted', repeated: false });
+      expect(repeated).toMatchObject({ kind: 'accepted', repeated: true });
+      expect(conflict).toEqual({
+        kind: 'conflict',
+        requestId: first.requestId,
+        heldBy: {
+          action: 'detach-instances',
+          provider: 'aliyun',
+          region: group.region,
+          scalingGroupId: group.scalingGroupId,
+        },
+      });
+      expect(await domain.ledger.get(first.requestId)).toEqual(before);
+      expect(domain.publisher.events).toEqual([]);
+    });
   });
 });

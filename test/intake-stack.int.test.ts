@@ -48,4 +48,60 @@ describe('issue #17 on the local stack', () => {
       },
     });
   });
+
+  it.concurrent('11: the webhook answers 409 RequestIdConflict naming the first action and group, never its body', async () => {
+    const first = { ...aRequest(), callbackUrl: 'http://127.0.0.1:9/secret-path' };
+    const { requestId, ...rest } = first;
+
+    const accepted = await webhook.post('detach-instances', first);
+    // The same request, keys in another order and a default written out: not a conflict.
+    const repeated = await webhook.post('detach-instances', { dryRun: false, ...rest, requestId });
+    const otherGroup = await webhook.post('detach-instances', { ...first, scalingGroupId: 'asg-other' });
+    const otherAction = await webhook.post('remove-instances', first);
+
+    expect(accepted.status).toBe(202);
+    expect(repeated.status).toBe(202);
+    for (const answer of [otherGroup, otherAction]) {
+      expect(answer.status).toBe(409);
+      expect(answer.body).toEqual({
+        error: {
+          code: 'RequestIdConflict',
+          message: expect.stringContaining(first.scalingGroupId),
+          requestId,
+          heldBy: {
+            action: 'detach-instances',
+            provider: 'aliyun',
+            region: 'cn-hangzhou',
+            scalingGroupId: first.scalingGroupId,
+          },
+        },
+      });
+      expect(JSON.stringify(answer.body)).not.toContain('secret-path');
+    }
+    expect((await webhook.status(requestId)).body).toMatchObject({
+      request: { callbackUrl: first.callbackUrl },
+    });
+  });
+
+  it.concurrent('11: on the queue, another body under a known id ends Rejected (RequestIdConflict) under its message id, with its event through the bus', async () => {
+    const first = aRequest();
+    await send('detach-instances', first);
+    const before = await waitForRecord(first.requestId, delivered, 30_000);
+
+    // Past the FIFO deduplication window (another deduplication id), as a producer reusing an id would be.
+    const messageId = await send(
+      'detach-instances',
+      { ...first, instanceIds: ['i-2'] },
+      { deduplicationId: uniqueId('dedup') },
+    );
+    const conflict = await waitForRecord(`sqs:${messageId}`, delivered, 30_000);
+
+    expect(conflict.event).toMatchObject({
+      status: 'Rejected',
+      error: { code: 'RequestIdConflict', issues: [{ path: 'requestId' }] },
+    });
+    const after = await waitForRecord(first.requestId, () => true);
+    expect(after.event).toEqual(before.event);
+    expect(after.request).toEqual(before.request);
+  });
 });
