@@ -1,3 +1,4 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { uniqueId } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
@@ -7,7 +8,7 @@ import { webhookClient } from './support/webhook-client.ts';
  * The defects of issue #17 on the way in, through the local stack: fauxqs, the queue bridge, the real functions,
  * the webhook's HTTP API, DynamoDB Local.
  */
-const { stack, send, waitForRecord, delivered, dlqMessages } = stackClients();
+const { stack, sqs, ledger, send, waitForRecord, delivered, dlqMessages } = stackClients();
 const webhook = webhookClient(stack.endpoints.http, stack.webhookSecret);
 const aRequest = (overrides: Record<string, unknown> = {}) => ({
   requestId: uniqueId('req'),
@@ -103,5 +104,52 @@ describe('issue #17 on the local stack', () => {
     const after = await waitForRecord(first.requestId, () => true);
     expect(after.event).toEqual(before.event);
     expect(after.request).toEqual(before.request);
+  });
+
+  /** A message as a queue's redrive moves it into the action's DLQ, in one message group of the test's own. */
+  const toDeadLetterQueue = async (action: string, body: string, groupId: string) => {
+    const { MessageId } = await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.queues[action]?.deadLetterQueueUrl,
+        MessageBody: body,
+        MessageGroupId: groupId,
+        MessageDeduplicationId: uniqueId('dedup'),
+      }),
+    );
+    return MessageId as string;
+  };
+
+  it.concurrent('7: a request that reached its DLQ unrecorded ends DeadLettered, with its record and event', async () => {
+    const request = aRequest();
+
+    await toDeadLetterQueue('remove-instances', JSON.stringify(request), uniqueId('group'));
+    const record = await waitForRecord(request.requestId, delivered, 30_000);
+
+    expect(record).toMatchObject({ status: 'DEAD_LETTERED', action: 'remove-instances' });
+    expect(record.event).toMatchObject({
+      status: 'DeadLettered',
+      action: 'remove-instances',
+      scalingGroupId: request.scalingGroupId,
+      instanceIds: request.instanceIds,
+      error: { code: 'DeadLettered' },
+    });
+    expect(await dlqMessages('remove-instances')).toEqual([]);
+  });
+
+  it.concurrent('7: a dead letter whose request is on the ledger changes nothing; one without a request id ends under its message id', async () => {
+    const request = aRequest();
+    await send('detach-instances', request);
+    const before = await waitForRecord(request.requestId, delivered, 30_000);
+    const groupId = uniqueId('group');
+
+    await toDeadLetterQueue('detach-instances', JSON.stringify(request), groupId);
+    // After it in its message group, so handled after it.
+    const markerId = await toDeadLetterQueue('detach-instances', 'not json', groupId);
+    const marker = await waitForRecord(`sqs:${markerId}`, delivered, 30_000);
+
+    expect(marker.event).toMatchObject({ status: 'DeadLettered', error: { code: 'DeadLettered' } });
+    const after = await ledger.get(request.requestId);
+    expect(after?.status).toBe(before.status);
+    expect(after?.event).toEqual(before.event);
   });
 });

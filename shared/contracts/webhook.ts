@@ -45,6 +45,7 @@ export const LEDGER_STATUSES = [
   'REJECTED',
   'TIMED_OUT',
   'DRY_RUN',
+  'DEAD_LETTERED',
 ] as const;
 export const LedgerStatus = z.enum(LEDGER_STATUSES);
 export type LedgerStatus = z.infer<typeof LedgerStatus>;

@@ -1,5 +1,11 @@
 import type { z } from 'zod';
-import { type Action, type CompletionError, type CompletionEvent, RequestId } from '../contracts/index.ts';
+import {
+  type Action,
+  type CompletionError,
+  type CompletionEvent,
+  REQUEST_SCHEMAS,
+  RequestId,
+} from '../contracts/index.ts';
 import { type CompletionDeps, eventFor, publishStored, unpublishedEvent } from './completion.ts';
 import { passThrough } from './crash-points.ts';
 import type { Clock, OperationRecord } from './ports.ts';
@@ -114,4 +120,54 @@ export async function giveUpDelivery(
     issues: [{ path: '(root)', message: clip(input.reason) }],
   });
   return { kind: 'rejected', requestId: rejected.requestId };
+}
+
+/**
+ * A message its queue gave up on (a DLQ's consumer): nothing leaves the system unrecorded. A request already on
+ * the ledger is the poller's to see through, and is left as it is; any other message ends `DeadLettered`, with
+ * a terminal record and event, under its request id when it has a usable one that no record holds, otherwise
+ * under `sqs:<messageId>`.
+ */
+export async function endDeadLetter(
+  deps: CompletionDeps & { clock: Clock },
+  input: { action: Action; body: unknown; messageId: string; receiveCount: number },
+): Promise<{ kind: 'on-ledger' | 'dead-lettered'; requestId: string }> {
+  const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
+  // A record of its id that cannot be read is not this request's end: the message goes under its own id.
+  const readable = candidate.success
+    ? await deps.ledger.get(candidate.data).then(
+        (record) => ({ record }),
+        () => undefined,
+      )
+    : undefined;
+  if (readable?.record) return { kind: 'on-ledger', requestId: readable.record.requestId };
+  const parsed = REQUEST_SCHEMAS[input.action].safeParse(input.body);
+  const now = deps.clock.now();
+  const deadLetterOf = (requestId: string) =>
+    eventFor(
+      {
+        requestId,
+        action: input.action,
+        ...(parsed.success && { request: parsed.data }),
+        attempts: input.receiveCount,
+        createdAt: now.toISOString(),
+      },
+      'DeadLettered',
+      now,
+      {
+        error: {
+          code: 'DeadLettered',
+          message: `The message reached the dead-letter queue after ${input.receiveCount} deliveries without its request being recorded; it was not acted on.`,
+        },
+      },
+    );
+  if (readable && candidate.success) {
+    const ended = await endNew(deps, deadLetterOf(candidate.data));
+    // Written meanwhile (the request, or this same message's earlier end): that record stands.
+    if (ended !== undefined)
+      return { kind: ended === 'written' ? 'dead-lettered' : 'on-ledger', requestId: candidate.data };
+  }
+  const requestId = `sqs:${input.messageId}`;
+  const ended = await endNew(deps, deadLetterOf(requestId));
+  return { kind: ended === 'written' ? 'dead-lettered' : 'on-ledger', requestId };
 }
