@@ -2,6 +2,7 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import { REQUEST_SCHEMAS } from '../shared/contracts/index.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
+import { endDeadLetter } from '../shared/detach/rejection.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { aDomain } from './support/domain.ts';
@@ -190,5 +191,24 @@ describe('issue #17 defects on the way in', () => {
       expect(await domain.ledger.get(first.requestId)).toEqual(before);
       expect(domain.publisher.events).toEqual([]);
     });
+  });
+
+  it.concurrent('7: a dead letter never ends the request written between its read and its write', async () => {
+    const domain = await aDomain();
+    const valid = aValidRequest();
+    const operation = newOperation('detach-instances', REQUEST_SCHEMAS['detach-instances'].parse(valid));
+    const racing = ledgerRacedAt(domain.tableName, valid.requestId, async () => {
+      await domain.ledger.begin(operation, domain.clock.now());
+    });
+
+    const ended = await endDeadLetter(
+      { ...domain.deps, ledger: racing.ledger },
+      { action: 'detach-instances', body: valid, messageId: uniqueId('m'), receiveCount: 10 },
+    );
+
+    expect(racing.raced()).toBe(true);
+    expect(ended).toEqual({ kind: 'on-ledger', requestId: valid.requestId });
+    expect(await domain.ledger.get(valid.requestId)).toMatchObject({ status: 'QUEUED' });
+    expect(domain.publisher.events).toEqual([]);
   });
 });
