@@ -49,12 +49,16 @@ export function openApiDocument() {
       },
       responses: {
         202: {
-          description: 'Accepted and enqueued (or already known: the same answer, not enqueued again)',
+          description:
+            'Accepted and enqueued (or the same request already known: its status, not enqueued again)',
           content: { 'application/json': { schema: { $ref: '#/components/schemas/AcceptedResponse' } } },
         },
         401: errorResponse('Missing, invalid or stale signature'),
         404: errorResponse('Unknown route'),
         413: errorResponse('Body over the size limit'),
+        409: errorResponse(
+          'RequestIdConflict: the request id names another request (another body or action); heldBy gives its action and group',
+        ),
         415: errorResponse('Not application/json'),
         422: errorResponse('Invalid JSON, or the contract refused it: issues with field paths'),
       },

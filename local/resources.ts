@@ -33,6 +33,8 @@ export function stackResources(stage: string) {
     eventBusName: prefix,
     pollFunctionName: `${prefix}-pollActivities`,
     webhookFunctionName: `${prefix}-webhook`,
+    /** Subscribed to every queue's DLQ (serverless.yml `deadLetter`). */
+    deadLetterFunctionName: `${prefix}-deadLetter`,
     queues,
   };
 }

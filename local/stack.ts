@@ -153,11 +153,19 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     const bridge = new SqsBridge(sqs.url, offline.lambdaUrl, logger);
     bridge.start(
-      resources.queues.map((binding) => ({
-        queueUrl: (queues[binding.action] as ProvisionedQueue).queueUrl,
-        queueArn: (queues[binding.action] as ProvisionedQueue).queueArn,
-        functionName: binding.functionName,
-      })),
+      resources.queues.flatMap((binding) => {
+        const queue = queues[binding.action] as ProvisionedQueue;
+        // Each DLQ is a source of the dead-letter function, as deployed; its ARN is the queue's, renamed.
+        const deadLetterQueueArn = `${queue.queueArn.slice(0, queue.queueArn.lastIndexOf(':') + 1)}${binding.deadLetterQueueName}`;
+        return [
+          { queueUrl: queue.queueUrl, queueArn: queue.queueArn, functionName: binding.functionName },
+          {
+            queueUrl: queue.deadLetterQueueUrl,
+            queueArn: deadLetterQueueArn,
+            functionName: resources.deadLetterFunctionName,
+          },
+        ];
+      }),
     );
     stops.push(() => bridge.stop());
 

@@ -39,6 +39,12 @@ export function composeRecordDelivery(env: Env = process.env) {
   return { config, ledger: ledgerOf(config) };
 }
 
+/** dead-letter: the ledger and the bus (the DeadLettered record and event of a message its queue gave up on). */
+export function composeDeadLetter(env: Env = process.env) {
+  const config = parseConfig(env);
+  return { config, clock, ledger: ledgerOf(config), publisher: publisherOf(config) };
+}
+
 /** webhook: the ledger, the bus (Rejected events), the request queues and the webhook's secrets. */
 export function composeWebhook(env: Env = process.env) {
   const config = parseConfig(env);

@@ -154,6 +154,17 @@ const EXPECTED_ROLES: Record<string, unknown[]> = {
     ...common('recordDelivery'),
     ledger(['dynamodb:GetItem', 'dynamodb:UpdateItem'], arn('OperationsTable')),
   ],
+  // The consumer of every DLQ: the DeadLettered record (only where none exists) and its event.
+  DeadLetter: [
+    logs('deadLetter'),
+    {
+      Action: ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+      Resource: QUEUES.map((queue) => arn(queue.replace('Queue', 'DeadLetterQueue'))),
+    },
+    xray,
+    ledger(['dynamodb:GetItem', 'dynamodb:UpdateItem'], arn('OperationsTable')),
+    putEvents,
+  ],
 };
 const FUNCTIONS = Object.keys(EXPECTED_ROLES);
 
@@ -239,13 +250,24 @@ describe('the packaged prod template', () => {
     expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
   });
 
+  it('the request functions outlive one worst-case dispatch, and their queues hide a message six times as long', () => {
+    for (const fn of ['DetachInstances', 'RemoveInstances', 'DetachVServerGroups', 'DetachAlbServerGroups'])
+      expect(resource(`${fn}LambdaFunction`).Properties.Timeout).toBe(90);
+    for (const queue of QUEUES) expect(resource(queue).Properties.VisibilityTimeout).toBe(540);
+  });
+
   it('one poller at a time; each queue source bounded by maximumConcurrency', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
 
     expect(resource('PollActivitiesLambdaFunction').Properties.ReservedConcurrentExecutions).toBe(1);
-    expect(mappings).toHaveLength(4);
+    // The four request queues, and their four DLQs (the deadLetter function, at the least concurrency there is).
+    expect(mappings).toHaveLength(8);
     expect(mappings.map(([, m]) => m.Properties.ScalingConfig)).toEqual(
-      mappings.map(() => ({ MaximumConcurrency: 5 })),
+      mappings.map(([, m]) =>
+        JSON.stringify(m.Properties.EventSourceArn).includes('DeadLetterQueue')
+          ? { MaximumConcurrency: 2 }
+          : { MaximumConcurrency: 5 },
+      ),
     );
   });
 
@@ -315,6 +337,11 @@ describe('the packaged prod template', () => {
         'Callback.GaveUp',
         service,
       ]);
+      expect(metricOf(all.DeadLetterReceivedAlarm as Resource)).toEqual([
+        'ScalingDetach',
+        'DeadLetter.Received',
+        service,
+      ]);
       expect(rate.Threshold).toBe(20);
       expect(
         (
@@ -336,7 +363,7 @@ describe('the packaged prod template', () => {
       const all = alarms();
       const actions = { 'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }] };
 
-      expect(Object.keys(all)).toHaveLength(4 + 4 + 2 * FUNCTIONS.length + 3);
+      expect(Object.keys(all)).toHaveLength(4 + 4 + 2 * FUNCTIONS.length + 4);
       for (const alarm of Object.values(all)) {
         expect(alarm.Properties.AlarmActions).toEqual(actions);
         expect(alarm.Properties.OKActions).toEqual(actions);

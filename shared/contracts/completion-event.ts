@@ -8,6 +8,8 @@ export const TERMINAL_STATUSES = [
   'TimedOut',
   'Rejected',
   'DryRun',
+  /** The message reached its dead-letter queue before its request was recorded (functions/dead-letter). */
+  'DeadLettered',
 ] as const;
 export const TerminalStatus = z.enum(TERMINAL_STATUSES);
 export type TerminalStatus = z.infer<typeof TerminalStatus>;

@@ -124,4 +124,60 @@ describe('contracts', () => {
       expect(issuesOf('detach-alb-server-groups', { albServerGroups, forceDetach: 'yes' })).toHaveLength(1);
     });
   });
+
+  describe('bounded input (#17 defect 13): a request always fits a ledger item', () => {
+    const HUGE = 450_000;
+    /** Each sample request, with every optional string it may carry, and the path of each string in it. */
+    const withStrings = (file: string) => {
+      const body = JSON.parse(readEvent(file).Records[0].body) as Record<string, unknown>;
+      return {
+        ...body,
+        callbackUrl: 'https://callbacks.example.com/done',
+        ...(body.provider === 'aliyun' && { clientToken: 'token-1' }),
+      };
+    };
+    const stringPaths = (value: unknown, path: (string | number)[] = []): (string | number)[][] =>
+      typeof value === 'string'
+        ? [path]
+        : Array.isArray(value)
+          ? value.flatMap((item, i) => stringPaths(item, [...path, i]))
+          : value && typeof value === 'object'
+            ? Object.entries(value).flatMap(([key, item]) => stringPaths(item, [...path, key]))
+            : [];
+    const replaced = (body: unknown, path: (string | number)[], text: string): unknown => {
+      const copy = structuredClone(body) as Record<string | number, unknown>;
+      let at = copy;
+      for (const key of path.slice(0, -1)) at = at[key] as Record<string | number, unknown>;
+      at[path.at(-1) as string | number] = text;
+      return copy;
+    };
+
+    it.each(samples)('%s: 450 KB in any one string is refused, naming that field', (file, action) => {
+      const body = withStrings(file);
+      expect(REQUEST_SCHEMAS[action].safeParse(body).error).toBeUndefined();
+
+      for (const path of stringPaths(body).filter((p) => p[0] !== 'provider' && p[0] !== 'apiVersion')) {
+        // The value made long in its own pattern (cn-hangzhouuu...): only a bound on its length refuses it.
+        const value = path.reduce<unknown>((at, key) => (at as Record<string | number, unknown>)[key], body);
+        const text = `${value}${String(value).at(-1)?.repeat(HUGE)}`;
+        const issues = REQUEST_SCHEMAS[action].safeParse(replaced(body, path, text)).error?.issues ?? [];
+
+        expect(
+          issues.map((issue) => issue.path),
+          path.join('.'),
+        ).toContainEqual(path);
+      }
+    });
+
+    it('a callbackUrl of 2,048 characters is taken, and one of 2,049 refused', () => {
+      const body = withStrings('detach-instances.sqs.json');
+      const url = (length: number) => `https://e.example.com/${'x'.repeat(length - 22)}`;
+
+      expect(url(2048)).toHaveLength(2048);
+      expect(DetachInstancesRequest.safeParse({ ...body, callbackUrl: url(2048) }).success).toBe(true);
+      expect(DetachInstancesRequest.safeParse({ ...body, callbackUrl: url(2049) }).error?.issues).toEqual([
+        expect.objectContaining({ path: ['callbackUrl'], message: 'must be at most 2048 characters' }),
+      ]);
+    });
+  });
 });

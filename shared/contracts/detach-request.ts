@@ -15,8 +15,21 @@ export const RequestId = z
 /** ESS ClientToken: at most 64 ASCII characters (seed: aliyun-ess-DetachAlbServerGroups.md). */
 export const ClientToken = z.string().regex(/^[\x20-\x7e]{1,64}$/, 'must be 1-64 printable ASCII characters');
 
+/**
+ * Every field is bounded, so that a whole request always fits a ledger item (DynamoDB: 400 KB) and an event: a
+ * body SQS accepts but the ledger could not store is refused on its first delivery, naming the field.
+ */
+const MAX_REGION = 64;
+/** Longer than any URL a browser or a load balancer is expected to take. */
+export const MAX_CALLBACK_URL = 2048;
+
+/** Optional HTTP(S) endpoint that receives the signed completion event. */
+const CallbackUrl = () =>
+  z.url({ protocol: /^https?$/ }).max(MAX_CALLBACK_URL, `must be at most ${MAX_CALLBACK_URL} characters`);
+
 export const AliyunRegion = z
   .string()
+  .max(MAX_REGION, `must be at most ${MAX_REGION} characters`)
   .regex(/^[a-z]{2,3}(-[a-z0-9]+){1,3}$/, 'must be a region id such as cn-hangzhou');
 export const EssScalingGroupId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a scaling group id');
 export const EcsInstanceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an instance id');
@@ -37,7 +50,7 @@ const essBase = () => ({
   /** Your own idempotency token for the cloud; the request id is used when absent. */
   clientToken: ClientToken.optional(),
   /** Optional HTTP(S) endpoint that receives the signed completion event. */
-  callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+  callbackUrl: CallbackUrl().optional(),
 });
 
 /** For the instance actions: read the group first, and optionally stop at the plan. */
@@ -141,6 +154,7 @@ export const AliyunDetachAlbServerGroupsRequest = lazySchema(() =>
 /** Tencent regions: `ap-guangzhou` style, or the legacy v2 short codes (`gz`, `bj`, ...). */
 export const TencentRegion = z
   .string()
+  .max(MAX_REGION, `must be at most ${MAX_REGION} characters`)
   .regex(
     /^([a-z]{2,3}|[a-z]{2,3}(-[a-z]+){1,2}(-\d+)?)$/,
     'must be a region such as ap-guangzhou (or a v2 short code such as gz)',
@@ -151,7 +165,7 @@ const tencentBase = () => ({
   provider: z.literal('tencent'),
   region: TencentRegion,
   scalingGroupId: z.string().regex(/^asg-[A-Za-z0-9]{1,61}$/, 'must be an auto scaling group id (asg-...)'),
-  callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+  callbackUrl: CallbackUrl().optional(),
 });
 
 /** Tencent documents no maximum for InstanceIds; 100 is what one DescribeAutoScalingActivities call can follow. */

@@ -20,6 +20,15 @@ export const ErrorResponse = lazySchema(() =>
       message: z.string(),
       requestId: z.string().optional(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      /** 409 RequestIdConflict: the action and group of the request that holds the id (never its body). */
+      heldBy: z
+        .object({
+          action: Action,
+          provider: z.string().optional(),
+          region: z.string().optional(),
+          scalingGroupId: z.string().optional(),
+        })
+        .optional(),
     }),
   }),
 );
@@ -36,6 +45,7 @@ export const LEDGER_STATUSES = [
   'REJECTED',
   'TIMED_OUT',
   'DRY_RUN',
+  'DEAD_LETTERED',
 ] as const;
 export const LedgerStatus = z.enum(LEDGER_STATUSES);
 export type LedgerStatus = z.infer<typeof LedgerStatus>;

@@ -10,6 +10,7 @@ export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
   TimedOut: 'TIMED_OUT',
   Rejected: 'REJECTED',
   DryRun: 'DRY_RUN',
+  DeadLettered: 'DEAD_LETTERED',
 };
 
 const TERMINAL_LEDGER_STATUSES: ReadonlySet<LedgerStatus> = new Set(Object.values(LEDGER_STATUS_OF));

@@ -3,7 +3,7 @@ import { REQUEST_SCHEMAS } from '../contracts/index.ts';
 import type { CompletionDeps } from './completion.ts';
 import type { Clock } from './ports.ts';
 import { type Issues, issuesOf, rejectRequest } from './rejection.ts';
-import { newOperation } from './submit.ts';
+import { type HeldBy, newOperation, requestIdConflict } from './submit.ts';
 
 /** Port: the action's FIFO queue, as producers use it (group per scaling group, deduplicated by request id). */
 export interface RequestQueue {
@@ -24,13 +24,16 @@ export type IntakeResult =
       /** False when the queue could not be written: the poller sends the request from the ledger anyway. */
       enqueued: boolean;
     }
-  | { kind: 'invalid'; requestId: string; issues: Issues };
+  | { kind: 'invalid'; requestId: string; issues: Issues }
+  /** The id belongs to another request (another body or action): nothing is written or enqueued. */
+  | { kind: 'conflict'; requestId: string; heldBy: HeldBy };
 
 /**
  * A request that arrives over HTTP: validated, written to the ledger exactly as the queue function writes it
  * (in its group, visible to the poller), then enqueued so that its function dispatches it at once. The ledger
  * is written first: from then on the request is the poller's to finish whatever happens to the message. A
- * request id the ledger already knows is answered with its current status and not enqueued again.
+ * request id the ledger already knows is answered with its current status and not enqueued again, or, when it
+ * holds another request, refused as a conflict.
  */
 export async function acceptRequest(
   deps: IntakeDeps,
@@ -51,6 +54,8 @@ export async function acceptRequest(
   }
   const request = parsed.data;
   const { record, created } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
+  const heldBy = created ? undefined : requestIdConflict(action, request, record);
+  if (heldBy) return { kind: 'conflict', requestId: request.requestId, heldBy };
   if (!created)
     return {
       kind: 'accepted',

@@ -258,6 +258,11 @@ export interface Ledger {
    * this call made the transition (also when an earlier try of it did, and its answer was lost).
    */
   complete(event: CompletionEvent, from?: readonly LedgerStatus[] | DecidedFrom): Promise<boolean>;
+  /**
+   * Stores a terminal record and its event only where no record of that id exists (a rejected or dead-lettered
+   * message): it never overwrites a request, whatever was written since anyone read the id. True when written.
+   */
+  completeNew(event: CompletionEvent): Promise<boolean>;
   /** `keepPending`: a callback is still to be delivered, so the poller must keep visiting the record. */
   markPublished(requestId: string, now: Date, keepPending?: boolean): Promise<void>;
   recordCallback(requestId: string, callback: CallbackState, keepPending: boolean): Promise<void>;

@@ -1,13 +1,13 @@
 import type { z } from 'zod';
-import { type Action, type CompletionError, type CompletionEvent, RequestId } from '../contracts/index.ts';
 import {
-  type CompletionDeps,
-  completeOperation,
-  eventFor,
-  publishStored,
-  unpublishedEvent,
-} from './completion.ts';
-import type { Clock } from './ports.ts';
+  type Action,
+  type CompletionError,
+  type CompletionEvent,
+  REQUEST_SCHEMAS,
+  RequestId,
+} from '../contracts/index.ts';
+import { type CompletionDeps, eventFor, publishStored, unpublishedEvent } from './completion.ts';
+import type { Clock, OperationRecord } from './ports.ts';
 
 export type Issues = NonNullable<CompletionError['issues']>;
 
@@ -25,22 +25,11 @@ export const issuesOf = (error: z.ZodError): Issues => {
   return more > 0 ? [...issues, { path: '(root)', message: `${more} more issues not shown.` }] : issues;
 };
 
-/** A terminal request whose event was lost in a crash gets it published when it comes back. */
-export async function completeOrRepublish(
-  deps: CompletionDeps,
-  event: CompletionEvent,
-  callbackUrl?: string,
-): Promise<void> {
-  const won = await completeOperation(deps, event, callbackUrl);
-  if (won) return;
-  const existing = await deps.ledger.get(event.requestId);
-  const pending = existing ? unpublishedEvent(existing) : undefined;
-  if (pending) await publishStored(deps, pending, callbackUrl);
-}
-
 /**
  * Bad input ends in a Rejected ledger entry and event. It is recorded under its request id when it has a usable
  * one that no valid request owns; otherwise under `fallbackId`, so that it never overwrites a real operation.
+ * Each write is conditioned on no record of its id existing: a read first would race a valid request written
+ * between the read and the write (its record would end Rejected while the cloud acts on it).
  */
 export async function rejectRequest(
   deps: CompletionDeps & { clock: Clock },
@@ -56,21 +45,49 @@ export async function rejectRequest(
   },
 ): Promise<{ kind: 'rejected'; requestId: string; issues: Issues }> {
   const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
-  let requestId = candidate.success ? candidate.data : input.fallbackId;
-  const existing = await deps.ledger.get(requestId);
-  if (existing && existing.status !== 'REJECTED') requestId = input.fallbackId;
   const now = deps.clock.now();
-  const record = { requestId, action: input.action, attempts: input.attempts, createdAt: now.toISOString() };
-  const event = eventFor(record, 'Rejected', now, {
-    error: {
-      code: input.code ?? 'InvalidRequest',
-      kind: 'invalid',
-      message: input.message ?? 'The request does not match the contract.',
-      issues: input.issues,
-    },
-  });
-  await completeOrRepublish(deps, event);
-  return { kind: 'rejected', requestId, issues: input.issues };
+  const rejectionOf = (requestId: string) =>
+    eventFor(
+      { requestId, action: input.action, attempts: input.attempts, createdAt: now.toISOString() },
+      'Rejected',
+      now,
+      {
+        error: {
+          code: input.code ?? 'InvalidRequest',
+          kind: 'invalid',
+          message: input.message ?? 'The request does not match the contract.',
+          issues: input.issues,
+        },
+      },
+    );
+  if (candidate.success) {
+    const ended = await endNew(deps, rejectionOf(candidate.data));
+    // Its own id holds a rejection already (a duplicate of it): that one stands.
+    if (ended === 'written' || ended?.status === 'REJECTED')
+      return { kind: 'rejected', requestId: candidate.data, issues: input.issues };
+  }
+  await endNew(deps, rejectionOf(input.fallbackId));
+  return { kind: 'rejected', requestId: input.fallbackId, issues: input.issues };
+}
+
+/**
+ * Writes a terminal record and its event where no record of that id exists, and publishes it. Where one exists,
+ * it is left as it is (its event is published if a crash left it unpublished) and returned; undefined when it
+ * cannot be read.
+ */
+async function endNew(
+  deps: CompletionDeps,
+  event: CompletionEvent,
+): Promise<'written' | OperationRecord | undefined> {
+  if (await deps.ledger.completeNew(event)) {
+    await publishStored(deps, event);
+    return 'written';
+  }
+  const existing = await deps.ledger.get(event.requestId).catch(() => undefined);
+  // Only a record of a message like this one (no request on it); a request's event is its writer's to publish.
+  const pending = existing && existing.request === undefined ? unpublishedEvent(existing) : undefined;
+  if (pending) await publishStored(deps, pending);
+  return existing;
 }
 
 /**
@@ -101,4 +118,54 @@ export async function giveUpDelivery(
     issues: [{ path: '(root)', message: clip(input.reason) }],
   });
   return { kind: 'rejected', requestId: rejected.requestId };
+}
+
+/**
+ * A message its queue gave up on (a DLQ's consumer): nothing leaves the system unrecorded. A request already on
+ * the ledger is the poller's to see through, and is left as it is; any other message ends `DeadLettered`, with
+ * a terminal record and event, under its request id when it has a usable one that no record holds, otherwise
+ * under `sqs:<messageId>`.
+ */
+export async function endDeadLetter(
+  deps: CompletionDeps & { clock: Clock },
+  input: { action: Action; body: unknown; messageId: string; receiveCount: number },
+): Promise<{ kind: 'on-ledger' | 'dead-lettered'; requestId: string }> {
+  const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
+  // A record of its id that cannot be read is not this request's end: the message goes under its own id.
+  const readable = candidate.success
+    ? await deps.ledger.get(candidate.data).then(
+        (record) => ({ record }),
+        () => undefined,
+      )
+    : undefined;
+  if (readable?.record) return { kind: 'on-ledger', requestId: readable.record.requestId };
+  const parsed = REQUEST_SCHEMAS[input.action].safeParse(input.body);
+  const now = deps.clock.now();
+  const deadLetterOf = (requestId: string) =>
+    eventFor(
+      {
+        requestId,
+        action: input.action,
+        ...(parsed.success && { request: parsed.data }),
+        attempts: input.receiveCount,
+        createdAt: now.toISOString(),
+      },
+      'DeadLettered',
+      now,
+      {
+        error: {
+          code: 'DeadLettered',
+          message: `The message reached the dead-letter queue after ${input.receiveCount} deliveries without its request being recorded; it was not acted on.`,
+        },
+      },
+    );
+  if (readable && candidate.success) {
+    const ended = await endNew(deps, deadLetterOf(candidate.data));
+    // Written meanwhile (the request, or this same message's earlier end): that record stands.
+    if (ended !== undefined)
+      return { kind: ended === 'written' ? 'dead-lettered' : 'on-ledger', requestId: candidate.data };
+  }
+  const requestId = `sqs:${input.messageId}`;
+  const ended = await endNew(deps, deadLetterOf(requestId));
+  return { kind: ended === 'written' ? 'dead-lettered' : 'on-ledger', requestId };
 }

@@ -8,7 +8,7 @@ import {
 } from '../contracts/index.ts';
 import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, waitKeyOf } from './dispatch.ts';
-import type { NewOperation } from './ports.ts';
+import type { NewOperation, OperationRecord } from './ports.ts';
 import { issuesOf, rejectRequest } from './rejection.ts';
 
 export interface SubmitDeps extends DispatchDeps {}
@@ -27,7 +27,54 @@ export type SubmitOutcome =
   /** Terminal already (a duplicate delivery): its event is published if a crash left it unpublished. */
   | { kind: 'duplicate'; requestId: string; status: string }
   /** On the ledger in its group; the group's dispatcher (this one, or the poller's) takes it from here. */
-  | { kind: 'queued'; requestId: string; dispatch: DispatchResult['kind'] };
+  | { kind: 'queued'; requestId: string; dispatch: DispatchResult['kind'] }
+  /**
+   * Its request id belongs to another request: that one is left as it is, and this message ends Rejected
+   * (`RequestIdConflict`) under `recordedAs` (`sqs:<messageId>`), with its own event.
+   */
+  | { kind: 'conflict'; requestId: string; recordedAs: string; heldBy: HeldBy };
+
+/** What may be said of the request that holds an id: its action and group, never its body. */
+export interface HeldBy {
+  action: Action;
+  provider?: string;
+  region?: string;
+  scalingGroupId?: string;
+}
+
+/** JSON with every object's keys in order: two parses of one request give the same text. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+
+/**
+ * Whether the record found under a request's id holds another request (another action, or another body once
+ * parsed: defaults applied, key order and spacing aside), and then what it holds. A record without a request (a
+ * rejected message) is that id's end whatever its body was, unless it was for another action.
+ */
+export function requestIdConflict(
+  action: Action,
+  request: DetachRequest,
+  record: OperationRecord,
+): HeldBy | undefined {
+  const same =
+    record.action === action &&
+    (record.request === undefined || canonical(record.request) === canonical(request));
+  if (same) return undefined;
+  const { provider, region, scalingGroupId } = record;
+  return {
+    action: record.action,
+    ...(provider && { provider }),
+    ...(region && { region }),
+    ...(scalingGroupId && { scalingGroupId }),
+  };
+}
+
+export const describeHolder = (requestId: string, heldBy: HeldBy): string =>
+  `Request id ${requestId} is already used by a ${heldBy.action} request${heldBy.scalingGroupId ? ` for scaling group ${heldBy.scalingGroupId} (${heldBy.provider}, ${heldBy.region})` : ''}; a request id names one request only: use a new one.`;
 
 /** The one constructor of new operations, for the queue and the webhook alike. */
 export const newOperation = (action: Action, request: DetachRequest): NewOperation =>
@@ -60,6 +107,21 @@ export async function submitRequest(
   }
   const request = parsed.data;
   const { record } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
+  const heldBy = requestIdConflict(action, request, record);
+  if (heldBy) {
+    const message = describeHolder(request.requestId, heldBy);
+    // Under the message's own id (never the request id): the first request's record and event stay as they are.
+    const rejected = await rejectRequest(deps, {
+      action,
+      body: undefined,
+      fallbackId: `sqs:${delivery.messageId}`,
+      attempts: delivery.receiveCount,
+      code: 'RequestIdConflict',
+      message,
+      issues: [{ path: 'requestId', message }],
+    });
+    return { kind: 'conflict', requestId: request.requestId, recordedAs: rejected.requestId, heldBy };
+  }
   if (isTerminal(record.status)) {
     // Published here only if its writer is surely gone; otherwise that writer (or the poller) publishes it.
     const pending = abandonedEvent(record, deps.clock.now());

@@ -569,6 +569,21 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
+  async completeNew(event: CompletionEvent): Promise<boolean> {
+    // The condition, not a read before it, keeps a rejection off a request written a moment ago.
+    const update = this.#terminalUpdate(event, {
+      ConditionExpression: 'attribute_not_exists(requestId)',
+      values: {},
+    }).Update as NonNullable<TransactItem['Update']>;
+    try {
+      await this.#documents.send(new UpdateCommand(update));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   /**
    * Counts the deliveries of a completion event that came back from the bus, once per event id: delivery is at
    * least once, so a repeated id is counted apart (`duplicateDeliveries`), not as a second event.

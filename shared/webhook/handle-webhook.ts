@@ -1,6 +1,7 @@
 import { ACTIONS, type Action, OperationStatus, RequestId } from '../contracts/index.ts';
 import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
 import type { OperationRecord } from '../detach/ports.ts';
+import { describeHolder } from '../detach/submit.ts';
 import {
   type SecretPair,
   SIGNATURE_HEADER,
@@ -45,7 +46,8 @@ export const statusUrlOf = (requestId: string) => `/v1/operations/${encodeURICom
 
 /**
  * The webhook and the status API. Refusals are decided in this order: unknown route 404, body too large 413,
- * signature 401, content type 415, JSON or contract 422. Only an accepted request reaches the queue.
+ * signature 401, content type 415, JSON or contract 422, a request id that names another request 409. Only an
+ * accepted request reaches the queue.
  */
 export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest): Promise<WebhookResponse> {
   const statusMatch = request.method === 'GET' ? OPERATIONS_PATH.exec(request.path) : null;
@@ -93,6 +95,12 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
     return refuse(422, 'InvalidRequest', 'The request does not match the contract.', {
       requestId: result.requestId,
       issues: result.issues,
+    });
+  }
+  if (result.kind === 'conflict') {
+    return refuse(409, 'RequestIdConflict', describeHolder(result.requestId, result.heldBy), {
+      requestId: result.requestId,
+      heldBy: result.heldBy,
     });
   }
   return {
