@@ -51,13 +51,24 @@ export interface ProxyCounts {
   injected: Record<DynamoDbFault, Record<string, number>>;
 }
 
+/** One injected fault, with the start of the body it answered (to tell which request it touched). */
+export interface InjectedFault {
+  at: number;
+  operation: string;
+  fault: DynamoDbFault;
+  body: string;
+}
+
 export interface DynamoDbFaultProxy {
   url: string;
+  /** Every fault injected so far, oldest first (bodies cut to 4 KB). */
+  faults(): InjectedFault[];
   /** Replaces the plan (and its script); counts are kept. */
   setPlan(plan: FaultPlan): void;
   /** Adds faults to the end of the script. */
   script(...faults: ScriptedFault[]): void;
   counts(): ProxyCounts;
+  /** Forgets the counts and the faults injected so far. */
   resetCounts(): void;
   close(): Promise<void>;
 }
@@ -111,6 +122,7 @@ export async function startDynamoDbFaultProxy(options: {
   let random = mulberry32(0);
   let calls: Record<string, number> = {};
   let injected = emptyInjected();
+  let trace: InjectedFault[] = [];
   const sockets = new Set<Socket>();
 
   const setPlan = (next: FaultPlan) => {
@@ -187,8 +199,12 @@ export async function startDynamoDbFaultProxy(options: {
     const body = Buffer.concat(chunks);
     const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
     calls[operation] = (calls[operation] ?? 0) + 1;
-    const fault = draw(operation, body.toString('utf8'));
-    if (fault) injected[fault][operation] = (injected[fault][operation] ?? 0) + 1;
+    const text = body.toString('utf8');
+    const fault = draw(operation, text);
+    if (fault) {
+      injected[fault][operation] = (injected[fault][operation] ?? 0) + 1;
+      trace.push({ at: Date.now(), operation, fault, body: text.slice(0, 4096) });
+    }
     if (fault === 'hang') return;
     if (fault === 'throughput' || fault === 'throttling' || fault === 'serverError') {
       answerError(res, fault);
@@ -226,10 +242,12 @@ export async function startDynamoDbFaultProxy(options: {
     script: (...faults) => {
       script.push(...faults.map((fault) => ({ ...fault, left: fault.times ?? 1 })));
     },
+    faults: () => [...trace],
     counts: () => structuredClone({ calls, injected }),
     resetCounts: () => {
       calls = {};
       injected = emptyInjected();
+      trace = [];
     },
     close: async () => {
       // Hung calls hold their sockets open: end them, or close() would wait for them.
