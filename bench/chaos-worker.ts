@@ -30,12 +30,18 @@ async function invoke<T>(timeoutMs: number, run: (context: Context) => Promise<T
     awsRequestId: randomUUID(),
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   } as unknown as Context;
-  const timer = setTimeout(() => {
+  const timedOut = () => {
     process.stderr.write(`chaos-worker ${role}: an invocation passed its ${timeoutMs} ms timeout\n`);
     process.exit(FUNCTION_TIMED_OUT);
-  }, timeoutMs);
+  };
+  const timer = setTimeout(timedOut, timeoutMs);
   try {
     return await run(context);
+  } catch (error) {
+    // middy answers a TimeoutError just before the deadline (timeoutEarlyInMillis) while the handler's work goes
+    // on: that invocation timed out, and its work must stop with it.
+    if ((error as { cause?: { package?: string } }).cause?.package === '@middy/core') timedOut();
+    throw error;
   } finally {
     clearTimeout(timer);
   }
@@ -112,19 +118,22 @@ async function serveWebhook(): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const answer = await invoke(functionTimeoutMs, (context) =>
-      webhook(
-        {
-          rawPath: url.pathname,
-          rawQueryString: '',
-          headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
-          body: Buffer.concat(chunks).toString('utf8'),
-          isBase64Encoded: false,
-          requestContext: { http: { method: req.method ?? 'GET', path: url.pathname }, requestId: 'chaos' },
-        } as unknown as APIGatewayProxyEventV2,
-        context,
-      ),
-    );
+    const answer = await invoke(
+      functionTimeoutMs,
+      (context) =>
+        webhook(
+          {
+            rawPath: url.pathname,
+            rawQueryString: '',
+            headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+            body: Buffer.concat(chunks).toString('utf8'),
+            isBase64Encoded: false,
+            requestContext: { http: { method: req.method ?? 'GET', path: url.pathname }, requestId: 'chaos' },
+          } as unknown as APIGatewayProxyEventV2,
+          context,
+        ),
+      // A failed invocation: API Gateway answers 502, and the process goes on.
+    ).catch(() => ({ statusCode: 502, body: '{"message":"Internal Server Error"}' }));
     res.writeHead(answer.statusCode, { 'content-type': 'application/json' }).end(answer.body);
   });
   server.listen(Number(process.env.CHAOS_WEBHOOK_PORT), '127.0.0.1');
@@ -135,7 +144,10 @@ async function runPoller(): Promise<void> {
     handler: (event: unknown, context: Context) => Promise<unknown>;
   };
   for (;;) {
-    await invoke(pollerTimeoutMs, (context) => handler({}, context));
+    // A failed invocation is retried by the schedule: the next one starts as usual.
+    await invoke(pollerTimeoutMs, (context) => handler({}, context)).catch((error: unknown) => {
+      process.stderr.write(`chaos-worker ${role}: the handler threw ${String(error)}\n`);
+    });
     await sleep(1000);
   }
 }

@@ -49,8 +49,8 @@ const { values: args } = parseArgs({
     groups: { type: 'string' },
     seed: { type: 'string', default: '20261123' },
     'deadline-minutes': { type: 'string', default: '20' },
-    'function-timeout': { type: 'string', default: '10' },
-    'poller-timeout': { type: 'string', default: '15' },
+    'function-timeout': { type: 'string', default: '6' },
+    'poller-timeout': { type: 'string', default: '12' },
     refuse: { type: 'string', default: 'RemoveInstances,DescribeScalingActivities' },
     'refuse-seconds': { type: 'string', default: '40' },
     output: { type: 'string', default: 'RELIABILITY.md' },
@@ -447,6 +447,7 @@ async function main() {
   const sendingFrom = Date.now();
 
   const client = new SQSClient({ ...LOCAL_AWS, endpoint: sqs.url, useQueueUrlAsEndpoint: false });
+  const notAccepted = new Set<string>();
   const send = async (planned: Planned, i: number, copy: number) => {
     if (i % Math.round(1 / WEBHOOK_SHARE) === 0) {
       const raw = JSON.stringify(planned.body);
@@ -463,9 +464,11 @@ async function main() {
             return r.statusCode;
           })
           .catch(() => 0);
-        if (status > 0 && status < 500) break;
+        if (status > 0 && status < 500) return;
         await sleep(500);
       }
+      // The client was never told its request was taken: not the service's loss, counted apart.
+      notAccepted.add(planned.requestId);
       return;
     }
     await client.send(
@@ -605,7 +608,7 @@ async function main() {
     }
   }
 
-  const verdicts = judge(all, records, state, bus.events, deadLettered);
+  const verdicts = judge(all, records, state, bus.events, deadLettered, notAccepted);
   const refusedCalls = calls.filter((c) => c.code === REFUSAL_CODE).length;
   const report = write({
     all,
@@ -614,6 +617,7 @@ async function main() {
     calls,
     groupItems,
     deadLettered,
+    notAccepted,
     wallSeconds,
     cloudChaos,
     refusedCalls,
@@ -675,6 +679,7 @@ function judge(
   state: EmulatorState,
   events: BusEvent[],
   deadLettered: Set<string>,
+  notAccepted: Set<string>,
 ): Judged[] {
   const byId = new Map(records.map((r) => [r.requestId as string, r]));
   const essGroups = new Map(state.aliyun.scalingGroups.map((g) => [g.scalingGroupId, g]));
@@ -716,8 +721,9 @@ function judge(
     const ownEvents = eventsOf.get(planned.requestId) ?? [];
     const findings: Verdict[] = [];
     const terminal = status !== undefined && isTerminal(status as LedgerStatus);
-    if (!record && ownEvents.length === 0) findings.push('lost');
-    else if (!terminal || !record?.eventPublishedAt || ownEvents.length === 0) findings.push('stuck');
+    if (!record && ownEvents.length === 0) {
+      if (!notAccepted.has(planned.requestId)) findings.push('lost');
+    } else if (!terminal || !record?.eventPublishedAt || ownEvents.length === 0) findings.push('stuck');
     if (status === 'SUCCEEDED' && !left.every(Boolean)) findings.push('falseSucceeded');
     if ((status === 'FAILED' || status === 'REJECTED' || status === 'TIMED_OUT') && acted)
       findings.push('falseFailed');
@@ -743,6 +749,7 @@ function write(run: {
   calls: CloudCall[];
   groupItems: Record<string, unknown>[];
   deadLettered: Set<string>;
+  notAccepted: Set<string>;
   wallSeconds: number;
   cloudChaos: { calls?: number; injected?: Record<string, number> };
   refusedCalls: number;
@@ -834,6 +841,8 @@ function write(run: {
       return `| ${kind === 'all' ? '**all**' : kind} | ${verdicts.length} | ${VERDICTS.map((v) => count(verdicts, v)).join(' | ')} |`;
     }),
     '',
+    `Webhook requests never accepted (no answer below 500 after 60 s of tries, nothing recorded; not counted as lost): ${run.notAccepted.size}.`,
+    '',
     `Goal: 0 in every column. Groups stuck (an intent left, or a lease far ahead): ${stuckGroups.length}. Messages dead-lettered: ${run.deadLettered.size}.`,
     '',
     `Ledger statuses: ${[...statuses.entries()].map(([s, n]) => `${s} ${n}`).join(', ')}.`,
@@ -861,6 +870,36 @@ function summarizeRoles(events: { role: string }[]): string {
   return [...byRole.entries()].map(([role, n]) => `${role} ${n}`).join(', ') || 'none';
 }
 
+/** Calls that act, one by one; Describe calls (a poller may make hundreds) counted by answer. */
+function summarizeCalls(calls: CloudCall[], rel: (at: number) => string): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < calls.length) {
+    const call = calls[i] as CloudCall;
+    if (!call.action.startsWith('Describe')) {
+      parts.push(
+        `${call.action} ${call.status}${call.code ? ` ${call.code}` : ''} ${rel(Date.parse(call.at))}`,
+      );
+      i++;
+      continue;
+    }
+    let j = i;
+    const answers = new Map<string, number>();
+    while (j < calls.length && (calls[j] as CloudCall).action === call.action) {
+      const c = calls[j] as CloudCall;
+      const answer = `${c.status}${c.code ? ` ${c.code}` : ''}`;
+      answers.set(answer, (answers.get(answer) ?? 0) + 1);
+      j++;
+    }
+    const last = calls[j - 1] as CloudCall;
+    parts.push(
+      `${call.action} ×${j - i} (${[...answers.entries()].map(([a, n]) => `${a} ×${n}`).join(', ')}) ${rel(Date.parse(call.at))}${j - i > 1 ? ` to ${rel(Date.parse(last.at))}` : ''}`,
+    );
+    i = j;
+  }
+  return parts.join('; ');
+}
+
 function describe(v: Judged, run: Parameters<typeof write>[0]): string[] {
   const record = run.records.find((r) => r.requestId === v.planned.requestId);
   const event = record?.event as { status?: string; error?: { code?: string; message?: string } } | undefined;
@@ -876,7 +915,7 @@ function describe(v: Judged, run: Parameters<typeof write>[0]): string[] {
   const rel = (at: number) => `+${((at - t0) / 1000).toFixed(1)} s`;
   return [
     `- \`${v.planned.requestId}\` (${v.planned.kind}, ${v.planned.targets.join(', ')}): **${v.findings.join(', ')}**. Ledger ${v.status ?? 'no record'}${event?.error?.code ? ` (${event.error.code})` : ''}${lastError?.code ? `, last error ${lastError.code}` : ''}, attempts ${String(record?.attempts ?? '-')}; emulator: ${v.acted ? 'taken out of the group' : 'still in the group'}${v.activities > 0 ? `, in ${v.activities} activit${v.activities === 1 ? 'y' : 'ies'}` : ''}.`,
-    `  Cloud calls: ${targetCalls.map((c) => `${c.action} ${c.status}${c.code ? ` ${c.code}` : ''} ${rel(Date.parse(c.at))}`).join('; ') || 'none'}.`,
+    `  Cloud calls: ${summarizeCalls(targetCalls, rel) || 'none'}.`,
     `  DynamoDB faults: ${ddb.map((f) => `${f.operation} ${f.fault} ${rel(f.at)}`).join('; ') || 'none'}${busFaults.length > 0 ? `. Bus faults: ${busFaults.map((f) => `${f.fault} ${rel(f.at)}`).join('; ')}` : ''}.`,
   ];
 }
