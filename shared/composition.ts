@@ -53,7 +53,7 @@ export function composeWebhook(env: Env = process.env) {
     clock,
     ledger: ledgerOf(config),
     publisher: publisherOf(config),
-    requestQueue: new SqsRequestQueue(sqsClient(), config.REQUEST_QUEUE_URLS ?? {}),
+    requestQueue: new SqsRequestQueue(sqsClient(config), config.REQUEST_QUEUE_URLS ?? {}),
     webhookSecret: secretPairOf(
       config.WEBHOOK_SECRET_PARAMETER,
       config.WEBHOOK_SECRET,
@@ -71,17 +71,37 @@ export function composePoller(env: Env = process.env) {
 /** The request functions: the group dispatcher, and the queue's visibility for a record that comes back. */
 export function composeRequestFunction(env: Env = process.env) {
   const config = parseConfig(env);
-  return { config, ...dispatcherOf(config), retryDelay: new SqsRetryDelay(sqsClient()) };
+  return { config, ...dispatcherOf(config), retryDelay: new SqsRetryDelay(sqsClient(config)) };
 }
 
 type Env = Record<string, string | undefined>;
 
 const clock: Clock = { now: () => new Date() };
 
+/**
+ * The SDK's own NodeHttpHandler options: without them an attempt waits up to the 300 s socket default. A timeout
+ * rejects with a `TimeoutError`, which the SDK retries (3 attempts, DynamoDB 4) and then throws, as any other
+ * error the callers cannot read: a write that timed out may have applied.
+ */
+export const awsRequestHandler = (connectTimeoutMs: number, requestTimeoutMs: number) => ({
+  requestHandler: {
+    connectionTimeout: connectTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    // Without it a request past requestTimeout is only logged as a warning.
+    throwOnRequestTimeout: true,
+    // Idle socket: a server that accepts and never answers.
+    socketTimeout: requestTimeoutMs,
+  },
+});
+
 const ledgerOf = (config: Config) =>
-  new DynamoDbLedger(tracer.captureAWSv3Client(new DynamoDBClient({})), config.LEDGER_TABLE, {
-    retentionDays: config.RETENTION_DAYS,
-  });
+  new DynamoDbLedger(
+    tracer.captureAWSv3Client(
+      new DynamoDBClient(awsRequestHandler(config.AWS_CONNECT_TIMEOUT_MS, config.DYNAMODB_TIMEOUT_MS)),
+    ),
+    config.LEDGER_TABLE,
+    { retentionDays: config.RETENTION_DAYS },
+  );
 
 /**
  * A client built on its first call rather than at cold start (about 1 ms each): the bus and the queues are
@@ -101,13 +121,26 @@ function builtOnFirstSend<Client extends { send: (...args: never[]) => unknown }
 
 const publisherOf = (config: Config) =>
   new EventBridgePublisher(
-    builtOnFirstSend(() => tracer.captureAWSv3Client(new EventBridgeClient({}))),
+    builtOnFirstSend(() =>
+      tracer.captureAWSv3Client(
+        new EventBridgeClient(
+          awsRequestHandler(config.AWS_CONNECT_TIMEOUT_MS, config.EVENTBRIDGE_TIMEOUT_MS),
+        ),
+      ),
+    ),
     config.EVENT_BUS_NAME,
   );
 
 // Queue URLs carry the host; the client's own endpoint (regional, or AWS_ENDPOINT_URL_SQS locally) is used instead.
-const sqsClient = () =>
-  builtOnFirstSend(() => tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false })));
+const sqsClient = (config: Config) =>
+  builtOnFirstSend(() =>
+    tracer.captureAWSv3Client(
+      new SQSClient({
+        useQueueUrlAsEndpoint: false,
+        ...awsRequestHandler(config.AWS_CONNECT_TIMEOUT_MS, config.SQS_TIMEOUT_MS),
+      }),
+    ),
+  );
 
 /** What dispatches a group's waiting requests and completes them: the request functions and the poller. */
 function dispatcherOf(config: Config) {

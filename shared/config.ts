@@ -117,6 +117,15 @@ export const ConfigSchema = z.object({
   POLL_CONCURRENCY: positiveInt(8),
   HTTP_CONNECT_TIMEOUT_MS: positiveInt(3000),
   HTTP_RESPONSE_TIMEOUT_MS: positiveInt(10000),
+  /**
+   * Our own AWS clients (DynamoDB, EventBridge, SQS): the most one attempt may wait to connect, and for its
+   * answer. The SDK's socket default is 300 s, so one hung call would cost a whole invocation; the SDK makes up
+   * to 3 attempts (DynamoDB 4), so each stays well below a function's budget. A timed-out write may have applied.
+   */
+  AWS_CONNECT_TIMEOUT_MS: positiveInt(1000),
+  DYNAMODB_TIMEOUT_MS: positiveInt(2000),
+  EVENTBRIDGE_TIMEOUT_MS: positiveInt(3000),
+  SQS_TIMEOUT_MS: positiveInt(3000),
   /** Days a terminal ledger record is kept: its `expiresAt` (DynamoDB TTL) is completion + this. */
   RETENTION_DAYS: positiveInt(90),
 });
