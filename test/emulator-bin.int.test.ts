@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
+import { EmulatorAdmin } from './support/emulator-admin.ts';
 
 const bin = new URL('../emulator/bin.mjs', import.meta.url).pathname;
 const children: ChildProcess[] = [];
@@ -44,7 +45,9 @@ describe('scaling-detach-emulator (the package bin)', () => {
     );
 
     const { url, child } = await startBin(['--port', '0', '--seed', seedFile]);
-    const state = (await (await request(`${url}/admin/state`)).body.json()) as {
+    const state = (await (
+      await request(`${url}/admin/state`, { headers: new EmulatorAdmin(url).headers })
+    ).body.json()) as {
       aliyun: { scalingGroups: { scalingGroupId: string }[] };
     };
     const exited = new Promise((resolve) => child.on('exit', resolve));

@@ -329,7 +329,13 @@ describe('Tencent regions, repeated ids and instance states', () => {
       const id = group.instanceIds[0] as string;
       await admin.add({
         tencent: {
-          instances: [{ instanceId: id, autoScalingGroupId: group.scalingGroupId, lifeCycleState }],
+          instances: [
+            {
+              instanceId: id,
+              autoScalingGroupId: group.scalingGroupId,
+              lifeCycleState: lifeCycleState as never,
+            },
+          ],
         },
       });
 
