@@ -22,7 +22,7 @@ const SeedShape = z.strictObject({
   /** How long an activity runs before it ends (per group `activityDurationMs` wins). */
   activityDurationMs: z.number().int().nonnegative().default(1000),
   aliyun: z
-    .object({
+    .strictObject({
       scalingGroups: z
         .array(
           z.strictObject({
@@ -111,7 +111,7 @@ const SeedShape = z.strictObject({
     })
     .default({ scalingGroups: [], instances: [] }),
   tencent: z
-    .object({
+    .strictObject({
       groups: z
         .array(
           z.strictObject({
@@ -341,7 +341,7 @@ export const Fault = z.strictObject({
   scalingGroupId: z.string().optional(),
   /** Answer with this error instead of acting. */
   error: z
-    .object({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() })
+    .strictObject({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() })
     .optional(),
   /** Wait before answering. */
   latencyMs: z.number().int().nonnegative().optional(),
