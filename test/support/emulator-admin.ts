@@ -72,7 +72,13 @@ export class EmulatorAdmin {
     const { calls } = (await (
       await request(`${this.url}/admin/calls`, { headers: this.headers })
     ).body.json()) as {
-      calls: { action: string; status: number; code?: string; params: Record<string, string> }[];
+      calls: {
+        action: string;
+        status: number;
+        code?: string;
+        signature: string;
+        params: Record<string, string>;
+      }[];
     };
     return calls.filter(
       (call) =>
