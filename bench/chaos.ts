@@ -29,7 +29,7 @@ import {
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { request } from 'undici';
 import { EmulatorSeed } from '../emulator/seed.ts';
-import { startEmulator } from '../emulator/server.ts';
+import { ADMIN_TOKEN_HEADER, DEFAULT_ADMIN_TOKEN, startEmulator } from '../emulator/server.ts';
 import { DYNAMODB_FAULTS, startDynamoDbFaultProxy } from '../local/dynamodb-fault-proxy.ts';
 import {
   createFifoQueue,
@@ -42,6 +42,9 @@ import {
 import { isTerminal, LEDGER_STATUS_OF } from '../shared/detach/completion.ts';
 import type { LedgerStatus } from '../shared/detach/ports.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
+
+/** The emulator's admin API wants its token (the local stack's default). */
+const ADMIN = { [ADMIN_TOKEN_HEADER]: DEFAULT_ADMIN_TOKEN };
 
 const { values: args } = parseArgs({
   options: {
@@ -389,10 +392,13 @@ async function main() {
   ) as Record<Action, Awaited<ReturnType<typeof createFifoQueue>>>;
 
   const { requests: all, seed } = plan();
-  await request(`${emulator.url}/admin/seed/add`, { method: 'POST', body: JSON.stringify(seed) }).then((r) =>
-    r.body.dump(),
-  );
+  await request(`${emulator.url}/admin/seed/add`, {
+    method: 'POST',
+    headers: ADMIN,
+    body: JSON.stringify(seed),
+  }).then((r) => r.body.dump());
   await request(`${emulator.url}/admin/chaos`, {
+    headers: ADMIN,
     method: 'POST',
     body: JSON.stringify({ seed: SEED, rates: CLOUD_RATES, slowMs: CLOUD_SLOW_MS }),
   }).then((r) => r.body.dump());
@@ -514,13 +520,17 @@ async function main() {
             times: 1_000_000,
           })),
     );
-    await request(`${emulator.url}/admin/faults`, { method: 'POST', body: JSON.stringify(faults) }).then(
-      (r) => r.body.dump(),
-    );
+    await request(`${emulator.url}/admin/faults`, {
+      method: 'POST',
+      headers: ADMIN,
+      body: JSON.stringify(faults),
+    }).then((r) => r.body.dump());
     refusal.from = Date.now();
     log(`refusing ${REFUSED_ACTIONS.join(', ')} (${REFUSAL_CODE}) for ${REFUSE_MS / 1000} s`);
     await sleep(REFUSE_MS);
-    await request(`${emulator.url}/admin/faults`, { method: 'DELETE' }).then((r) => r.body.dump());
+    await request(`${emulator.url}/admin/faults`, { method: 'DELETE', headers: ADMIN }).then((r) =>
+      r.body.dump(),
+    );
     refusal.to = Date.now();
     log('refusal phase over');
   })();
@@ -571,12 +581,18 @@ async function main() {
   records = (await scan()).filter((item) => String(item.requestId).startsWith('chaos-'));
   const groupItems = (await scan()).filter((item) => String(item.requestId).startsWith('group|'));
 
-  const cloudChaos = (await (await request(`${emulator.url}/admin/chaos`)).body.json()) as {
+  const cloudChaos = (await (
+    await request(`${emulator.url}/admin/chaos`, { headers: ADMIN })
+  ).body.json()) as {
     calls?: number;
     injected?: Record<string, number>;
   };
-  const state = (await (await request(`${emulator.url}/admin/state`)).body.json()) as EmulatorState;
-  const { calls } = (await (await request(`${emulator.url}/admin/calls`)).body.json()) as {
+  const state = (await (
+    await request(`${emulator.url}/admin/state`, { headers: ADMIN })
+  ).body.json()) as EmulatorState;
+  const { calls } = (await (
+    await request(`${emulator.url}/admin/calls`, { headers: ADMIN })
+  ).body.json()) as {
     calls: CloudCall[];
   };
 

@@ -74,7 +74,7 @@ export async function measureClients(options = P2_ROUNDS): Promise<ClientResult[
   const url = `http://127.0.0.1:${port}`;
   const dispatcher = createHttpAgent();
   try {
-    await waitFor('the cloud emulator', emulator, async () => (await fetch(`${url}/admin/state`)).ok);
+    await waitFor('the cloud emulator', emulator, async () => (await fetch(`${url}/admin/health`)).ok);
     const admin = new EmulatorAdmin(url);
     const ess = new EssClient({ credentials: async () => EMULATOR_KEY, dispatcher, endpointOverride: url });
     const tencent = new TencentAsClient({

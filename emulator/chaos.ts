@@ -7,7 +7,7 @@ const rate = z.number().min(0).max(1);
 
 /** `POST /admin/chaos`: each call draws one fault (or none) with these probabilities from a seeded PRNG. */
 export const ChaosConfig = z
-  .object({
+  .strictObject({
     seed: z.number().int().optional(),
     rates: z.strictObject({
       throttle: rate.optional(),

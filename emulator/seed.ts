@@ -1,14 +1,17 @@
 import { z } from 'zod';
+import { ESS_INSTANCE_STATES, TENCENT_INSTANCE_STATES } from '../shared/contracts/instance-states.ts';
 
 export const ACTIVITY_STATUSES = ['Successful', 'Warning', 'Failed', 'Rejected'] as const;
 
-const ResourceStatus = z.object({ id: z.string(), status: z.string() });
+const ResourceStatus = z.strictObject({ id: z.string(), status: z.string() });
 
 /** The emulator's whole world, as a seed file describes it (emulator/seed.default.json is the default). */
-export const EmulatorSeed = z.object({
+const SeedShape = z.strictObject({
+  /** Where an editor finds this format (seed.schema.json). */
+  $schema: z.string().optional(),
   credentials: z
     .array(
-      z.object({
+      z.strictObject({
         accessKeyId: z.string(),
         accessKeySecret: z.string(),
         /** Actions this key may call; absent means all. Anything else answers Forbidden.Unauthorized. */
@@ -19,17 +22,39 @@ export const EmulatorSeed = z.object({
   /** How long an activity runs before it ends (per group `activityDurationMs` wins). */
   activityDurationMs: z.number().int().nonnegative().default(1000),
   aliyun: z
-    .object({
+    .strictObject({
       scalingGroups: z
         .array(
-          z.object({
+          z.strictObject({
             scalingGroupId: z.string(),
             regionId: z.string(),
             scalingGroupName: z.string().optional(),
+            /** The network the group launches into (DescribeScalingGroups VpcId, VSwitchId, VSwitchIds). */
+            vpcId: z.string().default('vpc-emulator'),
+            vSwitchIds: z.array(z.string()).default(['vsw-emulator']),
+            tags: z
+              .array(
+                z.strictObject({ key: z.string(), value: z.string(), propagate: z.boolean().default(false) }),
+              )
+              .default([]),
+            resourceGroupId: z.string().default('rg-emulator'),
+            removalPolicies: z.array(z.string()).default(['OldestScalingConfiguration', 'OldestInstance']),
+            healthCheckTypes: z.array(z.enum(['ECS', 'LOAD_BALANCER', 'NONE'])).default(['ECS']),
+            multiAZPolicy: z
+              .enum(['PRIORITY', 'COST_OPTIMIZED', 'BALANCE', 'COMPOSABLE'])
+              .default('PRIORITY'),
+            launchTemplateId: z.string().default(''),
+            launchTemplateVersion: z.string().default(''),
+            groupDeletionProtection: z.boolean().default(false),
             lifecycleState: z.enum(['Active', 'Inactive', 'Deleting']).default('Active'),
-            minSize: z.number().int().nonnegative(),
+            minSize: z.number().int().nonnegative().describe('At most maxSize.'),
             maxSize: z.number().int().nonnegative(),
-            desiredCapacity: z.number().int().nonnegative().optional(),
+            desiredCapacity: z
+              .number()
+              .int()
+              .nonnegative()
+              .optional()
+              .describe('Between minSize and maxSize; defaults to the number of seeded members.'),
             activeScalingConfigurationId: z.string().default('asc-emulator'),
             defaultCooldown: z.number().int().nonnegative().default(300),
             scalingPolicy: z.enum(['recycle', 'release', 'forcerelease']).default('release'),
@@ -37,12 +62,16 @@ export const EmulatorSeed = z.object({
             /** CLB vServer groups attached to the group; each has the group's instances as backends. */
             vServerGroups: z
               .array(
-                z.object({ loadBalancerId: z.string(), vServerGroupId: z.string(), port: z.number().int() }),
+                z.strictObject({
+                  loadBalancerId: z.string(),
+                  vServerGroupId: z.string(),
+                  port: z.number().int(),
+                }),
               )
               .default([]),
             /** ALB server groups attached to the group. */
             albServerGroups: z
-              .array(z.object({ albServerGroupId: z.string(), port: z.number().int() }))
+              .array(z.strictObject({ albServerGroupId: z.string(), port: z.number().int() }))
               .default([]),
             dbInstances: z.array(ResourceStatus).default([]),
             activityDurationMs: z.number().int().nonnegative().optional(),
@@ -50,21 +79,30 @@ export const EmulatorSeed = z.object({
             unauthorizedActions: z.array(z.string()).default([]),
             /** How the group's next activities end; Successful when empty. Consumed one per activity. */
             activityOutcomes: z
-              .array(z.object({ status: z.enum(ACTIVITY_STATUSES), message: z.string().optional() }))
+              .array(z.strictObject({ status: z.enum(ACTIVITY_STATUSES), message: z.string().optional() }))
               .default([]),
           }),
         )
         .default([]),
       instances: z
         .array(
-          z.object({
-            instanceId: z.string(),
-            scalingGroupId: z.string().optional(),
+          z.strictObject({
+            instanceId: z.string().describe("Named once among the seed's ESS instances."),
+            scalingGroupId: z
+              .string()
+              .optional()
+              .describe('A scalingGroupId of this seed (for POST /admin/seed/add: or of the running world).'),
             creationType: z.enum(['AutoCreated', 'Attached', 'Managed']).default('AutoCreated'),
-            lifecycleState: z.string().default('InService'),
+            lifecycleState: z
+              .enum(Object.keys(ESS_INSTANCE_STATES) as [keyof typeof ESS_INSTANCE_STATES])
+              .default('InService'),
             entrusted: z.boolean().default(false),
             zoneId: z.string().optional(),
             weightedCapacity: z.number().int().positive().default(1),
+            /** Default: an address of 172.16.0.0/12 derived from the instance id. */
+            privateIpAddress: z.string().optional(),
+            spotStrategy: z.enum(['NoSpot', 'SpotWithPriceLimit', 'SpotAsPriceGo']).default('NoSpot'),
+            loadBalancerWeight: z.number().int().min(0).max(100).default(50),
             /** The ECS instance itself: RemoveInstances releases it (Released) or recycles it (Stopped). */
             status: z.enum(['Running', 'Stopped', 'Released']).default('Running'),
           }),
@@ -73,20 +111,30 @@ export const EmulatorSeed = z.object({
     })
     .default({ scalingGroups: [], instances: [] }),
   tencent: z
-    .object({
+    .strictObject({
       groups: z
         .array(
-          z.object({
+          z.strictObject({
             autoScalingGroupId: z.string(),
             autoScalingGroupName: z.string().optional(),
             region: z.string(),
-            minSize: z.number().int().nonnegative(),
+            minSize: z.number().int().nonnegative().describe('At most maxSize.'),
             maxSize: z.number().int().nonnegative(),
             /** Defaults to the number of seeded members. */
-            desiredCapacity: z.number().int().nonnegative().optional(),
+            desiredCapacity: z
+              .number()
+              .int()
+              .nonnegative()
+              .optional()
+              .describe('Between minSize and maxSize; defaults to the number of seeded members.'),
             enabled: z.boolean().default(true),
             launchConfigurationId: z.string().default('asc-emulator'),
             zones: z.array(z.string()).default([]),
+            /** The network the group launches into (DescribeAutoScalingGroups VpcId, SubnetIdSet). */
+            vpcId: z.string().default('vpc-emulator'),
+            subnetIds: z.array(z.string()).default([]),
+            tags: z.array(z.strictObject({ key: z.string(), value: z.string() })).default([]),
+            projectId: z.number().int().nonnegative().default(0),
             activityDurationMs: z.number().int().nonnegative().optional(),
             /** How the next activities end: SUCCESSFUL when empty; PARTIALLY_SUCCESSFUL fails all but the first instance. */
             activityOutcomes: z
@@ -97,11 +145,18 @@ export const EmulatorSeed = z.object({
         .default([]),
       instances: z
         .array(
-          z.object({
-            instanceId: z.string(),
-            autoScalingGroupId: z.string().optional(),
+          z.strictObject({
+            instanceId: z.string().describe("Named once among the seed's Tencent instances."),
+            autoScalingGroupId: z
+              .string()
+              .optional()
+              .describe(
+                'An autoScalingGroupId of this seed (for POST /admin/seed/add: or of the running world).',
+              ),
             creationType: z.enum(['AUTO_CREATION', 'MANUAL_ATTACHING']).default('AUTO_CREATION'),
-            lifeCycleState: z.string().default('IN_SERVICE'),
+            lifeCycleState: z
+              .enum(Object.keys(TENCENT_INSTANCE_STATES) as [keyof typeof TENCENT_INSTANCE_STATES])
+              .default('IN_SERVICE'),
             zone: z.string().optional(),
             protectedFromScaleIn: z.boolean().default(false),
             /** The CVM itself: terminated by RemoveInstances and by v2 DetachInstance with keepInstance 0. */
@@ -112,6 +167,166 @@ export const EmulatorSeed = z.object({
     })
     .default({ groups: [], instances: [] }),
 });
+type SeedShape = z.infer<typeof SeedShape>;
+
+/**
+ * What a seed must hold together, beyond each field's type: groups whose sizes make sense, ids named once, and
+ * (unless the groups are elsewhere, as for POST /admin/seed/add) instances that name a group of the seed.
+ */
+function checkSeed(seed: SeedShape, context: z.RefinementCtx, groupsElsewhere: boolean): void {
+  const issue = (path: (string | number)[], message: string) =>
+    context.addIssue({ code: 'custom', path, message });
+  const checkSizes = (
+    cloud: 'aliyun' | 'tencent',
+    list: string,
+    groups: { minSize: number; maxSize: number; desiredCapacity?: number | undefined }[],
+  ) => {
+    for (const [index, group] of groups.entries()) {
+      if (group.minSize > group.maxSize)
+        issue([cloud, list, index, 'minSize'], `minSize ${group.minSize} is above maxSize ${group.maxSize}`);
+      const desired = group.desiredCapacity;
+      if (desired !== undefined && (desired < group.minSize || desired > group.maxSize))
+        issue(
+          [cloud, list, index, 'desiredCapacity'],
+          `desiredCapacity ${desired} is outside minSize ${group.minSize} .. maxSize ${group.maxSize}`,
+        );
+    }
+  };
+  const checkUnique = (path: (string | number)[], ids: string[], what: string) => {
+    const seen = new Set<string>();
+    for (const [index, id] of ids.entries()) {
+      if (seen.has(id)) issue([...path, index], `${what} "${id}" is named twice`);
+      seen.add(id);
+    }
+  };
+  const checkMembership = (
+    path: (string | number)[],
+    instances: { groupId: string | undefined }[],
+    groups: Set<string>,
+    groupKey: string,
+  ) => {
+    if (groupsElsewhere) return;
+    for (const [index, instance] of instances.entries())
+      if (instance.groupId !== undefined && !groups.has(instance.groupId))
+        issue([...path, index, groupKey], `names group "${instance.groupId}", which the seed does not have`);
+  };
+  const { aliyun, tencent } = seed;
+  checkSizes('aliyun', 'scalingGroups', aliyun.scalingGroups);
+  checkSizes('tencent', 'groups', tencent.groups);
+  checkUnique(
+    ['credentials'],
+    seed.credentials.map((c) => c.accessKeyId),
+    'accessKeyId',
+  );
+  checkUnique(
+    ['aliyun', 'scalingGroups'],
+    aliyun.scalingGroups.map((g) => g.scalingGroupId),
+    'scalingGroupId',
+  );
+  checkUnique(
+    ['aliyun', 'instances'],
+    aliyun.instances.map((i) => i.instanceId),
+    'instanceId',
+  );
+  checkUnique(
+    ['tencent', 'groups'],
+    tencent.groups.map((g) => g.autoScalingGroupId),
+    'autoScalingGroupId',
+  );
+  checkUnique(
+    ['tencent', 'instances'],
+    tencent.instances.map((i) => i.instanceId),
+    'instanceId',
+  );
+  checkMembership(
+    ['aliyun', 'instances'],
+    aliyun.instances.map((i) => ({ groupId: i.scalingGroupId })),
+    new Set(aliyun.scalingGroups.map((g) => g.scalingGroupId)),
+    'scalingGroupId',
+  );
+  checkMembership(
+    ['tencent', 'instances'],
+    tencent.instances.map((i) => ({ groupId: i.autoScalingGroupId })),
+    new Set(tencent.groups.map((g) => g.autoScalingGroupId)),
+    'autoScalingGroupId',
+  );
+}
+
+/** The emulator's whole world, as a seed file describes it (emulator/seed.default.json is the default). */
+export const EmulatorSeed = SeedShape.superRefine((seed, context) => checkSeed(seed, context, false));
+/** Groups, instances and credentials added to a running world (POST /admin/seed/add): groups may be there already. */
+export const SeedAddition = SeedShape.superRefine((seed, context) => checkSeed(seed, context, true));
+
+/** The one line a seed that does not hold is refused with: where, what, and for an unknown key the nearest known one. */
+export function describeSeedError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const where = pathText(issue.path) || '(the seed)';
+      if (issue.code !== 'unrecognized_keys') return `${where}: ${issue.message}`;
+      const known = knownKeysAt(SeedShape, issue.path);
+      return issue.keys
+        .map((key) => {
+          const nearest = nearestOf(key, known);
+          return `${pathText([...issue.path, key])}: unknown key${nearest ? ` (did you mean "${nearest}"?)` : ''}`;
+        })
+        .join('; ');
+    })
+    .join('; ');
+}
+
+const pathText = (path: PropertyKey[]): string =>
+  path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+
+/** The keys the seed's schema knows at `path` (an object's), following arrays, defaults and optionals. */
+function knownKeysAt(schema: z.ZodType, path: PropertyKey[]): string[] {
+  let node: z.ZodType | undefined = schema;
+  const unwrap = (n: z.ZodType): z.ZodType => {
+    let current = n;
+    for (;;) {
+      const def = current.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+      if (def.innerType) current = def.innerType;
+      else if (def.type === 'pipe' && def.in) current = def.in;
+      else return current;
+    }
+  };
+  for (const part of path) {
+    if (!node) return [];
+    node = unwrap(node);
+    if (node instanceof z.ZodArray) node = node.element as z.ZodType;
+    else if (node instanceof z.ZodObject) node = (node.shape as Record<string, z.ZodType>)[String(part)];
+    else return [];
+  }
+  if (!node) return [];
+  node = unwrap(node);
+  return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+function nearestOf(key: string, known: string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    if (!best || distance < best.distance) best = { name, distance };
+  }
+  // Past half the key's length it is a different word, not a misspelling.
+  return best && best.distance <= Math.max(2, Math.ceil(key.length / 2)) ? best.name : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] as number;
+      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length] as number;
+}
+
 export type EmulatorSeed = z.infer<typeof EmulatorSeed>;
 export type SeedGroup = EmulatorSeed['aliyun']['scalingGroups'][number];
 export type SeedInstance = EmulatorSeed['aliyun']['instances'][number];
@@ -119,14 +334,14 @@ export type TencentSeedGroup = EmulatorSeed['tencent']['groups'][number];
 export type TencentSeedInstance = EmulatorSeed['tencent']['instances'][number];
 
 /** Injected faults, matched in order against each cloud call. */
-export const Fault = z.object({
+export const Fault = z.strictObject({
   /** Action name to match; absent matches every action. */
   action: z.string().optional(),
   /** ScalingGroupId parameter to match, so that tests sharing one emulator do not see each other's faults. */
   scalingGroupId: z.string().optional(),
   /** Answer with this error instead of acting. */
   error: z
-    .object({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() })
+    .strictObject({ code: z.string(), httpStatus: z.number().int(), message: z.string().optional() })
     .optional(),
   /** Wait before answering. */
   latencyMs: z.number().int().nonnegative().optional(),

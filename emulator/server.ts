@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -5,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { Chaos, ChaosConfig } from './chaos.ts';
 import { EssApi, isAcs3Request, type RpcAnswer, type RpcRequest } from './ess/ess-api.ts';
-import { EmulatorSeed, Fault } from './seed.ts';
+import { describeSeedError, EmulatorSeed, Fault, SeedAddition } from './seed.ts';
 import { StsEmulator } from './sts/sts-emulator.ts';
 import {
   type Api3Answer,
@@ -20,6 +21,15 @@ import { toXml } from './xml.ts';
 
 export const DEFAULT_SEED_PATH = new URL('./seed.default.json', import.meta.url);
 
+/**
+ * The header every /admin/* route but health wants, with the emulator's admin token. Without it the admin API
+ * would be a door: locally, callbacks may go to loopback, and a callback whose URL is /admin/seed would wipe
+ * the emulated clouds. A callback sender sets no such header.
+ */
+export const ADMIN_TOKEN_HEADER = 'x-emulator-admin-token';
+/** The token when none is given (`--admin-token`, EMULATOR_ADMIN_TOKEN): a local tool's, never a secret. */
+export const DEFAULT_ADMIN_TOKEN = 'local-emulator-admin-token';
+
 export const loadSeed = (path: string | URL = DEFAULT_SEED_PATH): EmulatorSeed =>
   EmulatorSeed.parse(JSON.parse(readFileSync(path, 'utf8')));
 
@@ -28,6 +38,8 @@ export interface CallRecord {
   at: string;
   status: number;
   code?: string;
+  /** How the call was signed: ESS `rpc` or `v3`; Tencent `tc3`, `v1` (API 3.0's HmacSHA1/HmacSHA256) or `v2`. */
+  signature: string;
   params: Record<string, string>;
 }
 
@@ -48,6 +60,7 @@ interface CloudCall {
   action: string;
   scalingGroupId: string | undefined;
   logParams: Record<string, string>;
+  signature: string;
   act: () => Wire;
   fault: (code: string, httpStatus: number, message: string) => Wire;
   throttled: () => Wire;
@@ -94,8 +107,10 @@ export class CloudEmulator {
     },
   });
   readonly #server: Server;
+  readonly #adminToken: Buffer;
 
-  constructor(seed: EmulatorSeed) {
+  constructor(seed: EmulatorSeed, options: { adminToken?: string } = {}) {
+    this.#adminToken = Buffer.from(options.adminToken ?? DEFAULT_ADMIN_TOKEN);
     this.ess = new EssApi(seed);
     this.seedTencent(seed);
     this.#server = createServer((req, res) => {
@@ -147,11 +162,19 @@ export class CloudEmulator {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const body = await readBody(req);
     const method = req.method ?? 'GET';
-    if (url.pathname === '/admin/sts' || url.pathname.startsWith('/admin/sts/')) {
-      const answer = this.sts.admin(method, url.pathname, body);
-      return sendJson(res, answer.status, answer.body);
+    if (url.pathname.startsWith('/admin/')) {
+      if (url.pathname !== '/admin/health') {
+        const token = req.headers[ADMIN_TOKEN_HEADER];
+        if (typeof token !== 'string')
+          return sendJson(res, 401, { error: `the admin API wants the ${ADMIN_TOKEN_HEADER} header` });
+        if (!this.isAdminToken(token)) return sendJson(res, 403, { error: 'wrong admin token' });
+      }
+      if (url.pathname === '/admin/sts' || url.pathname.startsWith('/admin/sts/')) {
+        const answer = this.sts.admin(method, url.pathname, body);
+        return sendJson(res, answer.status, answer.body);
+      }
+      return this.admin(method, url.pathname, body, res);
     }
-    if (url.pathname.startsWith('/admin/')) return this.admin(method, url.pathname, body, res);
     const params = { ...Object.fromEntries(url.searchParams) };
     const form = String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
     if (method === 'POST' && form) Object.assign(params, Object.fromEntries(new URLSearchParams(body)));
@@ -198,6 +221,7 @@ export class CloudEmulator {
       at: new Date().toISOString(),
       status: answer.status,
       ...(answer.code && { code: answer.code }),
+      signature: call.signature,
       params: call.logParams,
     });
     if (fault?.drop === 'after' || chaos === 'dropAfter') return void res.socket?.destroy();
@@ -222,7 +246,9 @@ export class CloudEmulator {
       logParams: {
         ...Object.fromEntries(Object.entries(params).filter(([key]) => !SECRET_PARAMS.has(key))),
         ...(v3 && { Action: action }),
+        ...(v3 && { Version: headerValue(request.headers, 'x-acs-version') ?? '' }),
       },
+      signature: v3 ? 'v3' : 'rpc',
       act: () => essWire(this.ess.handle(request)),
       fault: (code, status, message) => essWire(error(status, code, message)),
       throttled: () => essWire(error(400, 'Throttling.User', 'Request was denied due to user flow control.')),
@@ -261,6 +287,7 @@ export class CloudEmulator {
         ...(scalingGroupId && { ScalingGroupId: scalingGroupId }),
         ...(request.body && request.method === 'POST' && !request.params.Signature && { body: request.body }),
       },
+      signature: request.headers['x-tc-action'] ? 'tc3' : 'v1',
       act: () => wire(this.tencent.api3.handle(request)),
       fault: (code, status, message) => wire(tencentError(code, message, undefined, status)),
       throttled: () =>
@@ -285,6 +312,7 @@ export class CloudEmulator {
         ),
         ...(params.scalingGroupId && { ScalingGroupId: params.scalingGroupId }),
       },
+      signature: 'v2',
       act: () =>
         wire(
           method === 'GET' || method === 'POST'
@@ -304,6 +332,25 @@ export class CloudEmulator {
     };
   }
 
+  /** An added instance must name a group the addition brings or the world has. */
+  private unknownGroupOf(seed: EmulatorSeed): string | undefined {
+    const essGroups = new Set([
+      ...this.ess.state.groups.keys(),
+      ...seed.aliyun.scalingGroups.map((g) => g.scalingGroupId),
+    ]);
+    for (const [index, instance] of seed.aliyun.instances.entries())
+      if (instance.scalingGroupId !== undefined && !essGroups.has(instance.scalingGroupId))
+        return `aliyun.instances[${index}].scalingGroupId: names group "${instance.scalingGroupId}", which neither the seed nor the emulator has`;
+    const tencentGroups = new Set([
+      ...this.tencent.state.groups.keys(),
+      ...seed.tencent.groups.map((g) => g.autoScalingGroupId),
+    ]);
+    for (const [index, instance] of seed.tencent.instances.entries())
+      if (instance.autoScalingGroupId !== undefined && !tencentGroups.has(instance.autoScalingGroupId))
+        return `tencent.instances[${index}].autoScalingGroupId: names group "${instance.autoScalingGroupId}", which neither the seed nor the emulator has`;
+    return undefined;
+  }
+
   private takeFault(action: string, scalingGroupId: string | undefined): Fault | undefined {
     const index = this.faults.findIndex(
       (f) =>
@@ -317,8 +364,16 @@ export class CloudEmulator {
     return fault;
   }
 
+  private isAdminToken(token: string): boolean {
+    const given = Buffer.from(token);
+    return given.length === this.#adminToken.length && timingSafeEqual(given, this.#adminToken);
+  }
+
   private admin(method: string, path: string, body: string, res: ServerResponse) {
     const route = `${method} ${path}`;
+    // Reads and deletes take no body; anything sent with them is not a request of this API.
+    if ((method === 'GET' || method === 'DELETE') && body.trim() !== '')
+      return sendJson(res, 400, { error: `${route} takes no body` });
     switch (route) {
       case 'GET /admin/health':
         return sendJson(res, 200, { ok: true });
@@ -343,15 +398,27 @@ export class CloudEmulator {
       }
       case 'GET /admin/calls':
         return sendJson(res, 200, { calls: this.calls });
-      case 'POST /admin/seed':
-      case 'POST /admin/seed/add': {
+      case 'POST /admin/seed': {
         const seed = EmulatorSeed.safeParse(parseJson(body));
-        if (!seed.success) return sendJson(res, 400, { error: 'invalid seed', issues: seed.error.issues });
-        if (path === '/admin/seed') this.reseed(seed.data);
-        else {
-          this.ess.add(seed.data);
-          this.addTencent(seed.data);
-        }
+        if (!seed.success)
+          return sendJson(res, 400, {
+            error: `invalid seed: ${describeSeedError(seed.error)}`,
+            issues: seed.error.issues,
+          });
+        this.reseed(seed.data);
+        return sendJson(res, 200, { ok: true });
+      }
+      case 'POST /admin/seed/add': {
+        const seed = SeedAddition.safeParse(parseJson(body));
+        if (!seed.success)
+          return sendJson(res, 400, {
+            error: `invalid seed: ${describeSeedError(seed.error)}`,
+            issues: seed.error.issues,
+          });
+        const unknownGroup = this.unknownGroupOf(seed.data);
+        if (unknownGroup) return sendJson(res, 400, { error: `invalid seed: ${unknownGroup}` });
+        this.ess.add(seed.data);
+        this.addTencent(seed.data);
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /admin/faults': {
@@ -408,9 +475,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 export async function startEmulator(
-  options: { port?: number; host?: string; seed?: EmulatorSeed } = {},
+  options: { port?: number; host?: string; seed?: EmulatorSeed; adminToken?: string } = {},
 ): Promise<CloudEmulator> {
-  const emulator = new CloudEmulator(options.seed ?? loadSeed());
+  const emulator = new CloudEmulator(options.seed ?? loadSeed(), {
+    ...(options.adminToken && { adminToken: options.adminToken }),
+  });
   await emulator.listen(options.port ?? 0, options.host);
   return emulator;
 }

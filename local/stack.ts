@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { EmulatorSeed } from '../emulator/seed.ts';
-import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
+import { type CloudEmulator, DEFAULT_ADMIN_TOKEN, startEmulator } from '../emulator/server.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
 import { startOffline } from './offline.ts';
@@ -107,6 +107,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(dynamodb.stop);
     const emulator = await startEmulator({
       port: ports.emulator,
+      // The emulator's admin routes want it (x-emulator-admin-token); test/support/emulator-admin.ts sends it.
+      adminToken: DEFAULT_ADMIN_TOKEN,
       ...(options.seed && { seed: options.seed }),
     });
     stops.push(() => emulator.close());

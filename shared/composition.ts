@@ -201,6 +201,7 @@ function providersOf(config: Config): ProviderRegistry {
     credentials: essCredentials(config),
     dispatcher,
     ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
+    signatureVersion: config.ALIYUN_SIGNATURE_VERSION,
   });
   const tencent = { credentials: tencentCredentials(config), dispatcher };
   return {

@@ -101,6 +101,16 @@ export const ConfigSchema = z.object({
   /** Replace https://sts.aliyuncs.com and https://sts.tencentcloudapi.com; set to the local emulator. */
   ALIYUN_STS_ENDPOINT: optional(z.url()),
   TENCENT_STS_ENDPOINT: optional(z.url()),
+  /**
+   * How ESS calls are signed: `rpc` (signature 1.0, HMAC-SHA1 over the parameters) or `v3` (ACS3-HMAC-SHA256 in
+   * the Authorization header, the body hashed). `rpc` by default: the signature the ESS 2014-08-28 reference
+   * documents (docs/reference/aliyun-ess.md) and every measured run used; `v3` is the one Alibaba recommends for
+   * new clients, selectable without a code change (README "Configuration").
+   */
+  ALIYUN_SIGNATURE_VERSION: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.enum(['rpc', 'v3']).default('rpc'),
+  ),
   /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */
   // Below the queues' maxReceiveCount (10): a message that always fails must end Unprocessable before the DLQ.
   MAX_ATTEMPTS: positiveInt(8).pipe(

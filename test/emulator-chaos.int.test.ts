@@ -44,6 +44,7 @@ afterAll(async () => {
 async function admin(method: 'GET' | 'POST', path: string, body?: unknown) {
   const response = await request(`${emulator.url}${path}`, {
     method,
+    headers: emulatorAdmin.headers,
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };

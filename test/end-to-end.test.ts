@@ -9,6 +9,11 @@ import { stackClients } from './support/stack-clients.ts';
  * (scheduled) -> EventBridge emulator -> record-delivery, which counts the events that came through the bus.
  */
 const { send, waitForRecord, delivered, admin, ledger } = stackClients();
+/**
+ * The functions sign ESS calls as ALIYUN_SIGNATURE_VERSION says (serverless.yml reads it from the environment
+ * locally): run this file with ALIYUN_SIGNATURE_VERSION=v3 to take the whole path with signature V3.
+ */
+const signedWith = process.env.ALIYUN_SIGNATURE_VERSION || 'rpc';
 
 describe('end to end on the local stack', () => {
   it.concurrent('one message becomes exactly one Succeeded event carrying the activity id', async () => {
@@ -38,6 +43,10 @@ describe('end to end on the local stack', () => {
     });
     expect(activities).toHaveLength(1);
     expect(members.map((m) => m.instanceId)).toEqual([group.instanceIds[2]]);
+    const essCalls = await admin.calls({ scalingGroupId: group.scalingGroupId });
+    expect(essCalls.filter((c) => c.action === 'DetachInstances')).toEqual([
+      expect.objectContaining({ status: 200, signature: signedWith }),
+    ]);
     expect(settled).toMatchObject({
       status: 'SUCCEEDED',
       deliveredEvents: 1,

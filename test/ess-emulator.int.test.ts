@@ -512,7 +512,11 @@ describe('ESS instance states and repeated ids', () => {
       const group = await aScalingGroup(admin, { instances: 2 });
       const id = group.instanceIds[0] as string;
       await admin.add({
-        aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] },
+        aliyun: {
+          instances: [
+            { instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState: lifecycleState as never },
+          ],
+        },
       });
 
       const refused = await failure(
@@ -531,7 +535,11 @@ describe('ESS instance states and repeated ids', () => {
     const group = await aScalingGroup(admin, { instances: 2 });
     const id = group.instanceIds[0] as string;
     await admin.add({
-      aliyun: { instances: [{ instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState }] },
+      aliyun: {
+        instances: [
+          { instanceId: id, scalingGroupId: group.scalingGroupId, lifecycleState: lifecycleState as never },
+        ],
+      },
     });
 
     const { scalingActivityId } = await essClient().detachInstances({

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { instanceStateAccepted, TENCENT_INSTANCE_STATES } from '../shared/contracts/instance-states.ts';
@@ -329,7 +330,13 @@ describe('Tencent regions, repeated ids and instance states', () => {
       const id = group.instanceIds[0] as string;
       await admin.add({
         tencent: {
-          instances: [{ instanceId: id, autoScalingGroupId: group.scalingGroupId, lifeCycleState }],
+          instances: [
+            {
+              instanceId: id,
+              autoScalingGroupId: group.scalingGroupId,
+              lifeCycleState: lifeCycleState as never,
+            },
+          ],
         },
       });
 
@@ -383,5 +390,62 @@ describe('every Tencent request is answered in a Tencent envelope', () => {
 
     expect(body.Response?.Error?.Code).toMatch(/^(AuthFailure|InvalidParameter)/);
     expect(body.Response?.RequestId).toEqual(expect.any(String));
+  });
+});
+
+describe('API 3.0 signature v1 and a replayed Nonce', () => {
+  /**
+   * A v1-signed GET, signed here from the signature document (METHOD + host + "/?" + the sorted parameters,
+   * HMAC-SHA256, base64): the same bytes can be sent again, as a replay would.
+   */
+  function v1Query(params: Record<string, string>): string {
+    const { host } = new URL(emulatorUrl);
+    const signed = { ...params, SecretId: TENCENT_KEY.secretId, SignatureMethod: 'HmacSHA256' };
+    const sorted = Object.keys(signed)
+      .sort()
+      .map((key) => `${key}=${signed[key as keyof typeof signed]}`)
+      .join('&');
+    const signature = createHmac('sha256', TENCENT_KEY.secretKey)
+      .update(`GET${host}/?${sorted}`)
+      .digest('base64');
+    return new URLSearchParams({ ...signed, Signature: signature }).toString();
+  }
+  const describeGroups = (nonce: string, timestamp: number) =>
+    v1Query({
+      Action: 'DescribeAutoScalingGroups',
+      Version: '2018-04-19',
+      Region: 'ap-guangzhou',
+      Nonce: nonce,
+      Timestamp: String(timestamp),
+    });
+  async function send(query: string) {
+    const response = await request(`${emulatorUrl}/?${query}`);
+    return ((await response.body.json()) as { Response: { Error?: { Code: string; Message: string } } })
+      .Response;
+  }
+
+  it('answers the first call and refuses the same Nonce and Timestamp again, as the document has Nonce for', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const query = describeGroups(String(10_000 + Math.floor(Math.random() * 50_000)), now);
+
+    const first = await send(query);
+    const replayed = await send(query);
+
+    expect(first.Error).toBeUndefined();
+    expect(replayed.Error).toEqual({
+      Code: 'AuthFailure.SignatureFailure',
+      Message: 'The request was replayed: this Nonce was used already with this Timestamp.',
+    });
+  });
+
+  it('takes the same Nonce with another Timestamp: the SDKs draw Nonces from a small range, which repeat', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const nonce = String(60_000 + Math.floor(Math.random() * 5_000));
+
+    const first = await send(describeGroups(nonce, now - 1));
+    const second = await send(describeGroups(nonce, now));
+
+    expect(first.Error).toBeUndefined();
+    expect(second.Error).toBeUndefined();
   });
 });

@@ -12,6 +12,7 @@ import {
   sameSecret,
 } from '../signatures.ts';
 import { type Activity, EssState, type Group, type Instance } from './ess-state.ts';
+import { answerIn, type EssVersion, isEssVersion, paramsOf2014 } from './ess-versions.ts';
 
 export interface RpcRequest {
   method: string;
@@ -193,8 +194,11 @@ export class EssApi {
     const v3 = isAcs3Request(request.headers, request.params);
     const action = (v3 ? headerOf(request, 'x-acs-action') : request.params.Action) ?? 'Unknown';
     try {
-      const params = v3 ? this.authenticateV3(request) : this.authenticate(request);
-      const body = this.dispatch(action, params);
+      const signed = v3 ? this.authenticateV3(request) : this.authenticate(request);
+      // authorize() let only the versions ESS serves through.
+      const version = signed.Version as EssVersion;
+      const params = version === '2022-02-22' ? paramsOf2014(signed) : signed;
+      const body = answerIn(version, this.dispatch(action, params));
       return {
         status: 200,
         format,
@@ -345,8 +349,7 @@ export class EssApi {
     version: string | undefined,
     action: string,
   ): void {
-    if (version !== '2014-08-28')
-      throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
+    if (!isEssVersion(version)) throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
     if (credential.allowed && !credential.allowed.has(action)) {
       throw err(
         403,
@@ -474,7 +477,14 @@ export class EssApi {
       removePolicy: policy,
     });
     this.warnAboutIgnored(activity, invalid);
-    return { ScalingActivityId: activity.id };
+    return {
+      ScalingActivityId: activity.id,
+      IgnoredInstances: invalid.map((id) => ({
+        InstanceId: id,
+        Code: 'InvalidInstanceId.NotFound',
+        Message: `Instance "${id}" does not exist.`,
+      })),
+    };
   }
 
   /** The preconditions DetachInstances and RemoveInstances share, in the order a caller can act on them. */
@@ -666,10 +676,11 @@ export class EssApi {
       TotalCount: total,
       PageNumber: Number(params.PageNumber ?? 1),
       PageSize: Number(params.PageSize ?? 10),
-      ScalingActivities: { ScalingActivity: page.map((a) => this.activityView(a)) },
+      ScalingActivities: page.map((a) => this.activityView(a)),
     };
   }
 
+  /** One activity in the 2022-02-22 shape (answerIn wraps its lists for 2014-08-28). */
   private activityView(a: Activity): Record<string, unknown> {
     const status = statusOf(a);
     const now = this.now();
@@ -677,6 +688,8 @@ export class EssApi {
       ? 100
       : Math.min(99, Math.floor(((now - a.startedAt) / Math.max(1, a.endsAt - a.startedAt)) * 100));
     const members = this.state.membersOf(a.scalingGroupId);
+    const failed = status === 'Failed' || status === 'Rejected';
+    const errorCode = failed ? `Activity${status}` : '';
     return {
       ScalingActivityId: a.id,
       ScalingGroupId: a.scalingGroupId,
@@ -690,11 +703,12 @@ export class EssApi {
             : `The activity ended ${status}.`),
       Progress: progress,
       StartTime: minute(a.startedAt),
-      ...(a.settled && { EndTime: minute(a.endsAt) }),
+      // ESS answers an EndTime while an activity runs too (docs/reference/aliyun-ess.md §6): when it is due.
+      EndTime: minute(a.endsAt),
       Cause: `A user requests to execute scaling activity: ${a.action}.`,
       Description: a.description,
       Detail: a.outcome.message ?? '',
-      // The 2014 API types these three capacities as strings, the counts below as integers.
+      // The API types these three capacities as strings, the counts below as integers.
       TotalCapacity: String(members.length),
       AttachedCapacity: String(members.filter((m) => m.creationType === 'Attached').length),
       AutoCreatedCapacity: String(members.filter((m) => m.creationType === 'AutoCreated').length),
@@ -703,15 +717,27 @@ export class EssApi {
       DestroyedCapacity: a.destroyed.length,
       StartedCapacity: 0,
       StoppedCapacity: a.stopped.length,
-      ErrorCode: status === 'Failed' || status === 'Rejected' ? `Activity${status}` : '',
-      ErrorMessage: status === 'Failed' || status === 'Rejected' ? (a.outcome.message ?? '') : '',
-      CreatedInstances: { CreatedInstance: [] },
-      DestroyedInstances: { DestroyedInstance: a.destroyed },
-      StartedInstances: { StartedInstance: [] },
-      StoppedInstances: { StoppedInstance: a.stopped },
+      ErrorCode: errorCode,
+      ErrorMessage: failed ? (a.outcome.message ?? '') : '',
+      ErrorMessages: failed
+        ? [
+            {
+              Code: errorCode,
+              Message: a.outcome.message ?? `The activity ended ${status}.`,
+              Description: a.outcome.message ?? '',
+              FailedInstanceIds: a.instanceIds,
+            },
+          ]
+        : [],
+      CreatedInstances: [],
+      DestroyedInstances: a.destroyed,
+      StartedInstances: [],
+      StoppedInstances: a.stopped,
       TriggerSourceId: a.scalingGroupId,
       ActivityMetadata: '',
       TriggerSourceType: 'APIs',
+      InstanceRefreshTaskId: '',
+      LifecycleHookContext: { DisableLifecycleHook: false, IgnoredLifecycleHookIds: [] },
     };
   }
 
@@ -736,59 +762,100 @@ export class EssApi {
       TotalCount: total,
       PageNumber: Number(params.PageNumber ?? 1),
       PageSize: Number(params.PageSize ?? 10),
-      ScalingGroups: {
-        ScalingGroup: page.map((g) => {
-          const members = this.state.membersOf(g.scalingGroupId);
-          const count = (state: string) => members.filter((m) => m.lifecycleState === state).length;
-          return {
-            ScalingGroupId: g.scalingGroupId,
-            ScalingGroupName: g.scalingGroupName ?? g.scalingGroupId,
-            RegionId: g.regionId,
-            LifecycleState: g.lifecycleState,
-            MinSize: g.minSize,
-            MaxSize: g.maxSize,
-            DesiredCapacity: g.desiredCapacity,
-            TotalCapacity: members.length,
-            TotalInstanceCount: members.length,
-            ActiveCapacity: count('InService'),
-            PendingCapacity: count('Pending'),
-            PendingWaitCapacity: count('Pending:Wait'),
-            RemovingCapacity: count('Removing'),
-            RemovingWaitCapacity: count('Removing:Wait'),
-            ProtectedCapacity: count('Protected'),
-            StandbyCapacity: count('Standby'),
-            StoppedCapacity: count('Stopped'),
-            ActiveScalingConfigurationId: g.activeScalingConfigurationId,
-            ScalingPolicy: g.scalingPolicy,
-            GroupType: 'ECS',
-            DefaultCooldown: g.defaultCooldown,
-            SystemSuspended: false,
-            SuspendedProcesses: { SuspendedProcess: [] },
-            CreationTime: minute(g.createdAt),
-            LoadBalancerIds: { LoadBalancerId: g.loadBalancers.map((lb) => lb.id) },
-            VServerGroups: {
-              VServerGroup: [...new Set(g.vServerGroups.map((v) => v.loadBalancerId))].map(
-                (loadBalancerId) => ({
-                  LoadBalancerId: loadBalancerId,
-                  VServerGroupAttributes: {
-                    VServerGroupAttribute: g.vServerGroups
-                      .filter((v) => v.loadBalancerId === loadBalancerId)
-                      .map((v) => ({ VServerGroupId: v.vServerGroupId, Port: v.port, Weight: 50 })),
-                  },
-                }),
-              ),
-            },
-            AlbServerGroups: {
-              AlbServerGroup: g.albServerGroups.map((a) => ({
-                AlbServerGroupId: a.albServerGroupId,
-                Port: a.port,
-                Weight: 100,
-              })),
-            },
-            DBInstanceIds: { DBInstanceId: g.dbInstances.map((db) => db.id) },
-          };
-        }),
+      ScalingGroups: page.map((g) => this.groupView(g)),
+    };
+  }
+
+  /** One group in the 2022-02-22 shape: every field of the SDK's model, from the seed where a user sets it. */
+  private groupView(g: Group): Record<string, unknown> {
+    const members = this.state.membersOf(g.scalingGroupId);
+    const count = (state: string) => members.filter((m) => m.lifecycleState === state).length;
+    return {
+      ScalingGroupId: g.scalingGroupId,
+      ScalingGroupName: g.scalingGroupName ?? g.scalingGroupId,
+      RegionId: g.regionId,
+      LifecycleState: g.lifecycleState,
+      MinSize: g.minSize,
+      MaxSize: g.maxSize,
+      DesiredCapacity: g.desiredCapacity,
+      EnableDesiredCapacity: true,
+      InitCapacity: 0,
+      TotalCapacity: members.length,
+      TotalInstanceCount: members.length,
+      ActiveCapacity: count('InService'),
+      PendingCapacity: count('Pending'),
+      PendingWaitCapacity: count('Pending:Wait'),
+      RemovingCapacity: count('Removing'),
+      RemovingWaitCapacity: count('Removing:Wait'),
+      ProtectedCapacity: count('Protected'),
+      StandbyCapacity: count('Standby'),
+      StoppedCapacity: count('Stopped'),
+      SpotCapacity: members.filter((m) => m.spotStrategy !== 'NoSpot').length,
+      ActiveScalingConfigurationId: g.activeScalingConfigurationId,
+      LaunchTemplateId: g.launchTemplateId,
+      LaunchTemplateVersion: g.launchTemplateVersion,
+      LaunchTemplateOverrides: [],
+      ScalingPolicy: g.scalingPolicy,
+      RemovalPolicies: g.removalPolicies,
+      CustomPolicyARN: '',
+      GroupType: 'ECS',
+      DefaultCooldown: g.defaultCooldown,
+      SystemSuspended: false,
+      SuspendedProcesses: [],
+      IsElasticStrengthInAlarm: false,
+      CreationTime: minute(g.createdAt),
+      ModificationTime: minute(g.createdAt),
+      VpcId: g.vpcId,
+      VSwitchId: g.vSwitchIds[0] ?? '',
+      VSwitchIds: g.vSwitchIds,
+      MultiAZPolicy: g.multiAZPolicy,
+      AzBalance: false,
+      AutoRebalance: false,
+      BalanceMode: 'BALANCE',
+      AllocationStrategy: 'priority',
+      SpotAllocationStrategy: 'default',
+      SpotInstancePools: 0,
+      SpotInstanceRemedy: false,
+      CompensateWithOnDemand: false,
+      OnDemandBaseCapacity: 0,
+      OnDemandPercentageAboveBaseCapacity: 100,
+      CapacityOptions: {
+        CompensateWithOnDemand: false,
+        OnDemandBaseCapacity: 0,
+        OnDemandPercentageAboveBaseCapacity: 100,
+        PriceComparisonMode: 'PricePerUnit',
+        SpotAutoReplaceOnDemand: false,
       },
+      HealthCheckType: g.healthCheckTypes[0] ?? 'NONE',
+      HealthCheckTypes: g.healthCheckTypes,
+      GroupDeletionProtection: g.groupDeletionProtection,
+      MaxInstanceLifetime: 0,
+      StopInstanceTimeout: 0,
+      CurrentHostName: '',
+      MonitorGroupId: '',
+      ResourceGroupId: g.resourceGroupId,
+      Tags: g.tags.map((t) => ({ TagKey: t.key, TagValue: t.value, Propagate: t.propagate })),
+      LoadBalancerIds: g.loadBalancers.map((lb) => lb.id),
+      LoadBalancerConfigs: g.loadBalancers.map((lb) => ({ LoadBalancerId: lb.id, Weight: 50 })),
+      VServerGroups: [...new Set(g.vServerGroups.map((v) => v.loadBalancerId))].map((loadBalancerId) => ({
+        LoadBalancerId: loadBalancerId,
+        VServerGroupAttributes: g.vServerGroups
+          .filter((v) => v.loadBalancerId === loadBalancerId)
+          .map((v) => ({ VServerGroupId: v.vServerGroupId, Port: v.port, Weight: 50 })),
+      })),
+      AlbServerGroups: g.albServerGroups.map((a) => ({
+        AlbServerGroupId: a.albServerGroupId,
+        Port: a.port,
+        Weight: 100,
+      })),
+      ServerGroups: g.albServerGroups.map((a) => ({
+        ServerGroupId: a.albServerGroupId,
+        Port: a.port,
+        Type: 'ALB',
+        Weight: 100,
+      })),
+      DBInstanceIds: g.dbInstances.map((db) => db.id),
+      DBInstances: g.dbInstances.map((db) => ({ DBInstanceId: db.id, SecurityGroupIds: [], Type: 'RDS' })),
     };
   }
 
@@ -813,27 +880,45 @@ export class EssApi {
     const { page, total } = paginate(instances, params, 100);
     return {
       TotalCount: total,
+      TotalSpotCount: instances.filter((i) => i.spotStrategy !== 'NoSpot').length,
       PageNumber: Number(params.PageNumber ?? 1),
       PageSize: Number(params.PageSize ?? 10),
-      ScalingInstances: {
-        ScalingInstance: page.map((i) => ({
+      ScalingInstances: page.map((i) => {
+        const group = this.state.groups.get(i.scalingGroupId as string) as Group;
+        const running = this.state
+          .activitiesOf(group.scalingGroupId)
+          .find((a) => !a.settled && a.instanceIds.includes(i.instanceId));
+        return {
           InstanceId: i.instanceId,
+          ScalingInstanceId: i.instanceId,
           ScalingGroupId: i.scalingGroupId,
           LifecycleState: i.lifecycleState,
           HealthStatus: 'Healthy',
           CreationType: i.creationType,
           Entrusted: i.entrusted,
-          ScalingConfigurationId: this.state.groups.get(i.scalingGroupId as string)
-            ?.activeScalingConfigurationId,
-          ScalingActivityId: '',
-          ZoneId: i.zoneId ?? `${this.state.groups.get(i.scalingGroupId as string)?.regionId}-a`,
+          ScalingConfigurationId: group.activeScalingConfigurationId,
+          LaunchTemplateId: group.launchTemplateId,
+          LaunchTemplateVersion: group.launchTemplateVersion,
+          ScalingActivityId: running?.id ?? '',
+          ZoneId: i.zoneId ?? `${group.regionId}-a`,
+          PrivateIpAddress: i.privateIpAddress ?? privateIpOf(i.instanceId),
           WeightedCapacity: i.weightedCapacity,
+          LoadBalancerWeight: i.loadBalancerWeight,
+          SpotStrategy: i.spotStrategy,
+          WarmupState: 'NoNeedWarmup',
+          ReplaceStatus: 'None',
           CreationTime: minute(i.addedAt),
           CreatedTime: `${new Date(i.addedAt).toISOString().slice(0, 19)}Z`,
-        })),
-      },
+        };
+      }),
     };
   }
+}
+
+/** A stable 172.16.0.0/12 address for an instance the seed gave none. */
+function privateIpOf(instanceId: string): string {
+  const hash = createHash('sha256').update(instanceId).digest();
+  return `172.${16 + ((hash[0] as number) % 16)}.${hash[1]}.${1 + ((hash[2] as number) % 254)}`;
 }
 
 function statusOf(a: Activity): string {

@@ -30,7 +30,8 @@ export interface Activity {
 }
 
 export type Group = SeedGroup & { desiredCapacity: number; createdAt: number };
-export type Instance = SeedInstance & { addedAt: number };
+/** A seed may only place an instance in a state a group has; the world also has Detached ones. */
+export type Instance = Omit<SeedInstance, 'lifecycleState'> & { lifecycleState: string; addedAt: number };
 
 export const newId = (prefix: string): string => `${prefix}-${randomBytes(8).toString('hex')}`;
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
+import { NonceWindow } from '../nonce-window.ts';
 import {
   hostVariants,
   parseTc3Authorization,
@@ -79,6 +80,8 @@ export const isTencentApi3Request = (request: Pick<Api3Request, 'headers' | 'par
  */
 export class TencentApi3 {
   readonly #recent = new Map<string, number[]>();
+  /** Signature v1 (Nonce, Timestamp) pairs seen within the clock window; an older one is refused as expired. */
+  readonly #nonces = new NonceWindow(SKEW_SECONDS * 1000);
 
   constructor(
     private readonly state: TencentState,
@@ -173,6 +176,16 @@ export class TencentApi3 {
       ),
     );
     if (!matches) throw err('AuthFailure.SignatureFailure', 'The signature does not match.');
+    // The v1 signature document gives Nonce, "with Timestamp", to prevent replays; the common error codes have
+    // none of their own for it, so a replay is refused as a signature that cannot be accepted. The pair, not
+    // the Nonce alone: the SDKs draw it from 1..65535, which repeats within the window at a few calls a second.
+    const replayKey = `${params.SecretId}:${params.Timestamp}:${params.Nonce}`;
+    if (this.#nonces.has(replayKey, this.now()))
+      throw err(
+        'AuthFailure.SignatureFailure',
+        'The request was replayed: this Nonce was used already with this Timestamp.',
+      );
+    this.#nonces.add(replayKey, this.now());
     if (params.Version !== VERSION) throw err('InvalidParameter', `Version must be ${VERSION}.`);
     const own = Object.fromEntries(Object.entries(params).filter(([name]) => !V1_COMMON.has(name)));
     return {
@@ -337,7 +350,8 @@ export class TencentApi3 {
       Cause: `A user requested to ${verb} instances.`,
       Description: `${verb === 'detach' ? 'Detach' : 'Remove'} ${a.instanceIds.length} instance(s): ${a.instanceIds.join(', ')}`,
       StartTime: isoSeconds(a.startedAt),
-      ...(a.settled && { EndTime: isoSeconds(a.endsAt) }),
+      // The SDK models EndTime on every activity; one still running has none yet, which API 3.0 answers as null.
+      EndTime: a.settled ? isoSeconds(a.endsAt) : null,
       CreatedTime: isoSeconds(a.startedAt),
       ActivityRelatedInstanceSet: related,
       RelatedInstanceSet: related,
@@ -378,14 +392,33 @@ export class TencentApi3 {
       LoadBalancerIdSet: [],
       MaxSize: g.maxSize,
       MinSize: g.minSize,
-      ProjectId: 0,
-      SubnetIdSet: [],
+      ProjectId: g.projectId,
+      SubnetIdSet: g.subnetIds,
       TerminationPolicySet: ['OLDEST_INSTANCE'],
-      VpcId: 'vpc-emulator',
+      VpcId: g.vpcId,
       ZoneSet: g.zones,
       RetryPolicy: 'IMMEDIATE_RETRY',
       InActivityStatus: this.state.inActivity(g.autoScalingGroupId, now) ? 'IN_ACTIVITY' : 'NOT_IN_ACTIVITY',
-      Tags: [],
+      Tags: g.tags.map((t) => ({ Key: t.key, Value: t.value, ResourceType: 'auto-scaling-group' })),
+      ServiceSettings: {
+        ReplaceMonitorUnhealthy: false,
+        ScalingMode: 'CLASSIC_SCALING',
+        ReplaceLoadBalancerUnhealthy: false,
+        ReplaceMode: 'RECREATE',
+        AutoUpdateInstanceTags: false,
+        DesiredCapacitySyncWithMaxMinSize: false,
+        PriorityScaleInUnhealthy: false,
+      },
+      Ipv6AddressCount: 0,
+      SpotMixedAllocationPolicy: {
+        BaseCapacity: 0,
+        OnDemandPercentageAboveBaseCapacity: 100,
+        SpotAllocationStrategy: 'COST_OPTIMIZED',
+        CompensateWithBaseInstance: true,
+      },
+      InstanceNameIndexSettings: { Enabled: false, BeginIndex: 0, IndexLength: 0 },
+      HostNameIndexSettings: { Enabled: false, BeginIndex: 0, IndexLength: 0 },
+      ConcurrentScaleOutForDesiredCapacity: false,
       MultiZoneSubnetPolicy: 'PRIORITY',
       HealthCheckType: 'CVM',
       LoadBalancerHealthCheckGracePeriod: 0,

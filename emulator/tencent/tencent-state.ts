@@ -24,7 +24,11 @@ export interface TencentActivity {
 }
 
 export type TencentGroup = TencentSeedGroup & { desiredCapacity: number; createdAt: number };
-export type TencentInstance = TencentSeedInstance & { addedAt: number };
+/** A seed may only place an instance in a state a group has; the world also has DETACHED ones. */
+export type TencentInstance = Omit<TencentSeedInstance, 'lifeCycleState'> & {
+  lifeCycleState: string;
+  addedAt: number;
+};
 
 const newId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type { EmulatorSeed, Fault } from '../../emulator/seed.ts';
+import { ADMIN_TOKEN_HEADER, DEFAULT_ADMIN_TOKEN } from '../../emulator/server.ts';
 import { EssClient } from '../../shared/providers/aliyun/ess-client.ts';
 import { createHttpAgent } from '../../shared/providers/http.ts';
 
@@ -18,7 +19,15 @@ type SeedInput = {
 
 /** The emulator's admin API, as tests use it. */
 export class EmulatorAdmin {
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    readonly token = DEFAULT_ADMIN_TOKEN,
+  ) {}
+
+  /** The headers every admin route but health wants. */
+  get headers(): Record<string, string> {
+    return { [ADMIN_TOKEN_HEADER]: this.token };
+  }
 
   async add(seed: SeedInput): Promise<void> {
     await this.post('/admin/seed/add', seed);
@@ -61,12 +70,20 @@ export class EmulatorAdmin {
       activities: { id: string; groupId: string; type: string; settled: boolean }[];
     };
   }> {
-    return (await (await request(`${this.url}/admin/state`)).body.json()) as never;
+    return (await (await request(`${this.url}/admin/state`, { headers: this.headers })).body.json()) as never;
   }
 
   async calls(filter: { action?: string; scalingGroupId?: string } = {}) {
-    const { calls } = (await (await request(`${this.url}/admin/calls`)).body.json()) as {
-      calls: { action: string; status: number; code?: string; params: Record<string, string> }[];
+    const { calls } = (await (
+      await request(`${this.url}/admin/calls`, { headers: this.headers })
+    ).body.json()) as {
+      calls: {
+        action: string;
+        status: number;
+        code?: string;
+        signature: string;
+        params: Record<string, string>;
+      }[];
     };
     return calls.filter(
       (call) =>
@@ -87,15 +104,19 @@ export class EmulatorAdmin {
 
   /** What chaos injected so far, by fault. */
   async chaosStatus(): Promise<{ enabled: boolean; calls?: number; injected?: Record<string, number> }> {
-    return (await (await request(`${this.url}/admin/chaos`)).body.json()) as never;
+    return (await (await request(`${this.url}/admin/chaos`, { headers: this.headers })).body.json()) as never;
   }
 
   async stopChaos(): Promise<void> {
-    await (await request(`${this.url}/admin/chaos`, { method: 'DELETE' })).body.dump();
+    await (await request(`${this.url}/admin/chaos`, { method: 'DELETE', headers: this.headers })).body.dump();
   }
 
   private async post(path: string, body: unknown): Promise<void> {
-    const response = await request(`${this.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const response = await request(`${this.url}${path}`, {
+      method: 'POST',
+      headers: { ...this.headers, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const text = await response.body.text();
     if (response.statusCode !== 200) throw new Error(`${path} answered ${response.statusCode}: ${text}`);
   }
