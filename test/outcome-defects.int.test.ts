@@ -311,6 +311,28 @@ describe('issue #17: every outcome true', () => {
     expect((await domain.ledger.get(request.requestId))?.status).toBe('TIMED_OUT');
   });
 
+  it.concurrent("5: one request's read that keeps failing does not hold the rest of its region's reconciliation", async () => {
+    const domain = await aDomain();
+    const [broken, healthy] = await Promise.all([aTencentGroup(domain.admin), aTencentGroup(domain.admin)]);
+    const operations = [broken, healthy].map(
+      (group) =>
+        ({
+          action: 'detach-instances',
+          request: aTencentRequest(group, { apiVersion: 'v2' }),
+        }) as ActionRequest,
+    );
+    await domain.admin.inject({
+      action: 'DescribeScalingInstance',
+      scalingGroupId: broken.scalingGroupId,
+      error: { code: 'InternalError', httpStatus: 6000 },
+      times: 100,
+    });
+
+    const done = await domain.deps.providers.tencent.reconcile(broken.region, operations);
+
+    expect([...done.entries()]).toEqual([[operations[1]?.request.requestId, false]]);
+  });
+
   it.concurrent('6: API 3.0 requests are confirmed through API 3.0, v2 requests through v2', async () => {
     const domain = await aDomain();
     const group = await aTencentGroup(domain.admin);

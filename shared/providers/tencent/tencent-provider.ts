@@ -141,20 +141,26 @@ export class TencentProvider implements ScalingProvider {
    * nothing.
    */
   async reconcile(region: string, operations: readonly ActionRequest[]): Promise<Map<string, boolean>> {
+    // One read per request: a read that fails leaves only that request unknown (absent), not its whole region.
     const done = new Map<string, boolean>();
+    let failure: unknown;
     for (const operation of operations) {
-      const { request } = operation;
-      if (!('instanceIds' in request)) continue;
-      if (!isV2(operation) && !(await this.api.describeGroup(region, request.scalingGroupId))) {
-        done.set(request.requestId, false);
-        continue;
+      try {
+        const gone = await this.isGone(region, operation);
+        if (gone !== undefined) done.set(operation.request.requestId, gone);
+      } catch (error) {
+        failure ??= error;
       }
-      done.set(
-        request.requestId,
-        (await this.remainingInstances(operation, request.instanceIds)).length === 0,
-      );
     }
+    if (done.size === 0 && failure !== undefined) throw failure;
     return done;
+  }
+
+  private async isGone(region: string, operation: ActionRequest): Promise<boolean | undefined> {
+    const { request } = operation;
+    if (!('instanceIds' in request)) return undefined;
+    if (!isV2(operation) && !(await this.api.describeGroup(region, request.scalingGroupId))) return false;
+    return (await this.remainingInstances(operation, request.instanceIds)).length === 0;
   }
 
   /** API 3.0 only: v2 users may have no API 3.0 access, so their requests go without a preflight. */
