@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
 import type { OperationRecord } from '../../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
@@ -67,17 +67,5 @@ export function stackClients() {
   const delivered = (record: OperationRecord) =>
     record.eventPublishedAt !== undefined && (record.deliveredEvents ?? 0) >= 1;
 
-  async function dlqMessages(action: string) {
-    const { Messages } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueOf(action).deadLetterQueueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 0,
-      }),
-    );
-    return Messages ?? [];
-  }
-
-  return { stack, sqs, dynamodb, ledger, admin, send, waitForRecord, delivered, dlqMessages };
+  return { stack, sqs, dynamodb, ledger, admin, send, waitForRecord, delivered };
 }
