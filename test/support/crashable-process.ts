@@ -143,6 +143,7 @@ const LEDGER_METHODS = [
   'takenOut',
   'recordProgress',
   'complete',
+  'completeNew',
   'markPublished',
   'recordCallback',
   'deferPoll',
