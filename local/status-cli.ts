@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CliError, EXIT, runCli } from './cli.ts';
+import { CliError, EXIT, isFinal, runCli } from './cli.ts';
 import { statusLine } from './follow.ts';
 import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
 import { localEndpoints } from './stack-file.ts';
@@ -73,6 +73,8 @@ function describe(record: Record<string, unknown>): string {
     ]);
   const targets = [...(r.instanceIds ?? []), ...(r.serverGroupIds ?? [])];
   if (targets.length) rows.push(['targets', targets.join(', ')]);
+  // The cloud's progress matters while the activity runs; an ended request says how it ended above.
+  if (isFinal(r.status)) delete r.cloudProgress;
   if (r.activityId || r.cloudProgress)
     rows.push([
       'activity',
