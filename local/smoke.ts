@@ -24,7 +24,8 @@ status API to its DryRun completion event (published to the bus). Nothing in the
                     i-demo0003
 ${TARGET_HELP}
   --timeout SECONDS how long to follow (300)
-Exit status: 0 the DryRun event was published; 1 it ended otherwise (the line says why) or gave up waiting;
+Exit status: 0 the DryRun event was published with a plan; 1 the preflight refused the plan (a wrong group or
+instance), the request ended otherwise (the line says why) or the smoke test gave up waiting;
 2 usage, a refusal by the webhook (401, 422), or the webhook not reachable.
 `;
 const { values } = parseCommandLine();
@@ -67,6 +68,13 @@ await runCli(async () => {
     if (isFinal(String(record.status)) && record.eventPublishedAt) {
       const event = CompletionEvent.parse(record.event);
       process.stdout.write(`${JSON.stringify(event, null, 2)}\n`);
+      // A dry run always ends DryRun; a plan the preflight refused carries its error (a wrong group or instance).
+      if (event.status === 'DryRun' && event.error) {
+        print(
+          `smoke test failed: the dry run's preflight refused it (${event.error.code}: ${event.error.message}); check --group and --instance`,
+        );
+        return EXIT.otherEnd;
+      }
       if (event.status === 'DryRun') {
         print(`smoke test passed: the DryRun event ${event.eventId} was published`);
         return EXIT.succeeded;

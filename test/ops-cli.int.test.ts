@@ -222,7 +222,7 @@ describe('npm run smoke', () => {
     );
   });
 
-  it.concurrent('a smoke test that does not end DryRun exits 1 and says how it ended', async () => {
+  it.concurrent('a smoke test whose plan the preflight refuses (no such group) exits 1 and says why', async () => {
     const { code, stdout } = await cli(
       'smoke.ts',
       '--group',
@@ -233,8 +233,10 @@ describe('npm run smoke', () => {
     );
 
     expect(code).toBe(1);
-    expect(stdout).toMatch(/FAILED Preflight\.GroupNotFound: /);
-    expect(stdout).toContain('smoke test failed: the request ended Failed, not DryRun');
+    expect(stdout).toMatch(/DRY_RUN Preflight\.GroupNotFound: /);
+    expect(stdout).toContain(
+      "smoke test failed: the dry run's preflight refused it (Preflight.GroupNotFound: ",
+    );
   });
 });
 
