@@ -48,8 +48,9 @@ const refuse = (
 export const statusUrlOf = (requestId: string) => `/v1/operations/${encodeURIComponent(requestId)}`;
 
 /**
- * The webhook and the status API (operations and groups). Refusals are decided in this order: unknown route 404, body too large 413,
- * signature 401, content type 415, JSON or contract 422. Only an accepted request reaches the queue.
+ * The webhook and the status API (operations and groups). Refusals are decided in this order: unknown route 404,
+ * body too large 413, signature 401, content type 415, JSON or contract 422. Only an accepted request reaches the
+ * queue.
  */
 export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest): Promise<WebhookResponse> {
   const statusMatch = request.method === 'GET' ? OPERATIONS_PATH.exec(request.path) : null;
