@@ -9,6 +9,7 @@ import {
   REQUEST_SCHEMAS,
 } from '../shared/contracts/index.ts';
 import { SIGNATURE_HEADER } from '../shared/signing/webhook-signature.ts';
+import { GroupStatus } from '../shared/webhook/group-view.ts';
 
 /** The JSON Schemas of the contracts, written to events/schemas; a test keeps them equal to the zod source. */
 export const SCHEMAS: Record<string, z.ZodType> = {
@@ -87,6 +88,32 @@ export function openApiDocument() {
           },
         },
       },
+      '/v1/groups/{provider}/{region}/{groupId}': {
+        get: {
+          operationId: 'get-group',
+          summary:
+            'A scaling group as the ledger holds it: lease, open intent and its last answer, running activity, waiting requests, the last ten outcomes',
+          parameters: [
+            signature,
+            {
+              name: 'provider',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', enum: ['aliyun', 'tencent'] },
+            },
+            { name: 'region', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'groupId', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          responses: {
+            200: {
+              description: 'The group',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/GroupStatus' } } },
+            },
+            401: errorResponse('Missing, invalid or stale signature'),
+            404: errorResponse('The ledger holds nothing of this group'),
+          },
+        },
+      },
     },
     components: {
       schemas: {
@@ -99,6 +126,7 @@ export function openApiDocument() {
         AcceptedResponse: jsonSchema(AcceptedResponse),
         ErrorResponse: jsonSchema(ErrorResponse),
         OperationStatus: jsonSchema(OperationStatus),
+        GroupStatus: jsonSchema(GroupStatus),
       },
     },
   };

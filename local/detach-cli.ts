@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { ACTIONS, CompletionEvent } from '../shared/contracts/index.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
 import { CliError, EXIT, exitCodeOf, isFinal, parseRequest, runCli } from './cli.ts';
+import { statusLine } from './follow.ts';
 import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
 import { localEndpoints } from './stack-file.ts';
 
@@ -14,7 +15,16 @@ import { localEndpoints } from './stack-file.ts';
  * stage's secret. Exit status: 0 Succeeded or DryRun, 1 any other end (Partial, Failed, TimedOut, Rejected) or
  * gave up waiting, 2 usage, a request the contract refuses, a refusal by the webhook, or the webhook unreachable.
  */
-const USAGE = `usage: npm run detach -- <${ACTIONS.join('|')}> '<request JSON>' [--url URL] [--secret SECRET] [--timeout SECONDS]`;
+const USAGE = `usage: npm run detach -- <${ACTIONS.join('|')}> '<request JSON>' [--url URL] [--secret SECRET] [--timeout SECONDS] [--no-follow]`;
+const HELP = `${USAGE}
+Signs the request, POSTs it to the webhook and follows the status API until its completion event.
+  --url URL           the webhook's base URL (SCALING_DETACH_URL; default the local stack, http://127.0.0.1:3000)
+  --secret SECRET     the stage's webhook secret (SCALING_DETACH_SECRET; default the local stage's)
+  --timeout SECONDS   how long to follow (900)
+  --no-follow         print "accepted <requestId>" and exit 0 without waiting
+Exit status: 0 Succeeded or DryRun; 1 any other end, or gave up waiting; 2 usage, a request the contract
+refuses, a refusal by the webhook (401, 413, 415, 422), or the webhook not reachable.
+`;
 const REFUSAL_HINTS: Record<number, string> = {
   401: "check --secret or SCALING_DETACH_SECRET: it must be the stage's webhook secret",
   404: "check --url: it must be the webhook's base URL",
@@ -24,6 +34,10 @@ const { url, secret } = values as { url: string; secret: string };
 const print = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
 await runCli(async () => {
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.succeeded;
+  }
   const { action } = parseRequest(positionals[0], positionals[1], USAGE);
   const timeoutSeconds = Number(values.timeout);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
@@ -41,12 +55,13 @@ await runCli(async () => {
   }
   const statusUrl = accepted.body.statusUrl as string;
   print(`accepted ${accepted.body.requestId}: ${accepted.body.status}`);
+  if (values['no-follow']) return EXIT.succeeded;
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last = '';
   while (Date.now() < deadline) {
     const { body } = await call('GET', statusUrl);
     const status = String(body.status);
-    const line = `${status}${body.activityId ? ` activity ${body.activityId}` : ''}`;
+    const line = statusLine(body as Parameters<typeof statusLine>[0]);
     if (line !== last) print(line);
     last = line;
     if (isFinal(status) && body.eventPublishedAt) {
@@ -68,6 +83,8 @@ function parseCommandLine() {
         url: { type: 'string', default: process.env.SCALING_DETACH_URL ?? localEndpoints().http },
         secret: { type: 'string', default: process.env.SCALING_DETACH_SECRET ?? LOCAL_WEBHOOK_SECRET },
         timeout: { type: 'string', default: '900' },
+        'no-follow': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (error) {

@@ -5,7 +5,17 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { invokeFunction } from './lambda-invoker.ts';
 
 /** The webhook's HTTP API routes (serverless.yml `functions.webhook.events`; keep in step). */
-export const WEBHOOK_ROUTES = ['POST /v1/{action}', 'GET /v1/operations/{requestId}'] as const;
+export const WEBHOOK_ROUTES = [
+  'POST /v1/{action}',
+  'GET /v1/operations/{requestId}',
+  'GET /v1/groups/{provider}/{region}/{groupId}',
+] as const;
+
+/**
+ * Lambda's limit on a synchronous invocation's payload (6 MB): a body that would not fit in the event gets
+ * API Gateway's 413, not the 500 of a failed invoke.
+ */
+export const INVOKE_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
 /**
  * What API Gateway's HTTP API (payload 2.0) does for the webhook, on 127.0.0.1: the event carries the body's
@@ -48,7 +58,14 @@ async function serve(
   options: { lambdaUrl: string; functionName: string },
 ): Promise<void> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  // A body over the limit is read to its end but not kept, so the caller is there to read the answer.
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= INVOKE_PAYLOAD_LIMIT_BYTES) chunks.push(chunk as Buffer);
+  }
+  if (size > INVOKE_PAYLOAD_LIMIT_BYTES)
+    return reply(res, { statusCode: 413, body: '{"message":"Request Entity Too Large"}' });
   const bytes = Buffer.concat(chunks);
   const target = new URL(req.url ?? '/', 'http://localhost');
   const rawPath = (req.url ?? '/').split('?')[0] as string;
@@ -104,10 +121,19 @@ function matchRoute(method: string, rawPath: string) {
     });
     const match = new RegExp(`^${pattern}$`).exec(rawPath);
     if (!match) continue;
-    const values = names.map((name, index) => [name, decodeURIComponent(match[index + 1] as string)]);
+    const values = names.map((name, index) => [name, decodedOrRaw(match[index + 1] as string)]);
     return { routeKey, pathParameters: values.length ? Object.fromEntries(values) : undefined };
   }
   return undefined;
+}
+
+/** A path parameter that is not a valid escape is passed as sent; the function answers it (404). */
+function decodedOrRaw(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** HTTP API lower-cases header names and joins repeated headers with commas. */

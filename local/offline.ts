@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters as stripAnsi } from 'node:util';
+import { type LogForm, offlineEcho } from './log-format.ts';
 import { accepts, type RunningService, stopChild, waitFor } from './services.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -17,6 +18,8 @@ export interface OfflineOptions {
   env: Record<string, string>;
   /** Copy the functions' logs to this process's output (npm start); tests keep them quiet. */
   echo?: boolean;
+  /** How the echo shows the functions' log lines: one compact line each (default), or their JSON as it is. */
+  logForm?: LogForm;
 }
 
 /** serverless-offline for stage `local`, with the EventBridge emulator plugin; bundled by serverless-esbuild. */
@@ -50,8 +53,8 @@ export async function startOffline(options: OfflineOptions): Promise<RunningServ
     },
   );
   if (options.echo) {
-    echoLines(child.stdout, process.stdout);
-    echoLines(child.stderr, process.stderr);
+    echoLines(child.stdout, process.stdout, offlineEcho(options.logForm ?? 'compact'));
+    echoLines(child.stderr, process.stderr, offlineEcho(options.logForm ?? 'compact'));
   }
   const lambdaUrl = `http://127.0.0.1:${options.lambdaPort}`;
   // Ready when the bus, the Lambda endpoint and the HTTP API accept connections: a bare connect, since a
@@ -71,15 +74,10 @@ export async function startOffline(options: OfflineOptions): Promise<RunningServ
   return { url: `http://127.0.0.1:${options.httpPort}`, lambdaUrl, stop: () => stopChild(child) };
 }
 
-/**
- * Left out of the echo: serverless-offline's own line after every run of the poller (every 2 s locally), and
- * the metrics (CloudWatch EMF lines, which only CloudWatch reads). Everything else is copied as it comes.
- */
-const UNREAD_LINES = [/^\(λ: pollActivities\) RequestId: /, /^\{"_aws":\{/];
-
-function echoLines(from: Readable, to: Writable) {
+/** Each line through the echo's filter (local/log-format.ts), as it comes. */
+function echoLines(from: Readable, to: Writable, echo: (line: string) => string | undefined) {
   createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
-    const plain = stripAnsi(line);
-    if (!UNREAD_LINES.some((pattern) => pattern.test(plain))) to.write(`${line}\n`);
+    const shown = echo(stripAnsi(line));
+    if (shown !== undefined) to.write(`${shown}\n`);
   });
 }

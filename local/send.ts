@@ -1,9 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
-import { CliError, EXIT, exitCodeOf, isFinal, parseRequest, runCli } from './cli.ts';
+import { CliError, EXIT, parseRequest, runCli } from './cli.ts';
+import { followOnLedger } from './follow.ts';
 import { stackResources } from './resources.ts';
 import { LOCAL_AWS } from './services.ts';
 import { localEndpoints } from './stack-file.ts';
@@ -16,10 +14,20 @@ import { localEndpoints } from './stack-file.ts';
  */
 const resources = stackResources('local');
 const USAGE = `usage: npm run send -- <${resources.queues.map((q) => q.action).join('|')}> '<request JSON>' [--no-follow]`;
+const HELP = `${USAGE}
+Enqueues the request on the local stack's queue (npm start) and follows it to its completion event.
+  --no-follow   print "queued <requestId>" and exit 0 without waiting
+Exit status: 0 Succeeded or DryRun; 1 any other end, or gave up waiting (5 minutes); 2 usage, a request the
+contract refuses, or the stack not running.
+`;
 const endpoints = localEndpoints();
 
 await runCli(async () => {
   const { positionals, values } = parseCommandLine();
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.succeeded;
+  }
   const { action, request } = parseRequest(positionals[0], positionals[1], USAGE);
   const binding = resources.queues.find((q) => q.action === action);
   if (!binding) throw new CliError('UnknownAction', USAGE);
@@ -36,41 +44,19 @@ await runCli(async () => {
   sqs.destroy();
   process.stdout.write(`queued ${request.requestId}\n`);
   if (values['no-follow']) return EXIT.succeeded;
-  return follow(request.requestId);
+  return followOnLedger(endpoints, request.requestId);
 }, `cannot reach the local stack at ${endpoints.sqs}: start it with npm start (in another terminal)`);
 
 function parseCommandLine() {
   try {
     return parseArgs({
       allowPositionals: true,
-      options: { 'no-follow': { type: 'boolean', default: false } },
+      options: {
+        'no-follow': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     });
   } catch (error) {
     throw new CliError('Usage', `${(error as Error).message}\n${USAGE}`);
   }
-}
-
-async function follow(requestId: string): Promise<number> {
-  const ledger = new DynamoDbLedger(
-    new DynamoDBClient({ ...LOCAL_AWS, endpoint: endpoints.dynamodb, maxAttempts: 1 }),
-    resources.ledgerTable,
-  );
-  let last = '';
-  for (let i = 0; i < 600; i++) {
-    const record = await ledger.get(requestId);
-    const line = record
-      ? `${record.status}${record.activityId ? ` activity ${record.activityId}` : ''}`
-      : 'QUEUED (not yet read)';
-    if (line !== last) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-    last = line;
-    if (record?.event && record.eventPublishedAt && isFinal(record.status)) {
-      process.stdout.write(`completion event:\n${JSON.stringify(record.event, null, 2)}\n`);
-      return exitCodeOf(record.event.status);
-    }
-    await sleep(500);
-  }
-  process.stderr.write(
-    'gave up waiting after 5 minutes (the request may still end; sending it again does nothing new)\n',
-  );
-  return EXIT.otherEnd;
 }

@@ -160,6 +160,7 @@ export async function createLedgerTable(dynamoUrl: string, tableName: string): P
           { AttributeName: 'pendingShard', AttributeType: 'S' },
           { AttributeName: 'waitKey', AttributeType: 'S' },
           { AttributeName: 'createdAt', AttributeType: 'S' },
+          { AttributeName: 'scalingGroupId', AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: 'requestId', KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
@@ -178,6 +179,14 @@ export async function createLedgerTable(dynamoUrl: string, tableName: string): P
               { AttributeName: 'createdAt', KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: 'history',
+            KeySchema: [
+              { AttributeName: 'scalingGroupId', KeyType: 'HASH' },
+              { AttributeName: 'createdAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
       }),

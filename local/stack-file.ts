@@ -32,9 +32,10 @@ export function removeStackFile(): void {
   if (readStackFile()?.pid === process.pid) rmSync(STACK_FILE, { force: true });
 }
 
+/** `SCALING_DETACH_STACK_FILE` points the CLIs at another stack's file (tests: a stack on free ports). */
 export function readStackFile(): StackFile | undefined {
   try {
-    return JSON.parse(readFileSync(STACK_FILE, 'utf8')) as StackFile;
+    return JSON.parse(readFileSync(process.env.SCALING_DETACH_STACK_FILE ?? STACK_FILE, 'utf8')) as StackFile;
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@ import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, DEFAULT_ADMIN_TOKEN, startEmulator } from '../emulator/server.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
+import type { LogForm } from './log-format.ts';
 import { startOffline } from './offline.ts';
 import { type StackResources, stackResources } from './resources.ts';
 import {
@@ -56,6 +57,8 @@ export interface StackOptions {
   operationTimeoutSeconds?: number;
   /** Show the functions' logs (npm start). */
   echoFunctionLogs?: boolean;
+  /** How they are shown: one compact line each (default), or their JSON as deployed stages log it. */
+  logForm?: LogForm;
 }
 
 /** The local stage's webhook secret (serverless.yml `params.local`); never a deployed one. */
@@ -143,6 +146,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ),
       },
       echo: options.echoFunctionLogs ?? false,
+      ...(options.logForm && { logForm: options.logForm }),
     });
     stops.push(offline.stop);
 

@@ -11,9 +11,34 @@ import { removeStackFile, writeStackFile } from './stack-file.ts';
  * instead of the fixed ones, `--ports '<JSON>'` others (tests; the CLIs find them in .local/stack.json).
  */
 const logger = new Logger({ serviceName: 'local-stack' });
-const { values: options } = parseArgs({
-  options: { 'ephemeral-ports': { type: 'boolean', default: false }, ports: { type: 'string' } },
-});
+const USAGE = "usage: npm start [-- --ephemeral-ports] [--ports '<JSON>'] [--json-logs]";
+const HELP = `${USAGE}
+Runs the whole service on this machine (README "Quick start") until Ctrl-C.
+  --ephemeral-ports   free ports instead of the fixed ones (the CLIs find them in .local/stack.json)
+  --ports '<JSON>'    other fixed ports, shaped like DEFAULT_PORTS in local/stack.ts
+  --json-logs         the functions' log lines as JSON, as deployed stages write them (default: one compact
+                      line each: time, level, function, message, data)
+Exit status: 0 stopped; 2 a port is taken.
+`;
+const { values: options } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        'ephemeral-ports': { type: 'boolean', default: false },
+        ports: { type: 'string' },
+        'json-logs': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+})();
+if (options.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const ephemeral = options['ephemeral-ports'];
 /** `--ports '<JSON like DEFAULT_PORTS>'`: fixed ports other than the defaults (tests). */
 const ports: StackPorts = options.ports ? (JSON.parse(options.ports) as StackPorts) : DEFAULT_PORTS;
@@ -51,7 +76,12 @@ await runCli(async () => {
       );
   }
   logger.info('starting the local stack (first start bundles the functions; about 20 s)');
-  stack = await startStack({ logger, echoFunctionLogs: true, ports: ephemeral ? 'ephemeral' : ports });
+  stack = await startStack({
+    logger,
+    echoFunctionLogs: true,
+    logForm: options['json-logs'] ? 'json' : 'compact',
+    ports: ephemeral ? 'ephemeral' : ports,
+  });
   if (stopping) {
     await stack.stop();
     return 0;

@@ -17,7 +17,11 @@ type Resource = {
   UpdateReplacePolicy?: string;
 };
 type Statement = { Effect: string; Action: string[]; Resource: unknown; Condition?: unknown };
-let template: { Resources: Record<string, Resource>; Conditions: Record<string, unknown> };
+let template: {
+  Resources: Record<string, Resource>;
+  Conditions: Record<string, unknown>;
+  Parameters: Record<string, { Default?: string }>;
+};
 let outDir: string;
 
 beforeAll(async () => {
@@ -93,7 +97,7 @@ const kmsStatement = {
     'Fn::If': [
       'SsmKmsKeyIsAlias',
       { 'Fn::Sub': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*' },
-      'alias/aws/ssm',
+      { Ref: 'SsmKmsKey' },
     ],
   },
 };
@@ -138,6 +142,11 @@ const EXPECTED_ROLES: Record<string, unknown[]> = {
   Webhook: [
     ...common('webhook'),
     ledger(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], arn('OperationsTable')),
+    // The group view: its waiting requests and history, the records by key.
+    ledger(
+      ['dynamodb:BatchGetItem', 'dynamodb:Query'],
+      [arn('OperationsTable'), index('waiting'), index('history')],
+    ),
     putEvents,
     { Action: ['ssm:GetParameter'], Resource: parameter('webhook-secret') },
     kmsStatement,
@@ -182,7 +191,7 @@ describe('the packaged prod template', () => {
 
       expect(new Set(roles).size).toBe(FUNCTIONS.length);
       expect(resource('IamRoleLambdaExecution').Condition).toBe('SharedRoleUnused');
-      expect(template.Conditions.SharedRoleUnused).toEqual({ 'Fn::Equals': ['shared role', 'unused'] });
+      expect(template.Conditions.SharedRoleUnused).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::StackName' }, ''] });
     });
 
     it('only the webhook reads its secret, and it cannot read the cloud credentials; recordDelivery reads none', () => {
@@ -205,14 +214,15 @@ describe('the packaged prod template', () => {
           'SsmKmsKeyIsAlias',
           {
             StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' } },
-            'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/aws/ssm' },
+            'ForAnyValue:StringEquals': { 'kms:ResourceAliases': { Ref: 'SsmKmsKey' } },
           },
           { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' } } },
         ],
       });
       expect(template.Conditions.SsmKmsKeyIsAlias).toEqual({
-        'Fn::Equals': [{ 'Fn::Select': [0, { 'Fn::Split': ['/', 'alias/aws/ssm'] }] }, 'alias'],
+        'Fn::Equals': [{ 'Fn::Select': [0, { 'Fn::Split': ['/', { Ref: 'SsmKmsKey' }] }] }, 'alias'],
       });
+      expect(template.Parameters.SsmKmsKey?.Default).toBe('alias/aws/ssm');
     });
   });
 
@@ -277,6 +287,27 @@ describe('the packaged prod template', () => {
     expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     expect(stage.AccessLogSettings).toMatchObject({ DestinationArn: arn('HttpApiLogGroup') });
     expect(resource('HttpApiLogGroup').Properties.RetentionInDays).toBe(30);
+  });
+
+  it('declares the outputs a producer and a consumer need (docs/deploy.md), each described', () => {
+    const outputs = (
+      template as unknown as { Outputs: Record<string, { Description?: string; Value: unknown }> }
+    ).Outputs;
+
+    expect(outputs.WebhookUrl?.Value).toEqual({
+      'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}',
+    });
+    expect(outputs.LedgerTableName?.Value).toEqual({ Ref: 'OperationsTable' });
+    expect(outputs.EventBusName?.Value).toEqual({ Ref: 'EventBus' });
+    for (const queue of QUEUES) expect(outputs[`${queue}Url`]?.Value).toEqual({ Ref: queue });
+    for (const name of ['WebhookUrl', 'LedgerTableName', 'EventBusName', ...QUEUES.map((q) => `${q}Url`)])
+      expect(outputs[name]?.Description).toBeTruthy();
+  });
+
+  it('serves the group view: GET /v1/groups/{provider}/{region}/{groupId} reaches the webhook', () => {
+    const route = resource('HttpApiRouteGetV1GroupsProviderVarRegionVarGroupidVar');
+
+    expect(route.Properties.RouteKey).toBe('GET /v1/groups/{provider}/{region}/{groupId}');
   });
 
   describe('alarms and dashboard', () => {
@@ -361,14 +392,17 @@ describe('the packaged prod template', () => {
 
     it('every alarm acts on the optional SNS topic, and there are exactly these alarms', () => {
       const all = alarms();
-      const actions = { 'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }] };
+      const actions = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
 
       expect(Object.keys(all)).toHaveLength(4 + 4 + 2 * FUNCTIONS.length + 4);
       for (const alarm of Object.values(all)) {
         expect(alarm.Properties.AlarmActions).toEqual(actions);
         expect(alarm.Properties.OKActions).toEqual(actions);
       }
-      expect(template.Conditions.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+      expect(template.Conditions.HasAlarmTopic).toEqual({
+        'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] }],
+      });
+      expect(template.Parameters.AlarmTopicArn?.Default).toBe('');
     });
 
     it('a dashboard shows the per-outcome metrics the functions emit', () => {

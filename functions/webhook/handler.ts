@@ -19,7 +19,7 @@ const internalError: WebhookResponse = {
   body: { error: { code: 'InternalError', message: 'The request could not be handled; try again.' } },
 };
 
-/** POST /v1/{action} and GET /v1/operations/{requestId} (HTTP API). */
+/** POST /v1/{action}, GET /v1/operations/{requestId} and GET /v1/groups/{provider}/{region}/{groupId} (HTTP API). */
 export const handler = middy(
   async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     // Anything but an HTTP API (payload 2.0) event, such as a REST API one from a hand-made test event.
@@ -42,11 +42,10 @@ export const handler = middy(
     });
     const requestId = response.body.requestId;
     if (typeof requestId === 'string') logger.setCorrelationId(requestId);
-    // Only the outcome is logged: never the body, the signature header or the secret.
-    logger.info('webhook answered', {
-      status: response.status,
-      route: `${event.requestContext.http.method} ${event.rawPath}`,
-    });
+    // Only the outcome is logged: never the body, the signature header or the secret. Reads (a following CLI
+    // asks every second) are at debug, unless refused.
+    const read = event.requestContext.http.method === 'GET' && response.status < 400;
+    logger[read ? 'debug' : 'info']('webhook answered', { status: response.status, route });
     return answer(response.status, response.body);
   },
 )

@@ -276,6 +276,26 @@ export interface Ledger {
   /** Where the last poller that ran out of time stopped reading (one poller runs at a time). */
   loadPollCursor(): Promise<PendingCursor | undefined>;
   savePollCursor(cursor: PendingCursor | undefined): Promise<void>;
+  /** What an operator sees of a group (status API `GET /v1/groups/...`, `npm run group`); reads only. */
+  describeGroup(groupKey: string): Promise<GroupDescription>;
+}
+
+/** A group as the ledger holds it: lease, open intent, running activity, waiting requests, recent outcomes. */
+export interface GroupDescription {
+  groupKey: string;
+  lease?: { owner: string; until: number };
+  /** Epoch ms before which nothing is sent to the group (a backoff). */
+  retryAfter?: number;
+  intent?: Intent;
+  /** The intent's requests (their lastError is the cloud's last answer to its call). */
+  intentRecords: OperationRecord[];
+  /** The activity of ours that runs on the group: its requests, and the epoch ms it holds the group to. */
+  activity?: { activityId: string; until?: number; records: OperationRecord[] };
+  /** QUEUED requests, oldest first (the first twenty), and how many the index holds. */
+  waiting: OperationRecord[];
+  waitingCount: number;
+  /** The latest requests of the group that ended, newest first (at most ten). */
+  outcomes: OperationRecord[];
 }
 
 /** The state of a record an outcome was decided from: a terminal write happens only while it holds. */

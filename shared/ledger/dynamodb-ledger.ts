@@ -20,11 +20,12 @@ import * as z from 'zod';
 import { Action, type CompletionEvent, type LedgerStatus, targetsOf } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
 import { chunk, mapLimit } from '../detach/collections.ts';
-import { ENDABLE_STATUSES, LEDGER_STATUS_OF } from '../detach/completion.ts';
+import { ENDABLE_STATUSES, isTerminal, LEDGER_STATUS_OF } from '../detach/completion.ts';
 import { waitKeyOf } from '../detach/dispatch.ts';
 import type {
   DecidedFrom,
   Fence,
+  GroupDescription,
   GroupState,
   Intent,
   IntentOutcome,
@@ -70,6 +71,12 @@ const StoredPollCursor = z
   });
 export const pendingShardOf = (requestId: string): string =>
   `P#${(createHash('sha1').update(requestId).digest()[0] as number) % PENDING_SHARDS}`;
+
+/**
+ * Requests by group, newest first (`scalingGroupId`, `createdAt`; keys only, so written once per request): where
+ * an operator's view of a group finds its running activity's requests and its latest outcomes.
+ */
+export const HISTORY_INDEX = 'history';
 
 /** A group's lease, intent and running activity live in the same table, under a key no request id can take. */
 const groupItemKey = (groupKey: string) => `group|${groupKey}`;
@@ -707,6 +714,107 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
+  async describeGroup(groupKey: string): Promise<GroupDescription> {
+    const { Item } = await this.#documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { requestId: groupItemKey(groupKey) },
+        ConsistentRead: true,
+      }),
+    );
+    const item = Item ?? {};
+    const group = GroupItem.safeParse(item);
+    const intent = group.success ? (group.data.intent as Intent | undefined) : undefined;
+    const activityId = group.success ? group.data.activityId : undefined;
+    const number = (value: unknown) => (typeof value === 'number' ? value : undefined);
+    const leaseUntil = number(item.leaseUntil);
+    const retryAfter = number(item.retryAfter);
+    const activityUntil = number(item.activityUntil);
+    const [waiting, waitingCount, intentRecords, history] = await Promise.all([
+      this.listWaiting(groupKey, GROUP_WAITING_SHOWN),
+      this.#countWaiting(groupKey),
+      intent ? this.getMany(intent.requestIds) : Promise.resolve([]),
+      this.#groupHistory(groupKey, activityId),
+    ]);
+    return {
+      groupKey,
+      ...(typeof item.leaseOwner === 'string' &&
+        leaseUntil !== undefined && { lease: { owner: item.leaseOwner, until: leaseUntil } }),
+      ...(retryAfter !== undefined && { retryAfter }),
+      ...(intent && { intent }),
+      intentRecords,
+      ...(activityId && {
+        activity: {
+          activityId,
+          ...(activityUntil !== undefined && { until: activityUntil }),
+          records: history.running,
+        },
+      }),
+      waiting,
+      waitingCount,
+      outcomes: history.outcomes,
+    };
+  }
+
+  async #countWaiting(groupKey: string): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const answer = await this.#documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: WAITING_INDEX,
+          KeyConditionExpression: 'waitKey = :key',
+          FilterExpression: '#status = :queued',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':key': groupKey, ':queued': 'QUEUED' },
+          Select: 'COUNT',
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
+      count += answer.Count ?? 0;
+      start = answer.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  /**
+   * The group's requests newest first, a page at a time, until the last ten outcomes and the running activity's
+   * requests are found (or `GROUP_HISTORY_PAGES` pages were read: a group's history is long, an answer short).
+   */
+  async #groupHistory(groupKey: string, activityId: string | undefined) {
+    const [provider, region, ...rest] = groupKey.split('#');
+    const scalingGroupId = rest.join('#');
+    const outcomes: Operation[] = [];
+    const running: Operation[] = [];
+    let start: Record<string, unknown> | undefined;
+    for (let page = 0; page < GROUP_HISTORY_PAGES; page++) {
+      const answer = await this.#documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: HISTORY_INDEX,
+          KeyConditionExpression: 'scalingGroupId = :group',
+          ExpressionAttributeValues: { ':group': scalingGroupId },
+          ScanIndexForward: false,
+          Limit: 50,
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
+      const ids = (answer.Items ?? []).map((key) => String(key.requestId));
+      // Same group id, another cloud or region: not this group.
+      for (const record of await this.getMany(ids)) {
+        if (record.provider !== provider || record.region !== region) continue;
+        if (isTerminal(record.status)) outcomes.push(record);
+        else if (activityId && record.activityId === activityId) running.push(record);
+      }
+      start = answer.LastEvaluatedKey;
+      if (!start || (outcomes.length >= GROUP_OUTCOMES_SHOWN && (!activityId || running.length > 0))) break;
+    }
+    const completed = (record: Operation) => record.completedAt ?? record.updatedAt;
+    outcomes.sort((a, b) => completed(b).localeCompare(completed(a)));
+    return { outcomes: outcomes.slice(0, GROUP_OUTCOMES_SHOWN), running };
+  }
+
   async #batchGet(keys: readonly string[]): Promise<Record<string, unknown>[]> {
     const found: Record<string, unknown>[] = [];
     for (let i = 0; i < keys.length; i += 100) {
@@ -862,6 +970,11 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 }
+
+/** How much of a group `describeGroup` shows: waiting requests, outcomes, and pages of its history read. */
+const GROUP_WAITING_SHOWN = 20;
+const GROUP_OUTCOMES_SHOWN = 10;
+const GROUP_HISTORY_PAGES = 6;
 
 /** The lease is the fence: its owner, and not run out by the clock of the writer. */
 const HOLDS_LEASE = 'leaseOwner = :owner AND leaseUntil > :now';

@@ -9,6 +9,7 @@ import {
   signedMessageDigest,
   verifySignature,
 } from '../signing/webhook-signature.ts';
+import { groupStatusOf } from './group-view.ts';
 
 export interface WebhookRequest {
   method: string;
@@ -31,6 +32,9 @@ export interface WebhookDeps extends IntakeDeps {
 
 const OPERATIONS_PATH = /^\/v1\/operations\/([^/]+)$/;
 const ACTION_PATH = /^\/v1\/([a-z-]+)$/;
+const GROUP_PATH = /^\/v1\/groups\/([^/]+)\/([^/]+)\/([^/]+)$/;
+/** What a provider, a region or a group id can be (anything else is not a group of ours: 404). */
+const GROUP_PART = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 
 const refuse = (
   status: number,
@@ -45,23 +49,25 @@ const refuse = (
 export const statusUrlOf = (requestId: string) => `/v1/operations/${encodeURIComponent(requestId)}`;
 
 /**
- * The webhook and the status API. Refusals are decided in this order: unknown route 404, body too large 413,
- * signature 401, content type 415, JSON or contract 422, a request id that names another request 409. Only an
- * accepted request reaches the queue.
+ * The webhook and the status API (operations and groups). Refusals are decided in this order: unknown route 404,
+ * body too large 413, signature 401, content type 415, JSON or contract 422, a request id that names another
+ * request 409. Only an accepted request reaches the queue.
  */
 export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest): Promise<WebhookResponse> {
   const statusMatch = request.method === 'GET' ? OPERATIONS_PATH.exec(request.path) : null;
+  const groupMatch = request.method === 'GET' ? GROUP_PATH.exec(request.path) : null;
   const actionMatch = request.method === 'POST' ? ACTION_PATH.exec(request.path) : null;
   const action =
     actionMatch && (ACTIONS as string[]).includes(actionMatch[1] as string)
       ? (actionMatch[1] as Action)
       : undefined;
-  if (!statusMatch && !action) return refuse(404, 'NotFound', `No route ${request.method} ${request.path}`);
+  if (!statusMatch && !groupMatch && !action)
+    return refuse(404, 'NotFound', `No route ${request.method} ${request.path}`);
   if (Buffer.byteLength(request.rawBody, 'utf8') > deps.maxBodyBytes) {
     return refuse(413, 'PayloadTooLarge', `The body is over ${deps.maxBodyBytes} bytes.`);
   }
   // A GET has no body: its signed payload is the method and path, so a signature cannot be replayed elsewhere.
-  const payload = statusMatch ? `GET ${request.path}` : request.rawBody;
+  const payload = statusMatch || groupMatch ? `GET ${request.path}` : request.rawBody;
   const secret = deps.secret ? await deps.secret() : undefined;
   const verified = secret
     ? verifySignature(request.headers[SIGNATURE_HEADER], secretsOf(secret), payload, deps.clock.now())
@@ -74,6 +80,7 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
     );
   }
   if (statusMatch) return operationStatus(deps, statusMatch[1] as string);
+  if (groupMatch) return groupStatus(deps, groupMatch.slice(1, 4) as [string, string, string]);
 
   const contentType = request.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
@@ -124,6 +131,34 @@ async function operationStatus(deps: WebhookDeps, encodedId: string): Promise<We
   const record = valid ? await deps.ledger.get(requestId as string) : undefined;
   if (!record) return refuse(404, 'NotFound', 'No such operation.');
   return { status: 200, body: statusView(record) };
+}
+
+const decoded = (part: string) => {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
+};
+
+/** The ledger's view of one group; a group it holds nothing of is 404, like a path that names none. */
+async function groupStatus(deps: WebhookDeps, parts: [string, string, string]): Promise<WebhookResponse> {
+  const [provider, region, groupId] = parts.map(decoded);
+  const known = (part: string | undefined): part is string => part !== undefined && GROUP_PART.test(part);
+  if (!known(provider) || !known(region) || !known(groupId)) return refuse(404, 'NotFound', 'No such group.');
+  const description = await deps.ledger.describeGroup(`${provider}#${region}#${groupId}`);
+  const empty =
+    !description.lease &&
+    !description.intent &&
+    !description.activity &&
+    description.retryAfter === undefined &&
+    description.waitingCount === 0 &&
+    description.outcomes.length === 0;
+  if (empty) return refuse(404, 'NotFound', 'The ledger holds nothing of this group.');
+  return {
+    status: 200,
+    body: groupStatusOf({ provider, region, groupId }, description, deps.clock.now()),
+  };
 }
 
 /** What a caller may see of a ledger record: its fields, never a token (the request's clientToken included). */

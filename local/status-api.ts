@@ -1,0 +1,60 @@
+import { request } from 'undici';
+import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
+import { CliError } from './cli.ts';
+
+/** A webhook stage to talk to: its base URL and its webhook secret. */
+export interface StatusApiTarget {
+  url: string;
+  secret: string;
+}
+
+/** The options every CLI of the status API takes, with where their defaults come from. */
+export const TARGET_HELP = `  --url URL         the webhook's base URL (SCALING_DETACH_URL; default the local stack, http://127.0.0.1:3000;
+                    deployed: the stack's WebhookUrl output)
+  --secret SECRET   the stage's webhook secret (SCALING_DETACH_SECRET; default the local stage's)`;
+
+export interface SignedAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * One signed call: a GET signs `GET <path>`, a POST its body as sent. An answer that is not JSON means the URL
+ * is not the webhook.
+ */
+export async function signedCall(
+  target: StatusApiTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: string,
+): Promise<SignedAnswer> {
+  const payload = method === 'GET' ? `GET ${path}` : (body ?? '');
+  const response = await request(`${target.url}${path}`, {
+    method,
+    headers: {
+      [SIGNATURE_HEADER]: signatureHeader(target.secret, payload),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body }),
+  });
+  const text = await response.body.text();
+  try {
+    return { status: response.statusCode, body: JSON.parse(text) as Record<string, unknown> };
+  } catch {
+    throw new CliError(
+      'NotTheWebhook',
+      `${target.url}${path} answered HTTP ${response.statusCode} without JSON: is it the webhook?`,
+    );
+  }
+}
+
+const HINTS: Record<number, string> = {
+  401: "check --secret or SCALING_DETACH_SECRET: it must be the stage's webhook secret",
+};
+
+/** A refusal as one line: the HTTP status, the error's code and message, and what to check. */
+export function refusalLine(answer: SignedAnswer): string {
+  const error = (answer.body as { error?: { code?: string; message?: string } }).error;
+  const hint = HINTS[answer.status];
+  return `HTTP ${answer.status} ${error?.code ?? ''}: ${error?.message ?? JSON.stringify(answer.body)}${hint ? ` (${hint})` : ''}`;
+}
