@@ -12,7 +12,12 @@ import * as tencentSts from 'tencentcloud-sdk-nodejs/tencentcloud/services/sts/i
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatorSeed } from '../emulator/seed.ts';
-import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
+import {
+  ADMIN_TOKEN_HEADER,
+  type CloudEmulator,
+  DEFAULT_ADMIN_TOKEN,
+  startEmulator,
+} from '../emulator/server.ts';
 import { AccountRegistry } from '../shared/accounts/account-registry.ts';
 import { MemberAccounts } from '../shared/accounts/member-accounts.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
@@ -57,10 +62,11 @@ const dispatcher = createHttpAgent();
 async function admin(method: 'GET' | 'POST', path: string, body?: unknown) {
   const response = await request(`${url}${path}`, {
     method,
-    ...(body !== undefined && {
-      body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
-    }),
+    headers: {
+      [ADMIN_TOKEN_HEADER]: DEFAULT_ADMIN_TOKEN,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   return (await response.body.json()) as Record<string, unknown>;
 }
