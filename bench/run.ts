@@ -16,14 +16,15 @@ import { createHttpAgent } from '../shared/providers/http.ts';
 import { measureClients, P2_ROUNDS } from './p2-clients.ts';
 import { measurePollPass } from './p3-poll-pass.ts';
 import { measureBundles, measureVariants, RUNS as P5_RUNS } from './p5-bundles.ts';
+import { reportCosts } from './p6-report.ts';
 import { percentile } from './stats.ts';
 
 /**
- * npm run bench [-- p1 p2 p3 p4 p5]: the benchmarks of issues #6 and #12 on real parts (DynamoDB Local, the
+ * npm run bench [-- p1 p2 p3 p4 p5 p6]: the benchmarks of issues #6 and #12 on real parts (DynamoDB Local, the
  * cloud emulator over HTTP, the real ledger, clients and poller, the packaged artefacts), written to
  * BENCHMARKS.md. Naming parts runs only those; the other sections of BENCHMARKS.md are kept as they were.
  */
-const PARTS = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
+const PARTS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'] as const;
 type Part = (typeof PARTS)[number];
 const asked = process.argv.slice(2).map((arg) => arg.toLowerCase());
 const unknown = asked.filter((arg) => !(PARTS as readonly string[]).includes(arg));
@@ -383,6 +384,11 @@ try {
     for (const v of variants)
       report(`| ${v.variant} | ${kb(v.zipBytes)} | ${kb(v.jsBytes)} | ${Math.round(v.initMs)} ms |`);
     report('');
+  }
+  if (parts.has('p6')) {
+    const lines = await reportCosts();
+    section('p6');
+    for (const line of lines) report(line);
   }
 } finally {
   await dispatcher.close();

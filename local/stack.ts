@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
+import type { AwsCallMeter } from './aws-call-meter.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
 import { startOffline } from './offline.ts';
@@ -56,6 +57,11 @@ export interface StackOptions {
   operationTimeoutSeconds?: number;
   /** Show the functions' logs (npm start). */
   echoFunctionLogs?: boolean;
+  /**
+   * Count every call the functions make (bench P6): the functions reach DynamoDB, SQS and EventBridge, and the
+   * queue bridge, scheduler and HTTP API reach the functions, through this meter's proxies.
+   */
+  meter?: AwsCallMeter;
 }
 
 /** The local stage's webhook secret (serverless.yml `params.local`); never a deployed one. */
@@ -72,6 +78,8 @@ export interface StackInfo {
 
 export interface RunningStack extends StackInfo {
   ports: StackPorts;
+  /** With `meter`: the proxies' URLs, for callers whose calls count too (a producer's SendMessage). */
+  metered?: { sqs: string; dynamodb: string; eventBridge: string; lambda: string };
   emulator: CloudEmulator;
   stop(): Promise<void>;
 }
@@ -118,6 +126,14 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     }
 
     const eventBridgeUrl = `http://127.0.0.1:${ports.eventBridge}`;
+    const meter = options.meter;
+    const metered = meter && {
+      sqs: await meter.front('sqs', sqs.url),
+      dynamodb: await meter.front('dynamodb', dynamodb.url),
+      eventBridge: await meter.front('eventbridge', eventBridgeUrl),
+      lambda: await meter.front('lambda', `http://127.0.0.1:${ports.lambda}`),
+    };
+    if (meter) stops.push(() => meter.close());
     const offline = await startOffline({
       httpPort: ports.offlineHttp,
       lambdaPort: ports.lambda,
@@ -127,9 +143,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         AWS_REGION: LOCAL_AWS.region,
         AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
-        AWS_ENDPOINT_URL_SQS: sqs.url,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
-        AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeUrl,
+        AWS_ENDPOINT_URL_SQS: metered?.sqs ?? sqs.url,
+        AWS_ENDPOINT_URL_DYNAMODB: metered?.dynamodb ?? dynamodb.url,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: metered?.eventBridge ?? eventBridgeUrl,
         ESS_ENDPOINT: emulator.url,
         TENCENT_AS_ENDPOINT: emulator.url,
         TENCENT_V2_ENDPOINT: emulator.url,
@@ -143,15 +159,17 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       echo: options.echoFunctionLogs ?? false,
     });
     stops.push(offline.stop);
+    const lambdaUrl = metered?.lambda ?? offline.lambdaUrl;
 
     const httpApi = await startHttpApi({
       port: ports.http,
-      lambdaUrl: offline.lambdaUrl,
+      lambdaUrl,
       functionName: resources.webhookFunctionName,
     });
     stops.push(httpApi.stop);
 
-    const bridge = new SqsBridge(sqs.url, offline.lambdaUrl, logger);
+    // The bridge's own receives stay off the meter: its empty long polls are the event source's, not a request's.
+    const bridge = new SqsBridge(sqs.url, lambdaUrl, logger);
     bridge.start(
       resources.queues.map((binding) => ({
         queueUrl: (queues[binding.action] as ProvisionedQueue).queueUrl,
@@ -162,7 +180,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(() => bridge.stop());
 
     const scheduler = startScheduler(
-      offline.lambdaUrl,
+      lambdaUrl,
       resources.pollFunctionName,
       options.pollIntervalMs ?? 2000,
       logger,
@@ -184,6 +202,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       aws: LOCAL_AWS,
       ports,
       emulator,
+      ...(metered && { metered }),
       stop: stopAll,
     };
   } catch (error) {
