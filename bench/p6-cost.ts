@@ -311,7 +311,10 @@ class Runner {
       readUnits += Math.max(0, count.readUnits - base.readUnits * scale);
       indexWriteUnits += Math.max(0, count.indexWriteUnits - base.indexWriteUnits * scale);
     }
-    const sqsRequests = sum(counts, 'sqs', (c) => c.calls);
+    // The poller's next-pass messages are the poller's base (in the monthly figures), not a request's.
+    const sqsRequests = [...counts]
+      .filter(([key]) => key.startsWith('sqs:') && !key.includes('poll-next'))
+      .reduce((s, [, c]) => s + c.calls, 0);
     // The event source's receive and delete per batch delivered to a request function (the bridge's own calls
     // are not metered): one each per invocation of a request function.
     const requestFunctions = [...counts].filter(

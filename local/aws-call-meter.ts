@@ -144,7 +144,7 @@ export class AwsCallMeter {
     for await (const chunk of incoming) chunks.push(chunk as Buffer);
     let body = Buffer.concat(chunks);
     const operation = operationOf(service, incoming, body);
-    const count = this.#count(`${service}:${operation}`);
+    const count = this.#count(`${service}:${operation}${service === 'sqs' ? queueOf(body) : ''}`);
     count.calls += 1;
     let askedCapacity = true;
     if (service === 'dynamodb' && DYNAMODB_KIND[operation]) {
@@ -250,4 +250,13 @@ function operationOf(service: MeteredService, incoming: IncomingMessage, body: B
   if (typeof target === 'string') return target.slice(target.lastIndexOf('.') + 1);
   const action = new URLSearchParams(body.toString('utf8')).get('Action');
   return action ?? 'other';
+}
+
+/** SQS: the queue a call names (` <name>`), so that the poller's next-pass messages are told from requests. */
+function queueOf(body: Buffer): string {
+  const text = body.toString('utf8');
+  const url = text.startsWith('{')
+    ? (JSON.parse(text) as { QueueUrl?: string }).QueueUrl
+    : (new URLSearchParams(text).get('QueueUrl') ?? undefined);
+  return url ? ` ${url.slice(url.lastIndexOf('/') + 1)}` : '';
 }

@@ -1,21 +1,23 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, startEmulator } from '../emulator/server.ts';
 import type { AwsCallMeter } from './aws-call-meter.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
 import { startOffline } from './offline.ts';
-import { type StackResources, stackResources } from './resources.ts';
+import { SERVICE, type StackResources, stackResources } from './resources.ts';
 import {
   createFifoQueue,
   createLedgerTable,
+  createPollNextQueue,
   freePort,
   LOCAL_AWS,
   type ProvisionedQueue,
   startDynamoDb,
   startSqs,
 } from './services.ts';
-import { SqsBridge } from './sqs-bridge.ts';
+import { recordOf, SqsBridge } from './sqs-bridge.ts';
 import type { LocalEndpoints } from './stack-file.ts';
 
 export interface StackPorts {
@@ -125,6 +127,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       queues[binding.action] = await createFifoQueue(sqs.url, binding, options.visibilityTimeoutSeconds ?? 5);
     }
 
+    // serverless.yml PollNextQueue: its delay the interval (POLL_INTERVAL_SECONDS, 5) less a second.
+    const pollNext = await createPollNextQueue(sqs.url, `${SERVICE}-${resources.stage}-poll-next.fifo`, 4);
     const eventBridgeUrl = `http://127.0.0.1:${ports.eventBridge}`;
     const meter = options.meter;
     const metered = meter && {
@@ -149,6 +153,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ESS_ENDPOINT: emulator.url,
         TENCENT_AS_ENDPOINT: emulator.url,
         TENCENT_V2_ENDPOINT: emulator.url,
+        POLL_NEXT_QUEUE_URL: pollNext.queueUrl,
         MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
         WEBHOOK_SECRET: LOCAL_WEBHOOK_SECRET,
@@ -184,6 +189,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       resources.pollFunctionName,
       options.pollIntervalMs ?? 2000,
       logger,
+      { sqsUrl: sqs.url, ...pollNext },
     );
     stops.push(scheduler);
 
@@ -211,27 +217,62 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   }
 }
 
-/** Runs the poller every `intervalMs`, one pass at a time, as a schedule would. */
+/**
+ * Runs the poller as the schedule and the next-pass queue do deployed: every `intervalMs` (the schedule), and
+ * whenever a pass's next-pass message comes due. One loop makes every invocation, so one pass runs at a time,
+ * as the deployed function's reserved concurrency of 1 holds it.
+ */
 function startScheduler(
   lambdaUrl: string,
   functionName: string,
   intervalMs: number,
   logger: Logger,
+  next: { sqsUrl: string; queueUrl: string; queueArn: string },
 ): () => Promise<void> {
   let running = true;
+  const sqs = new SQSClient({ ...LOCAL_AWS, endpoint: next.sqsUrl });
   const loop = (async () => {
+    let due = Date.now();
     while (running) {
-      const result = await invokeFunction(lambdaUrl, functionName, {}).catch((error: unknown) => ({
+      const waitMs = due - Date.now();
+      const { Messages } = await sqs
+        .send(
+          new ReceiveMessageCommand({
+            QueueUrl: next.queueUrl,
+            MaxNumberOfMessages: 1,
+            WaitTimeSeconds: Math.max(0, Math.min(20, Math.floor(waitMs / 1000))),
+            MessageSystemAttributeNames: ['All'],
+          }),
+        )
+        .catch(() => ({ Messages: undefined }));
+      const message = Messages?.[0];
+      if (!message && Date.now() < due) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200, due - Date.now())));
+        continue;
+      }
+      if (!running) break;
+      const event = message ? { Records: [recordOf(message, next.queueArn)] } : {};
+      const result = await invokeFunction(lambdaUrl, functionName, event).catch((error: unknown) => ({
         functionError: String(error),
         payload: undefined,
       }));
       if (result.functionError)
         logger.warn('scheduled poll failed', { error: result.payload ?? result.functionError });
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      if (message)
+        await sqs
+          .send(
+            new DeleteMessageCommand({
+              QueueUrl: next.queueUrl,
+              ReceiptHandle: message.ReceiptHandle as string,
+            }),
+          )
+          .catch(() => undefined);
+      else due = Date.now() + intervalMs;
     }
   })();
   return async () => {
     running = false;
     await loop;
+    sqs.destroy();
   };
 }
