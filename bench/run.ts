@@ -282,26 +282,29 @@ try {
       );
       const [p4Load = 0] = loadavg();
       const submitStarted = Date.now();
-      for (const [i, g] of groups.entries()) {
-        const request = {
-          requestId: `p4-${i}`,
-          provider: 'aliyun' as const,
-          region: REGION,
-          scalingGroupId: g.scalingGroupId,
-          instanceIds: [`i-p4-${i}`],
-          preflight: false,
-          dryRun: false,
-        };
-        await submitRequest(
-          { ledger, publisher, providers, clock, ...dispatchSettings },
-          'detach-instances',
-          {
-            body: request,
-            messageId: request.requestId,
-            receiveCount: 1,
-          },
-        );
-      }
+      // All at once: submitted one by one on a loaded machine, the first activities ended before the last began.
+      await Promise.all(
+        groups.map(async (g, i) => {
+          const request = {
+            requestId: `p4-${i}`,
+            provider: 'aliyun' as const,
+            region: REGION,
+            scalingGroupId: g.scalingGroupId,
+            instanceIds: [`i-p4-${i}`],
+            preflight: false,
+            dryRun: false,
+          };
+          await submitRequest(
+            { ledger, publisher, providers, clock, ...dispatchSettings },
+            'detach-instances',
+            {
+              body: request,
+              messageId: request.requestId,
+              receiveCount: 1,
+            },
+          );
+        }),
+      );
       const submitMs = Date.now() - submitStarted;
       // As deployed: short passes. An invocation a minute (the schedule) and, after each pass that leaves work
       // open, the next one when its next-pass message comes due (PollNextQueue's delay, sent as the pass ends).
