@@ -51,6 +51,8 @@ export interface BundleResult {
   mapBytes: number | undefined;
   initMs: number;
   initWithSourceMapsMs: number | undefined;
+  /** The minimal Powertools function's init, median of the runs interleaved with this function's. */
+  minimalInitMs: number;
 }
 
 export async function measureBundles(): Promise<{
@@ -61,6 +63,15 @@ export async function measureBundles(): Promise<{
 }> {
   const out = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-'));
   try {
+    // The yardstick, bundled as the functions are (bench/p5-minimal-function.ts).
+    const esbuild = await import('esbuild');
+    const minimalDir = join(out, 'p5-minimal');
+    await esbuild.build({
+      ...(await functionBuildOptions()),
+      entryPoints: ['bench/p5-minimal-function.ts'],
+      outfile: join(minimalDir, 'handler.js'),
+    });
+    await writeFile(join(minimalDir, 'package.json'), '{ "type": "module" }\n');
     await run(
       'npx',
       ['serverless', 'package', '--stage', 'prod', '--region', 'eu-west-1', '--package', out],
@@ -110,9 +121,13 @@ export async function measureBundles(): Promise<{
       );
       const initRuns: number[] = [];
       const mapRuns: number[] = [];
+      const minimalRuns: number[] = [];
       // Interleaved, so that a slow moment of the machine falls on both.
       for (let i = 0; i < RUNS; i++) {
         initRuns.push(await importTime(dir, handler, env, deployed));
+        minimalRuns.push(
+          await importTime(minimalDir, 'handler.js', { ...env, LAMBDA_TASK_ROOT: minimalDir }, deployed),
+        );
         if (mapBytes !== undefined)
           mapRuns.push(await importTime(dir, handler, env, [...deployed, '--enable-source-maps']));
       }
@@ -123,6 +138,7 @@ export async function measureBundles(): Promise<{
         mapBytes,
         initMs: median(initRuns),
         initWithSourceMapsMs: mapBytes === undefined ? undefined : median(mapRuns),
+        minimalInitMs: median(minimalRuns),
       });
     }
     return { results, nodeOptions, pollerEnv };
