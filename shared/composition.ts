@@ -55,7 +55,8 @@ export function composeWebhook(env: Env = process.env) {
 /** pollActivities: the group dispatcher, and the callbacks it retries. */
 export function composePoller(env: Env = process.env) {
   const config = parseConfig(env);
-  return { config, ...dispatcherOf(config), scheduleNextPass: nextPassOf(config) };
+  const scheduleNextPass = nextPassOf(config);
+  return { config, ...dispatcherOf(config), ...(scheduleNextPass && { scheduleNextPass }) };
 }
 
 /**
