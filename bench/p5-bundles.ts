@@ -62,16 +62,8 @@ export async function measureBundles(): Promise<{
   pollerEnv: Record<string, string>;
 }> {
   const out = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-'));
+  const minimalRoot = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-minimal-'));
   try {
-    // The yardstick, bundled as the functions are (bench/p5-minimal-function.ts).
-    const esbuild = await import('esbuild');
-    const minimalDir = join(out, 'p5-minimal');
-    await esbuild.build({
-      ...(await functionBuildOptions()),
-      entryPoints: ['bench/p5-minimal-function.ts'],
-      outfile: join(minimalDir, 'handler.js'),
-    });
-    await writeFile(join(minimalDir, 'package.json'), '{ "type": "module" }\n');
     await run(
       'npx',
       ['serverless', 'package', '--stage', 'prod', '--region', 'eu-west-1', '--package', out],
@@ -83,6 +75,16 @@ export async function measureBundles(): Promise<{
     const template = JSON.parse(
       await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
     );
+    // The yardstick, bundled as the functions are (bench/p5-minimal-function.ts).
+    const esbuild = await import('esbuild');
+    // In a folder of its own: `serverless package` empties the one it writes to.
+    const minimalDir = join(minimalRoot, 'p5-minimal');
+    await esbuild.build({
+      ...(await functionBuildOptions()),
+      entryPoints: ['bench/p5-minimal-function.ts'],
+      outfile: join(minimalDir, 'handler.js'),
+    });
+    await writeFile(join(minimalDir, 'package.json'), '{ "type": "module" }\n');
     const results: BundleResult[] = [];
     let nodeOptions = '';
     let pollerEnv: Record<string, string> = {};
@@ -144,6 +146,7 @@ export async function measureBundles(): Promise<{
     return { results, nodeOptions, pollerEnv };
   } finally {
     await rm(out, { recursive: true, force: true });
+    await rm(minimalRoot, { recursive: true, force: true });
     await rm('.esbuild-bench', { recursive: true, force: true });
   }
 }
