@@ -73,7 +73,12 @@ const sum = (counts: MeterCounts, service: string, pick: (c: ServiceCount) => nu
  */
 export async function measureCosts(): Promise<CostResults> {
   const meter = new AwsCallMeter();
-  const stack = await startStack({ ports: 'ephemeral', pollIntervalMs: PASS_INTERVAL_MS, meter });
+  const stack = await startStack({
+    ports: 'ephemeral',
+    pollIntervalMs: PASS_INTERVAL_MS,
+    meter,
+    shortPasses: true,
+  });
   try {
     const run = new Runner(stack, meter);
     // Each function's first invocation builds and loads it in serverless-offline (seconds): not a request's cost.
