@@ -51,6 +51,8 @@ export interface BundleResult {
   mapBytes: number | undefined;
   initMs: number;
   initWithSourceMapsMs: number | undefined;
+  /** The minimal Powertools function's init, median of the runs interleaved with this function's. */
+  minimalInitMs: number;
 }
 
 export async function measureBundles(): Promise<{
@@ -60,6 +62,7 @@ export async function measureBundles(): Promise<{
   pollerEnv: Record<string, string>;
 }> {
   const out = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-'));
+  const minimalRoot = await mkdtemp(join(tmpdir(), 'scaling-detach-p5-minimal-'));
   try {
     await run(
       'npx',
@@ -72,6 +75,16 @@ export async function measureBundles(): Promise<{
     const template = JSON.parse(
       await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
     );
+    // The yardstick, bundled as the functions are (bench/p5-minimal-function.ts).
+    const esbuild = await import('esbuild');
+    // In a folder of its own: `serverless package` empties the one it writes to.
+    const minimalDir = join(minimalRoot, 'p5-minimal');
+    await esbuild.build({
+      ...(await functionBuildOptions()),
+      entryPoints: ['bench/p5-minimal-function.ts'],
+      outfile: join(minimalDir, 'handler.js'),
+    });
+    await writeFile(join(minimalDir, 'package.json'), '{ "type": "module" }\n');
     const results: BundleResult[] = [];
     let nodeOptions = '';
     let pollerEnv: Record<string, string> = {};
@@ -110,9 +123,13 @@ export async function measureBundles(): Promise<{
       );
       const initRuns: number[] = [];
       const mapRuns: number[] = [];
+      const minimalRuns: number[] = [];
       // Interleaved, so that a slow moment of the machine falls on both.
       for (let i = 0; i < RUNS; i++) {
         initRuns.push(await importTime(dir, handler, env, deployed));
+        minimalRuns.push(
+          await importTime(minimalDir, 'handler.js', { ...env, LAMBDA_TASK_ROOT: minimalDir }, deployed),
+        );
         if (mapBytes !== undefined)
           mapRuns.push(await importTime(dir, handler, env, [...deployed, '--enable-source-maps']));
       }
@@ -123,11 +140,13 @@ export async function measureBundles(): Promise<{
         mapBytes,
         initMs: median(initRuns),
         initWithSourceMapsMs: mapBytes === undefined ? undefined : median(mapRuns),
+        minimalInitMs: median(minimalRuns),
       });
     }
     return { results, nodeOptions, pollerEnv };
   } finally {
     await rm(out, { recursive: true, force: true });
+    await rm(minimalRoot, { recursive: true, force: true });
     await rm('.esbuild-bench', { recursive: true, force: true });
   }
 }

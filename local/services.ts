@@ -243,3 +243,32 @@ async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
   );
   return Attributes?.QueueArn as string;
 }
+
+/**
+ * The poller's next-pass queue as serverless.yml declares it (PollNextQueue): FIFO, deduplicated by the sender,
+ * its delay the poll interval less a second.
+ */
+export async function createPollNextQueue(
+  sqsUrl: string,
+  queueName: string,
+  delaySeconds: number,
+): Promise<{ queueUrl: string; queueArn: string }> {
+  const client = new SQSClient({ ...LOCAL_AWS, endpoint: sqsUrl });
+  try {
+    const queue = await client.send(
+      new CreateQueueCommand({
+        QueueName: queueName,
+        Attributes: {
+          FifoQueue: 'true',
+          ContentBasedDeduplication: 'false',
+          DelaySeconds: String(delaySeconds),
+          VisibilityTimeout: '70',
+          MessageRetentionPeriod: '300',
+        },
+      }),
+    );
+    return { queueUrl: queue.QueueUrl as string, queueArn: await queueArn(client, queue.QueueUrl as string) };
+  } finally {
+    client.destroy();
+  }
+}

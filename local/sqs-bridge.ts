@@ -95,7 +95,8 @@ export class SqsBridge {
   }
 }
 
-function recordOf(message: Message, queueArn: string): SQSRecord {
+/** The event source's record of a received message (also the local scheduler's, for the next-pass queue). */
+export function recordOf(message: Message, queueArn: string): SQSRecord {
   const attributes = message.Attributes ?? {};
   return {
     messageId: message.MessageId as string,

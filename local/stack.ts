@@ -1,21 +1,24 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, DEFAULT_ADMIN_TOKEN, startEmulator } from '../emulator/server.ts';
+import type { AwsCallMeter } from './aws-call-meter.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
 import type { LogForm } from './log-format.ts';
 import { startOffline } from './offline.ts';
-import { type StackResources, stackResources } from './resources.ts';
+import { SERVICE, type StackResources, stackResources } from './resources.ts';
 import {
   createFifoQueue,
   createLedgerTable,
+  createPollNextQueue,
   freePort,
   LOCAL_AWS,
   type ProvisionedQueue,
   startDynamoDb,
   startSqs,
 } from './services.ts';
-import { SqsBridge } from './sqs-bridge.ts';
+import { recordOf, SqsBridge } from './sqs-bridge.ts';
 import type { LocalEndpoints } from './stack-file.ts';
 
 export interface StackPorts {
@@ -59,6 +62,17 @@ export interface StackOptions {
   echoFunctionLogs?: boolean;
   /** How they are shown: one compact line each (default), or their JSON as deployed stages log it. */
   logForm?: LogForm;
+  /**
+   * Count every call the functions make (bench P6): the functions reach DynamoDB, SQS and EventBridge, and the
+   * queue bridge, scheduler and HTTP API reach the functions, through this meter's proxies.
+   */
+  meter?: AwsCallMeter;
+  /**
+   * Short poller passes as deployed (serverless.yml PollNextQueue): a pass that leaves work open sends the next
+   * one to the next-pass queue, which the scheduler delivers. Off by default: the tests' scheduler passes every
+   * 500 ms, and the chain's extra passes change the timing their merged-call counts were written for.
+   */
+  shortPasses?: boolean;
 }
 
 /** The local stage's webhook secret (serverless.yml `params.local`); never a deployed one. */
@@ -75,6 +89,8 @@ export interface StackInfo {
 
 export interface RunningStack extends StackInfo {
   ports: StackPorts;
+  /** With `meter`: the proxies' URLs, for callers whose calls count too (a producer's SendMessage). */
+  metered?: { sqs: string; dynamodb: string; eventBridge: string; lambda: string };
   emulator: CloudEmulator;
   stop(): Promise<void>;
 }
@@ -122,7 +138,19 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       queues[binding.action] = await createFifoQueue(sqs.url, binding, options.visibilityTimeoutSeconds ?? 5);
     }
 
+    // serverless.yml PollNextQueue: its delay the interval (POLL_INTERVAL_SECONDS, 5) less a second.
+    const pollNext = options.shortPasses
+      ? await createPollNextQueue(sqs.url, `${SERVICE}-${resources.stage}-poll-next.fifo`, 4)
+      : undefined;
     const eventBridgeUrl = `http://127.0.0.1:${ports.eventBridge}`;
+    const meter = options.meter;
+    const metered = meter && {
+      sqs: await meter.front('sqs', sqs.url),
+      dynamodb: await meter.front('dynamodb', dynamodb.url),
+      eventBridge: await meter.front('eventbridge', eventBridgeUrl),
+      lambda: await meter.front('lambda', `http://127.0.0.1:${ports.lambda}`),
+    };
+    if (meter) stops.push(() => meter.close());
     const offline = await startOffline({
       httpPort: ports.offlineHttp,
       lambdaPort: ports.lambda,
@@ -132,12 +160,13 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         AWS_REGION: LOCAL_AWS.region,
         AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
-        AWS_ENDPOINT_URL_SQS: sqs.url,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
-        AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridgeUrl,
+        AWS_ENDPOINT_URL_SQS: metered?.sqs ?? sqs.url,
+        AWS_ENDPOINT_URL_DYNAMODB: metered?.dynamodb ?? dynamodb.url,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: metered?.eventBridge ?? eventBridgeUrl,
         ESS_ENDPOINT: emulator.url,
         TENCENT_AS_ENDPOINT: emulator.url,
         TENCENT_V2_ENDPOINT: emulator.url,
+        ...(pollNext && { POLL_NEXT_QUEUE_URL: pollNext.queueUrl }),
         MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
         WEBHOOK_SECRET: LOCAL_WEBHOOK_SECRET,
@@ -149,15 +178,17 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...(options.logForm && { logForm: options.logForm }),
     });
     stops.push(offline.stop);
+    const lambdaUrl = metered?.lambda ?? offline.lambdaUrl;
 
     const httpApi = await startHttpApi({
       port: ports.http,
-      lambdaUrl: offline.lambdaUrl,
+      lambdaUrl,
       functionName: resources.webhookFunctionName,
     });
     stops.push(httpApi.stop);
 
-    const bridge = new SqsBridge(sqs.url, offline.lambdaUrl, logger);
+    // The bridge's own receives stay off the meter: its empty long polls are the event source's, not a request's.
+    const bridge = new SqsBridge(sqs.url, lambdaUrl, logger);
     bridge.start(
       resources.queues.flatMap((binding) => {
         const queue = queues[binding.action] as ProvisionedQueue;
@@ -176,10 +207,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(() => bridge.stop());
 
     const scheduler = startScheduler(
-      offline.lambdaUrl,
+      lambdaUrl,
       resources.pollFunctionName,
       options.pollIntervalMs ?? 2000,
       logger,
+      pollNext && { sqsUrl: sqs.url, ...pollNext },
     );
     stops.push(scheduler);
 
@@ -198,6 +230,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       aws: LOCAL_AWS,
       ports,
       emulator,
+      ...(metered && { metered }),
       stop: stopAll,
     };
   } catch (error) {
@@ -206,8 +239,70 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   }
 }
 
-/** Runs the poller every `intervalMs`, one pass at a time, as a schedule would. */
+/**
+ * Runs the poller as the schedule and the next-pass queue do deployed: every `intervalMs` (the schedule), and
+ * whenever a pass's next-pass message comes due. One loop makes every invocation, so one pass runs at a time,
+ * as the deployed function's reserved concurrency of 1 holds it.
+ */
 function startScheduler(
+  lambdaUrl: string,
+  functionName: string,
+  intervalMs: number,
+  logger: Logger,
+  next: { sqsUrl: string; queueUrl: string; queueArn: string } | undefined,
+): () => Promise<void> {
+  if (!next) return startTimer(lambdaUrl, functionName, intervalMs, logger);
+  let running = true;
+  const sqs = new SQSClient({ ...LOCAL_AWS, endpoint: next.sqsUrl });
+  const loop = (async () => {
+    let due = Date.now();
+    while (running) {
+      const waitMs = due - Date.now();
+      const { Messages } = await sqs
+        .send(
+          new ReceiveMessageCommand({
+            QueueUrl: next.queueUrl,
+            MaxNumberOfMessages: 1,
+            WaitTimeSeconds: Math.max(0, Math.min(20, Math.floor(waitMs / 1000))),
+            MessageSystemAttributeNames: ['All'],
+          }),
+        )
+        .catch(() => ({ Messages: undefined }));
+      const message = Messages?.[0];
+      if (!message && Date.now() < due) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200, due - Date.now())));
+        continue;
+      }
+      if (!running) break;
+      const event = message ? { Records: [recordOf(message, next.queueArn)] } : {};
+      const result = await invokeFunction(lambdaUrl, functionName, event).catch((error: unknown) => ({
+        functionError: String(error),
+        payload: undefined,
+      }));
+      if (result.functionError)
+        logger.warn('scheduled poll failed', { error: result.payload ?? result.functionError });
+      if (message)
+        await sqs
+          .send(
+            new DeleteMessageCommand({
+              QueueUrl: next.queueUrl,
+              ReceiptHandle: message.ReceiptHandle as string,
+            }),
+          )
+          .catch(() => undefined);
+      // The timer counts from the last pass, whatever started it: passes never come closer than before.
+      due = Date.now() + intervalMs;
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    sqs.destroy();
+  };
+}
+
+/** Runs the poller every `intervalMs`, one pass at a time, as a schedule would (no next-pass queue). */
+function startTimer(
   lambdaUrl: string,
   functionName: string,
   intervalMs: number,

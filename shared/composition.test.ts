@@ -55,6 +55,11 @@ describe('composition roots', () => {
     expect(Object.keys(poller.providers).sort()).toEqual(['aliyun', 'tencent']);
   });
 
+  it('poller with a next-pass queue: also what sends its next pass', () => {
+    const poller = composePoller({ ...env, POLL_NEXT_QUEUE_URL: 'https://sqs.example/1/poll-next.fifo' });
+    expect(typeof poller.scheduleNextPass).toBe('function');
+  });
+
   it('request functions: the dispatcher and the retry delay of their queue; no webhook secret', () => {
     expect(keysOf(composeRequestFunction(env))).toEqual([
       'activityHoldMs',

@@ -1,7 +1,7 @@
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { z } from 'zod';
 import { AccountRegistry, AccountRegistrySchema } from './accounts/account-registry.ts';
 import { MemberAccounts } from './accounts/member-accounts.ts';
@@ -65,7 +65,31 @@ export function composeWebhook(env: Env = process.env) {
 /** pollActivities: the group dispatcher, and the callbacks it retries. */
 export function composePoller(env: Env = process.env) {
   const config = parseConfig(env);
-  return { config, ...dispatcherOf(config) };
+  const scheduleNextPass = nextPassOf(config);
+  return { config, ...dispatcherOf(config), ...(scheduleNextPass && { scheduleNextPass }) };
+}
+
+/**
+ * Sends the poller's next pass to its FIFO queue, whose delay is the interval; undefined without the queue. The
+ * deduplication id is the interval slot after the pass's start, so the passes of one slot (the chain's and the
+ * schedule's) send one message between them, and the chains they start merge into one.
+ */
+function nextPassOf(config: Config): ((passStartedAt: number) => Promise<void>) | undefined {
+  const queueUrl = config.POLL_NEXT_QUEUE_URL;
+  if (!queueUrl) return undefined;
+  const sqs = sqsClient(config);
+  const intervalMs = config.POLL_INTERVAL_SECONDS * 1000;
+  return async (passStartedAt) => {
+    const slot = String(Math.floor(passStartedAt / intervalMs) + 1);
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify({ slot }),
+        MessageGroupId: 'poller',
+        MessageDeduplicationId: slot,
+      }),
+    );
+  };
 }
 
 /** The request functions: the group dispatcher, and the queue's visibility for a record that comes back. */

@@ -124,6 +124,11 @@ export const ConfigSchema = z.object({
   POLL_INTERVAL_SECONDS: positiveInt(5),
   /** How long one poller invocation keeps passing (0: one pass); keep it below the function's timeout. */
   POLL_LOOP_SECONDS: z.coerce.number().int().nonnegative().default(45),
+  /**
+   * The poller's next-pass queue (FIFO, its delay the interval): set, each invocation makes one pass and a pass
+   * that leaves work open sends the next one there, instead of looping for POLL_LOOP_SECONDS.
+   */
+  POLL_NEXT_QUEUE_URL: optional(z.string().min(1)),
   POLL_CONCURRENCY: positiveInt(8),
   HTTP_CONNECT_TIMEOUT_MS: positiveInt(3000),
   HTTP_RESPONSE_TIMEOUT_MS: positiveInt(10000),

@@ -160,4 +160,35 @@ describe('the poll loop', () => {
     expect(second.failedItems.map((item) => item.requestId)).toEqual([INDEX_NOT_READ]);
     expect(second.resumeFrom).toBeUndefined();
   });
+
+  it('short passes: a one-pass invocation that leaves work open schedules the next pass, one with nothing left does not', async () => {
+    const domain = await aDomain();
+    const scheduled: number[] = [];
+    const onePass = () => {
+      const now = Date.now();
+      return pollRepeatedly(domain.deps, {
+        intervalMs: 5_000,
+        deadline: now,
+        sleep: async () => {
+          throw new Error('a one-pass invocation never sleeps');
+        },
+        onWorkLeft: async (startedAt) => {
+          scheduled.push(startedAt);
+        },
+      });
+    };
+
+    const idle = await onePass();
+    const [requestId] = await runningRequests(domain, 1);
+    const before = Date.now();
+    const open = await onePass();
+
+    expect(idle).toHaveLength(1);
+    expect(open).toHaveLength(1);
+    expect(open[0]?.open).toBeGreaterThan(0);
+    expect(requestId).toBeDefined();
+    // Only the pass that left work open asked for a next pass, with the moment it started.
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0]).toBeGreaterThanOrEqual(before);
+  });
 });

@@ -153,11 +153,14 @@ const EXPECTED_ROLES: Record<string, unknown[]> = {
     { Action: ['sqs:SendMessage'], Resource: QUEUES.map(arn) },
   ],
   PollActivities: [
-    ...common('pollActivities'),
+    logs('pollActivities'),
+    sqsSource('PollNextQueue'),
+    xray,
     ledger(DISPATCHER_LEDGER_ACTIONS, [arn('OperationsTable'), index('pending'), index('waiting')]),
     putEvents,
     readSecrets(['aliyun', 'tencent']),
     kmsStatement,
+    { Action: ['sqs:SendMessage'], Resource: arn('PollNextQueue') },
   ],
   RecordDelivery: [
     ...common('recordDelivery'),
@@ -268,17 +271,33 @@ describe('the packaged prod template', () => {
 
   it('one poller at a time; each queue source bounded by maximumConcurrency', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    const isPollNext = (m: Resource) =>
+      JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(arn('PollNextQueue'));
+    const requests = mappings.filter(([, m]) => !isPollNext(m));
+    const pollNext = mappings.filter(([, m]) => isPollNext(m));
 
     expect(resource('PollActivitiesLambdaFunction').Properties.ReservedConcurrentExecutions).toBe(1);
     // The four request queues, and their four DLQs (the deadLetter function, at the least concurrency there is).
-    expect(mappings).toHaveLength(8);
-    expect(mappings.map(([, m]) => m.Properties.ScalingConfig)).toEqual(
-      mappings.map(([, m]) =>
+    expect(requests).toHaveLength(8);
+    expect(requests.map(([, m]) => m.Properties.ScalingConfig)).toEqual(
+      requests.map(([, m]) =>
         JSON.stringify(m.Properties.EventSourceArn).includes('DeadLetterQueue')
           ? { MaximumConcurrency: 2 }
           : { MaximumConcurrency: 5 },
       ),
     );
+    // The next-pass queue: one message an invocation, the least concurrency an SQS source takes (2), and the
+    // poller's reserved concurrency of 1 below it.
+    expect(pollNext).toHaveLength(1);
+    expect(pollNext[0]?.[1].Properties).toMatchObject({
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    expect(resource('PollNextQueue').Properties).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      DelaySeconds: 4,
+    });
   });
 
   it('the HTTP API is throttled and writes an access log', () => {

@@ -9,20 +9,31 @@ import { composePoller } from '../../shared/composition.ts';
 import { pollRepeatedly, stopReadingAtFor } from '../../shared/detach/poll-loop.ts';
 import { logger, metrics, tracer } from '../../shared/observability.ts';
 
-const { config, ...deps } = composePoller();
+const { config, scheduleNextPass, ...deps } = composePoller();
 const pollDeps = {
   ...deps,
   timeoutMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
   concurrency: config.POLL_CONCURRENCY,
 };
 
-/** Scheduled every minute; each invocation passes every POLL_INTERVAL_SECONDS for POLL_LOOP_SECONDS. */
+/** A lost next pass costs only time: the schedule starts another within the minute. */
+const nextPass =
+  scheduleNextPass &&
+  ((startedAt: number) =>
+    scheduleNextPass(startedAt).catch((error: unknown) => logger.warn('next pass not scheduled', { error })));
+
+/**
+ * Invoked every minute by the schedule, and (with POLL_NEXT_QUEUE_URL) by the next-pass queue: then one pass an
+ * invocation, and a pass that leaves work open sends the next one, a delayed message away. Without the queue,
+ * each invocation passes every POLL_INTERVAL_SECONDS for POLL_LOOP_SECONDS.
+ */
 export const handler = middy(async (_event: unknown, context: Context) => {
   const passes = await pollRepeatedly(pollDeps, {
     intervalMs: config.POLL_INTERVAL_SECONDS * 1000,
-    deadline: Date.now() + config.POLL_LOOP_SECONDS * 1000,
+    deadline: Date.now() + (nextPass ? 0 : config.POLL_LOOP_SECONDS * 1000),
     stopReadingAt: stopReadingAtFor(Date.now(), context.getRemainingTimeInMillis()),
     sleep: (ms) => sleep(ms),
+    ...(nextPass && { onWorkLeft: nextPass }),
   });
   for (const summary of passes) {
     metrics.addMetric('Poll.DescribeCalls', MetricUnit.Count, summary.describeCalls);

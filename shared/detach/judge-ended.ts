@@ -96,7 +96,18 @@ function cloudOf(report: ActivityReport): NonNullable<CompletionEvent['cloud']> 
   };
 }
 
-/** Whether the cloud's word on a running activity moved since the record last showed it. */
-export const progressMoved = (record: OperationRecord, report: ActivityReport) =>
-  report.statusCode !== record.cloudProgress?.statusCode ||
-  report.progress !== record.cloudProgress?.progress;
+/** The smallest move of the cloud's progress (percentage points) worth a write: each costs write units. */
+const PROGRESS_STEP = 10;
+
+/**
+ * Worth writing for the status API: the cloud's status word changed, or its progress first appeared or moved
+ * by PROGRESS_STEP points or more since the one written. A 60 s activity passed every 5 s writes about 6
+ * times instead of 12; the end itself is written by the completion, whatever the last progress.
+ */
+export const progressMoved = (record: OperationRecord, report: ActivityReport): boolean => {
+  const written = record.cloudProgress;
+  if (report.statusCode !== written?.statusCode) return true;
+  if (report.progress === undefined) return false;
+  if (written?.progress === undefined) return true;
+  return Math.abs(report.progress - written.progress) >= PROGRESS_STEP;
+};

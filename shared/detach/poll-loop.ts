@@ -25,6 +25,12 @@ export interface PollLoop {
    */
   stopReadingAt?: number;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * Called once, as the loop ends at its deadline with work left (something open, failed, or an index not read
+   * to its end), with the moment its last pass started: where passes are short invocations, this schedules the
+   * next one (a delayed message) instead of sleeping in this one.
+   */
+  onWorkLeft?: (lastPassStartedAt: number) => Promise<void>;
 }
 
 /**
@@ -70,7 +76,11 @@ export async function pollRepeatedly(deps: PollDeps, loop: PollLoop): Promise<Po
       summary.failedBatches.length === 0 &&
       summary.failedItems.length === 0;
     const next = started + loop.intervalMs;
-    if (nothingLeft || next >= loop.deadline) return passes;
+    if (nothingLeft) return passes;
+    if (next >= loop.deadline) {
+      await loop.onWorkLeft?.(started);
+      return passes;
+    }
     await loop.sleep(Math.max(0, next - deps.clock.now().getTime()));
   }
 }

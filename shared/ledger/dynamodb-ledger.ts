@@ -474,6 +474,7 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async recordProgress(updates: readonly ProgressUpdate[]): Promise<string[]> {
+    const PROGRESS_TRANSACTION_FROM = 10;
     // One transaction per 100 (the API's limit), each write conditioned on the record still running: a pass
     // over 10,000 new progresses spent 6 s of its own CPU on 10,000 UpdateItem requests, 0.3 s on 100 of these.
     const failed: string[] = [];
@@ -486,6 +487,12 @@ export class DynamoDbLedger implements Ledger {
         },
       );
     for (const part of chunk([...new Map(updates.map((u) => [u.requestId, u])).values()], 100)) {
+      // A few writes go as plain conditional updates: a transaction bills each of its writes twice, and its
+      // CPU saving counts only by the hundred.
+      if (part.length < PROGRESS_TRANSACTION_FROM) {
+        await mapLimit(part, 8, single);
+        continue;
+      }
       try {
         await this.#documents.send(
           new TransactWriteCommand({
