@@ -27,6 +27,7 @@ export const FUNCTION_NAMES = [
   'webhook',
   'pollActivities',
   'recordDelivery',
+  'deadLetter',
 ] as const;
 const USAGE = 'usage: npm run invoke -- <function> <event file> [--no-follow]';
 const HELP = `${USAGE}

@@ -64,3 +64,26 @@ export const isDetachError = (error: unknown): error is DetachError => error ins
 /** Whether the cloud refused the temporary credentials a call carried (see `refreshCredentials`). */
 export const isCredentialsRefused = (error: unknown): error is DetachError =>
   error instanceof DetachError && error.refreshCredentials;
+
+/**
+ * A read a recovery makes before it repeats an unanswered call (is the activity there, are the instances gone?).
+ * Its refusal, even for good, says nothing of the call, so it must never pass for the call's own refusal: it
+ * leaves as an unanswered (transient) error, and the call stays unresolved until a read succeeds or it times out.
+ */
+export async function recoveryRead<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!isDetachError(error) || error.kind !== 'fatal') throw error;
+    throw new DetachError(
+      error.code,
+      `A read before repeating the call failed: ${error.message}`,
+      'transient',
+      {
+        cause: error,
+        ...(error.httpStatus !== undefined && { httpStatus: error.httpStatus }),
+        ...(error.cloudRequestId !== undefined && { cloudRequestId: error.cloudRequestId }),
+      },
+    );
+  }
+}

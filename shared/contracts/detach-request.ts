@@ -271,7 +271,7 @@ export const DetachRequest = lazySchema(() =>
   ]),
 );
 
-/** The idempotency token a request's cloud calls start with: its own clientToken, or its request id. */
+/** The token a request's first cloud call is derived from: its own clientToken, or its request id (see tokenFor). */
 export const clientTokenOf = (request: DetachRequest): string =>
   ('clientToken' in request && request.clientToken) || request.requestId;
 

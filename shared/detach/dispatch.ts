@@ -110,7 +110,8 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
   const limitMs = deps.activityHoldMs + deps.settleMs;
   if (now.getTime() - Date.parse(intent.createdAt) >= limitMs) {
     // Before giving up: what a call of it took out may be gone (then it acted, and reconciliation confirms it).
-    if (intent.calls > 0 && (await goneFromGroup(provider, operationOf(intent, records)))) {
+    const gone = intent.calls > 0 ? await goneFromGroup(provider, operationOf(intent, records)) : undefined;
+    if (gone === 'all' || gone === 'some') {
       const requestIds = records.map((record) => record.requestId);
       if (!(await deps.ledger.resolveIntent(fence, intent, { kind: 'accepted', requestIds }, [], now)))
         throw new LostLease();
@@ -207,13 +208,21 @@ async function sendWaiting(
 }
 
 /**
- * An intent's token. A request's first call uses its own token (the caller's clientToken, or its request id);
- * every later intent gets a token of its own, so that a cloud that remembers a token's refusal cannot answer a
- * new call with it, while repeating one intent always repeats its token. `~` is not allowed in request ids, so
- * derived tokens never collide with a request's; they fit ESS's 64 ASCII characters.
+ * An intent's token. A request's first call uses its request id, or, when the caller gave a clientToken, that
+ * token bound to the request id: ESS answers a repeated token with the first call's result, so a token a caller
+ * reuses for another request must never reach ESS as it is (the second request would be told the first one's
+ * activity). Every later intent gets a token of its own, so that a cloud that remembers a token's refusal cannot
+ * answer a new call with it, while repeating one intent always repeats its token. `~` is not allowed in request
+ * ids, so derived tokens never collide with a request's; they fit ESS's 64 ASCII characters.
  */
 function tokenFor(records: readonly OperationRecord[], intentId: string): string {
   const only = records[0] as OperationRecord;
-  if (records.length === 1 && !only.intentId) return only.clientToken ?? only.requestId;
-  return `${createHash('sha256').update(intentId).digest('base64url').slice(0, 40)}~i`;
+  if (records.length === 1 && !only.intentId) {
+    const own = only.clientToken ?? only.requestId;
+    return own === only.requestId ? own : derivedToken(`${only.requestId}\n${own}`, 'c');
+  }
+  return derivedToken(intentId, 'i');
 }
+
+const derivedToken = (seed: string, kind: string) =>
+  `${createHash('sha256').update(seed).digest('base64url').slice(0, 40)}~${kind}`;

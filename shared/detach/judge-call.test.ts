@@ -43,7 +43,7 @@ describe('mayHaveActed', () => {
 describe('judgeFailedCall', () => {
   it('takes the call as accepted when what it takes out is gone, whatever the answer', () => {
     for (const kind of ['transient', 'busy', 'throttled', 'fatal'] as const) {
-      const judged = judgeFailedCall(aFailedCall({ kind, intent: { calls: 1 }, gone: true }));
+      const judged = judgeFailedCall(aFailedCall({ kind, intent: { calls: 1 }, gone: 'all' }));
       expect(judged.outcome.kind).toBe('accepted');
       expect(judged.ended).toEqual([]);
     }
@@ -52,7 +52,7 @@ describe('judgeFailedCall', () => {
   it('never fails a request on its last attempt after an unanswered call: the intent stays', () => {
     const records = [aRecord({ attempts: 2 })];
 
-    const judged = judgeFailedCall(aFailedCall({ kind: 'transient', records, gone: false }));
+    const judged = judgeFailedCall(aFailedCall({ kind: 'transient', records, gone: 'none' }));
 
     expect(judged.ended).toEqual([]);
     expect(judged.outcome).toMatchObject({ kind: 'ambiguous', countsAsAttempt: true });
@@ -61,11 +61,18 @@ describe('judgeFailedCall', () => {
   it('keeps the intent on a busy or throttled repeat, even with a token (busy is not evidence)', () => {
     for (const kind of ['busy', 'throttled'] as const) {
       const judged = judgeFailedCall(
-        aFailedCall({ kind, intent: { calls: 1 }, gone: false, records: [aRecord({ attempts: 5 })] }),
+        aFailedCall({ kind, intent: { calls: 1 }, gone: 'none', records: [aRecord({ attempts: 5 })] }),
       );
       expect(judged.outcome).toMatchObject({ kind: 'ambiguous', countsAsAttempt: kind !== 'busy' });
       expect(judged.ended).toEqual([]);
     }
+  });
+
+  it('takes a refused repeat as accepted when some of what the call takes out is gone (it acted in part)', () => {
+    const judged = judgeFailedCall(aFailedCall({ kind: 'fatal', intent: { calls: 1 }, gone: 'some' }));
+
+    expect(judged.outcome.kind).toBe('accepted');
+    expect(judged.ended).toEqual([]);
   });
 
   it('keeps the intent on a refused repeat when the group could not be read', () => {
@@ -74,8 +81,8 @@ describe('judgeFailedCall', () => {
     expect(judged.outcome.kind).toBe('ambiguous');
   });
 
-  it('fails a refused repeat when the group still holds what it takes out', () => {
-    const judged = judgeFailedCall(aFailedCall({ kind: 'fatal', intent: { calls: 1 }, gone: false }));
+  it('fails a refused repeat only when the group still holds all it takes out', () => {
+    const judged = judgeFailedCall(aFailedCall({ kind: 'fatal', intent: { calls: 1 }, gone: 'none' }));
 
     expect(judged.ended.map((event) => event.status)).toEqual(['Failed']);
     expect(judged.outcome).toMatchObject({ kind: 'refused', cloudDidNotAct: false });

@@ -12,16 +12,19 @@ export interface FailedCall {
   /** Whether repeating the call with the same token is safe at any time (the cloud answers with the first result). */
   idempotentByToken: boolean;
   /**
-   * What a read of the group said after the failure, when the call may have acted (`mayHaveActed`): true when
-   * what it takes out is gone, false when it is still there, undefined when not read or the read failed.
+   * What a read of the group said after the failure, when the call may have acted (`mayHaveActed`): `all` of
+   * what it takes out is gone, `some` of it, or `none`; undefined when not read or the read failed.
    */
-  gone: boolean | undefined;
+  gone: GoneFromGroup | undefined;
   maxAttempts: number;
   settleMs: number;
   now: Date;
   /** Epoch ms before which nothing is sent again, after an answer of this kind at this attempt. */
   backoffUntil: (kind: ErrorKind, attempt: number) => number;
 }
+
+/** How much of what a call takes out a read of the group found gone. */
+export type GoneFromGroup = 'all' | 'some' | 'none';
 
 export interface Judgement {
   outcome: IntentOutcome;
@@ -39,15 +42,17 @@ export const mayHaveActed = (intent: Pick<Intent, 'calls'>, kind: ErrorKind): bo
 /**
  * What a failed call means for its intent and each of its requests. The one rule: a request ends Failed only
  * on evidence that no call of it acted (an answer that refused it while nothing before was unanswered, or a
- * refusal of a repeat while the group still holds what it takes out). Without evidence the intent stays and is
+ * refusal of a repeat while the group still holds all it takes out). Without evidence the intent stays and is
  * repeated exactly; the operation timeout bounds that, ending TimedOut (which claims nothing), not Failed.
  */
 export function judgeFailedCall(call: FailedCall): Judgement {
   const requestIds = call.records.map((record) => record.requestId);
-  if (call.gone === true) return { outcome: { kind: 'accepted', requestIds }, ended: [] };
+  // Any of it gone: a call of it acted (reconciliation then confirms the whole, or the timeout ends it).
+  if (call.gone === 'all' || call.gone === 'some')
+    return { outcome: { kind: 'accepted', requestIds }, ended: [] };
   const lastError: CompletionError = { ...call.error };
   const uncertain = mayHaveActed(call.intent, call.error.kind);
-  if (uncertain && !(call.error.kind === 'fatal' && call.gone === false)) return keepIntent(call, lastError);
+  if (uncertain && !(call.error.kind === 'fatal' && call.gone === 'none')) return keepIntent(call, lastError);
   if (call.error.kind === 'fatal') return refuseFatal(call, lastError);
   return refuseForNow(call, lastError);
 }

@@ -2,7 +2,7 @@ import type { ActionRequest, CompletionEvent, DetachRequest } from '../contracts
 import { type ErrorKind, isDetachError } from '../errors.ts';
 import { publishStored } from './completion.ts';
 import type { DispatchDeps, DispatchResult } from './dispatch.ts';
-import { judgeFailedCall, mayHaveActed } from './judge-call.ts';
+import { type GoneFromGroup, judgeFailedCall, mayHaveActed } from './judge-call.ts';
 import type { Fence, Intent, IntentOutcome, OperationRecord, ScalingProvider } from './ports.ts';
 import { retryDelaySeconds } from './retry.ts';
 
@@ -107,16 +107,21 @@ export const operationOf = (intent: Intent, records: readonly OperationRecord[])
 };
 
 /**
- * Whether what the intent's call takes out is already gone from the group (so a call of it acted), read through
+ * How much of what the intent's call takes out is already gone from the group (so a call of it acted), read through
  * the API the request uses; undefined when the read fails (no evidence either way).
  */
 export async function goneFromGroup(
   provider: ScalingProvider,
   operation: ActionRequest,
-): Promise<boolean | undefined> {
+): Promise<GoneFromGroup | undefined> {
+  const { request } = operation;
   try {
-    const done = await provider.reconcile(operation.request.region, [operation]);
-    return done.get(operation.request.requestId);
+    const all = (await provider.reconcile(request.region, [operation])).get(request.requestId);
+    if (all === undefined) return undefined;
+    if (all) return 'all';
+    if (!('instanceIds' in request)) return 'none';
+    const remaining = await provider.remainingInstances(operation, request.instanceIds);
+    return remaining.length < new Set(request.instanceIds).size ? 'some' : 'none';
   } catch {
     return undefined;
   }

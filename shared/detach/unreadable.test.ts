@@ -44,8 +44,13 @@ describe('unreadableOutcome', () => {
     expect(unreadableOutcome(item, NOW, 60_000)).toEqual({ kind: 'forget' });
   });
 
-  it('fails an item no call of which can be running', () => {
-    for (const status of ['QUEUED', undefined, 'SOMETHING_ELSE'])
+  it('leaves a terminal status stored without an event as it is: its outcome was decided', () => {
+    for (const status of ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'DEAD_LETTERED'])
+      expect(unreadableOutcome(anItem({ status }), NOW, 60_000)).toEqual({ kind: 'forget' });
+  });
+
+  it('fails an item no call of which can have been sent', () => {
+    for (const status of ['QUEUED', undefined])
       expect(unreadableOutcome(anItem(status ? { status } : {}), NOW, 60_000)).toEqual({
         kind: 'end',
         status: 'Failed',
@@ -53,7 +58,7 @@ describe('unreadableOutcome', () => {
   });
 
   it('waits for an item a call of which may be running, then ends it TimedOut', () => {
-    for (const status of ['SUBMITTING', 'SUBMITTED', 'IN_PROGRESS']) {
+    for (const status of ['SUBMITTING', 'SUBMITTED', 'IN_PROGRESS', 'A_STATUS_WE_DO_NOT_KNOW']) {
       expect(unreadableOutcome(anItem({ status }), NOW, 120_000)).toEqual({ kind: 'wait' });
       expect(unreadableOutcome(anItem({ status }), NOW, 30_000)).toEqual({ kind: 'end', status: 'TimedOut' });
     }

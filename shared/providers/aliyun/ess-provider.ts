@@ -3,7 +3,7 @@ import { instanceStateAccepted } from '../../contracts/instance-states.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
 import { type GroupSnapshot, MISSING_GROUP } from '../../detach/preflight.ts';
-import { DetachError } from '../../errors.ts';
+import { DetachError, recoveryRead } from '../../errors.ts';
 import type { EssActivity, EssClient, EssScalingGroup } from './ess-client.ts';
 
 const PHASE_OF_STATUS: Record<string, ActivityReport['phase']> = {
@@ -74,7 +74,9 @@ export class EssProvider implements ScalingProvider {
       throw new DetachError('UnsupportedProvider', 'not an Alibaba Cloud request', 'fatal');
     const { request } = operation;
     if (ambiguousSince && operation.action === 'detach-vserver-groups') {
-      const [group] = await this.client.describeScalingGroups(request.region, [request.scalingGroupId]);
+      const [group] = await recoveryRead(() =>
+        this.client.describeScalingGroups(request.region, [request.scalingGroupId]),
+      );
       if (group && !stillAttached(operation, group)) return {};
     }
     const common = { region: request.region, scalingGroupId: request.scalingGroupId, clientToken };

@@ -59,6 +59,7 @@ export const TencentActivity = z.object({
   StatusCode: z.string(),
   StatusMessage: z.string().optional(),
   StartTime: z.string().optional(),
+  EndTime: z.string().nullable().optional(),
   RelatedInstanceSet: z.array(RelatedInstance).optional(),
   ActivityRelatedInstanceSet: z.array(RelatedInstance).optional(),
 });

@@ -8,7 +8,7 @@ import { instanceStateAccepted } from '../../contracts/instance-states.ts';
 import { chunk } from '../../detach/collections.ts';
 import type { ActivityReport, ScalingProvider, SubmitAttempt, SubmitResult } from '../../detach/ports.ts';
 import { type GroupSnapshot, MISSING_GROUP } from '../../detach/preflight.ts';
-import { DetachError } from '../../errors.ts';
+import { DetachError, recoveryRead } from '../../errors.ts';
 import type { TencentActivity, TencentAsClient } from './as-client.ts';
 import type { TencentV2Client } from './v2-client.ts';
 
@@ -29,14 +29,20 @@ export const tencentActivityReport = (activity: TencentActivity): ActivityReport
 });
 
 /**
- * How far our clock and the cloud's may disagree when looking for the activity an unanswered call started. The
- * match also needs the activity type, every instance, and that no other request of ours owns the activity (an
- * activity this service follows for another request, on instances that came back, is not ours to adopt).
+ * How far our clock and the cloud's may disagree when looking for the activity an unanswered call started. An
+ * activity that call started began after the intent was written and cannot have ended before it; the match also
+ * needs the activity type, every instance, and that no other request of ours owns the activity (an activity this
+ * service followed for another request, on instances that came back, is not ours to adopt).
  */
-const CLOCK_SKEW_ALLOWANCE_MS = 300_000;
+const CLOCK_SKEW_ALLOWANCE_MS = 30_000;
 
 const startedAt = (activity: TencentActivity) =>
   activity.StartTime ? Date.parse(activity.StartTime) : Number.POSITIVE_INFINITY;
+/** When the activity ended (the cloud's clock); +Infinity while it runs or when the cloud does not say. */
+const endedAt = (activity: TencentActivity) => {
+  const end = activity.EndTime ? Date.parse(activity.EndTime) : Number.NaN;
+  return Number.isNaN(end) ? Number.POSITIVE_INFINITY : end;
+};
 
 const isV2 = (operation: ActionRequest) =>
   'apiVersion' in operation.request && operation.request.apiVersion === 'v2';
@@ -74,10 +80,8 @@ export class TencentProvider implements ScalingProvider {
     if (tencent.action === 'detach-instances' && tencent.request.apiVersion === 'v2') {
       // v2 has no idempotency token: after an ambiguous attempt, instances already gone mean it acted.
       if (attempt.ambiguousSince) {
-        const remaining = await this.v2InstancesInGroup(
-          request.region,
-          request.scalingGroupId,
-          request.instanceIds,
+        const remaining = await recoveryRead(() =>
+          this.v2InstancesInGroup(request.region, request.scalingGroupId, request.instanceIds),
         );
         if (remaining.length === 0) return {};
       }
@@ -91,7 +95,8 @@ export class TencentProvider implements ScalingProvider {
     }
     // API 3.0 takes no idempotency token either: after an ambiguous attempt, adopt the activity it started.
     if (attempt.ambiguousSince) {
-      const earlier = await this.findActivity(tencent, attempt.ambiguousSince, attempt.claimedElsewhere);
+      const since = attempt.ambiguousSince;
+      const earlier = await recoveryRead(() => this.findActivity(tencent, since, attempt.claimedElsewhere));
       if (earlier) return { activityId: earlier };
     }
     const activityId =
@@ -120,6 +125,7 @@ export class TencentProvider implements ScalingProvider {
         (activity) =>
           activity.ActivityType === type &&
           startedAt(activity) >= from &&
+          endedAt(activity) >= from &&
           request.instanceIds.every((id) =>
             relatedInstances(activity).some((related) => related.InstanceId === id),
           ),
