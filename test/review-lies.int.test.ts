@@ -174,4 +174,44 @@ describe('review: outcomes the cloud contradicts', () => {
       published: [],
     });
   });
+
+  /*
+   * LIE (Succeeded while the instance is still in the group), through a caller's own `clientToken`. The contract
+   * takes a request's `clientToken` and the first call of every request sends it as the ESS ClientToken as is; ESS
+   * answers a token it has seen (same parameters) with the FIRST call's result. A producer that keeps its token
+   * across two requests for the same instance (a retry under a new request id, after the instance came back)
+   * gets the first request's old activity id: the second request follows an activity that ended long ago and
+   * ends Succeeded, while nothing of it acted and the instance is in the group. docs/architecture.md: "a token
+   * is never reused for a different call" - the service cannot keep that for tokens it takes from callers, and
+   * nothing binds a caller's token to one request (the ledger checks request ids, not tokens).
+   */
+  it.concurrent(
+    "ESS: a caller's clientToken reused by a later request gets the first request's activity: Succeeded, instance in the group",
+    SETTLING,
+    async () => {
+      const domain = await aDomain();
+      const group = await aScalingGroup(domain.admin, { activityDurationMs: 100 });
+      const [instanceId] = group.instanceIds as [string];
+      const clientToken = uniqueId('token');
+      const first = aDetachRequest(group, { clientToken });
+      await submitRequest(domain.deps, 'detach-instances', delivery(first));
+      const [a] = await domain.settle([first.requestId]);
+      expect(a?.status).toBe('SUCCEEDED');
+      await domain.admin.add({
+        aliyun: { instances: [{ instanceId, scalingGroupId: group.scalingGroupId, creationType: 'AutoCreated' }] },
+      });
+      expect(await essMembers(domain, group.scalingGroupId)).toContain(instanceId);
+
+      const second = aDetachRequest(group, { clientToken });
+      await submitRequest(domain.deps, 'detach-instances', delivery(second));
+      const [b] = await domain.settle([second.requestId]);
+
+      const members = await essMembers(domain, group.scalingGroupId);
+      expect({
+        b: b?.status,
+        sameActivity: b?.activityId === a?.activityId,
+        instanceInGroup: members.includes(instanceId),
+      }).not.toMatchObject({ b: 'SUCCEEDED', instanceInGroup: true });
+    },
+  );
 });
