@@ -5,10 +5,15 @@ import type { DetachRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
+import { DetachError } from '../shared/errors.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
+import { createHttpAgent } from '../shared/providers/http.ts';
+import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
+import { TencentProvider } from '../shared/providers/tencent/tencent-provider.ts';
+import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
 import { aDomain, type Domain } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
+import { aTencentGroup, aTencentRequest, TENCENT_KEY } from './support/tencent.ts';
 
 /**
  * Review of the change since 1fd4ba4: sequences in which the service emits an outcome the cloud contradicts.
@@ -40,6 +45,20 @@ async function essMembers(domain: Domain, scalingGroupId: string): Promise<strin
 async function tencentMembers(domain: Domain, groupId: string): Promise<string[]> {
   const { tencent } = await domain.admin.state();
   return tencent.instances.filter((i) => i.autoScalingGroupId === groupId).map((i) => i.instanceId);
+}
+
+/** Until the emulator shows every activity of these groups ended (the cloud's clock is real time). */
+async function activitiesEnded(domain: Domain, groupIds: readonly string[]): Promise<void> {
+  for (let round = 0; round < 300; round++) {
+    const { aliyun, tencent } = await domain.admin.state();
+    const running = [
+      ...aliyun.activities.filter((a) => groupIds.includes(a.scalingGroupId)),
+      ...tencent.activities.filter((a) => groupIds.includes(a.groupId)),
+    ].filter((a) => !a.settled);
+    if (running.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`activities of ${groupIds.join(', ')} did not end`);
 }
 
 describe('review: outcomes the cloud contradicts', () => {
@@ -198,7 +217,9 @@ describe('review: outcomes the cloud contradicts', () => {
       const [a] = await domain.settle([first.requestId]);
       expect(a?.status).toBe('SUCCEEDED');
       await domain.admin.add({
-        aliyun: { instances: [{ instanceId, scalingGroupId: group.scalingGroupId, creationType: 'AutoCreated' }] },
+        aliyun: {
+          instances: [{ instanceId, scalingGroupId: group.scalingGroupId, creationType: 'AutoCreated' }],
+        },
       });
       expect(await essMembers(domain, group.scalingGroupId)).toContain(instanceId);
 
@@ -212,6 +233,77 @@ describe('review: outcomes the cloud contradicts', () => {
         sameActivity: b?.activityId === a?.activityId,
         instanceInGroup: members.includes(instanceId),
       }).not.toMatchObject({ b: 'SUCCEEDED', instanceInGroup: true });
+    },
+  );
+
+  /*
+   * LIE (Failed although a call acted). A Tencent API 3.0 repeat first looks for the activity the unanswered call
+   * started (`findActivity`, a DescribeAutoScalingActivities read). A read refused for good (credentials that may
+   * detach but not list activities: AuthFailure.UnauthorizedOperation) escapes `submit` as a FATAL error of the
+   * call; `judgeFailedCall` then reads the group, finds the instance still there (the first call's activity is
+   * still running: the instance is DETACHING, still a member) and fails the request. The activity then succeeds.
+   * A refused read inside a recovery is not a refusal of the call: it is no evidence that nothing acted.
+   */
+  it.concurrent(
+    'Tencent: a refused activity read inside a recovery fails a request whose first call is acting',
+    SETTLING,
+    async () => {
+      const domain = await aDomain();
+      const group = await aTencentGroup(domain.admin, { activityDurationMs: 4_000 });
+      const [instanceId] = group.instanceIds as [string];
+      const api = new TencentAsClient({
+        credentials: async () => TENCENT_KEY,
+        dispatcher: createHttpAgent(),
+        endpointOverride: stack.endpoints.emulator,
+      });
+      // These credentials may detach, but not list a group's activities (a fault the emulator cannot aim at one group).
+      const refusingList = new Proxy(api, {
+        get(target, name) {
+          if (name === 'describeGroupActivities')
+            return () =>
+              Promise.reject(
+                new DetachError(
+                  'AuthFailure.UnauthorizedOperation',
+                  'The request is not authorized.',
+                  'fatal',
+                ),
+              );
+          const value = Reflect.get(target, name, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const deps = {
+        ...domain.deps,
+        providers: {
+          ...domain.deps.providers,
+          tencent: new TencentProvider(
+            refusingList,
+            new TencentV2Client({
+              credentials: async () => TENCENT_KEY,
+              dispatcher: createHttpAgent(),
+              endpointOverride: stack.endpoints.emulator,
+            }),
+          ),
+        },
+      };
+      await domain.admin.inject({
+        action: 'DetachInstances',
+        scalingGroupId: group.scalingGroupId,
+        drop: 'after',
+      });
+      const request = aTencentRequest(group) as DetachRequest;
+
+      await submitRequest(deps, 'detach-instances', delivery(request));
+      domain.advance(domain.deps.settleMs + 1_000);
+      await dispatchGroup(deps, waitKeyOf(request));
+      const record = await domain.ledger.get(request.requestId);
+      await activitiesEnded(domain, [group.scalingGroupId]);
+
+      const members = await tencentMembers(domain, group.scalingGroupId);
+      expect({ status: record?.status, instanceInGroup: members.includes(instanceId) }).not.toEqual({
+        status: 'FAILED',
+        instanceInGroup: false,
+      });
     },
   );
 });
