@@ -4,7 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import type { DetachRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
-import { newOperation, submitRequest } from '../shared/detach/submit.ts';
+import { submitRequest } from '../shared/detach/submit.ts';
 import { DetachError } from '../shared/errors.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
