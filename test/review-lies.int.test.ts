@@ -87,8 +87,9 @@ describe('review: outcomes the cloud contradicts', () => {
       await submitRequest(domain.deps, 'detach-instances', delivery(first));
       const [a] = await domain.settle([first.requestId]);
       expect(a?.status).toBe('SUCCEEDED');
-      // A was confirmed by the group read, so it holds no activity id and no claim was written.
-      expect(a?.activityId).toBeUndefined();
+      // A's answer was lost and the group read found the instance gone: its activity is looked up and claimed
+      // (withStartedActivity), so it is A's, and no later recovery may adopt it.
+      expect(a?.activityId).toBeDefined();
 
       // The instance is attached back; a second request's first call never reaches the cloud.
       await domain.admin.add({

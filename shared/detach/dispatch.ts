@@ -2,7 +2,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { DetachRequest } from '../contracts/index.ts';
 import { type CompletionDeps, eventFor } from './completion.ts';
 import { formBatch, mergeKey } from './form-batch.ts';
-import { call, goneFromGroup, LostLease, operationOf, providerOf, publishAll } from './make-call.ts';
+import {
+  call,
+  goneFromGroup,
+  LostLease,
+  operationOf,
+  providerOf,
+  publishAll,
+  withStartedActivity,
+} from './make-call.ts';
 import type { Clock, Fence, Intent, OperationRecord, ProviderRegistry } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
 
@@ -113,8 +121,18 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
     const gone = intent.calls > 0 ? await goneFromGroup(provider, operationOf(intent, records)) : undefined;
     if (gone === 'all' || gone === 'some') {
       const requestIds = records.map((record) => record.requestId);
-      if (!(await deps.ledger.resolveIntent(fence, intent, { kind: 'accepted', requestIds }, [], now)))
-        throw new LostLease();
+      const accepted = await withStartedActivity(
+        deps,
+        fence,
+        intent,
+        provider,
+        operationOf(intent, records),
+        {
+          kind: 'accepted',
+          requestIds,
+        },
+      );
+      if (!(await deps.ledger.resolveIntent(fence, intent, accepted, [], now))) throw new LostLease();
       return { kind: 'sent', requestIds, instanceIds: intent.instanceIds?.length ?? 0, ended: 0 };
     }
     const seconds = Math.round(limitMs / 1000);

@@ -91,10 +91,36 @@ export async function call(
         ? { kind: 'sent', requestIds, instanceIds: intent.instanceIds?.length ?? 0, ended: 0 }
         : { kind: 'refused', requestIds, code: error.code, ended: ended.length };
   }
+  if (outcome.kind === 'accepted' && !outcome.activityId)
+    outcome = await withStartedActivity(deps, renewed, intent, provider, operation, outcome);
   if (!(await deps.ledger.resolveIntent(renewed, intent, outcome, ended, deps.clock.now())))
     throw new LostLease();
   await publishAll(deps, ended, records);
   return result;
+}
+
+/**
+ * A call confirmed by a read of the group, on a cloud without a token: its activity is looked up and claimed
+ * (then followed), so that no later recovery adopts it for another request. Not found: confirmed by
+ * reconciliation, as before.
+ */
+export async function withStartedActivity(
+  deps: DispatchDeps,
+  fence: Fence,
+  intent: Intent,
+  provider: ScalingProvider,
+  operation: ActionRequest,
+  accepted: Extract<IntentOutcome, { kind: 'accepted' }>,
+): Promise<IntentOutcome> {
+  if (provider.idempotentByToken(intent.action) || !provider.findStartedActivity) return accepted;
+  const activityId = await provider
+    .findStartedActivity(operation, new Date(intent.createdAt), (id) =>
+      deps.ledger.activityClaimedElsewhere(fence.groupKey, id, intent.id),
+    )
+    .catch(() => undefined);
+  if (!activityId) return accepted;
+  const holdUntil = deps.clock.now().getTime() + deps.activityHoldMs;
+  return { ...accepted, activityId, holdUntil, claimActivity: true };
 }
 
 /** The call an intent makes: its first request's, with the instances of all of them. */

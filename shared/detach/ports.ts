@@ -49,6 +49,16 @@ export interface ScalingProvider {
    * through the API the operation uses (Tencent v2 or API 3.0).
    */
   remainingInstances(operation: ActionRequest, instanceIds: readonly string[]): Promise<string[]>;
+  /**
+   * Clouds without a token: the activity an unanswered call of this operation started after `since`, if one can
+   * be found (and no other request of ours owns it). A call confirmed by a read of the group is then followed,
+   * and its activity claimed, so that no later recovery adopts it for another request.
+   */
+  findStartedActivity?(
+    operation: ActionRequest,
+    since: Date,
+    claimedElsewhere: (activityId: string) => Promise<boolean>,
+  ): Promise<string | undefined>;
   /** The group and the named instances as they are now, for the preflight of an instance action; undefined where none applies. */
   inspect(operation: ActionRequest): Promise<GroupSnapshot | undefined>;
 }

@@ -289,6 +289,16 @@ export class CrashableProcess {
         ),
       remainingInstances: (operation, ids) =>
         this.call('cloud', 'remainingInstances', [ids], () => provider.remainingInstances(operation, ids)),
+      ...(provider.findStartedActivity && {
+        findStartedActivity: (operation, since, claimedElsewhere) =>
+          this.call('cloud', 'findStartedActivity', [operation.request.requestId], () =>
+            (provider.findStartedActivity as NonNullable<ScalingProvider['findStartedActivity']>)(
+              operation,
+              cloudTime(since),
+              claimedElsewhere,
+            ),
+          ),
+      }),
       inspect: (operation) =>
         this.call('cloud', 'inspect', [operation.request.requestId], () => provider.inspect(operation)),
     };

@@ -106,6 +106,16 @@ export class TencentProvider implements ScalingProvider {
     return { activityId };
   }
 
+  async findStartedActivity(
+    operation: ActionRequest,
+    since: Date,
+    claimedElsewhere: (activityId: string) => Promise<boolean>,
+  ): Promise<string | undefined> {
+    if (operation.action !== 'detach-instances' && operation.action !== 'remove-instances') return undefined;
+    if (isV2(operation)) return undefined;
+    return this.findActivity(operation as TencentOperation, since, claimedElsewhere);
+  }
+
   private async findActivity(
     operation: TencentOperation,
     since: Date,
