@@ -1,6 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActionRequest, CompletionEvent, DetachRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
@@ -10,6 +8,15 @@ import { DetachError } from '../shared/errors.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
 import { aDomain, type Domain } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
+import {
+  activitiesEnded,
+  delivery,
+  essMembers,
+  putRawItem,
+  rawStatus,
+  SETTLING,
+  tencentMembers,
+} from './support/ground-truth.ts';
 import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /**
@@ -17,25 +24,12 @@ import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
  * DynamoDB Local and the cloud emulator. Every outcome is judged against what the emulator did (its state and
  * its call log), never against the ledger alone.
  */
-const stack = inject('stack');
-const delivery = (body: unknown) => ({ body, messageId: uniqueId('m'), receiveCount: 1 });
 const THROTTLED = {
   code: 'Throttling.User',
   httpStatus: 400,
   message: 'Request was denied due to user flow control.',
 };
 const BUSY = { code: 'IncorrectScalingGroupStatus', httpStatus: 400, message: 'The group is in activity.' };
-
-/** Instance ids the emulator still holds in the group: the ground truth of what left. */
-async function essMembers(domain: Domain, scalingGroupId: string): Promise<string[]> {
-  const { aliyun } = await domain.admin.state();
-  return aliyun.instances.filter((i) => i.scalingGroupId === scalingGroupId).map((i) => i.instanceId);
-}
-
-async function tencentMembers(domain: Domain, groupId: string): Promise<string[]> {
-  const { tencent } = await domain.admin.state();
-  return tencent.instances.filter((i) => i.autoScalingGroupId === groupId).map((i) => i.instanceId);
-}
 
 /** `target` with some of its methods replaced; the others are its own, bound to it. */
 function overriding<T extends object>(target: T, overrides: Partial<Record<keyof T, unknown>>): T {
@@ -65,38 +59,6 @@ function withFailing(
   });
   return { ...domain.deps, providers: { ...domain.deps.providers, [provider]: faulty } };
 }
-
-const documents = () =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb }));
-
-/** A ledger item written as an earlier release (or a bug) left it: the current contract cannot read it. */
-async function putRawItem(domain: Domain, item: Record<string, unknown>) {
-  await documents().send(new PutCommand({ TableName: domain.tableName, Item: item }));
-}
-
-async function rawStatus(domain: Domain, requestId: string): Promise<string | undefined> {
-  const { Item } = await documents().send(
-    new GetCommand({ TableName: domain.tableName, Key: { requestId }, ConsistentRead: true }),
-  );
-  return Item?.status as string | undefined;
-}
-
-/** Until the emulator shows every activity of these groups ended (the cloud's clock is real time). */
-async function activitiesEnded(domain: Domain, groupIds: readonly string[]): Promise<void> {
-  for (let round = 0; round < 200; round++) {
-    const { aliyun, tencent } = await domain.admin.state();
-    const running = [
-      ...aliyun.activities.filter((a) => groupIds.includes(a.scalingGroupId)),
-      ...tencent.activities.filter((a) => groupIds.includes(a.groupId)),
-    ].filter((a) => !a.settled);
-    if (running.length === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`activities of ${groupIds.join(', ')} did not end`);
-}
-
-/** Tests that settle through many poller passes: slow on a loaded machine, so they get more than the default. */
-const SETTLING = { timeout: 180_000 };
 
 describe('issue #17: every outcome true', () => {
   it.concurrent(

@@ -1,5 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import type { DetachRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
@@ -11,8 +9,17 @@ import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentProvider } from '../shared/providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
-import { aDomain, type Domain } from './support/domain.ts';
+import { aDomain } from './support/domain.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
+import {
+  activitiesEnded,
+  delivery,
+  essMembers,
+  putRawItem,
+  rawStatus,
+  SETTLING,
+  tencentMembers,
+} from './support/ground-truth.ts';
 import { aTencentGroup, aTencentRequest, TENCENT_KEY } from './support/tencent.ts';
 
 /**
@@ -20,46 +27,7 @@ import { aTencentGroup, aTencentRequest, TENCENT_KEY } from './support/tencent.t
  * Each test runs on the real domain (DynamoDB Local, the cloud emulator) and judges by the emulator's state and
  * call log. A test here that FAILS on the current code demonstrates a lie; the comment above it says which.
  */
-const delivery = (body: unknown) => ({ body, messageId: uniqueId('m'), receiveCount: 1 });
-const SETTLING = { timeout: 180_000 };
 const stack = inject('stack');
-const documents = () =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb }));
-
-async function putRawItem(domain: Domain, item: Record<string, unknown>) {
-  await documents().send(new PutCommand({ TableName: domain.tableName, Item: item }));
-}
-
-async function rawStatus(domain: Domain, requestId: string): Promise<string | undefined> {
-  const { Item } = await documents().send(
-    new GetCommand({ TableName: domain.tableName, Key: { requestId }, ConsistentRead: true }),
-  );
-  return Item?.status as string | undefined;
-}
-
-async function essMembers(domain: Domain, scalingGroupId: string): Promise<string[]> {
-  const { aliyun } = await domain.admin.state();
-  return aliyun.instances.filter((i) => i.scalingGroupId === scalingGroupId).map((i) => i.instanceId);
-}
-
-async function tencentMembers(domain: Domain, groupId: string): Promise<string[]> {
-  const { tencent } = await domain.admin.state();
-  return tencent.instances.filter((i) => i.autoScalingGroupId === groupId).map((i) => i.instanceId);
-}
-
-/** Until the emulator shows every activity of these groups ended (the cloud's clock is real time). */
-async function activitiesEnded(domain: Domain, groupIds: readonly string[]): Promise<void> {
-  for (let round = 0; round < 300; round++) {
-    const { aliyun, tencent } = await domain.admin.state();
-    const running = [
-      ...aliyun.activities.filter((a) => groupIds.includes(a.scalingGroupId)),
-      ...tencent.activities.filter((a) => groupIds.includes(a.groupId)),
-    ].filter((a) => !a.settled);
-    if (running.length === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`activities of ${groupIds.join(', ')} did not end`);
-}
 
 describe('review: outcomes the cloud contradicts', () => {
   /*
