@@ -3,7 +3,7 @@ import type { BuildOptions, Plugin } from 'esbuild';
 /**
  * esbuild's options as serverless.yml's `custom.esbuild` gives them to every function (serverless-esbuild), for
  * the benches and tests that build a function's code themselves: the P5 variants, P3's poller child, the
- * plugins' tests. Keep it in step with serverless.yml.
+ * plugins' tests. A copy of serverless.yml's, which test/template.test.ts holds to the resolved `custom.esbuild`.
  */
 export async function functionBuildOptions(): Promise<BuildOptions & { plugins: Plugin[] }> {
   // The plugins serverless.yml names (plain JavaScript: the framework loads them as they are).

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { invokeFunction } from './lambda-invoker.ts';
 
-/** The webhook's HTTP API routes (serverless.yml `functions.webhook.events`; keep in step). */
+/** The webhook's HTTP API routes (serverless.yml `functions.webhook.events`; test/template.test.ts holds them to the template). */
 export const WEBHOOK_ROUTES = [
   'POST /v1/{action}',
   'GET /v1/operations/{requestId}',

@@ -1,6 +1,9 @@
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
 /**
  * The names serverless.yml gives the AWS resources of a stage (service `scaling-detach`), and the local
- * definitions of the ones the local services must hold. Keep in step with serverless.yml `resources`.
+ * definitions of the ones the local services must hold: copies of serverless/queues.yml and serverless/table.yml,
+ * which test/template.test.ts holds against the packaged template.
  */
 export const SERVICE = 'scaling-detach';
 
@@ -39,3 +42,41 @@ export function stackResources(stage: string) {
   };
 }
 export type StackResources = ReturnType<typeof stackResources>;
+
+/** The ledger table's keys and indexes (serverless/table.yml `OperationsTable`), for the local DynamoDB. */
+export const LEDGER_TABLE_KEYS = {
+  AttributeDefinitions: [
+    { AttributeName: 'requestId', AttributeType: 'S' },
+    { AttributeName: 'pendingShard', AttributeType: 'S' },
+    { AttributeName: 'waitKey', AttributeType: 'S' },
+    { AttributeName: 'createdAt', AttributeType: 'S' },
+    { AttributeName: 'scalingGroupId', AttributeType: 'S' },
+  ],
+  KeySchema: [{ AttributeName: 'requestId', KeyType: 'HASH' }],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: 'pending',
+      KeySchema: [
+        { AttributeName: 'pendingShard', KeyType: 'HASH' },
+        { AttributeName: 'requestId', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    {
+      IndexName: 'waiting',
+      KeySchema: [
+        { AttributeName: 'waitKey', KeyType: 'HASH' },
+        { AttributeName: 'createdAt', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    {
+      IndexName: 'history',
+      KeySchema: [
+        { AttributeName: 'scalingGroupId', KeyType: 'HASH' },
+        { AttributeName: 'createdAt', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'KEYS_ONLY' },
+    },
+  ],
+} satisfies Pick<CreateTableCommandInput, 'AttributeDefinitions' | 'KeySchema' | 'GlobalSecondaryIndexes'>;

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+import { LEDGER_TABLE_KEYS } from './resources.ts';
 
 /** Credentials and region every local client uses; DynamoDB Local runs with -sharedDb so they need not match. */
 export const LOCAL_AWS = {
@@ -155,40 +156,7 @@ export async function createLedgerTable(dynamoUrl: string, tableName: string): P
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'requestId', AttributeType: 'S' },
-          { AttributeName: 'pendingShard', AttributeType: 'S' },
-          { AttributeName: 'waitKey', AttributeType: 'S' },
-          { AttributeName: 'createdAt', AttributeType: 'S' },
-          { AttributeName: 'scalingGroupId', AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: 'requestId', KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'pending',
-            KeySchema: [
-              { AttributeName: 'pendingShard', KeyType: 'HASH' },
-              { AttributeName: 'requestId', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-          {
-            IndexName: 'waiting',
-            KeySchema: [
-              { AttributeName: 'waitKey', KeyType: 'HASH' },
-              { AttributeName: 'createdAt', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-          {
-            IndexName: 'history',
-            KeySchema: [
-              { AttributeName: 'scalingGroupId', KeyType: 'HASH' },
-              { AttributeName: 'createdAt', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'KEYS_ONLY' },
-          },
-        ],
+        ...LEDGER_TABLE_KEYS,
       }),
     );
   } finally {

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionBuildOptions } from '../bench/function-build.ts';
+import { WEBHOOK_ROUTES } from '../local/http-api.ts';
+import { LEDGER_TABLE_KEYS, stackResources } from '../local/resources.ts';
 
 /**
  * The template `serverless package --stage prod` writes, read as a platform team would before deploying it:
@@ -22,6 +25,8 @@ let template: {
   Conditions: Record<string, unknown>;
   Parameters: Record<string, { Default?: string }>;
 };
+/** The service as the framework resolved it (serverless-state.json, written beside the template). */
+let service: { custom: { esbuild: Record<string, unknown> } };
 let outDir: string;
 
 beforeAll(async () => {
@@ -40,6 +45,7 @@ beforeAll(async () => {
     },
   );
   template = JSON.parse(await readFile(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  service = JSON.parse(await readFile(join(outDir, 'serverless-state.json'), 'utf8')).service;
 }, 180_000);
 afterAll(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
@@ -454,5 +460,85 @@ describe('the packaged prod template', () => {
         ]),
       );
     });
+  });
+});
+
+/** Files that copy facts of serverless.yml by hand, for the benches and the local stack, held to the template. */
+describe('the copies of serverless.yml', () => {
+  it('bench/function-build.ts builds with the esbuild options custom.esbuild gives every function', async () => {
+    const { plugins, ...options } = await functionBuildOptions();
+    // Where and how serverless-esbuild packs, which esbuild itself never sees; and esbuild's default (no map).
+    const {
+      plugins: pluginsFile,
+      exclude,
+      outputWorkFolder,
+      watch,
+      outputFileExtension,
+      sourcemap,
+      ...esbuild
+    } = service.custom.esbuild;
+
+    expect(options).toEqual(esbuild);
+    expect(sourcemap).toBe(false);
+    expect(outputFileExtension).toBe('.js');
+    const pluginsModule = new URL(`../${pluginsFile}`, import.meta.url).href;
+    const named = (list: { name: string }[]) => list.map((plugin) => plugin.name);
+    expect(named(plugins)).toEqual(named((await import(pluginsModule)).default));
+  });
+
+  it('local/resources.ts names the queues, their dead-letter queues and consumers, the table and the bus', () => {
+    const stack = stackResources('prod');
+    const functionNameOf = (logicalId: string) => resource(logicalId).Properties.FunctionName;
+    const consumersOf = (queueId: string) =>
+      ofType('AWS::Lambda::EventSourceMapping')
+        .map(([, r]) => r.Properties as { EventSourceArn: unknown; FunctionName: { 'Fn::GetAtt': [string] } })
+        .filter((mapping) => JSON.stringify(mapping.EventSourceArn) === JSON.stringify(arn(queueId)))
+        .map((mapping) => functionNameOf(mapping.FunctionName['Fn::GetAtt'][0]));
+    const requestQueues = ofType('AWS::SQS::Queue').filter(([, r]) => r.Properties.RedrivePolicy);
+    const fromTemplate = requestQueues.map(([queueId, queue]) => {
+      const redrive = queue.Properties.RedrivePolicy as {
+        deadLetterTargetArn: { 'Fn::GetAtt': [string] };
+        maxReceiveCount: number;
+      };
+      const deadLetterQueueId = redrive.deadLetterTargetArn['Fn::GetAtt'][0];
+      expect(consumersOf(deadLetterQueueId)).toEqual([stack.deadLetterFunctionName]);
+      return {
+        queueName: queue.Properties.QueueName,
+        deadLetterQueueName: resource(deadLetterQueueId).Properties.QueueName,
+        functionNames: consumersOf(queueId),
+        maxReceiveCount: redrive.maxReceiveCount,
+      };
+    });
+
+    expect(fromTemplate).toEqual(
+      stack.queues.map(({ action, functionName, ...queue }) => {
+        expect(queue.queueName).toBe(`scaling-detach-prod-${action}.fifo`);
+        return { ...queue, functionNames: [functionName] };
+      }),
+    );
+    const table = resource('OperationsTable').Properties;
+    expect(table.TableName).toBe(stack.ledgerTable);
+    expect({
+      AttributeDefinitions: table.AttributeDefinitions,
+      KeySchema: table.KeySchema,
+      GlobalSecondaryIndexes: table.GlobalSecondaryIndexes,
+    }).toEqual(LEDGER_TABLE_KEYS);
+    expect(resource('EventBus').Properties.Name).toBe(stack.eventBusName);
+    expect(functionNameOf('PollActivitiesLambdaFunction')).toBe(stack.pollFunctionName);
+    expect(functionNameOf('WebhookLambdaFunction')).toBe(stack.webhookFunctionName);
+  });
+
+  it("local/http-api.ts serves the HTTP API's routes, every one to the webhook", () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual([...WEBHOOK_ROUTES].sort());
+    for (const route of routes) {
+      expect(route.Target).toEqual({
+        'Fn::Join': ['/', ['integrations', { Ref: 'HttpApiIntegrationWebhook' }]],
+      });
+    }
+    expect(resource('HttpApiIntegrationWebhook').Properties.IntegrationUri).toEqual(
+      arn('WebhookLambdaFunction'),
+    );
   });
 });
