@@ -658,7 +658,7 @@ describe('model with real concurrency: actors interleaved by fast-check, faults 
         markInterruptAsFailure: true,
         ...(process.env.MODEL_SEED && {
           seed: Number(process.env.MODEL_SEED),
-          path: process.env.MODEL_PATH,
+          ...(process.env.MODEL_PATH && { path: process.env.MODEL_PATH }),
         }),
       },
     );

@@ -165,7 +165,7 @@ describe('model: random interleavings, crashes and cloud faults', () => {
           endOnFailure: true,
           ...(process.env.MODEL_SEED && {
             seed: Number(process.env.MODEL_SEED),
-            path: process.env.MODEL_PATH,
+            ...(process.env.MODEL_PATH && { path: process.env.MODEL_PATH }),
           }),
         },
       );

@@ -213,12 +213,10 @@ async function sendWaiting(
         if (record.status !== 'QUEUED') gone.add(record.requestId);
       continue;
     }
-    const submitting = records.map((record) => ({
-      ...record,
-      status: 'SUBMITTING' as const,
-      intentId: id,
-      ...(plans.get(record.requestId) && { plan: plans.get(record.requestId) }),
-    }));
+    const submitting = records.map((record) => {
+      const plan = plans.get(record.requestId);
+      return { ...record, status: 'SUBMITTING' as const, intentId: id, ...(plan !== undefined && { plan }) };
+    });
     const result = await call(deps, fence, intent, submitting);
     return 'ended' in result ? { ...result, ended: result.ended + ended } : result;
   }

@@ -105,7 +105,8 @@ export class PollPass implements Pass {
     try {
       for await (const item of listing) {
         if (options.stopReadingAt !== undefined && this.deps.clock.now().getTime() >= options.stopReadingAt) {
-          this.summary.resumeFrom = listing.resumeFrom();
+          const resumeFrom = listing.resumeFrom();
+          if (resumeFrom) this.summary.resumeFrom = resumeFrom;
           return;
         }
         await this.#take(item);

@@ -678,7 +678,11 @@ export class DynamoDbLedger implements Ledger {
           }),
         )
         .then(
-          (answer) => ({ shard, items: answer.Items ?? [], next: answer.LastEvaluatedKey }),
+          (answer) => ({
+            shard,
+            items: answer.Items ?? [],
+            ...(answer.LastEvaluatedKey && { next: answer.LastEvaluatedKey }),
+          }),
           // The others settle on their own (their queries never reject); this listing ends here.
           (error: unknown) => ({ shard, items: [], error: error ?? new Error('query failed') }),
         );
