@@ -222,7 +222,7 @@ describe('review: outcomes the cloud contradicts', () => {
       const [instanceId] = group.instanceIds as [string];
       const api = new TencentAsClient({
         credentials: async () => TENCENT_KEY,
-        dispatcher: createHttpAgent(),
+        httpAgent: createHttpAgent(),
         endpointOverride: stack.endpoints.emulator,
       });
       // These credentials may detach, but not list a group's activities (a fault the emulator cannot aim at one group).
@@ -249,7 +249,7 @@ describe('review: outcomes the cloud contradicts', () => {
             refusingList,
             new TencentV2Client({
               credentials: async () => TENCENT_KEY,
-              dispatcher: createHttpAgent(),
+              httpAgent: createHttpAgent(),
               endpointOverride: stack.endpoints.emulator,
             }),
           ),

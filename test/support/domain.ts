@@ -68,7 +68,7 @@ export async function aDomain(options: DomainOptions = {}) {
     tableName,
     options.pendingPageSize ? { pendingPageSize: options.pendingPageSize } : {},
   );
-  const dispatcher = createHttpAgent({
+  const httpAgent = createHttpAgent({
     connectTimeoutMs: 1000,
     responseTimeoutMs: options.responseTimeoutMs ?? 5000,
     connectionsPerOrigin: 8,
@@ -76,10 +76,10 @@ export async function aDomain(options: DomainOptions = {}) {
   const emulator = options.emulatorUrl ?? stack.endpoints.emulator;
   const essClient = new EssClient({
     credentials: async () => EMULATOR_KEY,
-    dispatcher,
+    httpAgent,
     endpointOverride: emulator,
   });
-  const tencent = { credentials: async () => TENCENT_KEY, dispatcher, endpointOverride: emulator };
+  const tencent = { credentials: async () => TENCENT_KEY, httpAgent, endpointOverride: emulator };
   let offsetMs = 0;
   const clock = { now: () => new Date(Date.now() + offsetMs) };
   const publisher = new RecordingPublisher();
