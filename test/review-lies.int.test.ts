@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import type { DetachRequest } from '../shared/contracts/index.ts';
-import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { DetachError } from '../shared/errors.ts';
@@ -264,7 +264,7 @@ describe('review: outcomes the cloud contradicts', () => {
 
       await submitRequest(deps, 'detach-instances', delivery(request));
       domain.advance(domain.deps.settleMs + 1_000);
-      await dispatchGroup(deps, waitKeyOf(request));
+      await dispatchGroup(deps, groupKeyOf(request));
       const record = await domain.ledger.get(request.requestId);
       await activitiesEnded(domain, [group.scalingGroupId]);
 

@@ -8,7 +8,7 @@ import type { CallbackSender } from '../../shared/detach/callbacks.ts';
 import { isTerminal } from '../../shared/detach/completion.ts';
 import type { DispatchDeps } from '../../shared/detach/dispatch.ts';
 import { type PollDeps, pollActivities } from '../../shared/detach/poll.ts';
-import type { EventPublisher } from '../../shared/detach/ports.ts';
+import type { EventPublisher, GroupKey } from '../../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
 import { EssClient } from '../../shared/providers/aliyun/ess-client.ts';
 import { EssProvider } from '../../shared/providers/aliyun/ess-provider.ts';
@@ -136,7 +136,7 @@ export async function aDomain(options: DomainOptions = {}) {
   }
 
   /** The group item as stored: lease, intent, running activity. */
-  async function groupItem(groupKey: string) {
+  async function groupItem(groupKey: GroupKey) {
     const { Item } = await dynamodb.send(
       new GetItemCommand({ TableName: tableName, Key: { requestId: { S: `group|${groupKey}` } } }),
     );
