@@ -40,6 +40,7 @@ import {
   startSqs,
 } from '../local/services.ts';
 import { isTerminal, LEDGER_STATUS_OF } from '../shared/detach/completion.ts';
+import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import type { LedgerStatus } from '../shared/detach/ports.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
 
@@ -481,7 +482,7 @@ async function main() {
       new SendMessageCommand({
         QueueUrl: queues[planned.action].queueUrl,
         MessageBody: JSON.stringify(planned.body),
-        MessageGroupId: `${planned.provider}:${planned.body.region}:${planned.scalingGroupId}`,
+        MessageGroupId: groupKeyOf({ ...planned, region: String(planned.body.region) }),
         // A duplicate delivery: the same request in a second message (SQS deduplicates only identical ids).
         MessageDeduplicationId: copy === 0 ? planned.requestId : `${planned.requestId}-again`,
       }),

@@ -72,14 +72,14 @@ export async function measureClients(options = P2_ROUNDS): Promise<ClientResult[
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
-  const dispatcher = createHttpAgent();
+  const httpAgent = createHttpAgent();
   try {
     await waitFor('the cloud emulator', emulator, async () => (await fetch(`${url}/admin/health`)).ok);
     const admin = new EmulatorAdmin(url);
-    const ess = new EssClient({ credentials: async () => EMULATOR_KEY, dispatcher, endpointOverride: url });
+    const ess = new EssClient({ credentials: async () => EMULATOR_KEY, httpAgent, endpointOverride: url });
     const tencent = new TencentAsClient({
       credentials: async () => TENCENT_KEY,
-      dispatcher,
+      httpAgent,
       endpointOverride: url,
     });
     // Activities to describe: one detach in each of 20 groups, long enough to stay in progress.
@@ -130,7 +130,7 @@ export async function measureClients(options = P2_ROUNDS): Promise<ClientResult[
       )),
     ];
   } finally {
-    await dispatcher.close();
+    await httpAgent.close();
     await stopChild(emulator);
   }
 }

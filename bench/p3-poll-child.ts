@@ -51,10 +51,10 @@ client.middlewareStack.add(
   },
   { step: 'initialize', name: 'countCommands' },
 );
-const dispatcher = createHttpAgent();
+const httpAgent = createHttpAgent();
 const ess = new EssClient({
   credentials: async () => ({ accessKeyId: 'LTAI-emulator-key', accessKeySecret: 'emulator-secret' }),
-  dispatcher,
+  httpAgent,
   endpointOverride: P3_EMULATOR_URL,
 });
 const provider = new EssProvider(ess);
@@ -120,5 +120,5 @@ const first = await pass();
 const second = await pass();
 const store = await writesAlone();
 process.stdout.write(`${JSON.stringify({ first, second, store, published })}\n`);
-await dispatcher.close();
+await httpAgent.close();
 client.destroy();

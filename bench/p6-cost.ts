@@ -4,6 +4,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { EmulatorSeed } from '../emulator/seed.ts';
 import { AwsCallMeter, type MeterCounts, type ServiceCount } from '../local/aws-call-meter.ts';
 import { type RunningStack, startStack } from '../local/stack.ts';
+import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
@@ -190,7 +191,11 @@ class Runner {
       new SendMessageCommand({
         QueueUrl: this.stack.queues[action]?.queueUrl as string,
         MessageBody: JSON.stringify(body),
-        MessageGroupId: `aliyun:${REGION}:${body.scalingGroupId}`,
+        MessageGroupId: groupKeyOf({
+          provider: 'aliyun',
+          region: REGION,
+          scalingGroupId: body.scalingGroupId,
+        }),
         MessageDeduplicationId: body.requestId,
       }),
     );

@@ -41,9 +41,9 @@ const P4_NEXT_PASS_DELAY_MS = 4_000;
 
 const dynamo = await startDynamoDb(await freePort());
 const emulator = await startEmulator({ port: await freePort() });
-const dispatcher = createHttpAgent();
+const httpAgent = createHttpAgent();
 const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: dynamo.url });
-const ess = new EssClient({ credentials: async () => KEY, dispatcher, endpointOverride: emulator.url });
+const ess = new EssClient({ credentials: async () => KEY, httpAgent, endpointOverride: emulator.url });
 const providers = { aliyun: new EssProvider(ess), tencent: new EssProvider(ess) };
 const published = new Map<string, number>();
 const publisher = {
@@ -432,7 +432,7 @@ try {
     for (const line of lines) report(line);
   }
 } finally {
-  await dispatcher.close();
+  await httpAgent.close();
   await emulator.close();
   await dynamo.stop();
 }

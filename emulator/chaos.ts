@@ -20,7 +20,7 @@ export const ChaosConfig = z
     /** Only these actions; every action when absent. */
     actions: z.array(z.string()).optional(),
   })
-  .refine((config) => Object.values(config.rates).reduce((sum, p) => sum + (p ?? 0), 0) <= 1, {
+  .refine((config) => Object.values(config.rates).reduce<number>((sum, p) => sum + (p ?? 0), 0) <= 1, {
     message: 'the rates add up to more than 1',
     path: ['rates'],
   });

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import { CliError, EXIT, parseRequest, runCli } from './cli.ts';
 import { followOnLedger } from './follow.ts';
 import { stackResources } from './resources.ts';
@@ -37,7 +38,7 @@ await runCli(async () => {
       QueueUrl: `${endpoints.sqs}/000000000000/${binding.queueName}`,
       // The text as given, so that what the function reads is what the user typed.
       MessageBody: positionals[1] as string,
-      MessageGroupId: `${request.provider}:${request.region}:${request.scalingGroupId}`,
+      MessageGroupId: groupKeyOf(request),
       MessageDeduplicationId: request.requestId,
     }),
   );

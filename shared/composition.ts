@@ -193,7 +193,7 @@ function dispatcherOf(config: Config) {
  * AssumeRole with the deployment's own keys. Not yet used by the dispatcher (requests name no account yet).
  */
 function memberAccountsOf(config: Config, parameter: string): MemberAccounts {
-  const dispatcher = createHttpAgent({
+  const httpAgent = createHttpAgent({
     connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
     responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
     connectionsPerOrigin: 4,
@@ -203,12 +203,12 @@ function memberAccountsOf(config: Config, parameter: string): MemberAccounts {
     registry: async () => new AccountRegistry(await readRegistry()),
     aliyunSts: new AliyunStsClient({
       credentials: essCredentials(config),
-      dispatcher,
+      httpAgent,
       ...(config.ALIYUN_STS_ENDPOINT && { endpointOverride: config.ALIYUN_STS_ENDPOINT }),
     }),
     tencentSts: new TencentStsClient({
       credentials: tencentCredentials(config),
-      dispatcher,
+      httpAgent,
       ...(config.TENCENT_STS_ENDPOINT && { endpointOverride: config.TENCENT_STS_ENDPOINT }),
     }),
     now: () => Date.now(),
@@ -216,18 +216,18 @@ function memberAccountsOf(config: Config, parameter: string): MemberAccounts {
 }
 
 function providersOf(config: Config): ProviderRegistry {
-  const dispatcher = createHttpAgent({
+  const httpAgent = createHttpAgent({
     connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
     responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
     connectionsPerOrigin: 32,
   });
   const ess = new EssClient({
     credentials: essCredentials(config),
-    dispatcher,
+    httpAgent,
     ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
     signatureVersion: config.ALIYUN_SIGNATURE_VERSION,
   });
-  const tencent = { credentials: tencentCredentials(config), dispatcher };
+  const tencent = { credentials: tencentCredentials(config), httpAgent };
   return {
     // Each cloud API call is an X-Ray subsegment named by its action.
     aliyun: new EssProvider(traceCloudCalls('ESS', ess)),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, DetachRequest } from '../shared/contracts/index.ts';
-import { waitKeyOf } from '../shared/detach/dispatch.ts';
+import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { CRASH_POINTS, type CrashPoint } from './support/crash-points.ts';
@@ -185,7 +185,7 @@ describe('crash points: killed between two effects, recovered, nothing lost or d
           expect(new Set(callbacks.map((c) => c.event.eventId))).toEqual(eventIds);
         }
       }
-      const group = await domain.groupItem(waitKeyOf(request));
+      const group = await domain.groupItem(groupKeyOf(request));
       expect(group.intent).toBeUndefined();
       expect(group.activityId).toBeUndefined();
     },

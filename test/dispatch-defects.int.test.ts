@@ -1,7 +1,7 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import type { CompletionEvent, DetachRequest } from '../shared/contracts/index.ts';
-import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { pollRepeatedly } from '../shared/detach/poll-loop.ts';
@@ -82,10 +82,10 @@ describe('issue #9 defects', () => {
     );
 
     domain.advance(domain.deps.activityHoldMs + domain.deps.settleMs + 1_000);
-    await dispatchGroup(domain.deps, waitKeyOf(request as DetachRequest));
+    await dispatchGroup(domain.deps, groupKeyOf(request as DetachRequest));
 
     expect((await domain.ledger.get(request.requestId))?.status).toBe('TIMED_OUT');
-    expect(await domain.groupItem(waitKeyOf(request as DetachRequest))).toMatchObject({ intent: undefined });
+    expect(await domain.groupItem(groupKeyOf(request as DetachRequest))).toMatchObject({ intent: undefined });
     expect(
       await domain.admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId }),
     ).toEqual([]);
@@ -139,7 +139,7 @@ describe('issue #9 defects', () => {
     for (const request of [unlucky, lucky]) {
       await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
     }
-    await dispatchGroup(domain.deps, waitKeyOf(unlucky));
+    await dispatchGroup(domain.deps, groupKeyOf(unlucky));
 
     let failed: string[] = [];
     for (let pass = 0; pass < 10 && failed.length === 0; pass++) {
@@ -198,7 +198,7 @@ describe('issue #9 defects', () => {
       .map((id) => aDetachRequest(group, { instanceIds: [id], preflight: false }) as DetachRequest);
     for (const request of requests)
       await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
-    await dispatchGroup(domain.deps, waitKeyOf(requests[0] as DetachRequest));
+    await dispatchGroup(domain.deps, groupKeyOf(requests[0] as DetachRequest));
 
     const summary = await pollActivities(domain.deps);
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type CloudEmulator, loadSeed, startEmulator } from '../emulator/server.ts';
 import type { Action, CompletionEvent, DetachRequest } from '../shared/contracts/index.ts';
 import { isTerminal } from '../shared/detach/completion.ts';
-import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
@@ -329,7 +329,7 @@ async function runModel(s: fc.Scheduler, p: Plan): Promise<void> {
   const alias = (text: string) =>
     text
       .replace(/req-[0-9a-f]{12}/g, (id) => names.get(id) ?? id)
-      .replaceAll(waitKeyOf(requests[0] as DetachRequest), 'G');
+      .replaceAll(groupKeyOf(requests[0] as DetachRequest), 'G');
   // Requests whose record a valid delivery created: an invalid duplicate must never end them Rejected.
   const createdValid = new Set<string>();
   const observe = (port: string, method: string, args: readonly unknown[], value: unknown) => {
@@ -394,8 +394,8 @@ async function runModel(s: fc.Scheduler, p: Plan): Promise<void> {
       p.invalid.via === 'webhook'
         ? acceptRequest(portsOf('invalid duplicate'), variant.action, invalidBody, 'src-invalid')
         : deliver('invalid duplicate', invalidBody)(),
-    'dispatcher 1': () => dispatchGroup(portsOf('dispatcher 1'), waitKeyOf(a)),
-    'dispatcher 2': () => dispatchGroup(portsOf('dispatcher 2'), waitKeyOf(a)),
+    'dispatcher 1': () => dispatchGroup(portsOf('dispatcher 1'), groupKeyOf(a)),
+    'dispatcher 2': () => dispatchGroup(portsOf('dispatcher 2'), groupKeyOf(a)),
     poller: () => pollActivities(portsOf('poller')),
   };
   const finished = new Map<ActorName, 'ok' | 'threw'>();
@@ -484,8 +484,8 @@ async function runModel(s: fc.Scheduler, p: Plan): Promise<void> {
   violations.push(...(await judge(domain, variant, groupId, requests, targets, records)));
   // The group is not stuck: once its hold and lease are over, a dispatcher takes it and leaves no intent behind.
   jump(domain.deps.activityHoldMs + domain.deps.leaseMs + domain.deps.settleMs);
-  const taken = await dispatchGroup(recovery, waitKeyOf(a));
-  const group = await domain.groupItem(waitKeyOf(a));
+  const taken = await dispatchGroup(recovery, groupKeyOf(a));
+  const group = await domain.groupItem(groupKeyOf(a));
   if (taken.kind === 'not-now' || group.intent)
     violations.push(
       `the group is stuck: a dispatcher found it ${taken.kind}, intent left: ${group.intent !== undefined}`,
@@ -658,7 +658,7 @@ describe('model with real concurrency: actors interleaved by fast-check, faults 
         markInterruptAsFailure: true,
         ...(process.env.MODEL_SEED && {
           seed: Number(process.env.MODEL_SEED),
-          path: process.env.MODEL_PATH,
+          ...(process.env.MODEL_PATH && { path: process.env.MODEL_PATH }),
         }),
       },
     );

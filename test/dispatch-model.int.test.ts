@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Action, DetachRequest } from '../shared/contracts/index.ts';
-import { waitKeyOf } from '../shared/detach/dispatch.ts';
+import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
@@ -146,7 +146,7 @@ async function runScenario(provider: 'aliyun' | 'tencent', commands: Command[]):
     ...state.tencent.activities.filter((a) => a.groupId === group.scalingGroupId),
   ].flatMap((a) => a.instanceIds);
   expect(acted.sort()).toEqual(requests.flatMap((r) => (r as { instanceIds: string[] }).instanceIds).sort());
-  expect(await domain.groupItem(waitKeyOf(requests[0] as DetachRequest))).toMatchObject({
+  expect(await domain.groupItem(groupKeyOf(requests[0] as DetachRequest))).toMatchObject({
     intent: undefined,
     activityId: undefined,
   });
@@ -165,7 +165,7 @@ describe('model: random interleavings, crashes and cloud faults', () => {
           endOnFailure: true,
           ...(process.env.MODEL_SEED && {
             seed: Number(process.env.MODEL_SEED),
-            path: process.env.MODEL_PATH,
+            ...(process.env.MODEL_PATH && { path: process.env.MODEL_PATH }),
           }),
         },
       );

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { DetachRequest } from '../shared/contracts/index.ts';
-import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { newOperation } from '../shared/detach/submit.ts';
 import { aDomain } from './support/domain.ts';
@@ -50,7 +50,7 @@ describe('racing dispatchers', () => {
       latencyMs: 900,
       times: 4,
     });
-    const groupKey = waitKeyOf(requests[0] as DetachRequest);
+    const groupKey = groupKeyOf(requests[0] as DetachRequest);
     const outcomes: PromiseSettledResult<unknown>[] = [];
 
     for (const wave of waves) {

@@ -3,7 +3,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } fro
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLedgerTable } from '../local/services.ts';
 import type { CompletionEvent, DetachInstancesRequest } from '../shared/contracts/index.ts';
-import type { Intent, PendingItem } from '../shared/detach/ports.ts';
+import type { GroupKey, Intent, PendingItem } from '../shared/detach/ports.ts';
 import { DynamoDbLedger, PENDING_SHARDS, pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
 import { uniqueId } from './support/emulator-admin.ts';
 
@@ -30,7 +30,9 @@ const aRequest = (scalingGroupId = uniqueId('asg')): DetachInstancesRequest => (
   preflight: true,
   dryRun: false,
 });
-const groupKeyOf = (request: DetachInstancesRequest) => `aliyun#cn-hangzhou#${request.scalingGroupId}`;
+/** Spelled out here rather than by groupKeyOf: the ledger's keys are held to the documented spelling. */
+const spelledGroupKey = (request: DetachInstancesRequest): GroupKey =>
+  `aliyun#cn-hangzhou#${request.scalingGroupId}`;
 const begin = async (request = aRequest()) =>
   (
     await ledger.begin(
@@ -77,14 +79,14 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
 
     expect(second.created).toBe(false);
     expect(second.record.clientToken).toBe(request.requestId);
-    expect(second.record.waitKey).toBe(groupKeyOf(request));
+    expect(second.record.waitKey).toBe(spelledGroupKey(request));
   });
 
   it('one lease holder at a time; an expired lease can be taken over', async () => {
     const request = aRequest();
-    const first = await ledger.acquireGroup(groupKeyOf(request), 'a', now, 1000);
-    const second = await ledger.acquireGroup(groupKeyOf(request), 'b', later(500), 1000);
-    const third = await ledger.acquireGroup(groupKeyOf(request), 'c', later(1001), 1000);
+    const first = await ledger.acquireGroup(spelledGroupKey(request), 'a', now, 1000);
+    const second = await ledger.acquireGroup(spelledGroupKey(request), 'b', later(500), 1000);
+    const third = await ledger.acquireGroup(spelledGroupKey(request), 'c', later(1001), 1000);
 
     expect(first?.fence.owner).toBe('a');
     expect(second).toBeUndefined();
@@ -94,8 +96,8 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
   it('writes an intent and its records together, and not at all with a lost lease', async () => {
     const request = aRequest();
     const record = await begin(request);
-    const old = await ledger.acquireGroup(groupKeyOf(request), 'old', now, 1000);
-    await ledger.acquireGroup(groupKeyOf(request), 'new', later(2000), 1000);
+    const old = await ledger.acquireGroup(spelledGroupKey(request), 'old', now, 1000);
+    await ledger.acquireGroup(spelledGroupKey(request), 'new', later(2000), 1000);
 
     const stale = await ledger.writeIntent(
       old?.fence as never,
@@ -112,7 +114,7 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     const request = aRequest();
     const [waiting, ended] = [await begin(request), await begin({ ...aRequest(request.scalingGroupId) })];
     await ledger.complete(anEvent(ended.requestId, 'TimedOut'));
-    const { fence } = (await ledger.acquireGroup(groupKeyOf(request), 'me', now, 10_000)) as never as {
+    const { fence } = (await ledger.acquireGroup(spelledGroupKey(request), 'me', now, 10_000)) as never as {
       fence: never;
     };
 
@@ -130,7 +132,7 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
   it('records an accepted call on the records and the group in one step; a stale fence cannot', async () => {
     const request = aRequest();
     const record = await begin(request);
-    const acquired = await ledger.acquireGroup(groupKeyOf(request), 'me', now, 10_000);
+    const acquired = await ledger.acquireGroup(spelledGroupKey(request), 'me', now, 10_000);
     const fence = acquired?.fence as NonNullable<typeof acquired>['fence'];
     const intent = anIntent([record.requestId], request.instanceIds);
     expect(await ledger.writeIntent(fence, intent, new Map(), later(1))).toBe('written');
@@ -164,10 +166,10 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
     expect(stored?.waitKey).toBeUndefined();
     // The group is held by the activity until the poller finishes it.
     await ledger.releaseGroup(fence);
-    expect(await ledger.acquireGroup(groupKeyOf(request), 'next', later(5000), 1000)).toBeUndefined();
-    await ledger.finishGroupActivity(groupKeyOf(request), 'asa-1');
-    expect(await ledger.acquireGroup(groupKeyOf(request), 'next', later(5000), 1000)).toBeDefined();
-    expect(await ledger.takenOut(groupKeyOf(request), [...request.instanceIds, 'i-never'])).toEqual(
+    expect(await ledger.acquireGroup(spelledGroupKey(request), 'next', later(5000), 1000)).toBeUndefined();
+    await ledger.finishGroupActivity(spelledGroupKey(request), 'asa-1');
+    expect(await ledger.acquireGroup(spelledGroupKey(request), 'next', later(5000), 1000)).toBeDefined();
+    expect(await ledger.takenOut(spelledGroupKey(request), [...request.instanceIds, 'i-never'])).toEqual(
       new Set(request.instanceIds),
     );
   });
@@ -343,7 +345,7 @@ describe('DynamoDbLedger on DynamoDB Local', () => {
       now,
     );
 
-    const waiting = await ledger.listWaiting(groupKeyOf(a), 10);
+    const waiting = await ledger.listWaiting(spelledGroupKey(a), 10);
 
     expect(waiting.map((r) => r.requestId)).toEqual([a.requestId, b.requestId]);
   });

@@ -14,7 +14,7 @@ import { failure } from './support/failure.ts';
 import { TENCENT_KEY } from './support/tencent.ts';
 
 let emulator: CloudEmulator;
-const dispatcher = createHttpAgent();
+const httpAgent = createHttpAgent();
 let ess: EssClient;
 let tencent: TencentAsClient;
 let v2: TencentV2Client;
@@ -23,20 +23,20 @@ let emulatorAdmin: EmulatorAdmin;
 beforeAll(async () => {
   emulator = await startEmulator({ seed: loadSeed() });
   emulatorAdmin = new EmulatorAdmin(emulator.url);
-  ess = new EssClient({ credentials: async () => EMULATOR_KEY, dispatcher, endpointOverride: emulator.url });
+  ess = new EssClient({ credentials: async () => EMULATOR_KEY, httpAgent, endpointOverride: emulator.url });
   tencent = new TencentAsClient({
     credentials: async () => TENCENT_KEY,
-    dispatcher,
+    httpAgent,
     endpointOverride: emulator.url,
   });
   v2 = new TencentV2Client({
     credentials: async () => TENCENT_KEY,
-    dispatcher,
+    httpAgent,
     endpointOverride: emulator.url,
   });
 });
 afterAll(async () => {
-  await dispatcher.close();
+  await httpAgent.close();
   await emulator.close();
 });
 

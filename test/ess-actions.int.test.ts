@@ -8,11 +8,11 @@ import { failure } from './support/failure.ts';
 /** The emulator's RemoveInstances, DetachVServerGroups and DetachAlbServerGroups, to the letter of the seeds. */
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);
-const dispatcher = createHttpAgent();
-afterAll(() => dispatcher.close());
+const httpAgent = createHttpAgent();
+afterAll(() => httpAgent.close());
 const ess = new EssClient({
   credentials: async () => EMULATOR_KEY,
-  dispatcher,
+  httpAgent,
   endpointOverride: emulatorUrl,
 });
 const settle = (ms = 150) => new Promise((resolve) => setTimeout(resolve, ms));

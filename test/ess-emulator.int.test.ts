@@ -15,11 +15,11 @@ import { failure } from './support/failure.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);
-const dispatcher = createHttpAgent();
-afterAll(() => dispatcher.close());
+const httpAgent = createHttpAgent();
+afterAll(() => httpAgent.close());
 
 const essClient = (key = EMULATOR_KEY, overrides: { now?: () => Date; nonce?: () => string } = {}) =>
-  new EssClient({ credentials: async () => key, dispatcher, endpointOverride: emulatorUrl, ...overrides });
+  new EssClient({ credentials: async () => key, httpAgent, endpointOverride: emulatorUrl, ...overrides });
 
 const popCore = (key = EMULATOR_KEY) =>
   new RPCClient({ ...key, endpoint: emulatorUrl, apiVersion: '2014-08-28' });
@@ -383,7 +383,7 @@ describe('injected faults', () => {
     });
     const client = new EssClient({
       credentials: async () => EMULATOR_KEY,
-      dispatcher: impatient,
+      httpAgent: impatient,
       endpointOverride: emulatorUrl,
     });
     await admin.inject({
@@ -404,7 +404,7 @@ describe('ESS signature V3 (ACS3-HMAC-SHA256) in the emulator, through our EssCl
   const v3Client = (key = EMULATOR_KEY, overrides: { now?: () => Date; nonce?: () => string } = {}) =>
     new EssClient({
       credentials: async () => key,
-      dispatcher,
+      httpAgent,
       endpointOverride: emulatorUrl,
       signatureVersion: 'v3',
       ...overrides,

@@ -282,7 +282,7 @@ describe('the CLIs', () => {
             receiptHandle: 'local',
             body: JSON.stringify(request),
             attributes: {
-              MessageGroupId: `aliyun:cn-hangzhou:${group.scalingGroupId}`,
+              MessageGroupId: `aliyun#cn-hangzhou#${group.scalingGroupId}`,
               ApproximateReceiveCount: '1',
             },
             messageAttributes: {},

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActionRequest, CompletionEvent, DetachRequest } from '../shared/contracts/index.ts';
-import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { Ledger, PendingCursor, PendingItem, ScalingProvider } from '../shared/detach/ports.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
@@ -214,7 +214,7 @@ describe('issue #17: every outcome true', () => {
     const record = await domain.ledger.get(request.requestId);
 
     expect(record?.status).toBe('TIMED_OUT');
-    expect(await domain.groupItem(waitKeyOf(request as DetachRequest))).toMatchObject({
+    expect(await domain.groupItem(groupKeyOf(request as DetachRequest))).toMatchObject({
       activityId: undefined,
     });
   });
@@ -371,7 +371,7 @@ describe('issue #17: every outcome true', () => {
         await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
         domain.advance(1);
       }
-      const sent = await dispatchGroup(domain.deps, waitKeyOf(requests[0] as DetachRequest));
+      const sent = await dispatchGroup(domain.deps, groupKeyOf(requests[0] as DetachRequest));
       expect(sent).toMatchObject({ kind: 'sent', requestIds: requests.map((r) => r.requestId) });
 
       await activitiesEnded(domain, [group.scalingGroupId]);
@@ -403,7 +403,7 @@ describe('issue #17: every outcome true', () => {
             async *[Symbol.asyncIterator]() {
               for await (const item of listing) {
                 if (item.kind === 'record' && item.record.requestId === request.requestId)
-                  await dispatchGroup(domain.deps, waitKeyOf(request));
+                  await dispatchGroup(domain.deps, groupKeyOf(request));
                 yield item as PendingItem;
               }
             },

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { DetachRequest } from '../shared/contracts/index.ts';
-import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { Ledger, PendingItem } from '../shared/detach/ports.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
@@ -66,7 +66,7 @@ describe('progress of running activities', () => {
     );
     for (const request of mergedRequests)
       await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
-    await dispatchGroup(domain.deps, waitKeyOf(mergedRequests[0] as DetachRequest));
+    await dispatchGroup(domain.deps, groupKeyOf(mergedRequests[0] as DetachRequest));
     // ...and twenty lone requests whose activities run on.
     const lone: DetachRequest[] = [];
     for (let i = 0; i < 20; i++) {

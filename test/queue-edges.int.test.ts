@@ -1,6 +1,7 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { invokeFunction } from '../local/lambda-invoker.ts';
+import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
@@ -24,7 +25,11 @@ describe('queue edges', () => {
     );
     const queue = stack.queues['detach-instances'] as { queueArn: string };
     const binding = stack.resources.queues.find((q) => q.action === 'detach-instances');
-    const groupId = `aliyun:${group.region}:${group.scalingGroupId}`;
+    const groupId = groupKeyOf({
+      provider: 'aliyun',
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+    });
     const record = (body: unknown, messageId: string, receiveCount: number) => ({
       messageId,
       receiptHandle: `handle-${messageId}`,

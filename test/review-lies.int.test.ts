@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import type { DetachRequest } from '../shared/contracts/index.ts';
-import { dispatchGroup, waitKeyOf } from '../shared/detach/dispatch.ts';
+import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { DetachError } from '../shared/errors.ts';
@@ -222,7 +222,7 @@ describe('review: outcomes the cloud contradicts', () => {
       const [instanceId] = group.instanceIds as [string];
       const api = new TencentAsClient({
         credentials: async () => TENCENT_KEY,
-        dispatcher: createHttpAgent(),
+        httpAgent: createHttpAgent(),
         endpointOverride: stack.endpoints.emulator,
       });
       // These credentials may detach, but not list a group's activities (a fault the emulator cannot aim at one group).
@@ -249,7 +249,7 @@ describe('review: outcomes the cloud contradicts', () => {
             refusingList,
             new TencentV2Client({
               credentials: async () => TENCENT_KEY,
-              dispatcher: createHttpAgent(),
+              httpAgent: createHttpAgent(),
               endpointOverride: stack.endpoints.emulator,
             }),
           ),
@@ -264,7 +264,7 @@ describe('review: outcomes the cloud contradicts', () => {
 
       await submitRequest(deps, 'detach-instances', delivery(request));
       domain.advance(domain.deps.settleMs + 1_000);
-      await dispatchGroup(deps, waitKeyOf(request));
+      await dispatchGroup(deps, groupKeyOf(request));
       const record = await domain.ledger.get(request.requestId);
       await activitiesEnded(domain, [group.scalingGroupId]);
 

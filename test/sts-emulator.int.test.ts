@@ -57,7 +57,7 @@ const OpenApiClient = ((openapi as unknown as { default: { default?: unknown } }
 
 let emulator: CloudEmulator;
 let url: string;
-const dispatcher = createHttpAgent();
+const httpAgent = createHttpAgent();
 
 async function admin(method: 'GET' | 'POST', path: string, body?: unknown) {
   const response = await request(`${url}${path}`, {
@@ -229,7 +229,7 @@ describe('Alibaba: @alicloud/credentials (RAM role ARN) against the emulator STS
     ).rejects.toThrow(/NoPermission/);
     const sts = new AliyunStsClient({
       credentials: async () => ALIYUN_PRINCIPAL,
-      dispatcher,
+      httpAgent,
       endpointOverride: url,
     });
     await expect(
@@ -323,12 +323,12 @@ describe('our clients through an expiry: one AssumeRole per account for a batch,
         }),
       aliyunSts: new AliyunStsClient({
         credentials: async () => ALIYUN_PRINCIPAL,
-        dispatcher,
+        httpAgent,
         endpointOverride: url,
       }),
       tencentSts: new TencentStsClient({
         credentials: async () => TENCENT_PRINCIPAL,
-        dispatcher,
+        httpAgent,
         endpointOverride: url,
       }),
       // Our cache's clock is the emulator's STS clock, so the test moves both at once.
@@ -342,7 +342,7 @@ describe('our clients through an expiry: one AssumeRole per account for a batch,
 
   it('Alibaba: ten concurrent calls share one AssumeRole; short-lived credentials are replaced before they end', async () => {
     const accounts = memberAccounts();
-    const ess = new EssClient({ ...accounts.aliyun('shop'), dispatcher, endpointOverride: url });
+    const ess = new EssClient({ ...accounts.aliyun('shop'), httpAgent, endpointOverride: url });
     const before = await issuedFor('scaling-detach-shop');
     await Promise.all(
       Array.from({ length: 10 }, () => ess.describeScalingGroups('cn-hangzhou', ['asg-member'])),
@@ -354,7 +354,7 @@ describe('our clients through an expiry: one AssumeRole per account for a batch,
     try {
       const shortLived = new EssClient({
         ...memberAccounts().aliyun('shop'),
-        dispatcher,
+        httpAgent,
         endpointOverride: url,
       });
       await shortLived.describeScalingGroups('cn-hangzhou', ['asg-member']);
@@ -369,7 +369,7 @@ describe('our clients through an expiry: one AssumeRole per account for a batch,
 
   it('Alibaba: a token the cloud refuses while our cache still holds it is dropped, refreshed once, and the call repeated', async () => {
     const accounts = memberAccounts();
-    const ess = new EssClient({ ...accounts.aliyun('shop'), dispatcher, endpointOverride: url });
+    const ess = new EssClient({ ...accounts.aliyun('shop'), httpAgent, endpointOverride: url });
     await ess.describeScalingGroups('cn-hangzhou', ['asg-member']);
     const before = await issuedFor('scaling-detach-shop');
     // The emulator's clock alone passes the end: our cache (same clock) would refresh, so freeze ours first.
@@ -381,17 +381,17 @@ describe('our clients through an expiry: one AssumeRole per account for a batch,
         }),
       aliyunSts: new AliyunStsClient({
         credentials: async () => ALIYUN_PRINCIPAL,
-        dispatcher,
+        httpAgent,
         endpointOverride: url,
       }),
       tencentSts: new TencentStsClient({
         credentials: async () => TENCENT_PRINCIPAL,
-        dispatcher,
+        httpAgent,
         endpointOverride: url,
       }),
       now: () => frozen,
     });
-    const staleEss = new EssClient({ ...stale.aliyun('shop'), dispatcher, endpointOverride: url });
+    const staleEss = new EssClient({ ...stale.aliyun('shop'), httpAgent, endpointOverride: url });
     await staleEss.describeScalingGroups('cn-hangzhou', ['asg-member']);
     await admin('POST', '/admin/sts/advance', { seconds: 3601 });
     const results = await Promise.all(
@@ -411,17 +411,17 @@ describe('our clients through an expiry: one AssumeRole per account for a batch,
         }),
       aliyunSts: new AliyunStsClient({
         credentials: async () => ALIYUN_PRINCIPAL,
-        dispatcher,
+        httpAgent,
         endpointOverride: url,
       }),
       tencentSts: new TencentStsClient({
         credentials: async () => TENCENT_PRINCIPAL,
-        dispatcher,
+        httpAgent,
         endpointOverride: url,
       }),
       now: () => frozen,
     });
-    const as = new TencentAsClient({ ...accounts.tencent('games'), dispatcher, endpointOverride: url });
+    const as = new TencentAsClient({ ...accounts.tencent('games'), httpAgent, endpointOverride: url });
     await as.describeGroup('ap-guangzhou', 'asg-tcmember');
     const before = await issuedFor('scaling-detach-games');
     await admin('POST', '/admin/sts/advance', { seconds: 7201 });
@@ -433,7 +433,7 @@ describe('our clients through an expiry: one AssumeRole per account for a batch,
   });
 
   it('a role that cannot be assumed fails the call fatally with the cloud code and the account name', async () => {
-    const ess = new EssClient({ ...memberAccounts().aliyun('broken'), dispatcher, endpointOverride: url });
+    const ess = new EssClient({ ...memberAccounts().aliyun('broken'), httpAgent, endpointOverride: url });
     const error = await ess.describeScalingGroups('cn-hangzhou', ['asg-member']).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'EntityNotExist.Role', kind: 'fatal' });
     expect((error as Error).message).toMatch(

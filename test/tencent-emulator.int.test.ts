@@ -11,11 +11,11 @@ import { aTencentGroup, TENCENT_KEY, tencentSdk } from './support/tencent.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);
-const dispatcher = createHttpAgent();
-afterAll(() => dispatcher.close());
+const httpAgent = createHttpAgent();
+afterAll(() => httpAgent.close());
 const credentials = async () => TENCENT_KEY;
-const api = new TencentAsClient({ credentials, dispatcher, endpointOverride: emulatorUrl });
-const v2 = new TencentV2Client({ credentials, dispatcher, endpointOverride: emulatorUrl });
+const api = new TencentAsClient({ credentials, httpAgent, endpointOverride: emulatorUrl });
+const v2 = new TencentV2Client({ credentials, httpAgent, endpointOverride: emulatorUrl });
 const settle = (ms = 150) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('tencentcloud-sdk-nodejs as a client of the API 3.0 emulator', () => {
@@ -165,13 +165,13 @@ describe('our API 3.0 client against the emulator: the documented error codes, c
   it('AuthFailure.SignatureExpire (clock 10 minutes off) and SignatureFailure are fatal', async () => {
     const skewed = new TencentAsClient({
       credentials,
-      dispatcher,
+      httpAgent,
       endpointOverride: emulatorUrl,
       now: () => new Date(Date.now() - 600_000),
     });
     const wrong = new TencentAsClient({
       credentials: async () => ({ ...TENCENT_KEY, secretKey: 'wrong' }),
-      dispatcher,
+      httpAgent,
       endpointOverride: emulatorUrl,
     });
 
@@ -256,12 +256,12 @@ describe('the legacy v2 DetachInstance in the emulator (seed: tencent-as-v2-Deta
   it('checks the v2 signature: a wrong key is 4100, an unknown SecretId 4104', async () => {
     const wrong = new TencentV2Client({
       credentials: async () => ({ ...TENCENT_KEY, secretKey: 'wrong' }),
-      dispatcher,
+      httpAgent,
       endpointOverride: emulatorUrl,
     });
     const unknown = new TencentV2Client({
       credentials: async () => ({ secretId: 'AKIDnobody', secretKey: 'x' }),
-      dispatcher,
+      httpAgent,
       endpointOverride: emulatorUrl,
     });
 
@@ -278,12 +278,12 @@ describe('Tencent regions, repeated ids and instance states', () => {
   const statesKey = { secretId: 'AKIDstatesKey', secretKey: 'states-secret' };
   const statesApi = new TencentAsClient({
     credentials: async () => statesKey,
-    dispatcher,
+    httpAgent,
     endpointOverride: emulatorUrl,
   });
   const statesV2 = new TencentV2Client({
     credentials: async () => statesKey,
-    dispatcher,
+    httpAgent,
     endpointOverride: emulatorUrl,
   });
   beforeAll(() =>

@@ -11,7 +11,8 @@ export interface Activity {
   instanceIds: string[];
   startedAt: number;
   endsAt: number;
-  outcome: { status: ActivityStatus; message?: string };
+  /** As the seed declared it (its `activityOutcomes`). */
+  outcome: SeedGroup['activityOutcomes'][number];
   /** Set once the activity's effects were applied. */
   settled: boolean;
   decreaseDesiredCapacity: boolean;

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { DetachRequest } from '../contracts/index.ts';
 import { type CompletionDeps, eventFor } from './completion.ts';
 import { formBatch, mergeKey } from './form-batch.ts';
 import {
@@ -11,7 +10,7 @@ import {
   publishAll,
   withStartedActivity,
 } from './make-call.ts';
-import type { Clock, Fence, Intent, OperationRecord, ProviderRegistry } from './ports.ts';
+import type { Clock, Fence, GroupKey, Intent, OperationRecord, ProviderRegistry } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
 
 export interface DispatchDeps extends CompletionDeps {
@@ -50,8 +49,8 @@ const WAITING_LIMIT = 100;
 const FORM_ROUNDS = 3;
 
 /** The group every request waits in: one dispatcher at a time sends to a scaling group. */
-export const waitKeyOf = (request: DetachRequest): string =>
-  `${request.provider}#${request.region}#${request.scalingGroupId}`;
+export const groupKeyOf = (group: { provider: string; region: string; scalingGroupId: string }): GroupKey =>
+  `${group.provider}#${group.region}#${group.scalingGroupId}`;
 
 export type DispatchResult =
   /** Another dispatcher holds the group, an activity of ours runs on it, or it is backing off. */
@@ -74,7 +73,7 @@ export type DispatchResult =
  */
 export async function dispatchGroup(
   deps: DispatchDeps,
-  groupKey: string,
+  groupKey: GroupKey,
   known: readonly OperationRecord[] = [],
 ): Promise<DispatchResult> {
   const acquired = await deps.ledger.acquireGroup(groupKey, randomUUID(), deps.clock.now(), deps.leaseMs);
@@ -213,12 +212,10 @@ async function sendWaiting(
         if (record.status !== 'QUEUED') gone.add(record.requestId);
       continue;
     }
-    const submitting = records.map((record) => ({
-      ...record,
-      status: 'SUBMITTING' as const,
-      intentId: id,
-      ...(plans.get(record.requestId) && { plan: plans.get(record.requestId) }),
-    }));
+    const submitting = records.map((record) => {
+      const plan = plans.get(record.requestId);
+      return { ...record, status: 'SUBMITTING' as const, intentId: id, ...(plan !== undefined && { plan }) };
+    });
     const result = await call(deps, fence, intent, submitting);
     return 'ended' in result ? { ...result, ended: result.ended + ended } : result;
   }

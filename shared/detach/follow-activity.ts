@@ -1,7 +1,7 @@
 import type { ActionRequest, CompletionEvent } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
 import { completeOperation, eventFor, publishStored } from './completion.ts';
-import { waitKeyOf } from './dispatch.ts';
+import { groupKeyOf } from './dispatch.ts';
 import { type Gone, judgeEnded, progressMoved, timedOut } from './judge-ended.ts';
 import type { PollDeps, PollSummary } from './poll.ts';
 import { type ActivityReport, decidedFrom, type OperationRecord, type ProgressUpdate } from './ports.ts';
@@ -199,7 +199,7 @@ async function followActivity(
 ): Promise<void> {
   const { deps, summary } = pass;
   const first = entry.records[0] as OperationRecord;
-  const waitKey = waitKeyOf(first.request as NonNullable<OperationRecord['request']>);
+  const waitKey = groupKeyOf(first.request as NonNullable<OperationRecord['request']>);
   if (!report || report.phase === 'pending') {
     let expired = false;
     for (const record of entry.records) {

@@ -1,7 +1,7 @@
 import { callbackDue, deliverCallback } from './callbacks.ts';
 import { mapLimit, taskPool } from './collections.ts';
 import { abandonedEvent, PUBLISH_GRACE_MS, publishStored } from './completion.ts';
-import { dispatchGroup, waitKeyOf } from './dispatch.ts';
+import { dispatchGroup, groupKeyOf } from './dispatch.ts';
 import {
   describeBatch,
   end,
@@ -15,7 +15,7 @@ import {
 } from './follow-activity.ts';
 import { timedOut } from './judge-ended.ts';
 import type { PassOptions, PollDeps, PollSummary } from './poll.ts';
-import type { ActivityReport, OperationRecord, PendingItem } from './ports.ts';
+import type { ActivityReport, GroupKey, OperationRecord, PendingItem } from './ports.ts';
 
 /** How a pass names, in `failedItems`, a failure to read the pending index to its end. */
 export const INDEX_NOT_READ = 'pending-index';
@@ -52,7 +52,7 @@ const emptySummary = (): PollSummary => ({
 export class PollPass implements Pass {
   readonly summary = emptySummary();
   /** Groups to dispatch at the end of the pass. */
-  readonly groups = new Set<string>();
+  readonly groups = new Set<GroupKey>();
   readonly progress: Pass['progress'] = [];
   /** Records to reconcile (no activity), by region. */
   readonly #submitted = new Map<string, OperationRecord[]>();
@@ -105,7 +105,8 @@ export class PollPass implements Pass {
     try {
       for await (const item of listing) {
         if (options.stopReadingAt !== undefined && this.deps.clock.now().getTime() >= options.stopReadingAt) {
-          this.summary.resumeFrom = listing.resumeFrom();
+          const resumeFrom = listing.resumeFrom();
+          if (resumeFrom) this.summary.resumeFrom = resumeFrom;
           return;
         }
         await this.#take(item);
@@ -167,10 +168,10 @@ export class PollPass implements Pass {
       // A request waiting for its group: the group is dispatched at the end, unless it waited too long.
       const expired = timedOut(deps, record, undefined);
       if (expired) await end(deps, summary, record, expired);
-      else this.groups.add(waitKeyOf(request));
+      else this.groups.add(groupKeyOf(request));
     } else if (record.status === 'SUBMITTING') {
       // Its intent is unresolved (a crash, a lost answer): the group's next dispatcher resolves it.
-      this.groups.add(waitKeyOf(request));
+      this.groups.add(groupKeyOf(request));
     } else if (record.status === 'SUBMITTED') {
       const key = regionKeyOf(request);
       this.#submitted.set(key, [...(this.#submitted.get(key) ?? []), record]);

@@ -122,7 +122,10 @@ export interface OperationRecord {
   plan?: Plan;
   cloudProgress?: CloudProgress;
   lastDeliveredStatus?: string;
-  /** The group every request waits in for its turn (`provider#region#scalingGroupId`). */
+  /**
+   * The group every request waits in for its turn: its GroupKey (groupKeyOf), stored under this older name, which
+   * the table's `waiting` index is keyed on; it is stored data, so the attribute keeps its name.
+   */
   waitKey?: string;
   /** The intent this request is (SUBMITTING) or was last part of. */
   intentId?: string;
@@ -153,16 +156,22 @@ export interface Intent {
   calls: number;
 }
 
+/**
+ * A scaling group's one identity, `provider#region#scalingGroupId`, built only by groupKeyOf: the ledger's group
+ * items and waiting index, the FIFO MessageGroupId, the poller's and the status API's groups.
+ */
+export type GroupKey = `${string}#${string}#${string}`;
+
 /** Proof of holding a group's lease: every write a dispatcher makes for the group is conditioned on it. */
 export interface Fence {
-  groupKey: string;
+  groupKey: GroupKey;
   owner: string;
   /** Epoch ms the lease runs to. */
   until: number;
 }
 
 export interface GroupState {
-  groupKey: string;
+  groupKey: GroupKey;
   intent?: Intent;
   activityId?: string;
 }
@@ -212,10 +221,10 @@ export interface Ledger {
   /** Strongly consistent reads of several records (the requests of an intent), in the order asked. */
   getMany(requestIds: readonly string[]): Promise<OperationRecord[]>;
   /** QUEUED requests waiting in a group, oldest first. An index: it may lag behind the records. */
-  listWaiting(groupKey: string, limit: number): Promise<OperationRecord[]>;
+  listWaiting(groupKey: GroupKey, limit: number): Promise<OperationRecord[]>;
   /** Takes the group's lease, unless another holds it, an activity of ours runs, or a backoff is on. */
   acquireGroup(
-    groupKey: string,
+    groupKey: GroupKey,
     owner: string,
     now: Date,
     leaseMs: number,
@@ -251,11 +260,11 @@ export interface Ledger {
   /** Gives the lease up; a lease already lost is not an error. */
   releaseGroup(fence: Fence): Promise<void>;
   /** The group's activity ended: the group may be sent the next batch. */
-  finishGroupActivity(groupKey: string, activityId: string): Promise<void>;
+  finishGroupActivity(groupKey: GroupKey, activityId: string): Promise<void>;
   /** Whether an intent other than `intentId` owns this activity of the group (see `claimActivity`). */
-  activityClaimedElsewhere(groupKey: string, activityId: string, intentId: string): Promise<boolean>;
+  activityClaimedElsewhere(groupKey: GroupKey, activityId: string, intentId: string): Promise<boolean>;
   /** Instances this service took out of the group (so that one missing from the group is done, not a typo). */
-  takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>>;
+  takenOut(groupKey: GroupKey, instanceIds: readonly string[]): Promise<Set<string>>;
   /**
    * The cloud's last word on activities still running (status word and percent), for the status API. A record
    * that ended meanwhile is left as it is. Returns the request ids whose progress could not be written.
@@ -287,12 +296,12 @@ export interface Ledger {
   loadPollCursor(): Promise<PendingCursor | undefined>;
   savePollCursor(cursor: PendingCursor | undefined): Promise<void>;
   /** What an operator sees of a group (status API `GET /v1/groups/...`, `npm run group`); reads only. */
-  describeGroup(groupKey: string): Promise<GroupDescription>;
+  describeGroup(groupKey: GroupKey): Promise<GroupDescription>;
 }
 
 /** A group as the ledger holds it: lease, open intent, running activity, waiting requests, recent outcomes. */
 export interface GroupDescription {
-  groupKey: string;
+  groupKey: GroupKey;
   lease?: { owner: string; until: number };
   /** Epoch ms before which nothing is sent to the group (a backoff). */
   retryAfter?: number;

@@ -7,7 +7,7 @@ import {
   REQUEST_SCHEMAS,
 } from '../contracts/index.ts';
 import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
-import { type DispatchDeps, type DispatchResult, dispatchGroup, waitKeyOf } from './dispatch.ts';
+import { type DispatchDeps, type DispatchResult, dispatchGroup, groupKeyOf } from './dispatch.ts';
 import type { NewOperation, OperationRecord } from './ports.ts';
 import { issuesOf, rejectRequest } from './rejection.ts';
 
@@ -128,6 +128,6 @@ export async function submitRequest(
     if (pending) await publishStored(deps, pending, record.request?.callbackUrl);
     return { kind: 'duplicate', requestId: record.requestId, status: record.status };
   }
-  const dispatched = await dispatchGroup(deps, waitKeyOf(request), [record]);
+  const dispatched = await dispatchGroup(deps, groupKeyOf(request), [record]);
   return { kind: 'queued', requestId: request.requestId, dispatch: dispatched.kind };
 }

@@ -21,11 +21,12 @@ import { Action, type CompletionEvent, type LedgerStatus, targetsOf } from '../c
 import type { CallbackState } from '../detach/callbacks.ts';
 import { chunk, mapLimit } from '../detach/collections.ts';
 import { ENDABLE_STATUSES, isTerminal, LEDGER_STATUS_OF } from '../detach/completion.ts';
-import { waitKeyOf } from '../detach/dispatch.ts';
+import { groupKeyOf } from '../detach/dispatch.ts';
 import type {
   DecidedFrom,
   Fence,
   GroupDescription,
+  GroupKey,
   GroupState,
   Intent,
   IntentOutcome,
@@ -79,11 +80,11 @@ export const pendingShardOf = (requestId: string): string =>
 export const HISTORY_INDEX = 'history';
 
 /** A group's lease, intent and running activity live in the same table, under a key no request id can take. */
-const groupItemKey = (groupKey: string) => `group|${groupKey}`;
+const groupItemKey = (groupKey: GroupKey) => `group|${groupKey}`;
 /** What this service took out of a group: one marker per instance (see `takenOut`). */
-const takenItemKey = (groupKey: string, instanceId: string) => `taken|${groupKey}|${instanceId}`;
+const takenItemKey = (groupKey: GroupKey, instanceId: string) => `taken|${groupKey}|${instanceId}`;
 /** Which intent an activity of a cloud without tokens belongs to (see `activityClaimedElsewhere`). */
-const claimItemKey = (groupKey: string, activityId: string) => `activity|${groupKey}|${activityId}`;
+const claimItemKey = (groupKey: GroupKey, activityId: string) => `activity|${groupKey}|${activityId}`;
 
 const IntentItem = z.object({
   id: z.string(),
@@ -141,7 +142,7 @@ export class DynamoDbLedger implements Ledger {
       attempts: 0,
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
-      waitKey: waitKeyOf(request),
+      waitKey: groupKeyOf(request),
     };
     try {
       await this.#documents.send(
@@ -181,7 +182,7 @@ export class DynamoDbLedger implements Ledger {
     });
   }
 
-  async listWaiting(groupKey: string, limit: number): Promise<Operation[]> {
+  async listWaiting(groupKey: GroupKey, limit: number): Promise<Operation[]> {
     const { Items } = await this.#documents.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -201,7 +202,7 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async acquireGroup(
-    groupKey: string,
+    groupKey: GroupKey,
     owner: string,
     now: Date,
     leaseMs: number,
@@ -424,7 +425,7 @@ export class DynamoDbLedger implements Ledger {
       });
   }
 
-  async finishGroupActivity(groupKey: string, activityId: string): Promise<void> {
+  async finishGroupActivity(groupKey: GroupKey, activityId: string): Promise<void> {
     await this.#documents
       .send(
         new UpdateCommand({
@@ -441,7 +442,7 @@ export class DynamoDbLedger implements Ledger {
       });
   }
 
-  async activityClaimedElsewhere(groupKey: string, activityId: string, intentId: string): Promise<boolean> {
+  async activityClaimedElsewhere(groupKey: GroupKey, activityId: string, intentId: string): Promise<boolean> {
     const { Item } = await this.#documents.send(
       new GetCommand({
         TableName: this.tableName,
@@ -452,7 +453,7 @@ export class DynamoDbLedger implements Ledger {
     return Item !== undefined && Item.intentId !== intentId;
   }
 
-  #claimPut(groupKey: string, activityId: string, intent: Intent, now: Date): TransactItem {
+  #claimPut(groupKey: GroupKey, activityId: string, intent: Intent, now: Date): TransactItem {
     return {
       Put: {
         TableName: this.tableName,
@@ -468,7 +469,7 @@ export class DynamoDbLedger implements Ledger {
     };
   }
 
-  async takenOut(groupKey: string, instanceIds: readonly string[]): Promise<Set<string>> {
+  async takenOut(groupKey: GroupKey, instanceIds: readonly string[]): Promise<Set<string>> {
     const items = await this.#batchGet(instanceIds.map((id) => takenItemKey(groupKey, id)));
     return new Set(items.map((item) => item.instanceId as string));
   }
@@ -678,7 +679,11 @@ export class DynamoDbLedger implements Ledger {
           }),
         )
         .then(
-          (answer) => ({ shard, items: answer.Items ?? [], next: answer.LastEvaluatedKey }),
+          (answer) => ({
+            shard,
+            items: answer.Items ?? [],
+            ...(answer.LastEvaluatedKey && { next: answer.LastEvaluatedKey }),
+          }),
           // The others settle on their own (their queries never reject); this listing ends here.
           (error: unknown) => ({ shard, items: [], error: error ?? new Error('query failed') }),
         );
@@ -721,7 +726,7 @@ export class DynamoDbLedger implements Ledger {
     );
   }
 
-  async describeGroup(groupKey: string): Promise<GroupDescription> {
+  async describeGroup(groupKey: GroupKey): Promise<GroupDescription> {
     const { Item } = await this.#documents.send(
       new GetCommand({
         TableName: this.tableName,
@@ -763,7 +768,7 @@ export class DynamoDbLedger implements Ledger {
     };
   }
 
-  async #countWaiting(groupKey: string): Promise<number> {
+  async #countWaiting(groupKey: GroupKey): Promise<number> {
     let count = 0;
     let start: Record<string, unknown> | undefined;
     do {
@@ -789,7 +794,7 @@ export class DynamoDbLedger implements Ledger {
    * The group's requests newest first, a page at a time, until the last ten outcomes and the running activity's
    * requests are found (or `GROUP_HISTORY_PAGES` pages were read: a group's history is long, an answer short).
    */
-  async #groupHistory(groupKey: string, activityId: string | undefined) {
+  async #groupHistory(groupKey: GroupKey, activityId: string | undefined) {
     const [provider, region, ...rest] = groupKey.split('#');
     const scalingGroupId = rest.join('#');
     const outcomes: Operation[] = [];
@@ -845,7 +850,7 @@ export class DynamoDbLedger implements Ledger {
    * Markers of the instances an intent sends, written before the intent itself: a marker whose intent never
    * came (a crash between) only says that an instance missing from the group is not a typo.
    */
-  async #rememberTakenOut(groupKey: string, intent: Intent, now: Date): Promise<void> {
+  async #rememberTakenOut(groupKey: GroupKey, intent: Intent, now: Date): Promise<void> {
     const expiresAt = Math.floor(now.getTime() / 1000) + this.#retentionSeconds;
     const puts = (intent.instanceIds ?? []).map((instanceId) => ({
       PutRequest: {
@@ -870,7 +875,7 @@ export class DynamoDbLedger implements Ledger {
   }
 
   /** The markers of an intent whose only call the cloud refused: it took nothing out. */
-  async #forgetTakenOut(groupKey: string, intent: Intent): Promise<void> {
+  async #forgetTakenOut(groupKey: GroupKey, intent: Intent): Promise<void> {
     for (const instanceId of intent.instanceIds ?? []) {
       await this.#documents
         .send(

@@ -37,6 +37,7 @@ export const OperationRecord = z
     plan: CompletionEvent.shape.plan,
     cloudProgress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
     lastDeliveredStatus: z.string().optional(),
+    // The record's GroupKey (groupKeyOf): stored data, so the attribute and its `waiting` index keep this name.
     waitKey: z.string().optional(),
     intentId: z.string().optional(),
     pollRetryAt: z.number().optional(),

@@ -6,7 +6,12 @@ import { createHttpAgent, httpTarget, post, postForm } from './http.ts';
 
 /** A real HTTP server on 127.0.0.1; each test says how it answers. */
 let answer: (req: IncomingMessage, res: ServerResponse, body: string) => void;
-const received: { method?: string; url?: string; headers: IncomingMessage['headers']; body: string }[] = [];
+const received: {
+  method: string | undefined;
+  url: string | undefined;
+  headers: IncomingMessage['headers'];
+  body: string;
+}[] = [];
 const server = createServer((req, res) => {
   let body = '';
   req.setEncoding('utf8');

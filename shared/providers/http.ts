@@ -47,13 +47,13 @@ export const httpTarget = (url: string | URL): HttpTarget => {
  * not have reached the cloud, so it is retried with the same idempotency token.
  */
 export function postForm(
-  dispatcher: Agent,
+  httpAgent: Agent,
   url: string,
   body: string,
   headers: Record<string, string> = {},
 ): Promise<HttpResponse> {
   return post(
-    dispatcher,
+    httpAgent,
     httpTarget(url),
     // An empty body (a V3 call: everything in the query and headers) goes without a content type, as the SDKs send it.
     body === '' ? headers : { 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -62,19 +62,19 @@ export function postForm(
 }
 
 /**
- * POSTs a body and reads the whole answer as text. Straight to the dispatcher with a handler that only collects
+ * POSTs a body and reads the whole answer as text. Straight to the agent with a handler that only collects
  * the body: undici's `request` wraps every answer in a stream (and parses the URL again) for callers that stream,
  * which a cloud call's few kilobytes of JSON do not need. The agent's timeouts apply as they do to `request`;
  * any failure before the full answer (refused, reset, timeout) is a `transient` network error.
  */
 export function post(
-  dispatcher: Dispatcher,
+  httpAgent: Dispatcher,
   target: HttpTarget,
   headers: Record<string, string>,
   body: string,
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    dispatcher.dispatch(
+    httpAgent.dispatch(
       { origin: target.origin, path: target.path, method: 'POST', headers, body },
       new CollectBody(resolve, reject),
     );

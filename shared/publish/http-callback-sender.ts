@@ -52,7 +52,7 @@ const failure = (code: CallbackFailure, cause?: unknown) =>
  * it is rotated). Its own connection pool: the address guard sits in its lookup, checked on every connection.
  */
 export class HttpCallbackSender implements CallbackSender {
-  readonly #dispatcher: Agent;
+  readonly #httpAgent: Agent;
 
   constructor(
     private readonly secrets: () => Promise<SecretPair>,
@@ -60,7 +60,7 @@ export class HttpCallbackSender implements CallbackSender {
     options: { connectTimeoutMs?: number; lookup?: LookupFunction } = {},
   ) {
     const lookup = policy.allowPrivateAddresses ? options.lookup : guardedLookup(options.lookup);
-    this.#dispatcher = new Agent({
+    this.#httpAgent = new Agent({
       connections: 8,
       connect: { timeout: options.connectTimeoutMs ?? 3000, ...(lookup && { lookup }) },
       headersTimeout: policy.deadlineMs,
@@ -76,7 +76,7 @@ export class HttpCallbackSender implements CallbackSender {
     try {
       const response = await request(url, {
         method: 'POST',
-        dispatcher: this.#dispatcher,
+        dispatcher: this.#httpAgent,
         headers: {
           'content-type': 'application/json',
           [SIGNATURE_HEADER]: signatureHeader(secretsOf(await this.secrets()), body),

@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Action, DetachRequest } from '../contracts/index.ts';
+import { groupKeyOf } from '../detach/dispatch.ts';
 import type { RequestQueue } from '../detach/intake.ts';
 
 /** The RequestQueue port on the actions' SQS FIFO queues, written as any producer writes them. */
@@ -16,7 +17,7 @@ export class SqsRequestQueue implements RequestQueue {
       new SendMessageCommand({
         QueueUrl: queueUrl,
         MessageBody: JSON.stringify(request),
-        MessageGroupId: `${request.provider}:${request.region}:${request.scalingGroupId}`,
+        MessageGroupId: groupKeyOf(request),
         MessageDeduplicationId: request.requestId,
       }),
     );

@@ -11,17 +11,15 @@ export const TOLERANCE_SECONDS = 300;
 /** More v1 entries than this is not a rotation: the header is refused as malformed. */
 const MAX_SIGNATURES = 8;
 
-/** The secrets of one direction: `current` signs; `previous`, while a rotation lasts, is still accepted. */
-export interface SecretPair {
-  current: string;
-  previous?: string;
-}
-
-/** How a pair is stored (an SSM SecureString of JSON). */
-export const SecretPairSchema: z.ZodType<SecretPair> = z.strictObject({
+/**
+ * The secrets of one direction, as a pair is stored (an SSM SecureString of JSON): `current` signs; `previous`,
+ * while a rotation lasts, is still accepted.
+ */
+export const SecretPairSchema = z.strictObject({
   current: z.string().min(16),
   previous: z.string().min(16).optional(),
 });
+export type SecretPair = z.infer<typeof SecretPairSchema>;
 
 export const secretsOf = (pair: SecretPair): string[] =>
   pair.previous === undefined ? [pair.current] : [pair.current, pair.previous];

@@ -1,4 +1,5 @@
 import { ACTIONS, type Action, OperationStatus, RequestId } from '../contracts/index.ts';
+import { groupKeyOf } from '../detach/dispatch.ts';
 import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
 import type { OperationRecord } from '../detach/ports.ts';
 import { describeHolder } from '../detach/submit.ts';
@@ -146,7 +147,9 @@ async function groupStatus(deps: WebhookDeps, parts: [string, string, string]): 
   const [provider, region, groupId] = parts.map(decoded);
   const known = (part: string | undefined): part is string => part !== undefined && GROUP_PART.test(part);
   if (!known(provider) || !known(region) || !known(groupId)) return refuse(404, 'NotFound', 'No such group.');
-  const description = await deps.ledger.describeGroup(`${provider}#${region}#${groupId}`);
+  const description = await deps.ledger.describeGroup(
+    groupKeyOf({ provider, region, scalingGroupId: groupId }),
+  );
   const empty =
     !description.lease &&
     !description.intent &&

@@ -8,7 +8,7 @@ import type { CallbackSender } from '../../shared/detach/callbacks.ts';
 import { isTerminal } from '../../shared/detach/completion.ts';
 import type { DispatchDeps } from '../../shared/detach/dispatch.ts';
 import { type PollDeps, pollActivities } from '../../shared/detach/poll.ts';
-import type { EventPublisher } from '../../shared/detach/ports.ts';
+import type { EventPublisher, GroupKey } from '../../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
 import { EssClient } from '../../shared/providers/aliyun/ess-client.ts';
 import { EssProvider } from '../../shared/providers/aliyun/ess-provider.ts';
@@ -68,7 +68,7 @@ export async function aDomain(options: DomainOptions = {}) {
     tableName,
     options.pendingPageSize ? { pendingPageSize: options.pendingPageSize } : {},
   );
-  const dispatcher = createHttpAgent({
+  const httpAgent = createHttpAgent({
     connectTimeoutMs: 1000,
     responseTimeoutMs: options.responseTimeoutMs ?? 5000,
     connectionsPerOrigin: 8,
@@ -76,10 +76,10 @@ export async function aDomain(options: DomainOptions = {}) {
   const emulator = options.emulatorUrl ?? stack.endpoints.emulator;
   const essClient = new EssClient({
     credentials: async () => EMULATOR_KEY,
-    dispatcher,
+    httpAgent,
     endpointOverride: emulator,
   });
-  const tencent = { credentials: async () => TENCENT_KEY, dispatcher, endpointOverride: emulator };
+  const tencent = { credentials: async () => TENCENT_KEY, httpAgent, endpointOverride: emulator };
   let offsetMs = 0;
   const clock = { now: () => new Date(Date.now() + offsetMs) };
   const publisher = new RecordingPublisher();
@@ -136,7 +136,7 @@ export async function aDomain(options: DomainOptions = {}) {
   }
 
   /** The group item as stored: lease, intent, running activity. */
-  async function groupItem(groupKey: string) {
+  async function groupItem(groupKey: GroupKey) {
     const { Item } = await dynamodb.send(
       new GetItemCommand({ TableName: tableName, Key: { requestId: { S: `group|${groupKey}` } } }),
     );

@@ -199,10 +199,10 @@ export async function startOutsideActivity(
   emulatorUrl: string,
   group: { region: string; scalingGroupId: string; instanceIds: string[] },
 ) {
-  const dispatcher = createHttpAgent();
+  const httpAgent = createHttpAgent();
   const ess = new EssClient({
     credentials: async () => EMULATOR_KEY,
-    dispatcher,
+    httpAgent,
     endpointOverride: emulatorUrl,
   });
   try {
@@ -212,6 +212,6 @@ export async function startOutsideActivity(
       instanceIds: [group.instanceIds.at(-1) as string],
     });
   } finally {
-    await dispatcher.close();
+    await httpAgent.close();
   }
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
+import { groupKeyOf } from '../../shared/detach/dispatch.ts';
 import type { OperationRecord } from '../../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
 import { EmulatorAdmin } from './emulator-admin.ts';
@@ -37,7 +38,14 @@ export function stackClients() {
       new SendMessageCommand({
         QueueUrl: queueOf(action).queueUrl,
         MessageBody: raw,
-        MessageGroupId: options.groupId ?? `${request.provider}:${request.region}:${request.scalingGroupId}`,
+        MessageGroupId:
+          options.groupId ??
+          // A body without these parts still goes out (the function is what refuses it).
+          groupKeyOf({
+            provider: String(request.provider),
+            region: String(request.region),
+            scalingGroupId: String(request.scalingGroupId),
+          }),
         MessageDeduplicationId:
           options.deduplicationId ?? request.requestId ?? `${Date.now()}-${Math.random()}`,
       }),

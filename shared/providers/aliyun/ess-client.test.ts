@@ -42,7 +42,7 @@ describe('EssClient with signatureVersion v3', () => {
       });
     const client = new EssClient({
       credentials: async () => ({ accessKeyId: vector.accessKeyId, accessKeySecret: vector.accessKeySecret }),
-      dispatcher: mock as unknown as Agent,
+      httpAgent: mock as unknown as Agent,
       signatureVersion: 'v3',
       now: () => new Date(vector.signedHeaders['x-acs-date'] as string),
       nonce: () => vector.signedHeaders['x-acs-signature-nonce'] as string,

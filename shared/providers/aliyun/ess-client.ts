@@ -18,7 +18,7 @@ export type EssCredentials = z.infer<typeof EssCredentials>;
 export interface EssClientOptions {
   /** Asked on every call, so that a rotated key is used as soon as its source has it. */
   credentials: () => Promise<EssCredentials>;
-  dispatcher: Agent;
+  httpAgent: Agent;
   /** Replaces the per-region endpoint (the local emulator). */
   endpointOverride?: string;
   now?: () => Date;
@@ -377,7 +377,7 @@ export class EssClient {
       target = httpTarget(endpoint);
       this.#targets.set(endpoint, target);
     }
-    return post(this.#options.dispatcher, target, FORM, body);
+    return post(this.#options.httpAgent, target, FORM, body);
   }
 
   /** V3: the operation's parameters in the query, an empty body, everything else in signed headers. */
@@ -408,7 +408,7 @@ export class EssClient {
       accessKeySecret: credentials.accessKeySecret,
     });
     const { host: _host, ...headers } = signed.headers;
-    return postForm(this.#options.dispatcher, `${url.origin}/?${acs3CanonicalQuery(operation)}`, '', headers);
+    return postForm(this.#options.httpAgent, `${url.origin}/?${acs3CanonicalQuery(operation)}`, '', headers);
   }
 }
 

@@ -194,7 +194,11 @@ export class EssProvider implements ScalingProvider {
   }
 }
 
+type DefinedOnly<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
+
 /** Optional parameters the caller set, so that ESS applies its own defaults to the rest. */
-function definedOnly<T extends Record<string, unknown>>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+function definedOnly<T extends Record<string, unknown>>(values: T): DefinedOnly<T> {
+  return Object.fromEntries(
+    Object.entries(values).filter(([, value]) => value !== undefined),
+  ) as DefinedOnly<T>;
 }

@@ -21,7 +21,7 @@ const TEMPORARY = {
   accessKeySecret: 'temporary-secret',
   securityToken: 'CAIS-token-1',
 };
-const dispatcher = createHttpAgent();
+const httpAgent = createHttpAgent();
 const form = (body: string) => Object.fromEntries(new URLSearchParams(body));
 const servers: { close: () => Promise<void> }[] = [];
 afterEach(async () => {
@@ -52,7 +52,7 @@ describe('AliyunStsClient.assumeRole', () => {
     const server = await serve({ status: 200, body: ASSUMED });
     const sts = new AliyunStsClient({
       credentials: async () => KEY,
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
 
@@ -92,7 +92,7 @@ describe('AliyunStsClient.assumeRole', () => {
     });
     const sts = new AliyunStsClient({
       credentials: async () => KEY,
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     const error = await sts
@@ -114,7 +114,7 @@ describe('AliyunStsClient.assumeRole', () => {
     });
     const sts = new AliyunStsClient({
       credentials: async () => KEY,
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     const error = (await sts
@@ -146,7 +146,7 @@ describe('EssClient with temporary credentials', () => {
     const server = await serve({ status: 200, body: DESCRIBED });
     const ess = new EssClient({
       credentials: async () => TEMPORARY,
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     await ess.describeScalingActivities('cn-hangzhou', ['asa-1']);
@@ -160,7 +160,7 @@ describe('EssClient with temporary credentials', () => {
     const server = await serve({ status: 200, body: DESCRIBED });
     const ess = new EssClient({
       credentials: async () => TEMPORARY,
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
       signatureVersion: 'v3',
     });
@@ -194,7 +194,7 @@ describe('EssClient with temporary credentials', () => {
         refused.push(used.securityToken ?? '');
         current = { ...TEMPORARY, accessKeyId: 'STS.NUfresh', securityToken: 'CAIS-token-2' };
       },
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     await expect(ess.describeScalingActivities('cn-hangzhou', ['asa-1'])).resolves.toEqual([]);
@@ -210,7 +210,7 @@ describe('EssClient with temporary credentials', () => {
     const ess = new EssClient({
       credentials: async () => TEMPORARY,
       credentialsRefused: () => {},
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     const error = await ess.describeScalingActivities('cn-hangzhou', ['asa-1']).catch((e: unknown) => e);
@@ -227,7 +227,7 @@ describe('EssClient with temporary credentials', () => {
     const ess = new EssClient({
       credentials: async () => KEY,
       credentialsRefused: () => {},
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     await expect(ess.describeScalingActivities('cn-hangzhou', ['asa-1'])).rejects.toMatchObject({

@@ -30,7 +30,7 @@ export interface AliyunAssumeRoleInput {
 export interface AliyunStsClientOptions {
   /** The deployment's own keys: the principal that assumes the member accounts' roles. */
   credentials: () => Promise<EssCredentials>;
-  dispatcher: Agent;
+  httpAgent: Agent;
   /** Replaces the STS endpoint (the local emulator). */
   endpointOverride?: string;
   now?: () => Date;
@@ -88,7 +88,7 @@ export class AliyunStsClient {
     const body = `${query}&Signature=${percentEncode(signRpcQuery('POST', query, credentials.accessKeySecret))}`;
     const endpoint = this.#options.endpointOverride ?? aliyunStsEndpoint(input.stsRegion);
     const response = await post(
-      this.#options.dispatcher,
+      this.#options.httpAgent,
       httpTarget(endpoint),
       { 'content-type': 'application/x-www-form-urlencoded' },
       body,

@@ -14,7 +14,7 @@ export type TencentCredentials = z.infer<typeof TencentCredentials>;
 
 export interface TencentClientOptions {
   credentials: () => Promise<TencentCredentials>;
-  dispatcher: Agent;
+  httpAgent: Agent;
   /** Replaces https://as.tencentcloudapi.com (the local emulator). */
   endpointOverride?: string;
   now?: () => Date;
@@ -194,7 +194,7 @@ export class TencentAsClient {
       authorization: signed.authorization,
     };
     if (credentials.token) headers['x-tc-token'] = credentials.token;
-    const { status, text } = await post(this.#options.dispatcher, this.#target, headers, body);
+    const { status, text } = await post(this.#options.httpAgent, this.#target, headers, body);
     const envelope = Envelope.safeParse(parseJsonOrUndefined(text));
     if (!envelope.success) {
       throw new DetachError(

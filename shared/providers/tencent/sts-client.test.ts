@@ -12,7 +12,7 @@ import { TencentV2Client } from './v2-client.ts';
 const KEY = { secretId: 'AKIDprincipal', secretKey: 'principal-secret' };
 const TEMPORARY = { secretId: 'AKIDtemporary', secretKey: 'temporary-secret', token: 'tc-token-1' };
 const ROLE = 'qcs::cam::uin/100012345678:roleName/scaling-detach';
-const dispatcher = createHttpAgent();
+const httpAgent = createHttpAgent();
 const servers: { close: () => Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
@@ -59,7 +59,7 @@ describe('TencentStsClient.assumeRole', () => {
 
     const ours = new TencentStsClient({
       credentials: async () => KEY,
-      dispatcher,
+      httpAgent,
       endpointOverride: `http://${capture.host}/`,
       now: () => new Date(Number(fromSdk.headers['x-tc-timestamp']) * 1000),
     });
@@ -110,7 +110,7 @@ describe('TencentStsClient.assumeRole', () => {
     });
     const client = new TencentStsClient({
       credentials: async () => KEY,
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     const error = await client
@@ -134,7 +134,7 @@ describe('Tencent clients with temporary credentials', () => {
     const server = await serve(GROUP);
     const as = new TencentAsClient({
       credentials: async () => TEMPORARY,
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     await as.describeGroup('ap-guangzhou', 'asg-1');
@@ -164,7 +164,7 @@ describe('Tencent clients with temporary credentials', () => {
         refused.push(used.token ?? '');
         current = { ...TEMPORARY, token: 'tc-token-2' };
       },
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     await as.describeGroup('ap-guangzhou', 'asg-1');
@@ -180,7 +180,7 @@ describe('Tencent clients with temporary credentials', () => {
     const as = new TencentAsClient({
       credentials: async () => TEMPORARY,
       credentialsRefused: () => {},
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     await expect(as.describeGroup('ap-guangzhou', 'asg-1')).rejects.toMatchObject({
@@ -205,7 +205,7 @@ describe('Tencent clients with temporary credentials', () => {
       credentialsRefused: () => {
         current = { ...TEMPORARY, token: 'tc-token-2' };
       },
-      dispatcher,
+      httpAgent,
       endpointOverride: server.url,
     });
     await expect(v2.instancesInGroup('ap-guangzhou', 'asg-1', ['ins-1'])).resolves.toEqual([]);

@@ -29,7 +29,7 @@ export interface TencentAssumeRoleInput {
 export interface TencentStsClientOptions {
   /** The deployment's own keys: the principal that assumes the member accounts' roles. */
   credentials: () => Promise<TencentCredentials>;
-  dispatcher: Agent;
+  httpAgent: Agent;
   /** Replaces https://sts.tencentcloudapi.com (the local emulator). */
   endpointOverride?: string;
   now?: () => Date;
@@ -89,7 +89,7 @@ export class TencentStsClient {
       authorization: signed.authorization,
     };
     if (credentials.token) headers['x-tc-token'] = credentials.token;
-    const { status, text } = await post(this.#options.dispatcher, httpTarget(url), headers, body);
+    const { status, text } = await post(this.#options.httpAgent, httpTarget(url), headers, body);
     const envelope = Envelope.safeParse(parseJsonOrUndefined(text));
     if (!envelope.success) {
       throw new DetachError(

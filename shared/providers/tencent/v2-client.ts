@@ -29,7 +29,7 @@ export class TencentV2Client {
   constructor(
     private readonly options: {
       credentials: () => Promise<TencentCredentials>;
-      dispatcher: Agent;
+      httpAgent: Agent;
       /** Replaces https://scaling.api.qcloud.com (the local emulator). */
       endpointOverride?: string;
       now?: () => Date;
@@ -99,7 +99,7 @@ export class TencentV2Client {
     // The v2 string to sign names the host without scheme or port.
     params.Signature = signV2('POST', url.hostname, PATH, params, credentials.secretKey);
     const response = await postForm(
-      this.options.dispatcher,
+      this.options.httpAgent,
       url.toString(),
       new URLSearchParams(params).toString(),
     );
