@@ -53,7 +53,9 @@ const { values: args } = parseArgs({
     groups: { type: 'string' },
     seed: { type: 'string', default: '20261123' },
     'deadline-minutes': { type: 'string', default: '20' },
-    'function-timeout': { type: 'string', default: '10' },
+    // Above one lease (31 s with the HTTP timeouts below): a request function starts a record only while a whole
+    // dispatch still fits (functions/sqs-request-handler.ts), as deployed (90 s).
+    'function-timeout': { type: 'string', default: '40' },
     'poller-timeout': { type: 'string', default: '15' },
     refuse: { type: 'string', default: 'RemoveInstances,DescribeScalingActivities' },
     'refuse-seconds': { type: 'string', default: '40' },
