@@ -1,10 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { GroupStatus } from '../shared/webhook/group-view.ts';
 import { CliError, EXIT, runCli } from './cli.ts';
 import { describeGroup } from './group-format.ts';
-import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
-import { localEndpoints } from './stack-file.ts';
-import { refusalLine, signedCall, TARGET_HELP } from './status-api.ts';
+import { parseStatusApiCommandLine, refusalLine, signedCall, TARGET_HELP } from './status-api.ts';
 
 /**
  * npm run group -- <provider> <region> <groupId> [--json]: why a group is or is not moving, from the signed
@@ -21,7 +18,7 @@ ${TARGET_HELP}
 Exit status: 0 shown; 1 the ledger holds nothing of the group (404); 2 usage, a refusal (401), or the webhook
 not reachable.
 `;
-const { positionals, values } = parseCommandLine();
+const { positionals, values } = parseStatusApiCommandLine(USAGE);
 const url = values.url as string;
 
 await runCli(async () => {
@@ -42,20 +39,3 @@ await runCli(async () => {
   );
   return EXIT.succeeded;
 }, `cannot reach the webhook at ${url}: start the local stack with npm start, or pass --url`);
-
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        url: { type: 'string', default: process.env.SCALING_DETACH_URL ?? localEndpoints().http },
-        secret: { type: 'string', default: process.env.SCALING_DETACH_SECRET ?? LOCAL_WEBHOOK_SECRET },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    process.exit(EXIT.usage);
-  }
-}

@@ -1,6 +1,9 @@
+import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
-import { CliError } from './cli.ts';
+import { CliError, EXIT } from './cli.ts';
+import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
+import { localEndpoints } from './stack-file.ts';
 
 /** A webhook stage to talk to: its base URL and its webhook secret. */
 export interface StatusApiTarget {
@@ -57,4 +60,22 @@ export function refusalLine(answer: SignedAnswer): string {
   const error = (answer.body as { error?: { code?: string; message?: string } }).error;
   const hint = HINTS[answer.status];
   return `HTTP ${answer.status} ${error?.code ?? ''}: ${error?.message ?? JSON.stringify(answer.body)}${hint ? ` (${hint})` : ''}`;
+}
+
+/** The status API CLIs' command line (`npm run status`, `npm run group`): the stage's URL and secret, `--json`. */
+export function parseStatusApiCommandLine(usage: string) {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        url: { type: 'string', default: process.env.SCALING_DETACH_URL ?? localEndpoints().http },
+        secret: { type: 'string', default: process.env.SCALING_DETACH_SECRET ?? LOCAL_WEBHOOK_SECRET },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${usage}\n`);
+    process.exit(EXIT.usage);
+  }
 }

@@ -1,9 +1,6 @@
-import { parseArgs } from 'node:util';
 import { CliError, EXIT, isFinal, runCli } from './cli.ts';
 import { statusLine } from './follow.ts';
-import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
-import { localEndpoints } from './stack-file.ts';
-import { refusalLine, signedCall, TARGET_HELP } from './status-api.ts';
+import { parseStatusApiCommandLine, refusalLine, signedCall, TARGET_HELP } from './status-api.ts';
 
 /**
  * npm run status -- <requestId> [--json] [--url URL] [--secret SECRET]: one request as the signed status API
@@ -17,7 +14,7 @@ where it waits, its group, activity and progress, attempts, its event and callba
 ${TARGET_HELP}
 Exit status: 0 shown; 1 no such request (404); 2 usage, a refusal (401), or the webhook not reachable.
 `;
-const { positionals, values } = parseCommandLine();
+const { positionals, values } = parseStatusApiCommandLine(USAGE);
 const url = values.url as string;
 
 await runCli(async () => {
@@ -103,21 +100,4 @@ function describe(record: Record<string, unknown>): string {
       `${r.callback.url}: ${r.callback.deliveredAt ? `delivered ${r.callback.deliveredAt}` : r.callback.gaveUpAt ? `gave up ${r.callback.gaveUpAt}` : 'not yet delivered'} (${r.callback.attempts} attempts${r.callback.lastError ? `, last ${r.callback.lastError}` : ''})`,
     ]);
   return `${rows.map(([name, text]) => `${name.padEnd(9)} ${text}`).join('\n')}\n`;
-}
-
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        url: { type: 'string', default: process.env.SCALING_DETACH_URL ?? localEndpoints().http },
-        secret: { type: 'string', default: process.env.SCALING_DETACH_SECRET ?? LOCAL_WEBHOOK_SECRET },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    process.exit(EXIT.usage);
-  }
 }
