@@ -647,21 +647,25 @@ describe('model with real concurrency: actors interleaved by fast-check, faults 
     await emulator?.close();
   });
 
-  it(`every outcome is true to the cloud (${RUNS} runs in CI, about 40 s)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.scheduler(), plan, (s, p) => runModel(s, p)),
-      {
-        numRuns: Number(process.env.MODEL_RUNS ?? RUNS),
-        // Bounds the shrinking of a counterexample (the runs themselves take about 40 s on a quiet machine, and
-        // up to about 200 s when the rest of the suite loads its two cores); running out of time before the runs
-        // are done fails the test rather than pass with fewer runs.
-        interruptAfterTimeLimit: Number(process.env.MODEL_TIME_LIMIT_MS ?? 480_000),
-        markInterruptAsFailure: true,
-        ...(process.env.MODEL_SEED && {
-          seed: Number(process.env.MODEL_SEED),
-          ...(process.env.MODEL_PATH && { path: process.env.MODEL_PATH }),
-        }),
-      },
-    );
-  }, Number(process.env.MODEL_TIME_LIMIT_MS ?? 480_000) + 120_000);
+  it(
+    `every outcome is true to the cloud (${RUNS} runs in CI, about 40 s)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.scheduler(), plan, (s, p) => runModel(s, p)),
+        {
+          numRuns: Number(process.env.MODEL_RUNS ?? RUNS),
+          // Bounds the shrinking of a counterexample (the runs themselves take about 40 s on a quiet machine, and
+          // up to about 200 s when the rest of the suite loads its two cores); running out of time before the runs
+          // are done fails the test rather than pass with fewer runs.
+          interruptAfterTimeLimit: Number(process.env.MODEL_TIME_LIMIT_MS ?? 480_000),
+          markInterruptAsFailure: true,
+          ...(process.env.MODEL_SEED && {
+            seed: Number(process.env.MODEL_SEED),
+            ...(process.env.MODEL_PATH && { path: process.env.MODEL_PATH }),
+          }),
+        },
+      );
+    },
+    Number(process.env.MODEL_TIME_LIMIT_MS ?? 480_000) + 120_000,
+  );
 });
