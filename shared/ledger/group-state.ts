@@ -48,13 +48,13 @@ export class GroupStates {
     const until = now.getTime() + leaseMs;
     const change = new UpdateExpression().set('leaseOwner', owner).set('leaseUntil', until);
     // Free: no lease, no activity of ours running, no backoff on.
-    for (const [present, until, comparison] of [
+    for (const [present, expiry, comparison] of [
       ['leaseUntil', 'leaseUntil', '<'],
       ['activityId', 'activityUntil', '<'],
       ['retryAfter', 'retryAfter', '<='],
     ] as const) {
       change.when(`attribute_not_exists({name}) OR {name} ${comparison} {value}`, {
-        names: [present, until],
+        names: [present, expiry],
         values: [now.getTime()],
       });
     }
