@@ -40,4 +40,26 @@ describe('UpdateExpression', () => {
     );
     expect(built.ExpressionAttributeValues).toEqual({ ':v0': 'me', ':v1': 'i-1' });
   });
+
+  it('builds a condition alone for requests that update nothing', () => {
+    const built = new UpdateExpression()
+      .when('{name} = {value}', { names: ['intentId'], values: ['i-1'] })
+      .buildCondition();
+
+    expect(built).toEqual({
+      ConditionExpression: '(#intentId = :v0)',
+      ExpressionAttributeNames: { '#intentId': 'intentId' },
+      ExpressionAttributeValues: { ':v0': 'i-1' },
+    });
+  });
+
+  it('refuses to build a condition alone from an update, or from no condition', () => {
+    expect(() =>
+      new UpdateExpression()
+        .set('status', 'QUEUED')
+        .when('attribute_exists({name})', { names: ['requestId'] })
+        .buildCondition(),
+    ).toThrow();
+    expect(() => new UpdateExpression().buildCondition()).toThrow();
+  });
 });

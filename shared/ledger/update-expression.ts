@@ -65,6 +65,18 @@ export class UpdateExpression {
     };
   }
 
+  /** The conditions alone, for a request that updates nothing (a transaction's ConditionCheck, a DeleteItem). */
+  buildCondition(): {
+    ConditionExpression: string;
+    ExpressionAttributeNames: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, unknown>;
+  } {
+    const { UpdateExpression: update, ConditionExpression, ...placeholders } = this.build();
+    if (update !== '' || ConditionExpression === undefined)
+      throw new Error('A condition alone has a condition and no update');
+    return { ConditionExpression, ...placeholders };
+  }
+
   #name(name: string): string {
     const placeholder = `#${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     this.names[placeholder] = name;
