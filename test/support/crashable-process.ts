@@ -95,6 +95,21 @@ export class InFlight {
     };
   }
 
+  /**
+   * A call in flight that waits on a call of its own (a provider asking the ledger through a callback) is not in
+   * flight while that inner call waits for its turn: otherwise the driver, waiting for no call in flight before it
+   * lets the next one through, and the inner call, waiting to be let through, wait for each other for ever.
+   */
+  async whileWaiting<T>(inner: () => Promise<T>): Promise<T> {
+    this.#count--;
+    if (this.#count === 0) for (const resolve of this.#drained.splice(0)) resolve();
+    try {
+      return await inner();
+    } finally {
+      this.#count++;
+    }
+  }
+
   /** Resolves once no call is in flight and everything waiting on the last one has run up to its next call. */
   async idle(): Promise<void> {
     for (;;) {
@@ -295,7 +310,10 @@ export class CrashableProcess {
             (provider.findStartedActivity as NonNullable<ScalingProvider['findStartedActivity']>)(
               operation,
               cloudTime(since),
-              claimedElsewhere,
+              (id) =>
+                this.options.inFlight
+                  ? this.options.inFlight.whileWaiting(() => claimedElsewhere(id))
+                  : claimedElsewhere(id),
             ),
           ),
       }),
