@@ -6,11 +6,12 @@ import { composeWebhook } from '../../shared/composition.ts';
 import { logger, tracer } from '../../shared/observability.ts';
 import { handleWebhook, type WebhookResponse } from '../../shared/webhook/handle-webhook.ts';
 
-const { config, webhookSecret, requestQueue, ...deps } = composeWebhook();
+const { config, webhookSecret, callerKeys, requestQueue, ...deps } = composeWebhook();
 const webhookDeps = {
   ...deps,
   queue: requestQueue,
   secret: webhookSecret,
+  callerKeys,
   maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
 };
 /** Every answer has the documented error shape, a failure of ours too: never an exception's text. */

@@ -1,16 +1,19 @@
-import { ACTIONS, type Action, OperationStatus, RequestId } from '../contracts/index.ts';
+import { ACTIONS, type Action, OperationStatus, REQUEST_SCHEMAS, RequestId } from '../contracts/index.ts';
 import { groupKeyOf } from '../detach/dispatch.ts';
 import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
 import type { OperationRecord } from '../detach/ports.ts';
 import { describeHolder } from '../detach/submit.ts';
+import { type SecretPair, SIGNATURE_HEADER, signedMessageDigest } from '../signing/webhook-signature.ts';
 import {
-  type SecretPair,
-  SIGNATURE_HEADER,
-  secretsOf,
-  signedMessageDigest,
-  verifySignature,
-} from '../signing/webhook-signature.ts';
-import { groupStatusOf } from './group-view.ts';
+  ALL_ACCOUNTS,
+  authenticate,
+  type Caller,
+  type CallerKeys,
+  mayUseAccount,
+  maySee,
+  OWN_ACCOUNT,
+} from './callers.ts';
+import { groupStatusOf, scopedTo } from './group-view.ts';
 
 export interface WebhookRequest {
   method: string;
@@ -28,6 +31,8 @@ export interface WebhookResponse {
 export interface WebhookDeps extends IntakeDeps {
   /** The webhook's secrets: a request signed with the current or the previous one is accepted. */
   secret: (() => Promise<SecretPair>) | undefined;
+  /** The keyed callers (docs/accounts.md "Caller keys"); absent: only the default caller. */
+  callerKeys?: (() => Promise<CallerKeys>) | undefined;
   maxBodyBytes: number;
 }
 
@@ -51,8 +56,9 @@ export const statusUrlOf = (requestId: string) => `/v1/operations/${encodeURICom
 
 /**
  * The webhook and the status API (operations and groups). Refusals are decided in this order: unknown route 404,
- * body too large 413, signature 401, content type 415, JSON or contract 422, a request id that names another
- * request 409. Only an accepted request reaches the queue.
+ * body too large 413, signature or key 401, content type 415, JSON 422, an account the caller's key may not use
+ * 403, contract 422, a request id that names another request 409. Only an accepted request reaches the queue;
+ * a 403 leaves nothing on the ledger. The status API shows a caller only its accounts' requests.
  */
 export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest): Promise<WebhookResponse> {
   const statusMatch = request.method === 'GET' ? OPERATIONS_PATH.exec(request.path) : null;
@@ -69,19 +75,20 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
   }
   // A GET has no body: its signed payload is the method and path, so a signature cannot be replayed elsewhere.
   const payload = statusMatch || groupMatch ? `GET ${request.path}` : request.rawBody;
-  const secret = deps.secret ? await deps.secret() : undefined;
-  const verified = secret
-    ? verifySignature(request.headers[SIGNATURE_HEADER], secretsOf(secret), payload, deps.clock.now())
-    : undefined;
-  if (!verified?.ok) {
-    return refuse(
-      401,
-      'Unauthorized',
-      `The ${SIGNATURE_HEADER} header is ${verified?.reason ?? 'not checkable: no secret is configured'}.`,
-    );
+  const verified = await authenticate(
+    { webhookSecret: deps.secret, callerKeys: deps.callerKeys },
+    request.headers[SIGNATURE_HEADER],
+    payload,
+    deps.clock.now(),
+  );
+  if (!verified.ok) {
+    const reason =
+      verified.reason === 'not configured' ? 'not checkable: no secret is configured' : verified.reason;
+    return refuse(401, 'Unauthorized', `The ${SIGNATURE_HEADER} header is ${reason}.`);
   }
-  if (statusMatch) return operationStatus(deps, statusMatch[1] as string);
-  if (groupMatch) return groupStatus(deps, groupMatch.slice(1, 4) as [string, string, string]);
+  const { caller } = verified;
+  if (statusMatch) return operationStatus(deps, caller, statusMatch[1] as string);
+  if (groupMatch) return groupStatus(deps, caller, groupMatch.slice(1, 4) as [string, string, string]);
 
   const contentType = request.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
@@ -94,6 +101,14 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
     return refuse(422, 'InvalidJson', 'The body is not valid JSON.', {
       issues: [{ path: '(root)', message: 'The body is not valid JSON.' }],
     });
+  }
+  const account = accountNamedBy(action as Action, body);
+  if (!mayUseAccount(caller, account)) {
+    return refuse(
+      403,
+      'AccountNotAllowed',
+      `The key ${caller.keyId} may not act on the account ${account ?? `${OWN_ACCOUNT} (the deployment's own)`}.`,
+    );
   }
   // A body with no usable request id is rejected under a name of the signed message, so a replay of it (inside
   // the signature's tolerance) lands on the same Rejected record and adds no record and no event.
@@ -118,10 +133,27 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
 }
 
 /**
- * Only a well-formed request id reaches the ledger: anything else (a ledger key of another kind such as a group
- * item, a malformed escape) is answered like an id that does not exist.
+ * The account a body names: the validated request's, or, for a body the contract refuses, its `account` field if
+ * that is a string (so that a key cannot leave a Rejected record in another account's name either). Checking it
+ * validates the body once more than acceptRequest does; that costs far less than a ledger write.
  */
-async function operationStatus(deps: WebhookDeps, encodedId: string): Promise<WebhookResponse> {
+function accountNamedBy(action: Action, body: unknown): string | undefined {
+  const parsed = REQUEST_SCHEMAS[action].safeParse(body);
+  if (parsed.success) return parsed.data.account;
+  const named = (body as { account?: unknown } | null)?.account;
+  return typeof named === 'string' ? named : undefined;
+}
+
+/**
+ * Only a well-formed request id reaches the ledger: anything else (a ledger key of another kind such as a group
+ * item, a malformed escape) is answered like an id that does not exist; so is another account's request, so that
+ * a key learns nothing of the ids of accounts it may not use.
+ */
+async function operationStatus(
+  deps: WebhookDeps,
+  caller: Caller,
+  encodedId: string,
+): Promise<WebhookResponse> {
   let requestId: string | undefined;
   try {
     requestId = decodeURIComponent(encodedId);
@@ -130,7 +162,7 @@ async function operationStatus(deps: WebhookDeps, encodedId: string): Promise<We
   }
   const valid = requestId !== undefined && RequestId.safeParse(requestId).success;
   const record = valid ? await deps.ledger.get(requestId as string) : undefined;
-  if (!record) return refuse(404, 'NotFound', 'No such operation.');
+  if (!record || !maySee(caller, record)) return refuse(404, 'NotFound', 'No such operation.');
   return { status: 200, body: statusView(record) };
 }
 
@@ -142,14 +174,21 @@ const decoded = (part: string) => {
   }
 };
 
-/** The ledger's view of one group; a group it holds nothing of is 404, like a path that names none. */
-async function groupStatus(deps: WebhookDeps, parts: [string, string, string]): Promise<WebhookResponse> {
+/**
+ * The ledger's view of one group, as much of it as concerns the caller's accounts; a group it holds nothing of
+ * (for this caller) is 404, like a path that names none.
+ */
+async function groupStatus(
+  deps: WebhookDeps,
+  caller: Caller,
+  parts: [string, string, string],
+): Promise<WebhookResponse> {
   const [provider, region, groupId] = parts.map(decoded);
   const known = (part: string | undefined): part is string => part !== undefined && GROUP_PART.test(part);
   if (!known(provider) || !known(region) || !known(groupId)) return refuse(404, 'NotFound', 'No such group.');
-  const description = await deps.ledger.describeGroup(
-    groupKeyOf({ provider, region, scalingGroupId: groupId }),
-  );
+  const whole = await deps.ledger.describeGroup(groupKeyOf({ provider, region, scalingGroupId: groupId }));
+  const description =
+    caller.accounts === ALL_ACCOUNTS ? whole : scopedTo(whole, (record) => maySee(caller, record));
   const empty =
     !description.lease &&
     !description.intent &&
