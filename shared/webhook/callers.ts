@@ -99,7 +99,10 @@ export async function authenticate(
   if (!key) return { ok: false, reason: 'mismatch' };
   return {
     ok: true,
-    caller: { keyId: key.keyId, accounts: key.accounts === ALL_ACCOUNTS ? ALL_ACCOUNTS : new Set(key.accounts) },
+    caller: {
+      keyId: key.keyId,
+      accounts: key.accounts === ALL_ACCOUNTS ? ALL_ACCOUNTS : new Set(key.accounts),
+    },
     timestamp: verified.timestamp,
   };
 }

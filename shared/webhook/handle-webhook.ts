@@ -9,8 +9,8 @@ import {
   authenticate,
   type Caller,
   type CallerKeys,
-  mayUseAccount,
   maySee,
+  mayUseAccount,
   OWN_ACCOUNT,
 } from './callers.ts';
 import { groupStatusOf, scopedTo } from './group-view.ts';
