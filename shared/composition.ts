@@ -49,6 +49,7 @@ export function composeDeadLetter(env: Env = process.env) {
 /** webhook: the ledger, the bus (Rejected events), the request queues, the webhook's secrets and its callers. */
 export function composeWebhook(env: Env = process.env) {
   const config = parseConfig(env);
+  const callerKeys = callerKeysOf(config);
   return {
     config,
     clock,
@@ -60,7 +61,7 @@ export function composeWebhook(env: Env = process.env) {
       config.WEBHOOK_SECRET,
       config.WEBHOOK_PREVIOUS_SECRET,
     ),
-    callerKeys: callerKeysOf(config),
+    ...(callerKeys && { callerKeys }),
   };
 }
 
