@@ -43,10 +43,14 @@ export const handler = middy(
     });
     const requestId = response.body.requestId;
     if (typeof requestId === 'string') logger.setCorrelationId(requestId);
-    // Only the outcome is logged: never the body, the signature header or the secret. Reads (a following CLI
-    // asks every second) are at debug, unless refused.
+    // Only the outcome (and a keyed caller's key id) is logged: never the body, the signature header or a
+    // secret. Reads (a following CLI asks every second) are at debug, unless refused.
     const read = event.requestContext.http.method === 'GET' && response.status < 400;
-    logger[read ? 'debug' : 'info']('webhook answered', { status: response.status, route });
+    logger[read ? 'debug' : 'info']('webhook answered', {
+      status: response.status,
+      route,
+      ...(response.keyId && { keyId: response.keyId }),
+    });
     return answer(response.status, response.body);
   },
 )

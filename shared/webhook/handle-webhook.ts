@@ -26,6 +26,8 @@ export interface WebhookRequest {
 export interface WebhookResponse {
   status: number;
   body: Record<string, unknown>;
+  /** The key id of the caller that was answered, for the log (never in the body); absent: the default caller. */
+  keyId?: string;
 }
 
 export interface WebhookDeps extends IntakeDeps {
@@ -87,9 +89,22 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
     return refuse(401, 'Unauthorized', `The ${SIGNATURE_HEADER} header is ${reason}.`);
   }
   const { caller } = verified;
-  if (statusMatch) return operationStatus(deps, caller, statusMatch[1] as string);
-  if (groupMatch) return groupStatus(deps, caller, groupMatch.slice(1, 4) as [string, string, string]);
+  const response = statusMatch
+    ? await operationStatus(deps, caller, statusMatch[1] as string)
+    : groupMatch
+      ? await groupStatus(deps, caller, groupMatch.slice(1, 4) as [string, string, string])
+      : await acceptPost(deps, request, caller, action as Action, verified.timestamp);
+  return caller.keyId === undefined ? response : { ...response, keyId: caller.keyId };
+}
 
+/** A signed POST: its body checked, its account against the caller's, then accepted (or refused) as a request. */
+async function acceptPost(
+  deps: WebhookDeps,
+  request: WebhookRequest,
+  caller: Caller,
+  action: Action,
+  timestamp: number,
+): Promise<WebhookResponse> {
   const contentType = request.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     return refuse(415, 'UnsupportedMediaType', 'The body must be application/json.');
@@ -102,7 +117,7 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
       issues: [{ path: '(root)', message: 'The body is not valid JSON.' }],
     });
   }
-  const account = accountNamedBy(action as Action, body);
+  const account = accountNamedBy(action, body);
   if (!mayUseAccount(caller, account)) {
     return refuse(
       403,
@@ -112,8 +127,8 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
   }
   // A body with no usable request id is rejected under a name of the signed message, so a replay of it (inside
   // the signature's tolerance) lands on the same Rejected record and adds no record and no event.
-  const fallbackId = `webhook:${signedMessageDigest(verified.timestamp, request.rawBody).slice(0, 40)}`;
-  const result = await acceptRequest(deps, action as Action, body, fallbackId);
+  const fallbackId = `webhook:${signedMessageDigest(timestamp, request.rawBody).slice(0, 40)}`;
+  const result = await acceptRequest(deps, action, body, fallbackId);
   if (result.kind === 'invalid') {
     return refuse(422, 'InvalidRequest', 'The request does not match the contract.', {
       requestId: result.requestId,
