@@ -12,7 +12,8 @@ Shows one request as the signed status API has it (GET /v1/operations/{requestId
 where it waits, its group, activity and progress, attempts, its event and callback.
   --json            the status API's answer as it is
 ${TARGET_HELP}
-Exit status: 0 shown; 1 no such request (404; also another account's, for a scoped key); 2 usage, a refusal (401), or the webhook not reachable.
+Exit status: 0 shown; 1 no such request (404; for a scoped key, also another account's); 2 usage, a refusal
+(401), or the webhook not reachable.
 `;
 const { positionals, values } = parseStatusApiCommandLine(USAGE);
 const url = values.url as string;
