@@ -41,6 +41,8 @@ export interface WebhookDeps extends IntakeDeps {
 const OPERATIONS_PATH = /^\/v1\/operations\/([^/]+)$/;
 const ACTION_PATH = /^\/v1\/([a-z-]+)$/;
 const GROUP_PATH = /^\/v1\/groups\/([^/]+)\/([^/]+)\/([^/]+)$/;
+/** What a request's `account` can be (shared/contracts/detach-request.ts). */
+const ACCOUNT_NAME = /^[a-z0-9-]{1,32}$/;
 /** What a provider, a region or a group id can be (anything else is not a group of ours: 404). */
 const GROUP_PART = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 
@@ -117,13 +119,17 @@ async function acceptPost(
       issues: [{ path: '(root)', message: 'The body is not valid JSON.' }],
     });
   }
-  const account = accountNamedBy(action, body);
+  // The default caller and "*" keys may use every account: their bodies are validated once, as before.
+  const account = caller.accounts === ALL_ACCOUNTS ? undefined : accountNamedBy(action, body);
   if (!mayUseAccount(caller, account)) {
-    return refuse(
-      403,
-      'AccountNotAllowed',
-      `The key ${caller.keyId} may not act on the account ${account ?? `${OWN_ACCOUNT} (the deployment's own)`}.`,
-    );
+    // An account name is echoed only when it is one: a body's arbitrary text is not.
+    const named =
+      account === undefined
+        ? `${OWN_ACCOUNT} (the deployment's own)`
+        : ACCOUNT_NAME.test(account)
+          ? account
+          : 'it names';
+    return refuse(403, 'AccountNotAllowed', `The key ${caller.keyId} may not act on the account ${named}.`);
   }
   // A body with no usable request id is rejected under a name of the signed message, so a replay of it (inside
   // the signature's tolerance) lands on the same Rejected record and adds no record and no event.
