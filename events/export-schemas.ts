@@ -36,7 +36,7 @@ export function openApiDocument() {
     in: 'header',
     required: true,
     description:
-      't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<payload>")>; payload: the raw body (POST) or "GET <path>" (GET). Within 5 minutes.',
+      '[keyId=<caller key id>,]t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<payload>")>; payload: the raw body (POST) or "GET <path>" (GET). Within 5 minutes. Without keyId: the webhook secret (the default caller, every account); with it: that caller\'s secret (docs/accounts.md "Caller keys").',
     schema: { type: 'string' },
   };
   const post = (action: string) => ({
@@ -54,7 +54,10 @@ export function openApiDocument() {
             'Accepted and enqueued (or the same request already known: its status, not enqueued again)',
           content: { 'application/json': { schema: { $ref: '#/components/schemas/AcceptedResponse' } } },
         },
-        401: errorResponse('Missing, invalid or stale signature'),
+        401: errorResponse('Missing, invalid or stale signature, or an unknown key id'),
+        403: errorResponse(
+          "AccountNotAllowed: the caller's key may not act on the request's account (no account: the deployment's own); nothing is recorded",
+        ),
         404: errorResponse('Unknown route'),
         413: errorResponse('Body over the size limit'),
         409: errorResponse(
@@ -83,8 +86,8 @@ export function openApiDocument() {
               description: 'The operation',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/OperationStatus' } } },
             },
-            401: errorResponse('Missing, invalid or stale signature'),
-            404: errorResponse('No such operation'),
+            401: errorResponse('Missing, invalid or stale signature, or an unknown key id'),
+            404: errorResponse("No such operation (or another account's, for a scoped key)"),
           },
         },
       },
@@ -109,8 +112,10 @@ export function openApiDocument() {
               description: 'The group',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/GroupStatus' } } },
             },
-            401: errorResponse('Missing, invalid or stale signature'),
-            404: errorResponse('The ledger holds nothing of this group'),
+            401: errorResponse('Missing, invalid or stale signature, or an unknown key id'),
+            404: errorResponse(
+              "The ledger holds nothing of this group (for a scoped key: of its accounts' requests)",
+            ),
           },
         },
       },

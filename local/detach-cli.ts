@@ -5,32 +5,33 @@ import { ACTIONS, CompletionEvent } from '../shared/contracts/index.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
 import { CliError, EXIT, exitCodeOf, isFinal, parseRequest, runCli } from './cli.ts';
 import { statusLine } from './follow.ts';
-import { LOCAL_WEBHOOK_SECRET } from './stack.ts';
 import { localEndpoints } from './stack-file.ts';
+import { signingOf, TARGET_HELP } from './status-api.ts';
 
 /**
  * For people: signs and sends one request to the webhook, then follows the status API until the request ends.
- *   npm run detach -- <action> '<request JSON>' [--url URL] [--secret SECRET] [--timeout SECONDS]
+ *   npm run detach -- <action> '<request JSON>' [--url URL] [--secret SECRET] [--key-id ID] [--timeout SECONDS]
  * Defaults: SCALING_DETACH_URL or the local stack (http://127.0.0.1:3000), SCALING_DETACH_SECRET or the local
- * stage's secret. Exit status: 0 Succeeded or DryRun, 1 any other end (Partial, Failed, TimedOut, Rejected) or
+ * stage's secret (with --key-id, the local stage's secret of that key). Exit status: 0 Succeeded or DryRun, 1 any other end (Partial, Failed, TimedOut, Rejected) or
  * gave up waiting, 2 usage, a request the contract refuses, a refusal by the webhook, or the webhook unreachable.
  */
-const USAGE = `usage: npm run detach -- <${ACTIONS.join('|')}> '<request JSON>' [--url URL] [--secret SECRET] [--timeout SECONDS] [--no-follow]`;
+const USAGE = `usage: npm run detach -- <${ACTIONS.join('|')}> '<request JSON>' [--url URL] [--secret SECRET] [--key-id ID] [--timeout SECONDS] [--no-follow]`;
 const HELP = `${USAGE}
 Signs the request, POSTs it to the webhook and follows the status API until its completion event.
-  --url URL           the webhook's base URL (SCALING_DETACH_URL; default the local stack, http://127.0.0.1:3000)
-  --secret SECRET     the stage's webhook secret (SCALING_DETACH_SECRET; default the local stage's)
+${TARGET_HELP}
   --timeout SECONDS   how long to follow (900)
   --no-follow         print "accepted <requestId>" and exit 0 without waiting
 Exit status: 0 Succeeded or DryRun; 1 any other end, or gave up waiting; 2 usage, a request the contract
-refuses, a refusal by the webhook (401, 413, 415, 422), or the webhook not reachable.
+refuses, a refusal by the webhook (401, 403, 413, 415, 422), or the webhook not reachable.
 `;
 const REFUSAL_HINTS: Record<number, string> = {
-  401: "check --secret or SCALING_DETACH_SECRET: it must be the stage's webhook secret",
+  401: "check --secret or SCALING_DETACH_SECRET: it must be the stage's webhook secret, or with --key-id that key's",
+  403: 'the key may not act on that account: ask for one that may, or name another account',
   404: "check --url: it must be the webhook's base URL",
 };
 const { positionals, values } = parseCommandLine();
-const { url, secret } = values as { url: string; secret: string };
+const url = values.url as string;
+let signing: { secret: string; keyId?: string } | undefined;
 const print = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
 await runCli(async () => {
@@ -39,6 +40,7 @@ await runCli(async () => {
     return EXIT.succeeded;
   }
   const { action } = parseRequest(positionals[0], positionals[1], USAGE);
+  signing = signingOf(values);
   const timeoutSeconds = Number(values.timeout);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
     throw new CliError('Usage', `--timeout must be a positive number of seconds\n${USAGE}`);
@@ -81,7 +83,8 @@ function parseCommandLine() {
       allowPositionals: true,
       options: {
         url: { type: 'string', default: process.env.SCALING_DETACH_URL ?? localEndpoints().http },
-        secret: { type: 'string', default: process.env.SCALING_DETACH_SECRET ?? LOCAL_WEBHOOK_SECRET },
+        secret: { type: 'string' },
+        'key-id': { type: 'string' },
         timeout: { type: 'string', default: '900' },
         'no-follow': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -98,7 +101,7 @@ async function call(method: 'GET' | 'POST', path: string, body?: string) {
   const response = await request(`${url}${path}`, {
     method,
     headers: {
-      [SIGNATURE_HEADER]: signatureHeader(secret, payload),
+      [SIGNATURE_HEADER]: signatureHeader(signing?.secret ?? '', payload, new Date(), signing?.keyId),
       ...(body !== undefined && { 'content-type': 'application/json' }),
     },
     ...(body !== undefined && { body }),

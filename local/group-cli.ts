@@ -1,14 +1,14 @@
 import type { GroupStatus } from '../shared/webhook/group-view.ts';
 import { CliError, EXIT, runCli } from './cli.ts';
 import { describeGroup } from './group-format.ts';
-import { parseStatusApiCommandLine, refusalLine, signedCall, TARGET_HELP } from './status-api.ts';
+import { parseStatusApiCommandLine, refusalLine, signedCall, signingOf, TARGET_HELP } from './status-api.ts';
 
 /**
  * npm run group -- <provider> <region> <groupId> [--json]: why a group is or is not moving, from the signed
  * status API (GET /v1/groups/{provider}/{region}/{groupId}), on any stage.
  */
 const USAGE =
-  'usage: npm run group -- <aliyun|tencent> <region> <scalingGroupId> [--json] [--url URL] [--secret SECRET]';
+  'usage: npm run group -- <aliyun|tencent> <region> <scalingGroupId> [--json] [--url URL] [--secret SECRET] [--key-id ID]';
 const HELP = `${USAGE}
 Shows a scaling group as the ledger holds it (GET /v1/groups/{provider}/{region}/{groupId}): who holds its lease
 and until when, the open intent (the call written before it is made) with its calls and the cloud's last
@@ -28,7 +28,7 @@ await runCli(async () => {
   }
   if (positionals.length !== 3) throw new CliError('Usage', USAGE);
   const path = `/v1/groups/${positionals.map(encodeURIComponent).join('/')}`;
-  const answer = await signedCall({ url, secret: values.secret as string }, 'GET', path);
+  const answer = await signedCall({ url, ...signingOf(values) }, 'GET', path);
   if (answer.status === 404) {
     process.stderr.write(`the ledger on ${url} holds nothing of group ${positionals.join(' ')}\n`);
     return EXIT.otherEnd;

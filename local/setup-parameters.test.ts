@@ -37,6 +37,7 @@ describe('npm run setup (SSM parameters of a stage)', () => {
       ['/scaling-detach/prod/callback-secret', 'created'],
       ['/scaling-detach/prod/aliyun/credentials', 'missing'],
       ['/scaling-detach/prod/tencent/credentials', 'missing'],
+      ['/scaling-detach/prod/webhook-callers', 'missing'],
     ]);
     expect(created.map((c) => JSON.parse(c.value).current)).toEqual([
       expect.stringMatching(/^[0-9a-f]{64}$/),
@@ -59,7 +60,8 @@ describe('npm run setup (SSM parameters of a stage)', () => {
       },
     });
 
-    expect(lines.every((l) => l.state === 'created')).toBe(true);
+    // The callers are never made up: each is a team's key, given out by hand.
+    expect(lines.map((l) => l.state)).toEqual(['created', 'created', 'created', 'created', 'missing']);
     expect(setupExitCode(lines)).toBe(0);
     expect(JSON.parse(created[2]?.value ?? '')).toEqual({
       accessKeyId: 'LTAI5tExampleKeyId',
@@ -86,6 +88,10 @@ describe('npm run setup (SSM parameters of a stage)', () => {
         value: `{"accessKeyId":"${SECRET_VALUE}","secret":"${SECRET_VALUE}"}`,
       },
       '/scaling-detach/prod/tencent/credentials': { type: 'SecureString', value: `${SECRET_VALUE}` },
+      '/scaling-detach/prod/webhook-callers': {
+        type: 'SecureString',
+        value: JSON.stringify({ callers: [{ keyId: 'team-a', secret: 'short', accounts: ['team-a'] }] }),
+      },
     });
 
     const lines = await setUpParameters(store, options);
@@ -95,6 +101,7 @@ describe('npm run setup (SSM parameters of a stage)', () => {
       ['not-secure', expect.stringContaining('a String')],
       ['wrong-shape', 'accessKeySecret: missing; (root): unexpected field secret'],
       ['wrong-shape', 'not JSON'],
+      ['wrong-shape', 'callers.0.secret: too short (at least 32)'],
     ]);
     expect(JSON.stringify(lines)).not.toContain(SECRET_VALUE);
     expect(JSON.stringify(lines)).not.toContain('short"');
@@ -115,8 +122,29 @@ describe('npm run setup (SSM parameters of a stage)', () => {
 
     const lines = await setUpParameters(store, { ...options, check: true });
 
-    expect(lines.map((l) => l.state)).toEqual(['ok', 'ok', 'ok', 'missing']);
+    expect(lines.map((l) => l.state)).toEqual(['ok', 'ok', 'ok', 'missing', 'missing']);
     expect(setupExitCode(lines)).toBe(0);
+  });
+
+  it('the webhook callers: a scoped and an unscoped key are ok; a key id used twice is refused', async () => {
+    const caller = (keyId: string, accounts: string[] | '*') => ({ keyId, secret: SECRET_VALUE, accounts });
+    const callers = (list: unknown[]) => ({
+      '/scaling-detach/prod/webhook-callers': {
+        type: 'SecureString',
+        value: JSON.stringify({ callers: list }),
+      },
+    });
+    const stateOf = async (list: unknown[]) => {
+      const lines = await setUpParameters(memoryStore(callers(list)).store, { ...options, check: true });
+      return lines.find((l) => l.name.endsWith('webhook-callers'));
+    };
+
+    expect((await stateOf([caller('team-a', ['team-a', 'default']), caller('ops', '*')]))?.state).toBe('ok');
+    expect(await stateOf([caller('team-a', ['team-a']), caller('team-a', ['team-b'])])).toMatchObject({
+      state: 'wrong-shape',
+      detail: 'callers.1.keyId: invalid',
+    });
+    expect(JSON.stringify(await stateOf([caller('x', ['Not An Account'])]))).not.toContain(SECRET_VALUE);
   });
 
   it('shapeProblem accepts a rotation pair and refuses a previous secret too short', () => {

@@ -11,6 +11,7 @@ import type * as z from 'zod';
 import { EssCredentials } from '../shared/providers/aliyun/ess-client.ts';
 import { TencentCredentials } from '../shared/providers/tencent/as-client.ts';
 import { SecretPairSchema } from '../shared/signing/webhook-signature.ts';
+import { CallerKeysSchema } from '../shared/webhook/callers.ts';
 import { CliError, EXIT, runCli } from './cli.ts';
 
 /**
@@ -28,6 +29,8 @@ Creates or checks the SSM SecureStrings of a stage, in the region it is deployed
                                         and ALIYUN_ACCESS_KEY_SECRET when missing and both are set
   <prefix>/<stage>/tencent/credentials  {"secretId","secretKey"}  optional; from TENCENT_SECRET_ID and
                                         TENCENT_SECRET_KEY when missing and both are set
+  <prefix>/<stage>/webhook-callers      {"callers":[{"keyId","secret","accounts"}]}  optional: webhook callers
+                                        with keys of their own (docs/accounts.md "Caller keys"); made by hand
 Values are checked against the schema the functions read them with, and never printed.
   --check           only check: create nothing
   --kms-key-id KEY  the customer-managed KMS key to encrypt new parameters with (deploy with ssmKmsKey=KEY);
@@ -88,6 +91,13 @@ export const PARAMETERS: readonly ParameterSpec[] = [
         ? { secretId: env.TENCENT_SECRET_ID as string, secretKey: env.TENCENT_SECRET_KEY as string }
         : undefined,
     hint: 'optional (Tencent requests then fail CredentialsNotConfigured); set TENCENT_SECRET_ID and TENCENT_SECRET_KEY and run again',
+  },
+  {
+    suffix: 'webhook-callers',
+    schema: CallerKeysSchema,
+    required: false,
+    create: () => undefined,
+    hint: 'optional (only the webhook secret signs requests); create it by hand: docs/accounts.md "Caller keys"',
   },
 ];
 

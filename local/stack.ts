@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, DEFAULT_ADMIN_TOKEN, startEmulator } from '../emulator/server.ts';
+import type { CallerKeys } from '../shared/webhook/callers.ts';
 import type { AwsCallMeter } from './aws-call-meter.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
@@ -77,6 +78,24 @@ export interface StackOptions {
 
 /** The local stage's webhook secret (serverless.yml `params.local`); never a deployed one. */
 export const LOCAL_WEBHOOK_SECRET = 'local-webhook-secret-do-not-use-in-prod';
+
+/**
+ * The local stage's keyed webhook callers (docs/accounts.md "Caller keys"): `local-team-a` may act on the account
+ * `team-a` only (not the deployment's own). `npm run detach -- --key-id local-team-a ...` signs with its secret.
+ */
+export const LOCAL_WEBHOOK_CALLERS: CallerKeys = {
+  callers: [
+    {
+      keyId: 'local-team-a',
+      secret: 'local-team-a-caller-secret-do-not-use-in-prod',
+      accounts: ['team-a'],
+    },
+  ],
+};
+
+/** The secret of a local caller's key id, or undefined if the local stage has no such key. */
+export const localCallerSecret = (keyId: string): string | undefined =>
+  LOCAL_WEBHOOK_CALLERS.callers.find((caller) => caller.keyId === keyId)?.secret;
 
 /** What tests and people need to talk to a running local stack. */
 export interface StackInfo {
@@ -170,6 +189,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
         WEBHOOK_SECRET: LOCAL_WEBHOOK_SECRET,
+        WEBHOOK_CALLERS: JSON.stringify(LOCAL_WEBHOOK_CALLERS),
         REQUEST_QUEUE_URLS: JSON.stringify(
           Object.fromEntries(Object.entries(queues).map(([action, q]) => [action, q.queueUrl])),
         ),

@@ -1,18 +1,19 @@
 import { CliError, EXIT, isFinal, runCli } from './cli.ts';
 import { statusLine } from './follow.ts';
-import { parseStatusApiCommandLine, refusalLine, signedCall, TARGET_HELP } from './status-api.ts';
+import { parseStatusApiCommandLine, refusalLine, signedCall, signingOf, TARGET_HELP } from './status-api.ts';
 
 /**
  * npm run status -- <requestId> [--json] [--url URL] [--secret SECRET]: one request as the signed status API
  * shows it (GET /v1/operations/{requestId}), on any stage.
  */
-const USAGE = 'usage: npm run status -- <requestId> [--json] [--url URL] [--secret SECRET]';
+const USAGE = 'usage: npm run status -- <requestId> [--json] [--url URL] [--secret SECRET] [--key-id ID]';
 const HELP = `${USAGE}
 Shows one request as the signed status API has it (GET /v1/operations/{requestId}): status, why it ended or
 where it waits, its group, activity and progress, attempts, its event and callback.
   --json            the status API's answer as it is
 ${TARGET_HELP}
-Exit status: 0 shown; 1 no such request (404); 2 usage, a refusal (401), or the webhook not reachable.
+Exit status: 0 shown; 1 no such request (404; for a scoped key, also another account's); 2 usage, a refusal
+(401), or the webhook not reachable.
 `;
 const { positionals, values } = parseStatusApiCommandLine(USAGE);
 const url = values.url as string;
@@ -25,7 +26,7 @@ await runCli(async () => {
   const [requestId, ...extra] = positionals;
   if (!requestId || extra.length > 0) throw new CliError('Usage', USAGE);
   const answer = await signedCall(
-    { url, secret: values.secret as string },
+    { url, ...signingOf(values) },
     'GET',
     `/v1/operations/${encodeURIComponent(requestId)}`,
   );

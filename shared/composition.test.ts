@@ -37,6 +37,26 @@ describe('composition roots', () => {
     expect(webhook.webhookSecret).toBeTypeOf('function');
   });
 
+  it('webhook: the keyed callers only when configured; a local value of the wrong shape is named, never shown', async () => {
+    const secret = 'team-a-secret-0123456789abcdef0123';
+    const callers = { callers: [{ keyId: 'team-a', secret, accounts: ['team-a'] }] };
+    const fromParameter = composeWebhook({
+      ...env,
+      WEBHOOK_CALLERS_PARAMETER: '/scaling-detach/test/webhook-callers',
+    });
+    const local = composeWebhook({ ...env, WEBHOOK_CALLERS: JSON.stringify(callers) });
+    const wrong = composeWebhook({
+      ...env,
+      WEBHOOK_CALLERS: JSON.stringify({ callers: [{ keyId: 'x', secret }] }),
+    });
+
+    expect(keysOf(fromParameter)).toContain('callerKeys');
+    expect(await local.callerKeys?.()).toEqual(callers);
+    const error = await wrong.callerKeys?.().catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: 'CredentialsNotConfigured', kind: 'fatal' });
+    expect(String((error as Error).message)).not.toContain(secret);
+  });
+
   it('poller: the dispatcher with both clouds and the callbacks; no queue', () => {
     const poller = composePoller(env);
     expect(keysOf(poller)).toEqual([

@@ -25,6 +25,7 @@ import { callbackPolicyOf, HttpCallbackSender } from './publish/http-callback-se
 import { SqsRequestQueue } from './queue/sqs-request-queue.ts';
 import { SqsRetryDelay } from './queue/sqs-retry-delay.ts';
 import { type SecretPair, SecretPairSchema } from './signing/webhook-signature.ts';
+import { type CallerKeys, CallerKeysSchema } from './webhook/callers.ts';
 
 /**
  * The composition roots, one per kind of function: each builds only the adapters its function uses, so that
@@ -45,9 +46,10 @@ export function composeDeadLetter(env: Env = process.env) {
   return { config, clock, ledger: ledgerOf(config), publisher: publisherOf(config) };
 }
 
-/** webhook: the ledger, the bus (Rejected events), the request queues and the webhook's secrets. */
+/** webhook: the ledger, the bus (Rejected events), the request queues, the webhook's secrets and its callers. */
 export function composeWebhook(env: Env = process.env) {
   const config = parseConfig(env);
+  const callerKeys = callerKeysOf(config);
   return {
     config,
     clock,
@@ -59,6 +61,33 @@ export function composeWebhook(env: Env = process.env) {
       config.WEBHOOK_SECRET,
       config.WEBHOOK_PREVIOUS_SECRET,
     ),
+    ...(callerKeys && { callerKeys }),
+  };
+}
+
+/**
+ * The keyed webhook callers: from the SSM parameter (cached five minutes, like the secrets; one that does not
+ * exist means none), or locally from WEBHOOK_CALLERS. Undefined: only the default caller. A value of the wrong
+ * shape is a configuration fault, named without a word of the value.
+ */
+function callerKeysOf(config: Config): (() => Promise<CallerKeys>) | undefined {
+  const parameter = config.WEBHOOK_CALLERS_PARAMETER;
+  if (parameter) {
+    return fromParameter(parameter, CallerKeysSchema, 'webhook callers', 'json', { callers: [] });
+  }
+  const local = config.WEBHOOK_CALLERS;
+  if (!local) return undefined;
+  return async () => {
+    let value: unknown;
+    try {
+      value = JSON.parse(local);
+    } catch {
+      value = undefined;
+    }
+    const parsed = CallerKeysSchema.safeParse(value);
+    if (!parsed.success)
+      throw new DetachError('CredentialsNotConfigured', 'WEBHOOK_CALLERS has the wrong shape.', 'fatal');
+    return parsed.data;
   };
 }
 
@@ -297,6 +326,8 @@ function fromParameter<T>(
   schema: z.ZodType<T>,
   cloud: string,
   transform: 'json' | undefined = 'json',
+  /** What a parameter that does not exist means, where that is not a fault. */
+  whenMissing?: T,
 ): () => Promise<T> {
   return async () => {
     let value: unknown;
@@ -304,6 +335,7 @@ function fromParameter<T>(
       value = await getParameter(name, { decrypt: true, maxAge: 300, ...(transform && { transform }) });
     } catch (error) {
       const missing = (error as { name?: string }).name === 'ParameterNotFound';
+      if (missing && whenMissing !== undefined) return whenMissing;
       throw new DetachError(
         missing ? 'CredentialsNotConfigured' : 'CredentialsUnavailable',
         `The ${cloud} credentials parameter ${name} could not be read${missing ? ': it does not exist' : ''}.`,

@@ -45,6 +45,14 @@ export const ConfigSchema = z.object({
   WEBHOOK_SECRET: optional(z.string().min(16)),
   WEBHOOK_PREVIOUS_SECRET: optional(z.string().min(16)),
   /**
+   * Deployed: an SSM SecureString {"callers":[{"keyId","secret","accounts"}]}: webhook callers with keys of their
+   * own, each scoped to accounts (docs/accounts.md "Caller keys"). Read only for a request that names a key id;
+   * a parameter that does not exist means no keyed callers.
+   */
+  WEBHOOK_CALLERS_PARAMETER: optional(z.string().min(1)),
+  /** Local only: the same JSON itself (checked when a keyed request needs it). */
+  WEBHOOK_CALLERS: optional(z.string().min(1)),
+  /**
    * Deployed: an SSM SecureString {"current","previous"?} that signs callbacks (one v1 per secret); never the
    * webhook's, so a callback receiver cannot forge webhook requests.
    */

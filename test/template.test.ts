@@ -154,7 +154,7 @@ const EXPECTED_ROLES: Record<string, unknown[]> = {
       [arn('OperationsTable'), index('waiting'), index('history')],
     ),
     putEvents,
-    { Action: ['ssm:GetParameter'], Resource: parameter('webhook-secret') },
+    { Action: ['ssm:GetParameter'], Resource: [parameter('webhook-secret'), parameter('webhook-callers')] },
     kmsStatement,
     { Action: ['sqs:SendMessage'], Resource: QUEUES.map(arn) },
   ],
@@ -210,6 +210,7 @@ describe('the packaged prod template', () => {
         );
 
       expect(readers('webhook-secret')).toEqual(['Webhook']);
+      expect(readers('webhook-callers')).toEqual(['Webhook']);
       expect(readers('aliyun/credentials')).not.toContain('Webhook');
       expect(readers('aliyun/credentials')).not.toContain('RecordDelivery');
       expect(readers('callback-secret')).not.toContain('Webhook');
@@ -237,7 +238,7 @@ describe('the packaged prod template', () => {
 
   it('no function has a local-only or an empty variable', () => {
     const LOCAL_ONLY =
-      /^(ALIYUN_ACCESS_KEY_ID|ALIYUN_ACCESS_KEY_SECRET|TENCENT_SECRET_ID|TENCENT_SECRET_KEY|WEBHOOK_SECRET|WEBHOOK_PREVIOUS_SECRET|CALLBACK_SECRET|CALLBACK_PREVIOUS_SECRET|ESS_ENDPOINT|TENCENT_AS_ENDPOINT|TENCENT_V2_ENDPOINT)$/;
+      /^(ALIYUN_ACCESS_KEY_ID|ALIYUN_ACCESS_KEY_SECRET|TENCENT_SECRET_ID|TENCENT_SECRET_KEY|WEBHOOK_SECRET|WEBHOOK_PREVIOUS_SECRET|WEBHOOK_CALLERS|CALLBACK_SECRET|CALLBACK_PREVIOUS_SECRET|ESS_ENDPOINT|TENCENT_AS_ENDPOINT|TENCENT_V2_ENDPOINT)$/;
     for (const fn of FUNCTIONS) {
       const variables = (resource(`${fn}LambdaFunction`).Properties.Environment as { Variables: object })
         .Variables as Record<string, unknown>;
@@ -245,6 +246,7 @@ describe('the packaged prod template', () => {
       expect(Object.entries(variables).filter(([, value]) => value === '')).toEqual([]);
       expect(variables).toMatchObject({
         WEBHOOK_SECRET_PARAMETER: '/scaling-detach/prod/webhook-secret',
+        WEBHOOK_CALLERS_PARAMETER: '/scaling-detach/prod/webhook-callers',
         CALLBACK_SECRET_PARAMETER: '/scaling-detach/prod/callback-secret',
         CALLBACK_REQUIRE_HTTPS: 'true',
         CALLBACK_ALLOW_PRIVATE_ADDRESSES: 'false',

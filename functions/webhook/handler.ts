@@ -6,11 +6,12 @@ import { composeWebhook } from '../../shared/composition.ts';
 import { logger, tracer } from '../../shared/observability.ts';
 import { handleWebhook, type WebhookResponse } from '../../shared/webhook/handle-webhook.ts';
 
-const { config, webhookSecret, requestQueue, ...deps } = composeWebhook();
+const { config, webhookSecret, callerKeys, requestQueue, ...deps } = composeWebhook();
 const webhookDeps = {
   ...deps,
   queue: requestQueue,
   secret: webhookSecret,
+  callerKeys,
   maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
 };
 /** Every answer has the documented error shape, a failure of ours too: never an exception's text. */
@@ -42,10 +43,14 @@ export const handler = middy(
     });
     const requestId = response.body.requestId;
     if (typeof requestId === 'string') logger.setCorrelationId(requestId);
-    // Only the outcome is logged: never the body, the signature header or the secret. Reads (a following CLI
-    // asks every second) are at debug, unless refused.
+    // Only the outcome (and a keyed caller's key id) is logged: never the body, the signature header or a
+    // secret. Reads (a following CLI asks every second) are at debug, unless refused.
     const read = event.requestContext.http.method === 'GET' && response.status < 400;
-    logger[read ? 'debug' : 'info']('webhook answered', { status: response.status, route });
+    logger[read ? 'debug' : 'info']('webhook answered', {
+      status: response.status,
+      route,
+      ...(response.keyId && { keyId: response.keyId }),
+    });
     return answer(response.status, response.body);
   },
 )

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { signatureHeader, signedMessageDigest, signPayload, verifySignature } from './webhook-signature.ts';
+import {
+  keyIdOf,
+  signatureHeader,
+  signedMessageDigest,
+  signPayload,
+  verifySignature,
+} from './webhook-signature.ts';
 
 const secret = 'whsec-test';
 const now = new Date('2026-11-23T06:00:00Z');
@@ -71,5 +77,30 @@ describe('webhook signature', () => {
     expect(signedMessageDigest(timestamp, 'body')).toBe(signedMessageDigest(timestamp, 'body'));
     expect(signedMessageDigest(timestamp, 'body')).not.toBe(signedMessageDigest(timestamp + 1, 'body'));
     expect(signedMessageDigest(timestamp, 'body')).not.toBe(signedMessageDigest(timestamp, 'body2'));
+  });
+
+  it("names a caller's key id first when given one, and the signature stays the same HMAC", () => {
+    const keyed = signatureHeader(secret, 'body', now, 'team-a');
+
+    expect(keyed).toBe(`keyId=team-a,${signatureHeader(secret, 'body', now)}`);
+    expect(verifySignature(keyed, secret, 'body', now)).toEqual({ ok: true, timestamp });
+  });
+
+  it('reads the key id of a header: none, one, or malformed (two, empty, or characters a key id cannot have)', () => {
+    const header = signatureHeader(secret, 'body', now);
+
+    expect(keyIdOf(header)).toEqual({ ok: true, keyId: undefined });
+    expect(keyIdOf(undefined)).toEqual({ ok: true, keyId: undefined });
+    expect(keyIdOf(`keyId=team-a.prod_1,${header}`)).toEqual({ ok: true, keyId: 'team-a.prod_1' });
+    // Anywhere in the header, with spaces after the commas as some clients write them.
+    expect(keyIdOf(`${header}, keyId=team-a`)).toEqual({ ok: true, keyId: 'team-a' });
+    for (const bad of [
+      `keyId=a,keyId=b,${header}`,
+      `keyId=,${header}`,
+      `keyId=-a,${header}`,
+      `keyId=a=b,${header}`,
+      `keyId=${'k'.repeat(65)},${header}`,
+    ])
+      expect(keyIdOf(bad)).toEqual({ ok: false, reason: 'malformed' });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GroupDescription, OperationRecord } from '../detach/ports.ts';
-import { groupStatusOf } from './group-view.ts';
+import { groupStatusOf, scopedTo } from './group-view.ts';
 
 const NOW = new Date('2026-12-03T12:00:00.000Z');
 const at = (seconds: number) => NOW.getTime() + seconds * 1000;
@@ -163,5 +163,81 @@ describe('the group view of the status API', () => {
     const view = groupStatusOf(where, { ...empty, lease: { owner: 'd', until: at(-30) } }, NOW);
 
     expect(view.lease).toMatchObject({ live: false, expiresInSeconds: -30 });
+  });
+
+  describe("scoped to a caller's accounts", () => {
+    const ofAccount = (
+      requestId: string,
+      account: string | undefined,
+      overrides: Partial<OperationRecord> = {},
+    ) =>
+      record(requestId, {
+        ...overrides,
+        request: {
+          requestId,
+          provider: 'aliyun',
+          region: 'cn-hangzhou',
+          scalingGroupId: 'asg-1',
+          instanceIds: overrides.instanceIds ?? ['i-1'],
+          preflight: true,
+          dryRun: false,
+          ...(account && { account }),
+        },
+      });
+    const teamA = (candidate: OperationRecord) => candidate.request?.account === 'team-a';
+    const mixed: GroupDescription = {
+      ...empty,
+      lease: { owner: 'dispatcher-7', until: at(20) },
+      intent: {
+        id: 'intent-1',
+        action: 'detach-instances',
+        requestIds: ['a1', 'b1'],
+        instanceIds: ['i-a1', 'i-b1'],
+        clientToken: 'the-intent-token',
+        createdAt: '2026-12-03T11:59:30.000Z',
+        calls: 1,
+      },
+      intentRecords: [
+        ofAccount('a1', 'team-a', { status: 'SUBMITTING', instanceIds: ['i-a1'] }),
+        ofAccount('b1', 'team-b', { status: 'SUBMITTING', instanceIds: ['i-b1'] }),
+      ],
+      activity: {
+        activityId: 'asa-1',
+        records: [ofAccount('a0', 'team-a', { status: 'IN_PROGRESS' }), ofAccount('own0', undefined)],
+      },
+      waiting: [ofAccount('b2', 'team-b'), ofAccount('a2', 'team-a'), ofAccount('own1', undefined)],
+      waitingCount: 57,
+      outcomes: [
+        ofAccount('b3', 'team-b', { status: 'SUCCEEDED' }),
+        ofAccount('a3', 'team-a', { status: 'FAILED' }),
+      ],
+    };
+
+    it("keeps only its accounts' requests: no other id, instance or count leaks", () => {
+      const view = groupStatusOf(where, scopedTo(mixed, teamA), NOW);
+
+      expect(view.intent).toMatchObject({ requestIds: ['a1'], instanceIds: ['i-a1'] });
+      expect(view.activity?.requestIds).toEqual(['a0']);
+      expect(view.waiting).toEqual({ count: 1, oldest: [expect.objectContaining({ requestId: 'a2' })] });
+      expect(view.outcomes.map((outcome) => outcome.requestId)).toEqual(['a3']);
+      expect(view.lease?.owner).toBe('dispatcher-7');
+      const text = JSON.stringify(view);
+      for (const other of ['b1', 'b2', 'b3', 'own0', 'own1', 'i-b1', '57'])
+        expect(text).not.toContain(`"${other}"`);
+    });
+
+    it('drops an intent or an activity none of whose requests is its own', () => {
+      const scoped = scopedTo(mixed, (candidate) => candidate.requestId === 'a2');
+
+      expect(scoped.intent).toBeUndefined();
+      expect(scoped.activity).toBeUndefined();
+      expect(scoped.waiting.map((line) => line.requestId)).toEqual(['a2']);
+    });
+
+    it('a group with nothing of its accounts is empty, lease and backoff included (answered 404)', () => {
+      expect(
+        scopedTo({ ...mixed, retryAfter: at(5) }, (candidate) => candidate.request?.account === 'team-c'),
+      ).toEqual({ ...empty });
+    });
   });
 });

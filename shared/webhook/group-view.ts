@@ -84,6 +84,50 @@ function lastAnswerOf(records: readonly OperationRecord[]) {
   return answered[0]?.lastError;
 }
 
+/**
+ * The part of a group a caller scoped to some accounts may see: only its accounts' requests, in the waiting list,
+ * the outcomes, the intent and the activity (each kept only while one of its requests is visible, the intent's
+ * instances narrowed to theirs). `waitingCount` then counts the visible ones among those listed, the oldest
+ * twenty: the group's whole count would tell of other accounts' requests. The lease and backoff are kept: they say
+ * why the caller's own requests wait, and name no request. Nothing visible: an empty description (404).
+ */
+export function scopedTo(
+  description: GroupDescription,
+  visible: (record: OperationRecord) => boolean,
+): GroupDescription {
+  const waiting = description.waiting.filter(visible);
+  const outcomes = description.outcomes.filter(visible);
+  const intentRecords = description.intentRecords.filter(visible);
+  const activityRecords = description.activity?.records.filter(visible) ?? [];
+  const intent = description.intent && intentRecords.length > 0 ? description.intent : undefined;
+  const activity =
+    description.activity && activityRecords.length > 0
+      ? { ...description.activity, records: activityRecords }
+      : undefined;
+  if (waiting.length + outcomes.length === 0 && !intent && !activity)
+    return { groupKey: description.groupKey, intentRecords: [], waiting: [], waitingCount: 0, outcomes: [] };
+  const intentInstances = new Set(intentRecords.flatMap((record) => record.instanceIds ?? []));
+  return {
+    groupKey: description.groupKey,
+    ...(description.lease && { lease: description.lease }),
+    ...(description.retryAfter !== undefined && { retryAfter: description.retryAfter }),
+    ...(intent && {
+      intent: {
+        ...intent,
+        requestIds: intentRecords.map((record) => record.requestId),
+        ...(intent.instanceIds && {
+          instanceIds: intent.instanceIds.filter((id) => intentInstances.has(id)),
+        }),
+      },
+    }),
+    intentRecords,
+    ...(activity && { activity }),
+    waiting,
+    waitingCount: waiting.length,
+    outcomes,
+  };
+}
+
 /** What the status API shows of a group: the ledger's description, made readable, without any token. */
 export function groupStatusOf(
   where: { provider: string; region: string; groupId: string },

@@ -1,16 +1,19 @@
-import { ACTIONS, type Action, OperationStatus, RequestId } from '../contracts/index.ts';
+import { ACTIONS, type Action, OperationStatus, REQUEST_SCHEMAS, RequestId } from '../contracts/index.ts';
 import { groupKeyOf } from '../detach/dispatch.ts';
 import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
 import type { OperationRecord } from '../detach/ports.ts';
 import { describeHolder } from '../detach/submit.ts';
+import { type SecretPair, SIGNATURE_HEADER, signedMessageDigest } from '../signing/webhook-signature.ts';
 import {
-  type SecretPair,
-  SIGNATURE_HEADER,
-  secretsOf,
-  signedMessageDigest,
-  verifySignature,
-} from '../signing/webhook-signature.ts';
-import { groupStatusOf } from './group-view.ts';
+  ALL_ACCOUNTS,
+  authenticate,
+  type Caller,
+  type CallerKeys,
+  maySee,
+  mayUseAccount,
+  OWN_ACCOUNT,
+} from './callers.ts';
+import { groupStatusOf, scopedTo } from './group-view.ts';
 
 export interface WebhookRequest {
   method: string;
@@ -23,17 +26,23 @@ export interface WebhookRequest {
 export interface WebhookResponse {
   status: number;
   body: Record<string, unknown>;
+  /** The key id of the caller that was answered, for the log (never in the body); absent: the default caller. */
+  keyId?: string;
 }
 
 export interface WebhookDeps extends IntakeDeps {
   /** The webhook's secrets: a request signed with the current or the previous one is accepted. */
   secret: (() => Promise<SecretPair>) | undefined;
+  /** The keyed callers (docs/accounts.md "Caller keys"); absent: only the default caller. */
+  callerKeys?: (() => Promise<CallerKeys>) | undefined;
   maxBodyBytes: number;
 }
 
 const OPERATIONS_PATH = /^\/v1\/operations\/([^/]+)$/;
 const ACTION_PATH = /^\/v1\/([a-z-]+)$/;
 const GROUP_PATH = /^\/v1\/groups\/([^/]+)\/([^/]+)\/([^/]+)$/;
+/** What a request's `account` can be (shared/contracts/detach-request.ts). */
+const ACCOUNT_NAME = /^[a-z0-9-]{1,32}$/;
 /** What a provider, a region or a group id can be (anything else is not a group of ours: 404). */
 const GROUP_PART = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 
@@ -51,8 +60,9 @@ export const statusUrlOf = (requestId: string) => `/v1/operations/${encodeURICom
 
 /**
  * The webhook and the status API (operations and groups). Refusals are decided in this order: unknown route 404,
- * body too large 413, signature 401, content type 415, JSON or contract 422, a request id that names another
- * request 409. Only an accepted request reaches the queue.
+ * body too large 413, signature or key 401, content type 415, JSON 422, an account the caller's key may not use
+ * 403, contract 422, a request id that names another request 409. Only an accepted request reaches the queue;
+ * a 403 leaves nothing on the ledger. The status API shows a caller only its accounts' requests.
  */
 export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest): Promise<WebhookResponse> {
   const statusMatch = request.method === 'GET' ? OPERATIONS_PATH.exec(request.path) : null;
@@ -69,20 +79,34 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
   }
   // A GET has no body: its signed payload is the method and path, so a signature cannot be replayed elsewhere.
   const payload = statusMatch || groupMatch ? `GET ${request.path}` : request.rawBody;
-  const secret = deps.secret ? await deps.secret() : undefined;
-  const verified = secret
-    ? verifySignature(request.headers[SIGNATURE_HEADER], secretsOf(secret), payload, deps.clock.now())
-    : undefined;
-  if (!verified?.ok) {
-    return refuse(
-      401,
-      'Unauthorized',
-      `The ${SIGNATURE_HEADER} header is ${verified?.reason ?? 'not checkable: no secret is configured'}.`,
-    );
+  const verified = await authenticate(
+    { webhookSecret: deps.secret, callerKeys: deps.callerKeys },
+    request.headers[SIGNATURE_HEADER],
+    payload,
+    deps.clock.now(),
+  );
+  if (!verified.ok) {
+    const reason =
+      verified.reason === 'not configured' ? 'not checkable: no secret is configured' : verified.reason;
+    return refuse(401, 'Unauthorized', `The ${SIGNATURE_HEADER} header is ${reason}.`);
   }
-  if (statusMatch) return operationStatus(deps, statusMatch[1] as string);
-  if (groupMatch) return groupStatus(deps, groupMatch.slice(1, 4) as [string, string, string]);
+  const { caller } = verified;
+  const response = statusMatch
+    ? await operationStatus(deps, caller, statusMatch[1] as string)
+    : groupMatch
+      ? await groupStatus(deps, caller, groupMatch.slice(1, 4) as [string, string, string])
+      : await acceptPost(deps, request, caller, action as Action, verified.timestamp);
+  return caller.keyId === undefined ? response : { ...response, keyId: caller.keyId };
+}
 
+/** A signed POST: its body checked, its account against the caller's, then accepted (or refused) as a request. */
+async function acceptPost(
+  deps: WebhookDeps,
+  request: WebhookRequest,
+  caller: Caller,
+  action: Action,
+  timestamp: number,
+): Promise<WebhookResponse> {
   const contentType = request.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     return refuse(415, 'UnsupportedMediaType', 'The body must be application/json.');
@@ -95,10 +119,22 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
       issues: [{ path: '(root)', message: 'The body is not valid JSON.' }],
     });
   }
+  // The default caller and "*" keys may use every account: their bodies are validated once, as before.
+  const account = caller.accounts === ALL_ACCOUNTS ? undefined : accountNamedBy(action, body);
+  if (!mayUseAccount(caller, account)) {
+    // An account name is echoed only when it is one: a body's arbitrary text is not.
+    const named =
+      account === undefined
+        ? `${OWN_ACCOUNT} (the deployment's own)`
+        : ACCOUNT_NAME.test(account)
+          ? account
+          : 'it names';
+    return refuse(403, 'AccountNotAllowed', `The key ${caller.keyId} may not act on the account ${named}.`);
+  }
   // A body with no usable request id is rejected under a name of the signed message, so a replay of it (inside
   // the signature's tolerance) lands on the same Rejected record and adds no record and no event.
-  const fallbackId = `webhook:${signedMessageDigest(verified.timestamp, request.rawBody).slice(0, 40)}`;
-  const result = await acceptRequest(deps, action as Action, body, fallbackId);
+  const fallbackId = `webhook:${signedMessageDigest(timestamp, request.rawBody).slice(0, 40)}`;
+  const result = await acceptRequest(deps, action, body, fallbackId);
   if (result.kind === 'invalid') {
     return refuse(422, 'InvalidRequest', 'The request does not match the contract.', {
       requestId: result.requestId,
@@ -118,10 +154,27 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
 }
 
 /**
- * Only a well-formed request id reaches the ledger: anything else (a ledger key of another kind such as a group
- * item, a malformed escape) is answered like an id that does not exist.
+ * The account a body names: the validated request's, or, for a body the contract refuses, its `account` field if
+ * that is a string (so that a key cannot leave a Rejected record in another account's name either). Checking it
+ * validates the body once more than acceptRequest does; that costs far less than a ledger write.
  */
-async function operationStatus(deps: WebhookDeps, encodedId: string): Promise<WebhookResponse> {
+function accountNamedBy(action: Action, body: unknown): string | undefined {
+  const parsed = REQUEST_SCHEMAS[action].safeParse(body);
+  if (parsed.success) return parsed.data.account;
+  const named = (body as { account?: unknown } | null)?.account;
+  return typeof named === 'string' ? named : undefined;
+}
+
+/**
+ * Only a well-formed request id reaches the ledger: anything else (a ledger key of another kind such as a group
+ * item, a malformed escape) is answered like an id that does not exist; so is another account's request, so that
+ * a key learns nothing of the ids of accounts it may not use.
+ */
+async function operationStatus(
+  deps: WebhookDeps,
+  caller: Caller,
+  encodedId: string,
+): Promise<WebhookResponse> {
   let requestId: string | undefined;
   try {
     requestId = decodeURIComponent(encodedId);
@@ -130,7 +183,7 @@ async function operationStatus(deps: WebhookDeps, encodedId: string): Promise<We
   }
   const valid = requestId !== undefined && RequestId.safeParse(requestId).success;
   const record = valid ? await deps.ledger.get(requestId as string) : undefined;
-  if (!record) return refuse(404, 'NotFound', 'No such operation.');
+  if (!record || !maySee(caller, record)) return refuse(404, 'NotFound', 'No such operation.');
   return { status: 200, body: statusView(record) };
 }
 
@@ -142,14 +195,21 @@ const decoded = (part: string) => {
   }
 };
 
-/** The ledger's view of one group; a group it holds nothing of is 404, like a path that names none. */
-async function groupStatus(deps: WebhookDeps, parts: [string, string, string]): Promise<WebhookResponse> {
+/**
+ * The ledger's view of one group, as much of it as concerns the caller's accounts; a group it holds nothing of
+ * (for this caller) is 404, like a path that names none.
+ */
+async function groupStatus(
+  deps: WebhookDeps,
+  caller: Caller,
+  parts: [string, string, string],
+): Promise<WebhookResponse> {
   const [provider, region, groupId] = parts.map(decoded);
   const known = (part: string | undefined): part is string => part !== undefined && GROUP_PART.test(part);
   if (!known(provider) || !known(region) || !known(groupId)) return refuse(404, 'NotFound', 'No such group.');
-  const description = await deps.ledger.describeGroup(
-    groupKeyOf({ provider, region, scalingGroupId: groupId }),
-  );
+  const whole = await deps.ledger.describeGroup(groupKeyOf({ provider, region, scalingGroupId: groupId }));
+  const description =
+    caller.accounts === ALL_ACCOUNTS ? whole : scopedTo(whole, (record) => maySee(caller, record));
   const empty =
     !description.lease &&
     !description.intent &&
