@@ -54,8 +54,10 @@ export interface StackOptions {
   /** Local queues' visibility timeout, which is also the retry backoff. */
   visibilityTimeoutSeconds?: number;
   logger?: Logger;
-  /** Deliveries before a still-retryable request ends Failed (serverless.yml MAX_ATTEMPTS). */
-  maxAttempts?: number;
+  /** SQS deliveries of a message that keeps failing before it ends Rejected (MAX_DELIVERIES). */
+  maxDeliveries?: number;
+  /** Throttled cloud call attempts of one intent before its requests end Failed (MAX_CALL_ATTEMPTS). */
+  maxCallAttempts?: number;
   /** Age at which an unfinished operation ends TimedOut (OPERATION_TIMEOUT_SECONDS). */
   operationTimeoutSeconds?: number;
   /** Show the functions' logs (npm start). */
@@ -167,7 +169,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         TENCENT_AS_ENDPOINT: emulator.url,
         TENCENT_V2_ENDPOINT: emulator.url,
         ...(pollNext && { POLL_NEXT_QUEUE_URL: pollNext.queueUrl }),
-        MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
+        MAX_DELIVERIES: String(options.maxDeliveries ?? 8),
+        MAX_CALL_ATTEMPTS: String(options.maxCallAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
         WEBHOOK_SECRET: LOCAL_WEBHOOK_SECRET,
         REQUEST_QUEUE_URLS: JSON.stringify(

@@ -319,7 +319,7 @@ async function runModel(s: fc.Scheduler, p: Plan): Promise<void> {
   // As deployed: one operation timeout bounds a request and the hold of its activity on the group.
   const domain = await aDomain({
     emulatorUrl: emulator.url,
-    maxAttempts: 3,
+    maxCallAttempts: 3,
     timeoutMs: 60_000,
     activityHoldMs: 60_000,
   });

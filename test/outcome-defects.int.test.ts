@@ -65,7 +65,7 @@ describe('issue #17: every outcome true', () => {
     '1: two throttled answers, then a connection dropped after ESS acted: Succeeded, not Failed',
     SETTLING,
     async () => {
-      const domain = await aDomain({ maxAttempts: 3 });
+      const domain = await aDomain({ maxCallAttempts: 3 });
       const group = await aScalingGroup(domain.admin, { activityDurationMs: 200 });
       await domain.admin.inject(
         { action: 'DetachInstances', scalingGroupId: group.scalingGroupId, error: THROTTLED },
@@ -86,7 +86,7 @@ describe('issue #17: every outcome true', () => {
     '1, 8: a busy answer to a same-token repeat is not evidence: the request ends Succeeded, acted once',
     SETTLING,
     async () => {
-      const domain = await aDomain({ maxAttempts: 3 });
+      const domain = await aDomain({ maxCallAttempts: 3 });
       const group = await aScalingGroup(domain.admin, { activityDurationMs: 1_500 });
       await domain.admin.inject(
         { action: 'DetachInstances', scalingGroupId: group.scalingGroupId, drop: 'after' },
