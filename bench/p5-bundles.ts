@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { functionBuildOptions } from './function-build.ts';
+import { functionBuildOptions } from '../support/function-build.ts';
 import { median } from './stats.ts';
 
 /**

@@ -128,7 +128,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(dynamodb.stop);
     const emulator = await startEmulator({
       port: ports.emulator,
-      // The emulator's admin routes want it (x-emulator-admin-token); test/support/emulator-admin.ts sends it.
+      // The emulator's admin routes want it (x-emulator-admin-token); support/emulator-admin.ts sends it.
       adminToken: DEFAULT_ADMIN_TOKEN,
       ...(options.seed && { seed: options.seed }),
     });

@@ -10,10 +10,10 @@ import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
+import { aScalingGroup, EmulatorAdmin, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup } from '../support/tencent.ts';
 import { CrashableProcess, InFlight, type PortFault } from './support/crashable-process.ts';
 import { aDomain, type Domain } from './support/domain.ts';
-import { aScalingGroup, EmulatorAdmin, uniqueId } from './support/emulator-admin.ts';
-import { aTencentGroup } from './support/tencent.ts';
 
 /**
  * A model test with real concurrency. Nine actors run at once against DynamoDB Local and a cloud emulator of

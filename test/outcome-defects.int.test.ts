@@ -6,8 +6,9 @@ import type { Ledger, PendingCursor, PendingItem, ScalingProvider } from '../sha
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { DetachError } from '../shared/errors.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { aDomain, type Domain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import {
   activitiesEnded,
   delivery,
@@ -17,7 +18,6 @@ import {
   SETTLING,
   tencentMembers,
 } from './support/ground-truth.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /**
  * One test per defect of issue #17 in the dispatcher, the poller and the providers, on the real domain over

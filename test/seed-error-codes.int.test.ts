@@ -6,7 +6,7 @@ import {
   type GroupOptions,
   startOutsideActivity,
   uniqueId,
-} from './support/emulator-admin.ts';
+} from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 /**

@@ -16,8 +16,8 @@ import { createHttpAgent } from '../../shared/providers/http.ts';
 import { TencentAsClient } from '../../shared/providers/tencent/as-client.ts';
 import { TencentProvider } from '../../shared/providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from '../../shared/providers/tencent/v2-client.ts';
-import { EMULATOR_KEY, EmulatorAdmin } from './emulator-admin.ts';
-import { TENCENT_KEY } from './tencent.ts';
+import { EMULATOR_KEY, EmulatorAdmin } from '../../support/emulator-admin.ts';
+import { TENCENT_KEY } from '../../support/tencent.ts';
 
 /** Every event published, in order: the invariant is one distinct event id per request. */
 export class RecordingPublisher implements EventPublisher {
