@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 const INTEGRATION = ['test/**/*.int.test.ts', 'test/end-to-end.test.ts'];
 /** Test files that package the service or build its bundles: tens of seconds, so out of the inner loop. */
 const BUILD = ['test/template.test.ts', 'test/esbuild-plugins.test.ts', 'test/check-cloudformation.test.ts'];
-const EXCLUDE = ['node_modules/**', '.serverless/**', '.esbuild/**'];
+const EXCLUDE = ['node_modules/**', '.serverless/**', 'build/**'];
 
 const shared = {
   testTimeout: 60_000,

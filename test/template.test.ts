@@ -39,7 +39,7 @@ beforeAll(async () => {
       env: {
         ...process.env,
         SLS_TELEMETRY_DISABLED: '1',
-        SCALING_DETACH_ESBUILD_FOLDER: '.esbuild-template-test',
+        SCALING_DETACH_ESBUILD_FOLDER: 'build/esbuild-template-test',
       },
       maxBuffer: 16 * 1024 * 1024,
     },
@@ -49,7 +49,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
-  await rm('.esbuild-template-test', { recursive: true, force: true });
+  await rm('build/esbuild-template-test', { recursive: true, force: true });
 });
 
 const resource = (logicalId: string) => template.Resources[logicalId] as Resource;
