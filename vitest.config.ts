@@ -17,6 +17,16 @@ const shared = {
 // `npm run test:build` the packaging and bundle checks, `npm run test:integration` the local stack's.
 export default defineConfig({
   test: {
+    // `npm run coverage` only (never `npm test`): line and branch coverage of the domain, over the unit and the
+    // integration projects. It counts the code that runs in the test processes; the functions serverless-offline
+    // runs from their bundles are not seen.
+    coverage: {
+      provider: 'v8',
+      include: ['shared/detach/**/*.ts'],
+      exclude: ['**/*.test.ts'],
+      reportsDirectory: 'build/coverage',
+      reporter: ['text', 'text-summary', 'json-summary'],
+    },
     projects: [
       {
         test: {
