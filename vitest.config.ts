@@ -26,6 +26,8 @@ export default defineConfig({
       exclude: ['**/*.test.ts'],
       reportsDirectory: 'build/coverage',
       reporter: ['text', 'text-summary', 'json-summary'],
+      // A long run whose one flaky test fails still says what it covered.
+      reportOnFailure: true,
     },
     projects: [
       {
