@@ -68,7 +68,11 @@ export async function measureBundles(): Promise<{
       'npx',
       ['serverless', 'package', '--stage', 'prod', '--region', 'eu-west-1', '--package', out],
       {
-        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SCALING_DETACH_ESBUILD_FOLDER: 'build/esbuild-bench' },
+        env: {
+          ...process.env,
+          SLS_TELEMETRY_DISABLED: '1',
+          SCALING_DETACH_ESBUILD_FOLDER: 'build/esbuild-bench',
+        },
         maxBuffer: 16 * 1024 * 1024,
       },
     );
