@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 const INTEGRATION = ['test/**/*.int.test.ts', 'test/end-to-end.test.ts'];
 /** Test files that package the service or build its bundles: tens of seconds, so out of the inner loop. */
 const BUILD = ['test/template.test.ts', 'test/esbuild-plugins.test.ts', 'test/check-cloudformation.test.ts'];
-const EXCLUDE = ['node_modules/**', '.serverless/**', '.esbuild/**'];
+const EXCLUDE = ['node_modules/**', '.serverless/**', 'build/**'];
 
 const shared = {
   testTimeout: 60_000,
@@ -17,6 +17,18 @@ const shared = {
 // `npm run test:build` the packaging and bundle checks, `npm run test:integration` the local stack's.
 export default defineConfig({
   test: {
+    // `npm run coverage` only (never `npm test`): line and branch coverage of the domain, over the unit and the
+    // integration projects. It counts the code that runs in the test processes; the functions serverless-offline
+    // runs from their bundles are not seen.
+    coverage: {
+      provider: 'v8',
+      include: ['shared/detach/**/*.ts'],
+      exclude: ['**/*.test.ts'],
+      reportsDirectory: 'build/coverage',
+      reporter: ['text', 'text-summary', 'json-summary'],
+      // A long run whose one flaky test fails still says what it covered.
+      reportOnFailure: true,
+    },
     projects: [
       {
         test: {

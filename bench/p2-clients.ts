@@ -4,8 +4,8 @@ import { freePort, stopChild, waitFor } from '../local/services.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
-import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin } from '../test/support/emulator-admin.ts';
-import { aTencentGroup, TENCENT_KEY, tencentSdk } from '../test/support/tencent.ts';
+import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin } from '../support/emulator-admin.ts';
+import { aTencentGroup, TENCENT_KEY, tencentSdk } from '../support/tencent.ts';
 import { median } from './stats.ts';
 
 /**

@@ -67,7 +67,7 @@ const deps = {
   timeoutMs: 7_200_000,
   // The deployed POLL_CONCURRENCY and HTTP timeouts.
   concurrency: 8,
-  maxAttempts: 8,
+  maxCallAttempts: 8,
   retry: { baseSeconds: 5, maxSeconds: 300 },
   activityHoldMs: 3_600_000,
   ...leaseFor({ connectTimeoutMs: 3_000, responseTimeoutMs: 10_000 }),

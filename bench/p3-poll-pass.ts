@@ -11,7 +11,7 @@ import { createLedgerTable, LOCAL_AWS } from '../local/services.ts';
 import { chunk, mapLimit } from '../shared/detach/collections.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
-import { functionBuildOptions } from './function-build.ts';
+import { functionBuildOptions } from '../support/function-build.ts';
 
 const run = promisify(execFile);
 const REGION = 'cn-hangzhou';

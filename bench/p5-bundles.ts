@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { functionBuildOptions } from './function-build.ts';
+import { functionBuildOptions } from '../support/function-build.ts';
 import { median } from './stats.ts';
 
 /**
@@ -68,7 +68,11 @@ export async function measureBundles(): Promise<{
       'npx',
       ['serverless', 'package', '--stage', 'prod', '--region', 'eu-west-1', '--package', out],
       {
-        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SCALING_DETACH_ESBUILD_FOLDER: '.esbuild-bench' },
+        env: {
+          ...process.env,
+          SLS_TELEMETRY_DISABLED: '1',
+          SCALING_DETACH_ESBUILD_FOLDER: 'build/esbuild-bench',
+        },
         maxBuffer: 16 * 1024 * 1024,
       },
     );
@@ -147,7 +151,7 @@ export async function measureBundles(): Promise<{
   } finally {
     await rm(out, { recursive: true, force: true });
     await rm(minimalRoot, { recursive: true, force: true });
-    await rm('.esbuild-bench', { recursive: true, force: true });
+    await rm('build/esbuild-bench', { recursive: true, force: true });
   }
 }
 

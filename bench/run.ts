@@ -51,7 +51,7 @@ const publisher = {
 };
 const clock = { now: () => new Date() };
 const dispatchSettings = {
-  maxAttempts: 8,
+  maxCallAttempts: 8,
   retry: { baseSeconds: 5, maxSeconds: 300 },
   activityHoldMs: 3_600_000,
   // The deployed defaults (HTTP connect 3 s, response 10 s).

@@ -35,7 +35,7 @@ export function createRequestHandler(action: Action) {
       metrics.addMetric(`Request.${outcome.kind}`, MetricUnit.Count, 1);
     } catch (error) {
       const reason = error instanceof Error ? error.name : 'Error';
-      if (delivery.receiveCount >= config.MAX_ATTEMPTS) {
+      if (delivery.receiveCount >= config.MAX_DELIVERIES) {
         const given = await giveUpDelivery(deps, { action, ...delivery, reason }).catch(
           (giveUpError: unknown) => {
             // Not even a Rejected record could be written: the message goes to the DLQ, seen here, not silently.

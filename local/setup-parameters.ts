@@ -16,7 +16,7 @@ import { CliError, EXIT, runCli } from './cli.ts';
 
 /**
  * npm run setup -- --stage prod --region R [--check] [--kms-key-id KEY]: creates or checks the SSM SecureStrings a
- * stage reads (README "Secrets", docs/deploy.md). Each value is checked against the schema the functions read it
+ * stage reads (docs/operations.md "Secrets", docs/deploy.md). Each value is checked against the schema the functions read it
  * with, and never printed: a wrong one is named by its field and what is wrong with it.
  */
 const USAGE =

@@ -55,8 +55,10 @@ export interface StackOptions {
   /** Local queues' visibility timeout, which is also the retry backoff. */
   visibilityTimeoutSeconds?: number;
   logger?: Logger;
-  /** Deliveries before a still-retryable request ends Failed (serverless.yml MAX_ATTEMPTS). */
-  maxAttempts?: number;
+  /** SQS deliveries of a message that keeps failing before it ends Rejected (MAX_DELIVERIES). */
+  maxDeliveries?: number;
+  /** Throttled cloud call attempts of one intent before its requests end Failed (MAX_CALL_ATTEMPTS). */
+  maxCallAttempts?: number;
   /** Age at which an unfinished operation ends TimedOut (OPERATION_TIMEOUT_SECONDS). */
   operationTimeoutSeconds?: number;
   /** Show the functions' logs (npm start). */
@@ -145,7 +147,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(dynamodb.stop);
     const emulator = await startEmulator({
       port: ports.emulator,
-      // The emulator's admin routes want it (x-emulator-admin-token); test/support/emulator-admin.ts sends it.
+      // The emulator's admin routes want it (x-emulator-admin-token); support/emulator-admin.ts sends it.
       adminToken: DEFAULT_ADMIN_TOKEN,
       ...(options.seed && { seed: options.seed }),
     });
@@ -186,7 +188,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         TENCENT_AS_ENDPOINT: emulator.url,
         TENCENT_V2_ENDPOINT: emulator.url,
         ...(pollNext && { POLL_NEXT_QUEUE_URL: pollNext.queueUrl }),
-        MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
+        MAX_DELIVERIES: String(options.maxDeliveries ?? 8),
+        MAX_CALL_ATTEMPTS: String(options.maxCallAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),
         WEBHOOK_SECRET: LOCAL_WEBHOOK_SECRET,
         WEBHOOK_CALLERS: JSON.stringify(LOCAL_WEBHOOK_CALLERS),

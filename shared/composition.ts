@@ -202,7 +202,7 @@ function dispatcherOf(config: Config) {
   return {
     clock,
     providers: providersOf(config),
-    maxAttempts: config.MAX_ATTEMPTS,
+    maxCallAttempts: config.MAX_CALL_ATTEMPTS,
     retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
     activityHoldMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
     // A dispatcher's lease outlives one cloud call; a call without a token is resolved once it can no longer act.

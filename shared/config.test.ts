@@ -13,7 +13,8 @@ describe('parseConfig', () => {
     });
 
     expect(config).toMatchObject({
-      MAX_ATTEMPTS: 8,
+      MAX_DELIVERIES: 8,
+      MAX_CALL_ATTEMPTS: 8,
       OPERATION_TIMEOUT_SECONDS: 3600,
       ALIYUN_CREDENTIALS_PARAMETER: '/p',
     });
@@ -40,6 +41,48 @@ describe('parseConfig', () => {
         MAX_ATTEMPTS: '-1',
       }),
     ).toThrow(expect.objectContaining({ message: expect.not.stringContaining('shh') }));
+  });
+});
+
+describe('parseConfig: deliveries and call attempts', () => {
+  const deployed = { ...base, ALIYUN_CREDENTIALS_PARAMETER: '/p' };
+
+  it('reads MAX_DELIVERIES and MAX_CALL_ATTEMPTS apart', () => {
+    const config = parseConfig({ ...deployed, MAX_DELIVERIES: '3', MAX_CALL_ATTEMPTS: '12' });
+
+    expect(config).toMatchObject({ MAX_DELIVERIES: 3, MAX_CALL_ATTEMPTS: 12 });
+    expect(config).not.toHaveProperty('MAX_ATTEMPTS');
+  });
+
+  it('takes the deprecated MAX_ATTEMPTS as the default of each one not set', () => {
+    expect(parseConfig({ ...deployed, MAX_ATTEMPTS: '5' })).toMatchObject({
+      MAX_DELIVERIES: 5,
+      MAX_CALL_ATTEMPTS: 5,
+    });
+    expect(parseConfig({ ...deployed, MAX_ATTEMPTS: '5', MAX_DELIVERIES: '' })).toMatchObject({
+      MAX_DELIVERIES: 5,
+      MAX_CALL_ATTEMPTS: 5,
+    });
+    expect(parseConfig({ ...deployed, MAX_ATTEMPTS: '5', MAX_CALL_ATTEMPTS: '2' })).toMatchObject({
+      MAX_DELIVERIES: 5,
+      MAX_CALL_ATTEMPTS: 2,
+    });
+    expect(parseConfig({ ...deployed, MAX_ATTEMPTS: '5', MAX_DELIVERIES: '7' })).toMatchObject({
+      MAX_DELIVERIES: 7,
+      MAX_CALL_ATTEMPTS: 5,
+    });
+  });
+
+  it("refuses deliveries that reach the queues' maxReceiveCount, by either name", () => {
+    expect(() => parseConfig({ ...deployed, MAX_DELIVERIES: '10' })).toThrow(
+      /MAX_DELIVERIES: .*maxReceiveCount/,
+    );
+    expect(() => parseConfig({ ...deployed, MAX_ATTEMPTS: '10' })).toThrow(/MAX_ATTEMPTS: .*maxReceiveCount/);
+    // Call attempts are not bounded by the queues, and an explicit MAX_DELIVERIES overrides the fallback.
+    expect(parseConfig({ ...deployed, MAX_ATTEMPTS: '12', MAX_DELIVERIES: '9' })).toMatchObject({
+      MAX_DELIVERIES: 9,
+      MAX_CALL_ATTEMPTS: 12,
+    });
   });
 });
 

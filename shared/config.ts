@@ -17,7 +17,7 @@ const flag = (fallback: boolean) =>
   );
 
 /** Every setting the functions read, parsed once at cold start. A bad value stops the function with its name. */
-export const ConfigSchema = z.object({
+const ConfigFields = z.object({
   LEDGER_TABLE: z.string().min(1),
   EVENT_BUS_NAME: z.string().min(1),
   /**
@@ -38,7 +38,7 @@ export const ConfigSchema = z.object({
   TENCENT_V2_ENDPOINT: optional(z.url()),
   /**
    * Deployed: an SSM SecureString {"current","previous"?} that authenticates incoming webhook requests; both are
-   * accepted while a rotation lasts (README "Rotating a secret").
+   * accepted while a rotation lasts (docs/operations.md "Rotating a secret").
    */
   WEBHOOK_SECRET_PARAMETER: optional(z.string().min(1)),
   /** Local only: the secrets themselves. */
@@ -113,17 +113,24 @@ export const ConfigSchema = z.object({
    * How ESS calls are signed: `rpc` (signature 1.0, HMAC-SHA1 over the parameters) or `v3` (ACS3-HMAC-SHA256 in
    * the Authorization header, the body hashed). `rpc` by default: the signature the ESS 2014-08-28 reference
    * documents (docs/reference/aliyun-ess.md) and every measured run used; `v3` is the one Alibaba recommends for
-   * new clients, selectable without a code change (README "Configuration").
+   * new clients, selectable without a code change (docs/operations.md "Configuration").
    */
   ALIYUN_SIGNATURE_VERSION: z.preprocess(
     (value) => (value === '' ? undefined : value),
     z.enum(['rpc', 'v3']).default('rpc'),
   ),
-  /** Deliveries after which a still-retryable request ends Failed; keep it below the queue's maxReceiveCount. */
-  // Below the queues' maxReceiveCount (10): a message that always fails must end Unprocessable before the DLQ.
-  MAX_ATTEMPTS: positiveInt(8).pipe(
-    z.number().max(9, "MAX_ATTEMPTS must stay below the queues' maxReceiveCount (10)"),
-  ),
+  /**
+   * SQS deliveries of one message whose processing keeps failing; on the last it ends Rejected (Unprocessable).
+   * Unset: MAX_ATTEMPTS, else 8.
+   */
+  MAX_DELIVERIES: optional(z.coerce.number().int().positive()),
+  /**
+   * Cloud call attempts of one intent (throttled answers) before its requests end Failed (RetriesExhausted).
+   * Unset: MAX_ATTEMPTS, else 8.
+   */
+  MAX_CALL_ATTEMPTS: optional(z.coerce.number().int().positive()),
+  /** Deprecated: the fallback of both MAX_DELIVERIES and MAX_CALL_ATTEMPTS, which it used to be at once. */
+  MAX_ATTEMPTS: optional(z.coerce.number().int().positive()),
   /** Backoff of retries: the first waits up to this, each further one up to twice as long, capped. */
   RETRY_BASE_SECONDS: positiveInt(5),
   RETRY_MAX_SECONDS: positiveInt(300),
@@ -151,6 +158,30 @@ export const ConfigSchema = z.object({
   SQS_TIMEOUT_MS: positiveInt(3000),
   /** Days a terminal ledger record is kept: its `expiresAt` (DynamoDB TTL) is completion + this. */
   RETENTION_DAYS: positiveInt(90),
+});
+
+/** The queues' redrive maxReceiveCount (serverless/queues.yml, local/resources.ts). */
+const QUEUE_MAX_RECEIVE_COUNT = 10;
+/** MAX_DELIVERIES and MAX_CALL_ATTEMPTS when neither they nor the deprecated MAX_ATTEMPTS are set. */
+const DEFAULT_ATTEMPTS = 8;
+
+/** The settings with MAX_ATTEMPTS resolved into the two it stood for. */
+export const ConfigSchema = ConfigFields.transform(({ MAX_ATTEMPTS, ...config }, context) => {
+  const maxDeliveries = config.MAX_DELIVERIES ?? MAX_ATTEMPTS ?? DEFAULT_ATTEMPTS;
+  // Below the queues' maxReceiveCount: a message that always fails must end Unprocessable before the DLQ.
+  if (maxDeliveries >= QUEUE_MAX_RECEIVE_COUNT) {
+    context.addIssue({
+      code: 'custom',
+      path: [config.MAX_DELIVERIES === undefined ? 'MAX_ATTEMPTS' : 'MAX_DELIVERIES'],
+      message: `must stay below the queues' maxReceiveCount (${QUEUE_MAX_RECEIVE_COUNT})`,
+    });
+    return z.NEVER;
+  }
+  return {
+    ...config,
+    MAX_DELIVERIES: maxDeliveries,
+    MAX_CALL_ATTEMPTS: config.MAX_CALL_ATTEMPTS ?? MAX_ATTEMPTS ?? DEFAULT_ATTEMPTS,
+  };
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

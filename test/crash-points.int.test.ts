@@ -3,11 +3,11 @@ import type { Action, DetachRequest } from '../shared/contracts/index.ts';
 import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { CRASH_POINTS, type CrashPoint } from './support/crash-points.ts';
 import { CRASH_AFTER, CrashableProcess, runUntilCrash } from './support/crashable-process.ts';
 import { aDomain, type Domain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /**
  * Each named crash point, in each way a request travels: the real code runs against DynamoDB Local and the cloud

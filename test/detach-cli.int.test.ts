@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../local/services.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 const { stack, admin } = stackClients();

@@ -7,9 +7,9 @@ import { pollActivities } from '../shared/detach/poll.ts';
 import { pollRepeatedly } from '../shared/detach/poll-loop.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
+import { aDetachRequest, aScalingGroup, startOutsideActivity, uniqueId } from '../support/emulator-admin.ts';
 import { CRASH_AFTER, CrashableProcess, runUntilCrash } from './support/crashable-process.ts';
 import { aDomain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup, startOutsideActivity, uniqueId } from './support/emulator-admin.ts';
 
 /**
  * One test per defect of issue #9 that the crash-point, race and model tests do not already pin down, each on the

@@ -10,10 +10,10 @@ import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { OperationRecord } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
+import { aScalingGroup, EmulatorAdmin, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup } from '../support/tencent.ts';
 import { CrashableProcess, InFlight, type PortFault } from './support/crashable-process.ts';
 import { aDomain, type Domain } from './support/domain.ts';
-import { aScalingGroup, EmulatorAdmin, uniqueId } from './support/emulator-admin.ts';
-import { aTencentGroup } from './support/tencent.ts';
 
 /**
  * A model test with real concurrency. Nine actors run at once against DynamoDB Local and a cloud emulator of
@@ -319,7 +319,7 @@ async function runModel(s: fc.Scheduler, p: Plan): Promise<void> {
   // As deployed: one operation timeout bounds a request and the hold of its activity on the group.
   const domain = await aDomain({
     emulatorUrl: emulator.url,
-    maxAttempts: 3,
+    maxCallAttempts: 3,
     timeoutMs: 60_000,
     activityHoldMs: 60_000,
   });

@@ -5,6 +5,8 @@ import { groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { CRASH_POINTS, type CrashPoint } from './support/crash-points.ts';
 import {
   CRASH_AFTER,
@@ -13,8 +15,6 @@ import {
   runUntilCrash,
 } from './support/crashable-process.ts';
 import { aDomain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /**
  * A model test: fast-check draws interleavings of deliveries (queue and webhook, duplicates), poller passes,

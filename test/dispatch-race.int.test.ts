@@ -4,9 +4,9 @@ import type { DetachRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { newOperation } from '../shared/detach/submit.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { aDomain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /**
  * Dispatchers (the queue function's and the poller's) racing on one group against DynamoDB Local, with cloud

@@ -16,7 +16,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type DynamoDbFaultProxy, startDynamoDbFaultProxy } from '../local/dynamodb-fault-proxy.ts';
 import { createLedgerTable } from '../local/services.ts';
-import { uniqueId } from './support/emulator-admin.ts';
+import { uniqueId } from '../support/emulator-admin.ts';
 
 /**
  * local/dynamodb-fault-proxy.ts in front of the real DynamoDB Local: each fault as a real SDK client sees it,

@@ -5,7 +5,7 @@ import { createLedgerTable } from '../local/services.ts';
 import type { CompletionEvent, DetachInstancesRequest } from '../shared/contracts/index.ts';
 import type { GroupKey, Intent, PendingItem } from '../shared/detach/ports.ts';
 import { DynamoDbLedger, PENDING_SHARDS, pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
-import { uniqueId } from './support/emulator-admin.ts';
+import { uniqueId } from '../support/emulator-admin.ts';
 
 const stack = inject('stack');
 const dynamodb = new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb });

@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatorSeed } from '../emulator/seed.ts';
 import { ADMIN_TOKEN_HEADER, type CloudEmulator, startEmulator } from '../emulator/server.ts';
-import { aDetachRequest, aScalingGroup, EmulatorAdmin } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, EmulatorAdmin } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 const TOKEN = 'a-token-of-this-test';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EmulatorAdmin } from './support/emulator-admin.ts';
+import { EmulatorAdmin } from '../support/emulator-admin.ts';
 
 const bin = new URL('../emulator/bin.mjs', import.meta.url).pathname;
 const children: ChildProcess[] = [];

@@ -9,9 +9,9 @@ import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
-import { EMULATOR_KEY, EmulatorAdmin } from './support/emulator-admin.ts';
+import { EMULATOR_KEY, EmulatorAdmin } from '../support/emulator-admin.ts';
+import { TENCENT_KEY } from '../support/tencent.ts';
 import { failure } from './support/failure.ts';
-import { TENCENT_KEY } from './support/tencent.ts';
 
 let emulator: CloudEmulator;
 const httpAgent = createHttpAgent();

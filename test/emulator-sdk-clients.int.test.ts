@@ -7,7 +7,8 @@ import RPCClient from '@alicloud/pop-core';
 import QcloudApi from 'qcloudapi-sdk';
 import { describe, expect, inject, it } from 'vitest';
 import type { z } from 'zod';
-import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin } from './support/emulator-admin.ts';
+import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin } from '../support/emulator-admin.ts';
+import { aTencentGroup, TENCENT_KEY, tencentSdk } from '../support/tencent.ts';
 import {
   EssActivitiesResponse,
   EssGroupsResponse,
@@ -18,7 +19,6 @@ import {
   V2ActivitiesResponse,
   V2InstancesResponse,
 } from './support/emulator-response-schemas.ts';
-import { aTencentGroup, TENCENT_KEY, tencentSdk } from './support/tencent.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);

@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import * as openapi from '@alicloud/openapi-client';
 import { describe, expect, inject, it } from 'vitest';
-import { EMULATOR_KEY, EmulatorAdmin, uniqueId } from './support/emulator-admin.ts';
-import { TENCENT_KEY, tencentSdk } from './support/tencent.ts';
+import { EMULATOR_KEY, EmulatorAdmin, uniqueId } from '../support/emulator-admin.ts';
+import { TENCENT_KEY, tencentSdk } from '../support/tencent.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionBuildOptions } from '../bench/function-build.ts';
+import { functionBuildOptions } from '../support/function-build.ts';
 
 /**
  * The plugins of `custom.esbuild` (functions/esbuild-plugins.js) replace modules a Lambda never reaches, or

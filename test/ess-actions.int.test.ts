@@ -2,7 +2,7 @@ import RPCClient from '@alicloud/pop-core';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
-import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin, uniqueId } from './support/emulator-admin.ts';
+import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin, uniqueId } from '../support/emulator-admin.ts';
 import { failure } from './support/failure.ts';
 
 /** The emulator's RemoveInstances, DetachVServerGroups and DetachAlbServerGroups, to the letter of the seeds. */

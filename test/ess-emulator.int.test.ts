@@ -10,7 +10,7 @@ import {
   EmulatorAdmin,
   READONLY_KEY,
   uniqueId,
-} from './support/emulator-admin.ts';
+} from '../support/emulator-admin.ts';
 import { failure } from './support/failure.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;

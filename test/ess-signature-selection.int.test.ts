@@ -6,7 +6,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { composePoller } from '../shared/composition.ts';
 import type { DetachInstancesRequest } from '../shared/contracts/index.ts';
-import { aDetachRequest, aScalingGroup, EMULATOR_KEY, EmulatorAdmin } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, EMULATOR_KEY, EmulatorAdmin } from '../support/emulator-admin.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);

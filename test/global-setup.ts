@@ -15,7 +15,8 @@ export default async function setup(project: TestProject) {
     // Longer than any retry delay here (RETRY_MAX_SECONDS 5): a retry comes back in time only if the function
     // set its backoff with ChangeMessageVisibility.
     visibilityTimeoutSeconds: 30,
-    maxAttempts: 4,
+    maxDeliveries: 4,
+    maxCallAttempts: 4,
     operationTimeoutSeconds: 12,
   });
   const { emulator: _emulator, stop: _stop, ...info } = stack;

@@ -5,8 +5,8 @@ import { acceptRequest } from '../shared/detach/intake.ts';
 import { endDeadLetter } from '../shared/detach/rejection.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from '../support/emulator-admin.ts';
 import { aDomain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 
 /**
  * The defects of issue #17 on the way in (4, 11, 13), each on the real domain over DynamoDB Local: a valid

@@ -1,6 +1,6 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { uniqueId } from './support/emulator-admin.ts';
+import { uniqueId } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { webhookClient } from './support/webhook-client.ts';
 

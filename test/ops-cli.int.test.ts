@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { webhookClient } from './support/webhook-client.ts';
 

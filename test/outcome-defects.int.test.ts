@@ -6,8 +6,9 @@ import type { Ledger, PendingCursor, PendingItem, ScalingProvider } from '../sha
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
 import { DetachError } from '../shared/errors.ts';
 import { pendingShardOf } from '../shared/ledger/dynamodb-ledger.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { aDomain, type Domain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import {
   activitiesEnded,
   delivery,
@@ -17,7 +18,6 @@ import {
   SETTLING,
   tencentMembers,
 } from './support/ground-truth.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /**
  * One test per defect of issue #17 in the dispatcher, the poller and the providers, on the real domain over
@@ -65,7 +65,7 @@ describe('issue #17: every outcome true', () => {
     '1: two throttled answers, then a connection dropped after ESS acted: Succeeded, not Failed',
     SETTLING,
     async () => {
-      const domain = await aDomain({ maxAttempts: 3 });
+      const domain = await aDomain({ maxCallAttempts: 3 });
       const group = await aScalingGroup(domain.admin, { activityDurationMs: 200 });
       await domain.admin.inject(
         { action: 'DetachInstances', scalingGroupId: group.scalingGroupId, error: THROTTLED },
@@ -86,7 +86,7 @@ describe('issue #17: every outcome true', () => {
     '1, 8: a busy answer to a same-token repeat is not evidence: the request ends Succeeded, acted once',
     SETTLING,
     async () => {
-      const domain = await aDomain({ maxAttempts: 3 });
+      const domain = await aDomain({ maxCallAttempts: 3 });
       const group = await aScalingGroup(domain.admin, { activityDurationMs: 1_500 });
       await domain.admin.inject(
         { action: 'DetachInstances', scalingGroupId: group.scalingGroupId, drop: 'after' },

@@ -4,8 +4,8 @@ import { pollRepeatedly } from '../shared/detach/poll-loop.ts';
 import { INDEX_NOT_READ } from '../shared/detach/poll-pass.ts';
 import type { Ledger, PendingItem } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { aDomain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
 
 type Domain = Awaited<ReturnType<typeof aDomain>>;
 

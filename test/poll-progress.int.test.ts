@@ -5,8 +5,8 @@ import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { Ledger, PendingItem } from '../shared/detach/ports.ts';
 import { newOperation, submitRequest } from '../shared/detach/submit.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { aDomain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
 
 /**
  * The poller's writes of cloud progress, on DynamoDB Local against the emulator: the progress of records whose

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { OperationRecord } from '../shared/detach/ports.ts';
-import { aDetachRequest, aScalingGroup, startOutsideActivity, uniqueId } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, startOutsideActivity, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { stackClients } from './support/stack-clients.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /** The preflight reads the group first: refusals make no cloud call; instances already out count as done. */
 const { send, waitForRecord, delivered, admin, stack } = stackClients();

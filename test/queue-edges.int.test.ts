@@ -2,7 +2,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { invokeFunction } from '../local/lambda-invoker.ts';
 import { groupKeyOf } from '../shared/detach/dispatch.ts';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 /**

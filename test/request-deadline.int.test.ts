@@ -11,7 +11,7 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { describe, expect, inject, it } from 'vitest';
 import { createLedgerTable } from '../local/services.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
-import { EMULATOR_KEY, uniqueId } from './support/emulator-admin.ts';
+import { EMULATOR_KEY, uniqueId } from '../support/emulator-admin.ts';
 
 /**
  * Issue #17 defect 7: a request function starts a record only while one worst-case dispatch still fits before

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aDetachRequest, aScalingGroup, type GroupOptions, uniqueId } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup, type GroupOptions, uniqueId } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 /** The request functions behind their FIFO queues: fauxqs -> bridge -> serverless-offline -> emulator. */

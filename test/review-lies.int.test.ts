@@ -9,8 +9,9 @@ import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentProvider } from '../shared/providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
+import { aDetachRequest, aScalingGroup, uniqueId } from '../support/emulator-admin.ts';
+import { aTencentGroup, aTencentRequest, TENCENT_KEY } from '../support/tencent.ts';
 import { aDomain } from './support/domain.ts';
-import { aDetachRequest, aScalingGroup, uniqueId } from './support/emulator-admin.ts';
 import {
   activitiesEnded,
   delivery,
@@ -20,7 +21,6 @@ import {
   SETTLING,
   tencentMembers,
 } from './support/ground-truth.ts';
-import { aTencentGroup, aTencentRequest, TENCENT_KEY } from './support/tencent.ts';
 
 /**
  * Review of the change since 1fd4ba4: sequences in which the service emits an outcome the cloud contradicts.

@@ -6,7 +6,7 @@ import {
   type GroupOptions,
   startOutsideActivity,
   uniqueId,
-} from './support/emulator-admin.ts';
+} from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 
 /**
@@ -187,7 +187,7 @@ describe("the seeds' error codes through our functions", () => {
       expect(record.attempts).toBe(0);
       expect(record.event?.error?.code).toBe('TimedOut');
       expect(record.event?.error?.message).toContain(testCase.code);
-      // More answers than MAX_ATTEMPTS (4 here): busy never used one up.
+      // More answers than MAX_CALL_ATTEMPTS (4 here): busy never used one up.
       expect((await calls()).length).toBeGreaterThan(4);
     },
   );

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../local/services.ts';
 import type { LocalEndpoints } from '../local/stack-file.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { copyRepository } from './support/repository-copy.ts';
 import { stackClients } from './support/stack-clients.ts';
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
  * unit tests in such a copy).
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NOT_SOURCE = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.local', 'coverage', 'out']);
+const NOT_SOURCE = new Set(['node_modules', '.git', '.serverless', 'build', '.local', 'out']);
 
 function repositoryFiles(): string[] {
   if (existsSync(join(ROOT, '.git')))

@@ -25,7 +25,7 @@ import { AliyunStsClient } from '../shared/providers/aliyun/sts-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentStsClient } from '../shared/providers/tencent/sts-client.ts';
-import { tencentSdk } from './support/tencent.ts';
+import { tencentSdk } from '../support/tencent.ts';
 
 const ALIYUN_PRINCIPAL = {
   accessKeyId: 'LTAIdeploymentPrincipal',

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionBuildOptions } from '../bench/function-build.ts';
 import { WEBHOOK_ROUTES } from '../local/http-api.ts';
 import { LEDGER_TABLE_KEYS, stackResources } from '../local/resources.ts';
+import { functionBuildOptions } from '../support/function-build.ts';
 
 /**
  * The template `serverless package --stage prod` writes, read as a platform team would before deploying it:
@@ -39,7 +39,7 @@ beforeAll(async () => {
       env: {
         ...process.env,
         SLS_TELEMETRY_DISABLED: '1',
-        SCALING_DETACH_ESBUILD_FOLDER: '.esbuild-template-test',
+        SCALING_DETACH_ESBUILD_FOLDER: 'build/esbuild-template-test',
       },
       maxBuffer: 16 * 1024 * 1024,
     },
@@ -49,7 +49,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
-  await rm('.esbuild-template-test', { recursive: true, force: true });
+  await rm('build/esbuild-template-test', { recursive: true, force: true });
 });
 
 const resource = (logicalId: string) => template.Resources[logicalId] as Resource;
@@ -467,7 +467,7 @@ describe('the packaged prod template', () => {
 
 /** Files that copy facts of serverless.yml by hand, for the benches and the local stack, held to the template. */
 describe('the copies of serverless.yml', () => {
-  it('bench/function-build.ts builds with the esbuild options custom.esbuild gives every function', async () => {
+  it('support/function-build.ts builds with the esbuild options custom.esbuild gives every function', async () => {
     const { plugins, ...options } = await functionBuildOptions();
     // Where and how serverless-esbuild packs, which esbuild itself never sees; and esbuild's default (no map).
     const {

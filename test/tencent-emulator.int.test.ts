@@ -5,9 +5,9 @@ import { instanceStateAccepted, TENCENT_INSTANCE_STATES } from '../shared/contra
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentAsClient } from '../shared/providers/tencent/as-client.ts';
 import { TencentV2Client } from '../shared/providers/tencent/v2-client.ts';
-import { EmulatorAdmin } from './support/emulator-admin.ts';
+import { EmulatorAdmin } from '../support/emulator-admin.ts';
+import { aTencentGroup, TENCENT_KEY, tencentSdk } from '../support/tencent.ts';
 import { failure } from './support/failure.ts';
-import { aTencentGroup, TENCENT_KEY, tencentSdk } from './support/tencent.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { stackClients } from './support/stack-clients.ts';
-import { aTencentGroup, aTencentRequest } from './support/tencent.ts';
 
 /** Tencent requests through the queues, the functions, the Tencent emulator and the poller, to one event. */
 const { send, waitForRecord, delivered, admin } = stackClients();

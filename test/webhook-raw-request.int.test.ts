@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { webhookClient } from './support/webhook-client.ts';
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ErrorResponse } from '../shared/contracts/index.ts';
 import { SIGNATURE_HEADER, signatureHeader, verifySignature } from '../shared/signing/webhook-signature.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { callbackReceiver, webhookClient } from './support/webhook-client.ts';
 

@@ -16,7 +16,7 @@ import type { RetryPolicy } from './retry.ts';
 export interface DispatchDeps extends CompletionDeps {
   providers: ProviderRegistry;
   clock: Clock;
-  maxAttempts: number;
+  maxCallAttempts: number;
   retry: RetryPolicy;
   /** How long one activity may hold its group before the group is freed anyway: the operation timeout. */
   activityHoldMs: number;

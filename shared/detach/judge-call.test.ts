@@ -23,7 +23,7 @@ const aFailedCall = (overrides: Partial<FailedCall> & { kind?: ErrorKind } = {})
     error: { code: 'SomeCode', kind, message: 'the cloud said so' },
     idempotentByToken: true,
     gone: undefined,
-    maxAttempts: 3,
+    maxCallAttempts: 3,
     settleMs: 10_000,
     now: NOW,
     backoffUntil: (_kind, attempt) => NOW.getTime() + attempt * 1_000,

@@ -16,7 +16,7 @@ export interface FailedCall {
    * what it takes out is gone, `some` of it, or `none`; undefined when not read or the read failed.
    */
   gone: GoneFromGroup | undefined;
-  maxAttempts: number;
+  maxCallAttempts: number;
   settleMs: number;
   now: Date;
   /** Epoch ms before which nothing is sent again, after an answer of this kind at this attempt. */
@@ -99,7 +99,7 @@ function refuseFatal(call: FailedCall, lastError: CompletionError): Judgement {
 /** Busy or throttled before acting: back to waiting; throttling counts as an attempt, and the last one ends. */
 function refuseForNow(call: FailedCall, lastError: CompletionError): Judgement {
   const counts = call.error.kind === 'throttled';
-  const exhausted = (record: OperationRecord) => counts && record.attempts + 1 >= call.maxAttempts;
+  const exhausted = (record: OperationRecord) => counts && record.attempts + 1 >= call.maxCallAttempts;
   const ended = call.records.filter(exhausted).map((record) =>
     eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', call.now, {
       error: {

@@ -81,7 +81,7 @@ export async function call(
       error: { code: error.code, kind: error.kind, message: error.message },
       idempotentByToken: provider.idempotentByToken(intent.action),
       gone,
-      maxAttempts: deps.maxAttempts,
+      maxCallAttempts: deps.maxCallAttempts,
       settleMs: deps.settleMs,
       now: deps.clock.now(),
       backoffUntil: (kind, attempt) => backoffUntil(deps, kind, attempt),

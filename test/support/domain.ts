@@ -16,8 +16,8 @@ import { createHttpAgent } from '../../shared/providers/http.ts';
 import { TencentAsClient } from '../../shared/providers/tencent/as-client.ts';
 import { TencentProvider } from '../../shared/providers/tencent/tencent-provider.ts';
 import { TencentV2Client } from '../../shared/providers/tencent/v2-client.ts';
-import { EMULATOR_KEY, EmulatorAdmin } from './emulator-admin.ts';
-import { TENCENT_KEY } from './tencent.ts';
+import { EMULATOR_KEY, EmulatorAdmin } from '../../support/emulator-admin.ts';
+import { TENCENT_KEY } from '../../support/tencent.ts';
 
 /** Every event published, in order: the invariant is one distinct event id per request. */
 export class RecordingPublisher implements EventPublisher {
@@ -42,7 +42,7 @@ export interface DomainOptions {
   /** Lease of a dispatcher (default 3 s of the test's clock); shorter in the race tests. */
   leaseMs?: number;
   settleMs?: number;
-  maxAttempts?: number;
+  maxCallAttempts?: number;
   timeoutMs?: number;
   responseTimeoutMs?: number;
   /** Items per page of the pending index (small, to have a few records span several pages). */
@@ -98,7 +98,7 @@ export async function aDomain(options: DomainOptions = {}) {
       callbacks: callbackSender,
       callbackRetry: { baseSeconds: 1, maxSeconds: 5, maxAttempts: 3 },
     },
-    maxAttempts: options.maxAttempts ?? 6,
+    maxCallAttempts: options.maxCallAttempts ?? 6,
     retry: { baseSeconds: 1, maxSeconds: 4 },
     activityHoldMs: options.activityHoldMs ?? 600_000,
     leaseMs: options.leaseMs ?? 3_000,

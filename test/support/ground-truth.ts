@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
+import { uniqueId } from '../../support/emulator-admin.ts';
 import type { Domain } from './domain.ts';
-import { uniqueId } from './emulator-admin.ts';
 
 /**
  * What the outcome tests judge by: the emulator's state (what the cloud did), and the ledger's raw items where a

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { groupKeyOf } from '../../shared/detach/dispatch.ts';
 import type { OperationRecord } from '../../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
-import { EmulatorAdmin } from './emulator-admin.ts';
+import { EmulatorAdmin } from '../../support/emulator-admin.ts';
 
 /** Clients of the local stack that test/global-setup.ts started. */
 export function stackClients() {

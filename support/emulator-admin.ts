@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import type { EmulatorSeed, Fault } from '../../emulator/seed.ts';
-import { ADMIN_TOKEN_HEADER, DEFAULT_ADMIN_TOKEN } from '../../emulator/server.ts';
-import { EssClient } from '../../shared/providers/aliyun/ess-client.ts';
-import { createHttpAgent } from '../../shared/providers/http.ts';
+import type { EmulatorSeed, Fault } from '../emulator/seed.ts';
+import { ADMIN_TOKEN_HEADER, DEFAULT_ADMIN_TOKEN } from '../emulator/server.ts';
+import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
+import { createHttpAgent } from '../shared/providers/http.ts';
 
 type SeedInput = {
   credentials?: EmulatorSeed['credentials'];
