@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LOCAL_WEBHOOK_CALLERS } from '../local/stack.ts';
 import { ErrorResponse } from '../shared/contracts/index.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
-import { aDetachRequest, aScalingGroup } from './support/emulator-admin.ts';
+import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { webhookClient } from './support/webhook-client.ts';
 
