@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, DEFAULT_ADMIN_TOKEN, startEmulator } from '../emulator/server.ts';
+import { LOCAL_ACCOUNT_ROLES, LOCAL_ACCOUNTS } from './accounts.ts';
 import type { AwsCallMeter } from './aws-call-meter.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
@@ -131,6 +132,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...(options.seed && { seed: options.seed }),
     });
     stops.push(() => emulator.close());
+    emulator.sts.addRoles(LOCAL_ACCOUNT_ROLES);
 
     await createLedgerTable(dynamodb.url, resources.ledgerTable);
     const queues: Record<string, ProvisionedQueue> = {};
@@ -166,6 +168,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ESS_ENDPOINT: emulator.url,
         TENCENT_AS_ENDPOINT: emulator.url,
         TENCENT_V2_ENDPOINT: emulator.url,
+        // The member accounts (docs/accounts.md): their roles are assumed through the emulator's STS.
+        ACCOUNTS: JSON.stringify(LOCAL_ACCOUNTS),
+        ALIYUN_STS_ENDPOINT: emulator.url,
+        TENCENT_STS_ENDPOINT: emulator.url,
         ...(pollNext && { POLL_NEXT_QUEUE_URL: pollNext.queueUrl }),
         MAX_ATTEMPTS: String(options.maxAttempts ?? 8),
         OPERATION_TIMEOUT_SECONDS: String(options.operationTimeoutSeconds ?? 3600),

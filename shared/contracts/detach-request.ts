@@ -51,6 +51,10 @@ const essBase = () => ({
   clientToken: ClientToken.optional(),
   /** Optional HTTP(S) endpoint that receives the signed completion event. */
   callbackUrl: CallbackUrl().optional(),
+  account: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/)
+    .optional(),
 });
 
 /** For the instance actions: read the group first, and optionally stop at the plan. */
@@ -166,6 +170,10 @@ const tencentBase = () => ({
   region: TencentRegion,
   scalingGroupId: z.string().regex(/^asg-[A-Za-z0-9]{1,61}$/, 'must be an auto scaling group id (asg-...)'),
   callbackUrl: CallbackUrl().optional(),
+  account: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/)
+    .optional(),
 });
 
 /** Tencent documents no maximum for InstanceIds; 100 is what one DescribeAutoScalingActivities call can follow. */

@@ -105,6 +105,9 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
       issues: result.issues,
     });
   }
+  if (result.kind === 'refused') {
+    return refuse(422, result.code, result.message, { requestId: result.requestId, issues: result.issues });
+  }
   if (result.kind === 'conflict') {
     return refuse(409, 'RequestIdConflict', describeHolder(result.requestId, result.heldBy), {
       requestId: result.requestId,
@@ -170,6 +173,7 @@ export function statusView(record: OperationRecord): Record<string, unknown> {
   const { clientToken: _requestToken, ...shownRequest } = (request ?? {}) as Record<string, unknown>;
   return OperationStatus.parse({
     ...visible,
+    ...(request?.account && { account: request.account }),
     ...(request && { request: shownRequest }),
     statusUrl: statusUrlOf(record.requestId),
   });
