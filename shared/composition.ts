@@ -226,11 +226,33 @@ function accountRegistryOf(config: Config): (() => Promise<AccountRegistry>) | u
   return async () => fixed;
 }
 
-/** Intake's check of a request's account against the registry, before anything is recorded. */
+/**
+ * Intake's check of a request's account against the registry, before anything is recorded. A registry that does
+ * not exist or cannot be read as one (fatal) knows no account; SSM out of reach (transient) is thrown, so the
+ * message comes back.
+ */
 const accountCheckOf = (
   registry: (() => Promise<AccountRegistry>) | undefined,
 ): { accounts?: AccountCheck } =>
-  registry ? { accounts: { refusal: async (request) => (await registry()).refusal(request) } } : {};
+  registry
+    ? {
+        accounts: {
+          refusal: async (request) => {
+            const found = await registry().catch((error: unknown) => {
+              if (error instanceof DetachError && error.kind === 'fatal') return error;
+              throw error;
+            });
+            if (found instanceof DetachError) {
+              return {
+                code: 'UnknownAccount',
+                message: `The account ${request.account} is unknown: ${found.message}`,
+              };
+            }
+            return found.refusal(request);
+          },
+        },
+      }
+    : {};
 
 /**
  * A provider per member account, built on its first request: its clients sign with the account's assumed
