@@ -3,6 +3,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk
 import type { EmulatorSeed } from '../emulator/seed.ts';
 import { type CloudEmulator, DEFAULT_ADMIN_TOKEN, startEmulator } from '../emulator/server.ts';
 import type { CallerKeys } from '../shared/webhook/callers.ts';
+import { LOCAL_ACCOUNT_ROLES, LOCAL_ACCOUNTS } from './accounts.ts';
 import type { AwsCallMeter } from './aws-call-meter.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction } from './lambda-invoker.ts';
@@ -83,14 +84,14 @@ export const LOCAL_WEBHOOK_SECRET = 'local-webhook-secret-do-not-use-in-prod';
 
 /**
  * The local stage's keyed webhook callers (docs/accounts.md "Caller keys"): `local-team-a` may act on the account
- * `team-a` only (not the deployment's own). `npm run detach -- --key-id local-team-a ...` signs with its secret.
+ * `shop-dev` only (not the deployment's own). `npm run detach -- --key-id local-team-a ...` signs with its secret.
  */
 export const LOCAL_WEBHOOK_CALLERS: CallerKeys = {
   callers: [
     {
       keyId: 'local-team-a',
       secret: 'local-team-a-caller-secret-do-not-use-in-prod',
-      accounts: ['team-a'],
+      accounts: ['shop-dev'],
     },
   ],
 };
@@ -152,6 +153,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...(options.seed && { seed: options.seed }),
     });
     stops.push(() => emulator.close());
+    emulator.sts.addRoles(LOCAL_ACCOUNT_ROLES);
 
     await createLedgerTable(dynamodb.url, resources.ledgerTable);
     const queues: Record<string, ProvisionedQueue> = {};
@@ -187,6 +189,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ESS_ENDPOINT: emulator.url,
         TENCENT_AS_ENDPOINT: emulator.url,
         TENCENT_V2_ENDPOINT: emulator.url,
+        // The member accounts (docs/accounts.md): their roles are assumed through the emulator's STS.
+        ACCOUNTS: JSON.stringify(LOCAL_ACCOUNTS),
+        ALIYUN_STS_ENDPOINT: emulator.url,
+        TENCENT_STS_ENDPOINT: emulator.url,
         ...(pollNext && { POLL_NEXT_QUEUE_URL: pollNext.queueUrl }),
         MAX_DELIVERIES: String(options.maxDeliveries ?? 8),
         MAX_CALL_ATTEMPTS: String(options.maxCallAttempts ?? 8),

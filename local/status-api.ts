@@ -19,7 +19,7 @@ export const TARGET_HELP = `  --url URL         the webhook's base URL (SCALING_
   --secret SECRET   the stage's webhook secret, or with --key-id that key's secret (SCALING_DETACH_SECRET;
                     default the local stage's)
   --key-id ID       sign as the caller with this key id (SCALING_DETACH_KEY_ID; docs/accounts.md "Caller
-                    keys"); the local stack has local-team-a, for the account team-a`;
+                    keys"); the local stack has local-team-a, for the account shop-dev`;
 
 /**
  * What to sign with, from --secret and --key-id (or their variables): a key id without a secret takes the local

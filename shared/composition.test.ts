@@ -104,8 +104,32 @@ describe('composition roots', () => {
 
   it('with an account registry (ACCOUNTS_PARAMETER), the dispatchers also get the member accounts', () => {
     const withAccounts = { ...env, ACCOUNTS_PARAMETER: '/scaling-detach/test/accounts' };
-    expect(composePoller(withAccounts).memberAccounts).toBeDefined();
-    expect(composeRequestFunction(withAccounts).memberAccounts).toBeDefined();
-    expect(composePoller(env)).not.toHaveProperty('memberAccounts');
+    expect(composePoller(withAccounts).accountProviders).toBeTypeOf('function');
+    expect(composeRequestFunction(withAccounts).accountProviders).toBeTypeOf('function');
+    expect(composeRequestFunction(withAccounts).accounts).toBeDefined();
+    expect(composeWebhook(withAccounts).accounts).toBeDefined();
+    expect(composePoller(env)).not.toHaveProperty('accountProviders');
+    expect(composeWebhook(env)).not.toHaveProperty('accounts');
+  });
+
+  it('an inline registry (ACCOUNTS, the local stack) is checked at once, and each account gets its own provider', async () => {
+    const registry = {
+      accounts: [
+        { name: 'shop', cloud: 'aliyun', roleArn: 'acs:ram::1234567890123456:role/scaling-detach' },
+        { name: 'games', cloud: 'tencent', roleArn: 'qcs::cam::uin/100012345678:roleName/scaling-detach' },
+      ],
+    };
+    const composed = composeRequestFunction({ ...env, ACCOUNTS: JSON.stringify(registry) });
+    const providers = composed.accountProviders;
+    if (!providers) throw new Error('no account providers');
+    expect(providers('aliyun', 'shop')).toBe(providers('aliyun', 'shop'));
+    expect(providers('aliyun', 'shop')).not.toBe(composed.providers.aliyun);
+    expect(providers('tencent', 'games')).not.toBe(providers('tencent', 'other'));
+    await expect(
+      composed.accounts?.refusal({ provider: 'tencent', region: 'ap-guangzhou', account: 'shop' }),
+    ).resolves.toMatchObject({ code: 'AccountCloudMismatch' });
+    expect(() => composeRequestFunction({ ...env, ACCOUNTS: '{"accounts":[{"name":"x"}]}' })).toThrow(
+      /Invalid account registry/,
+    );
   });
 });

@@ -2,13 +2,20 @@ import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Agent } from 'undici';
 import type { z } from 'zod';
 import { AccountRegistry, AccountRegistrySchema } from './accounts/account-registry.ts';
 import { MemberAccounts } from './accounts/member-accounts.ts';
 import { type Config, parseConfig } from './config.ts';
 import type { CallbackDeps } from './detach/callbacks.ts';
 import { leaseFor } from './detach/dispatch.ts';
-import type { Clock, ProviderRegistry } from './detach/ports.ts';
+import type {
+  AccountCheck,
+  AccountProviders,
+  Clock,
+  ProviderRegistry,
+  ScalingProvider,
+} from './detach/ports.ts';
 import { DetachError } from './errors.ts';
 import { DynamoDbLedger } from './ledger/dynamodb-ledger.ts';
 import { traceCloudCalls, tracer } from './observability.ts';
@@ -61,6 +68,7 @@ export function composeWebhook(env: Env = process.env) {
       config.WEBHOOK_SECRET,
       config.WEBHOOK_PREVIOUS_SECRET,
     ),
+    ...accountCheckOf(accountRegistryOf(config)),
     ...(callerKeys && { callerKeys }),
   };
 }
@@ -199,9 +207,15 @@ const sqsClient = (config: Config) =>
 function dispatcherOf(config: Config) {
   const ledger = ledgerOf(config);
   const callbacks = callbacksOf(config, ledger);
+  const httpAgent = createHttpAgent({
+    connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
+    responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
+    connectionsPerOrigin: 32,
+  });
+  const registry = accountRegistryOf(config);
   return {
     clock,
-    providers: providersOf(config),
+    providers: providersOf(config, httpAgent),
     maxCallAttempts: config.MAX_CALL_ATTEMPTS,
     retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
     activityHoldMs: config.OPERATION_TIMEOUT_SECONDS * 1000,
@@ -213,23 +227,94 @@ function dispatcherOf(config: Config) {
     ledger,
     publisher: publisherOf(config),
     ...(callbacks && { callbacks }),
-    ...(config.ACCOUNTS_PARAMETER && { memberAccounts: memberAccountsOf(config, config.ACCOUNTS_PARAMETER) }),
+    ...accountCheckOf(registry),
+    ...(registry && {
+      accountProviders: accountProvidersOf(config, httpAgent, memberAccountsOf(config, registry)),
+    }),
   };
 }
 
 /**
- * The member accounts (issue #21), only when ACCOUNTS_PARAMETER names a registry: their credentials come from STS
- * AssumeRole with the deployment's own keys. Not yet used by the dispatcher (requests name no account yet).
+ * The account registry (issue #21): read from its SSM parameter (cached five minutes, so an edit is picked up
+ * without a deployment), or given inline as ACCOUNTS where there is no SSM (the local stack). Undefined without
+ * either: requests naming an account are then refused at intake.
  */
-function memberAccountsOf(config: Config, parameter: string): MemberAccounts {
+function accountRegistryOf(config: Config): (() => Promise<AccountRegistry>) | undefined {
+  if (config.ACCOUNTS_PARAMETER) {
+    const read = fromParameter(config.ACCOUNTS_PARAMETER, AccountRegistrySchema, 'account registry');
+    // The parameter's reader hands back the same object until it re-reads it: one registry per read.
+    let last: { data: unknown; registry: AccountRegistry } | undefined;
+    return async () => {
+      const data = await read();
+      if (last?.data !== data) last = { data, registry: new AccountRegistry(data) };
+      return last.registry;
+    };
+  }
+  if (!config.ACCOUNTS) return undefined;
+  const fixed = AccountRegistry.parse(JSON.parse(config.ACCOUNTS));
+  return async () => fixed;
+}
+
+/**
+ * Intake's check of a request's account against the registry, before anything is recorded. A registry that does
+ * not exist or cannot be read as one (fatal) knows no account; SSM out of reach (transient) is thrown, so the
+ * message comes back.
+ */
+const accountCheckOf = (
+  registry: (() => Promise<AccountRegistry>) | undefined,
+): { accounts?: AccountCheck } =>
+  registry
+    ? {
+        accounts: {
+          refusal: async (request) => {
+            const found = await registry().catch((error: unknown) => {
+              if (error instanceof DetachError && error.kind === 'fatal') return error;
+              throw error;
+            });
+            if (found instanceof DetachError) {
+              return {
+                code: 'UnknownAccount',
+                message: `The account ${request.account} is unknown: ${found.message}`,
+              };
+            }
+            return found.refusal(request);
+          },
+        },
+      }
+    : {};
+
+/**
+ * A provider per member account, built on its first request: its clients sign with the account's assumed
+ * credentials, refreshed once when the cloud refuses them. Only the request's own cloud is built.
+ */
+function accountProvidersOf(config: Config, httpAgent: Agent, members: MemberAccounts): AccountProviders {
+  const built = new Map<string, ScalingProvider>();
+  return (provider, account) => {
+    const key = `${provider}#${account}`;
+    let found = built.get(key);
+    if (!found) {
+      found =
+        provider === 'aliyun'
+          ? essProviderOf(config, httpAgent, members.aliyun(account))
+          : tencentProviderOf(config, httpAgent, members.tencent(account));
+      built.set(key, found);
+    }
+    return found;
+  };
+}
+
+/**
+ * The member accounts' credentials: STS AssumeRole signed with the deployment's own keys, cached per account and
+ * refreshed once (shared/accounts/member-accounts.ts).
+ */
+function memberAccountsOf(config: Config, registry: () => Promise<AccountRegistry>): MemberAccounts {
   const httpAgent = createHttpAgent({
     connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
     responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
     connectionsPerOrigin: 4,
   });
-  const readRegistry = fromParameter(parameter, AccountRegistrySchema, 'account registry');
   return new MemberAccounts({
-    registry: async () => new AccountRegistry(await readRegistry()),
+    registry,
     aliyunSts: new AliyunStsClient({
       credentials: essCredentials(config),
       httpAgent,
@@ -244,40 +329,53 @@ function memberAccountsOf(config: Config, parameter: string): MemberAccounts {
   });
 }
 
-function providersOf(config: Config): ProviderRegistry {
-  const httpAgent = createHttpAgent({
-    connectTimeoutMs: config.HTTP_CONNECT_TIMEOUT_MS,
-    responseTimeoutMs: config.HTTP_RESPONSE_TIMEOUT_MS,
-    connectionsPerOrigin: 32,
-  });
-  const ess = new EssClient({
-    credentials: essCredentials(config),
-    httpAgent,
-    ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
-    signatureVersion: config.ALIYUN_SIGNATURE_VERSION,
-  });
-  const tencent = { credentials: tencentCredentials(config), httpAgent };
+/** The deployment's own providers: its own keys, for requests that name no account. */
+function providersOf(config: Config, httpAgent: Agent): ProviderRegistry {
   return {
-    // Each cloud API call is an X-Ray subsegment named by its action.
-    aliyun: new EssProvider(traceCloudCalls('ESS', ess)),
-    tencent: new TencentProvider(
-      traceCloudCalls(
-        'TencentAS',
-        new TencentAsClient({
-          ...tencent,
-          ...(config.TENCENT_AS_ENDPOINT && { endpointOverride: config.TENCENT_AS_ENDPOINT }),
-        }),
-      ),
-      traceCloudCalls(
-        'TencentASv2',
-        new TencentV2Client({
-          ...tencent,
-          ...(config.TENCENT_V2_ENDPOINT && { endpointOverride: config.TENCENT_V2_ENDPOINT }),
-        }),
-      ),
-    ),
+    aliyun: essProviderOf(config, httpAgent, { credentials: essCredentials(config) }),
+    tencent: tencentProviderOf(config, httpAgent, { credentials: tencentCredentials(config) }),
   };
 }
+
+/** Where a provider's clients get their credentials; `credentialsRefused` only for temporary ones. */
+interface CredentialSource<C> {
+  credentials: () => Promise<C>;
+  credentialsRefused?: (refused: C) => void;
+}
+
+// Each cloud API call is an X-Ray subsegment named by its action.
+const essProviderOf = (config: Config, httpAgent: Agent, source: CredentialSource<EssCredentials>) =>
+  new EssProvider(
+    traceCloudCalls(
+      'ESS',
+      new EssClient({
+        ...source,
+        httpAgent,
+        ...(config.ESS_ENDPOINT && { endpointOverride: config.ESS_ENDPOINT }),
+        signatureVersion: config.ALIYUN_SIGNATURE_VERSION,
+      }),
+    ),
+  );
+
+const tencentProviderOf = (config: Config, httpAgent: Agent, source: CredentialSource<TencentCredentials>) =>
+  new TencentProvider(
+    traceCloudCalls(
+      'TencentAS',
+      new TencentAsClient({
+        ...source,
+        httpAgent,
+        ...(config.TENCENT_AS_ENDPOINT && { endpointOverride: config.TENCENT_AS_ENDPOINT }),
+      }),
+    ),
+    traceCloudCalls(
+      'TencentASv2',
+      new TencentV2Client({
+        ...source,
+        httpAgent,
+        ...(config.TENCENT_V2_ENDPOINT && { endpointOverride: config.TENCENT_V2_ENDPOINT }),
+      }),
+    ),
+  );
 
 function callbacksOf(config: Config, ledger: DynamoDbLedger): CallbackDeps | undefined {
   const secret = secretPairOf(

@@ -106,6 +106,8 @@ const ConfigFields = z.object({
    * deployment's own keys only, as before.
    */
   ACCOUNTS_PARAMETER: optional(z.string().min(1)),
+  /** The registry itself, as JSON, where there is no SSM (the local stack); ACCOUNTS_PARAMETER wins. */
+  ACCOUNTS: optional(z.string().min(1)),
   /** Replace https://sts.aliyuncs.com and https://sts.tencentcloudapi.com; set to the local emulator. */
   ALIYUN_STS_ENDPOINT: optional(z.url()),
   TENCENT_STS_ENDPOINT: optional(z.url()),

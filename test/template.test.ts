@@ -123,10 +123,14 @@ const DISPATCHER_LEDGER_ACTIONS = [
   'dynamodb:Query',
   'dynamodb:UpdateItem',
 ];
-/** Reads the credentials of these clouds and the callback secret. */
+/** Reads the credentials of these clouds, the callback secret and the account registry (docs/accounts.md). */
 const readSecrets = (clouds: string[]) => ({
   Action: ['ssm:GetParameter'],
-  Resource: [...clouds.map((cloud) => parameter(`${cloud}/credentials`)), parameter('callback-secret')],
+  Resource: [
+    ...clouds.map((cloud) => parameter(`${cloud}/credentials`)),
+    parameter('callback-secret'),
+    parameter('accounts'),
+  ],
 });
 const requestFunction = (fn: string, queue: string, clouds: string[]) => [
   logs(fn),
@@ -154,7 +158,11 @@ const EXPECTED_ROLES: Record<string, unknown[]> = {
       [arn('OperationsTable'), index('waiting'), index('history')],
     ),
     putEvents,
-    { Action: ['ssm:GetParameter'], Resource: [parameter('webhook-secret'), parameter('webhook-callers')] },
+    // Its secrets, and the account registry a request's account is checked against.
+    {
+      Action: ['ssm:GetParameter'],
+      Resource: [parameter('webhook-secret'), parameter('webhook-callers'), parameter('accounts')],
+    },
     kmsStatement,
     { Action: ['sqs:SendMessage'], Resource: QUEUES.map(arn) },
   ],

@@ -11,7 +11,7 @@ import { webhookClient } from './support/webhook-client.ts';
 /**
  * Webhook callers with key ids (issue #21, docs/accounts.md "Caller keys"), over real HTTP through the local
  * stack: the default caller (the webhook secret, no key id), and the local stack's keyed caller `local-team-a`,
- * scoped to the account `team-a`.
+ * scoped to the account `shop-dev`.
  */
 const { stack, admin, waitForRecord, ledger } = stackClients();
 const TEAM_A = LOCAL_WEBHOOK_CALLERS.callers.find((caller) => caller.keyId === 'local-team-a');
@@ -63,7 +63,7 @@ describe('webhook callers with key ids', () => {
   it.concurrent('the default caller (no key id) works as before, and may name any account', async () => {
     const group = await aScalingGroup(admin, { instances: 2 });
     const own = aDetachRequest(group);
-    const named = aDetachRequest(group, { instanceIds: group.instanceIds.slice(1, 2), account: 'team-b' });
+    const named = aDetachRequest(group, { instanceIds: group.instanceIds.slice(1, 2), account: 'shop-test' });
 
     const accepted = [
       await defaultCaller.post('detach-instances', own),
@@ -74,13 +74,13 @@ describe('webhook callers with key ids', () => {
     expect(accepted.map((answer) => answer.status)).toEqual([202, 202]);
     expect((await defaultCaller.status(own.requestId)).body).toMatchObject({ status: 'SUCCEEDED' });
     expect((await defaultCaller.status(named.requestId)).body).toMatchObject({
-      request: { account: 'team-b' },
+      request: { account: 'shop-test' },
     });
   });
 
   it.concurrent('a keyed caller acts on its account: accepted, followed on the status API, ended', async () => {
     const group = await aScalingGroup(admin);
-    const request = aDetachRequest(group, { account: 'team-a' });
+    const request = aDetachRequest(group, { account: 'shop-dev' });
 
     const accepted = await teamA.post('detach-instances', request);
     await waitForRecord(request.requestId, (record) => record.status === 'SUCCEEDED', 30_000);
@@ -88,16 +88,16 @@ describe('webhook callers with key ids', () => {
 
     expect(accepted).toMatchObject({ status: 202, body: { requestId: request.requestId, status: 'QUEUED' } });
     expect(status.status).toBe(200);
-    expect(status.body).toMatchObject({ status: 'SUCCEEDED', request: { account: 'team-a' } });
+    expect(status.body).toMatchObject({ status: 'SUCCEEDED', request: { account: 'shop-dev' } });
     expect(JSON.stringify(status.body)).not.toContain(TEAM_A.secret);
   });
 
   it.concurrent("a keyed caller is refused 403 for another account, or the deployment's own, with nothing recorded", async () => {
     const group = await aScalingGroup(admin);
-    const otherAccount = aDetachRequest(group, { account: 'team-b' });
+    const otherAccount = aDetachRequest(group, { account: 'shop-test' });
     const ownAccount = aDetachRequest(group);
     // Invalid as well: a key cannot leave a Rejected record in another account's name either.
-    const invalidForOther = aDetachRequest(group, { account: 'team-b', instanceIds: [] });
+    const invalidForOther = aDetachRequest(group, { account: 'shop-test', instanceIds: [] });
 
     const answers = [
       await teamA.post('detach-instances', otherAccount),
@@ -110,14 +110,14 @@ describe('webhook callers with key ids', () => {
       expect(ErrorResponse.parse(answer.body).error.code).toBe('AccountNotAllowed');
       expect(JSON.stringify(answer.body)).not.toContain(TEAM_A.secret);
     }
-    expect(ErrorResponse.parse(answers[0]?.body).error.message).toContain('team-b');
+    expect(ErrorResponse.parse(answers[0]?.body).error.message).toContain('shop-test');
     for (const request of [otherAccount, ownAccount, invalidForOther])
       await nothingRecorded(request.requestId, group.scalingGroupId);
   });
 
   it.concurrent('an unknown key id is refused 401 exactly like a bad signature, and nothing is recorded', async () => {
     const group = await aScalingGroup(admin);
-    const request = aDetachRequest(group, { account: 'team-a' });
+    const request = aDetachRequest(group, { account: 'shop-dev' });
 
     const unknownKey = await caller(TEAM_A.secret, 'nobody').post('detach-instances', request);
     const badSignature = await caller('not-the-secret-of-local-team-a-at-all', TEAM_A.keyId).post(
@@ -136,9 +136,12 @@ describe('webhook callers with key ids', () => {
 
   it.concurrent("the status API hides another account's request from a key, as if it did not exist", async () => {
     const group = await aScalingGroup(admin, { instances: 3 });
-    const others = aDetachRequest(group, { instanceIds: group.instanceIds.slice(0, 1), account: 'team-b' });
+    const others = aDetachRequest(group, {
+      instanceIds: group.instanceIds.slice(0, 1),
+      account: 'shop-test',
+    });
     const own = aDetachRequest(group, { instanceIds: group.instanceIds.slice(1, 2) });
-    const mine = aDetachRequest(group, { instanceIds: group.instanceIds.slice(2, 3), account: 'team-a' });
+    const mine = aDetachRequest(group, { instanceIds: group.instanceIds.slice(2, 3), account: 'shop-dev' });
     await defaultCaller.post('detach-instances', others);
     await defaultCaller.post('detach-instances', own);
     await teamA.post('detach-instances', mine);
@@ -169,7 +172,7 @@ describe('webhook callers with key ids', () => {
 
   it.concurrent("a group holding only other accounts' requests is 404 for the key, like a group the ledger has not seen", async () => {
     const group = await aScalingGroup(admin);
-    const others = aDetachRequest(group, { account: 'team-b' });
+    const others = aDetachRequest(group, { account: 'shop-test' });
     await defaultCaller.post('detach-instances', others);
     await waitForRecord(others.requestId, (record) => record.completedAt !== undefined, 30_000);
 
@@ -188,8 +191,8 @@ describe('webhook callers with key ids', () => {
   it.concurrent('the CLIs sign as a keyed caller with --key-id (the local secret of that key by default)', async () => {
     const group = await aScalingGroup(admin);
     const otherGroup = await aScalingGroup(admin);
-    const mine = aDetachRequest(group, { account: 'team-a' });
-    const others = aDetachRequest(otherGroup, { account: 'team-b' });
+    const mine = aDetachRequest(group, { account: 'shop-dev' });
+    const others = aDetachRequest(otherGroup, { account: 'shop-test' });
 
     const sent = await cli(
       'detach-cli.ts',
@@ -212,7 +215,7 @@ describe('webhook callers with key ids', () => {
     expect(sent.code).toBe(0);
     expect(sent.stdout).toContain(`accepted ${mine.requestId}: QUEUED`);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/refused: HTTP 403 AccountNotAllowed: .*team-b/);
+    expect(refused.stderr).toMatch(/refused: HTTP 403 AccountNotAllowed: .*shop-test/);
     await nothingRecorded(others.requestId, otherGroup.scalingGroupId);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain(mine.requestId);

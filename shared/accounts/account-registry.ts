@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { AccountRefusal } from '../detach/ports.ts';
 
 /** `acs:ram::<uid>:role/<name>`: an Alibaba Cloud account id (digits) and a RAM role name (1-64 of [\w.-]). */
 export const ALIYUN_ROLE_ARN = /^acs:ram::\d{1,32}:role\/[A-Za-z0-9._-]{1,64}$/;
@@ -83,6 +84,33 @@ export class AccountRegistry {
 
   get names(): string[] {
     return [...this.#byName.keys()];
+  }
+
+  /**
+   * Why a request may not name this account, checked at intake (issue #21): unknown, of the other cloud, or a
+   * region its entry does not allow. Undefined when it may.
+   */
+  refusal(request: { provider: string; region: string; account: string }): AccountRefusal | undefined {
+    const account = this.get(request.account);
+    if (!account) {
+      return {
+        code: 'UnknownAccount',
+        message: `The account ${request.account} is not in this deployment's account registry.`,
+      };
+    }
+    if (account.cloud !== request.provider) {
+      return {
+        code: 'AccountCloudMismatch',
+        message: `The account ${request.account} is a ${account.cloud} account, not ${request.provider}.`,
+      };
+    }
+    if (!this.allowsRegion(account, request.region)) {
+      return {
+        code: 'AccountRegionNotAllowed',
+        message: `The account ${request.account} may not act in ${request.region} (allowed: ${account.allowedRegions?.join(', ')}).`,
+      };
+    }
+    return undefined;
   }
 
   /** Whether the account may act in this region (every region when it names none). */

@@ -40,6 +40,8 @@ export const CompletionEvent = z.object({
   provider: z.string().optional(),
   region: z.string().optional(),
   scalingGroupId: z.string().optional(),
+  /** The member account the request acted in (issue #21); absent: the deployment's own keys. */
+  account: z.string().optional(),
   instanceIds: z.array(z.string()).optional(),
   serverGroupIds: z.array(z.string()).optional(),
   /** For Partial (and Failed) instance actions: which instances left the group and which are still in it. */

@@ -94,6 +94,8 @@ export const OperationStatus = lazySchema(() =>
     provider: z.string().optional(),
     region: z.string().optional(),
     scalingGroupId: z.string().optional(),
+    /** The member account the request acts in (issue #21); absent: the deployment's own keys. */
+    account: z.string().optional(),
     instanceIds: z.array(z.string()).optional(),
     serverGroupIds: z.array(z.string()).optional(),
     activityId: z.string().optional(),

@@ -97,6 +97,7 @@ export function eventFor(
       provider: request.provider,
       region: request.region,
       scalingGroupId: request.scalingGroupId,
+      ...(request.account && { account: request.account }),
       ...targetsOf(request),
     }),
     ...(record.activityId && { activityId: record.activityId }),

@@ -10,7 +10,15 @@ import {
   publishAll,
   withStartedActivity,
 } from './make-call.ts';
-import type { Clock, Fence, GroupKey, Intent, OperationRecord, ProviderRegistry } from './ports.ts';
+import type {
+  AccountProviders,
+  Clock,
+  Fence,
+  GroupKey,
+  Intent,
+  OperationRecord,
+  ProviderRegistry,
+} from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
 
 export interface DispatchDeps extends CompletionDeps {
@@ -32,6 +40,8 @@ export interface DispatchDeps extends CompletionDeps {
   settleMs: number;
   /** Requests one call may serve, at most 98 (the default): one transaction writes each of them. */
   requestsPerCall?: number;
+  /** The providers of member accounts (issue #21); absent: no account registry. See providerFor. */
+  accountProviders?: AccountProviders;
 }
 
 /**
@@ -48,9 +58,21 @@ export function leaseFor(http: { connectTimeoutMs: number; responseTimeoutMs: nu
 const WAITING_LIMIT = 100;
 const FORM_ROUNDS = 3;
 
-/** The group every request waits in: one dispatcher at a time sends to a scaling group. */
-export const groupKeyOf = (group: { provider: string; region: string; scalingGroupId: string }): GroupKey =>
-  `${group.provider}#${group.region}#${group.scalingGroupId}`;
+/**
+ * The group every request waits in: one dispatcher at a time sends to a scaling group. A member account's group
+ * (issue #21) is another group than the same id in another account, so its name ends the key; without one the key
+ * is the one deployed tables and queues already hold. No group id of either cloud contains `#`, so the two forms
+ * cannot meet.
+ */
+export const groupKeyOf = (group: {
+  provider: string;
+  region: string;
+  scalingGroupId: string;
+  account?: string | undefined;
+}): GroupKey =>
+  group.account
+    ? `${group.provider}#${group.region}#${group.scalingGroupId}#${group.account}`
+    : `${group.provider}#${group.region}#${group.scalingGroupId}`;
 
 export type DispatchResult =
   /** Another dispatcher holds the group, an activity of ours runs on it, or it is backing off. */

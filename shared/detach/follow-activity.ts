@@ -5,12 +5,15 @@ import { groupKeyOf } from './dispatch.ts';
 import { type Gone, judgeEnded, progressMoved, timedOut } from './judge-ended.ts';
 import type { PollDeps, PollSummary } from './poll.ts';
 import { type ActivityReport, decidedFrom, type OperationRecord, type ProgressUpdate } from './ports.ts';
+import { providerFor } from './provider-for.ts';
 import { type UnreadableItem, unreadableOutcome } from './unreadable.ts';
 
-/** Records sharing one activity (a merged call), and the region they are described in. */
+/** Records sharing one activity (a merged call), and the account and region they are described in. */
 export interface Followed {
   provider: NonNullable<OperationRecord['request']>['provider'];
   region: string;
+  /** The member account (issue #21): its own credentials, its own batches. */
+  account?: string | undefined;
   activityId: string;
   records: OperationRecord[];
 }
@@ -106,13 +109,12 @@ async function reconcileRegion(
   summary: PollSummary,
   isolate: (id: string, work: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  const { provider, region } = (records[0] as OperationRecord).request as NonNullable<
-    OperationRecord['request']
-  >;
+  const request = (records[0] as OperationRecord).request as NonNullable<OperationRecord['request']>;
+  const { provider, region } = request;
   let done: Map<string, boolean>;
   try {
     summary.describeCalls++;
-    done = await deps.providers[provider].reconcile(region, records.map(operationOf));
+    done = await providerFor(deps, request).reconcile(region, records.map(operationOf));
   } catch (error) {
     const activityIds = records.map((record) => record.requestId);
     summary.failedBatches.push({ provider, region, activityIds, ...failureOf(error) });
@@ -142,11 +144,11 @@ async function describeBatch(
   batch: Followed[],
   summary: PollSummary,
 ): Promise<ReadonlyMap<string, ActivityReport>> {
-  const { provider, region } = batch[0] as Followed;
+  const { provider, region, account } = batch[0] as Followed;
   const activityIds = batch.map((entry) => entry.activityId);
   try {
     summary.describeCalls++;
-    const reports = await deps.providers[provider].describeActivities(region, activityIds);
+    const reports = await providerFor(deps, { provider, account }).describeActivities(region, activityIds);
     return new Map(reports.map((report) => [report.activityId, report]));
   } catch (error) {
     if (isDetachError(error) && error.kind === 'fatal' && batch.length > 1) {
@@ -158,7 +160,13 @@ async function describeBatch(
       return new Map(parts.flatMap((part) => [...part]));
     }
     // One region's failure must not stop the others; these operations are simply looked at again next pass.
-    summary.failedBatches.push({ provider, region, activityIds, ...failureOf(error) });
+    summary.failedBatches.push({
+      provider,
+      region,
+      ...(account && { account }),
+      activityIds,
+      ...failureOf(error),
+    });
     return new Map();
   }
 }
@@ -250,7 +258,7 @@ async function followActivity(
 async function whatLeft(deps: PollDeps, records: OperationRecord[]): Promise<Gone | 'unread'> {
   const first = records[0] as OperationRecord;
   const request = first.request as NonNullable<OperationRecord['request']>;
-  const provider = deps.providers[request.provider];
+  const provider = providerFor(deps, request);
   try {
     if (!('instanceIds' in request))
       return { reconciled: await provider.reconcile(request.region, records.map(operationOf)) };

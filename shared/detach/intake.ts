@@ -1,7 +1,8 @@
 import type { Action, DetachRequest, LedgerStatus } from '../contracts/index.ts';
 import { REQUEST_SCHEMAS } from '../contracts/index.ts';
+import { accountRefusal } from './account-check.ts';
 import type { CompletionDeps } from './completion.ts';
-import type { Clock } from './ports.ts';
+import type { AccountCheck, Clock } from './ports.ts';
 import { type Issues, issuesOf, rejectRequest } from './rejection.ts';
 import { type HeldBy, newOperation, requestIdConflict } from './submit.ts';
 
@@ -13,6 +14,8 @@ export interface RequestQueue {
 export interface IntakeDeps extends CompletionDeps {
   queue: RequestQueue;
   clock: Clock;
+  /** The account registry a request naming an account is checked against (issue #21). */
+  accounts?: AccountCheck;
 }
 
 export type IntakeResult =
@@ -25,6 +28,8 @@ export type IntakeResult =
       enqueued: boolean;
     }
   | { kind: 'invalid'; requestId: string; issues: Issues }
+  /** It names an account it may not use (unknown, another cloud's, a region not allowed): ended Rejected. */
+  | { kind: 'refused'; requestId: string; code: string; message: string; issues: Issues }
   /** The id belongs to another request (another body or action): nothing is written or enqueued. */
   | { kind: 'conflict'; requestId: string; heldBy: HeldBy };
 
@@ -53,6 +58,19 @@ export async function acceptRequest(
     return { kind: 'invalid', requestId: rejected.requestId, issues: rejected.issues };
   }
   const request = parsed.data;
+  const refused = await accountRefusal(deps.accounts, request);
+  if (refused) {
+    const issues = [{ path: 'account', message: refused.message }];
+    const rejected = await rejectRequest(deps, {
+      action,
+      body,
+      fallbackId: sourceId,
+      attempts: 1,
+      ...refused,
+      issues,
+    });
+    return { kind: 'refused', requestId: rejected.requestId, ...refused, issues };
+  }
   const { record, created } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
   const heldBy = created ? undefined : requestIdConflict(action, request, record);
   if (heldBy) return { kind: 'conflict', requestId: request.requestId, heldBy };

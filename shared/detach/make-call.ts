@@ -4,6 +4,7 @@ import { publishStored } from './completion.ts';
 import type { DispatchDeps, DispatchResult } from './dispatch.ts';
 import { type GoneFromGroup, judgeFailedCall, mayHaveActed } from './judge-call.ts';
 import type { Fence, Intent, IntentOutcome, OperationRecord, ScalingProvider } from './ports.ts';
+import { providerFor } from './provider-for.ts';
 import { retryDelaySeconds } from './retry.ts';
 
 /** A dispatcher's lease ran out under it: it changes nothing more and stops. */
@@ -22,7 +23,7 @@ export async function publishAll(
 }
 
 export const providerOf = (deps: DispatchDeps, record: OperationRecord): ScalingProvider =>
-  deps.providers[(record.request as DetachRequest).provider];
+  providerFor(deps, record.request as DetachRequest);
 
 export function backoffUntil(deps: DispatchDeps, kind: ErrorKind, attempt: number): number {
   return deps.clock.now().getTime() + retryDelaySeconds(kind, attempt, deps.retry) * 1000;

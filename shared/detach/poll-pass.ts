@@ -16,6 +16,7 @@ import {
 import { timedOut } from './judge-ended.ts';
 import type { PassOptions, PollDeps, PollSummary } from './poll.ts';
 import type { ActivityReport, GroupKey, OperationRecord, PendingItem } from './ports.ts';
+import { providerFor } from './provider-for.ts';
 
 /** How a pass names, in `failedItems`, a failure to read the pending index to its end. */
 export const INDEX_NOT_READ = 'pending-index';
@@ -23,7 +24,12 @@ export const INDEX_NOT_READ = 'pending-index';
 /** How long the poller leaves an item alone after failing on it. */
 const ITEM_BACKOFF_MS = 30_000;
 
-const regionKeyOf = (of: { provider: string; region: string }) => `${of.provider}\u0000${of.region}`;
+/**
+ * What one Describe (or reconciliation) batch shares: the cloud, the region and the member account, whose
+ * credentials sign it. One account's throttling or broken role fails only its own batches.
+ */
+const regionKeyOf = (of: { provider: string; region: string; account?: string | undefined }) =>
+  `${of.provider}\u0000${of.region}\u0000${of.account ?? ''}`;
 const activityKeyOf = (entry: Followed) => `${regionKeyOf(entry)}\u0000${entry.activityId}`;
 
 /** A Describe call's answer for its activities; undefined when the call failed. */
@@ -176,8 +182,14 @@ export class PollPass implements Pass {
       const key = regionKeyOf(request);
       this.#submitted.set(key, [...(this.#submitted.get(key) ?? []), record]);
     } else if (record.status === 'IN_PROGRESS' && record.activityId) {
-      const { provider, region } = request;
-      return { provider, region, activityId: record.activityId, records: [record] };
+      const { provider, region, account } = request;
+      return {
+        provider,
+        region,
+        ...(account && { account }),
+        activityId: record.activityId,
+        records: [record],
+      };
     }
     return undefined;
   }
@@ -194,7 +206,7 @@ export class PollPass implements Pass {
     const entry = batch.get(following.activityId);
     if (entry) entry.records.push(...following.records);
     else batch.set(following.activityId, following);
-    if (batch.size >= this.deps.providers[following.provider].activityBatchLimit) await this.#send(regionKey);
+    if (batch.size >= providerFor(this.deps, following).activityBatchLimit) await this.#send(regionKey);
   }
 
   async #send(regionKey: string): Promise<void> {

@@ -27,7 +27,15 @@ export interface PollSummary {
   open: number;
   /** Age of the oldest open request (seconds), for the alarm on requests that do not move. */
   oldestOpenAgeSeconds: number;
-  failedBatches: { provider: string; region: string; activityIds: string[]; code: string; message: string }[];
+  failedBatches: {
+    provider: string;
+    region: string;
+    /** The member account whose batch failed (issue #21); its batches are its own. */
+    account?: string;
+    activityIds: string[];
+    code: string;
+    message: string;
+  }[];
   /** Items this pass could not process; each is left alone for a while, the others go on. */
   failedItems: { requestId: string; error: string }[];
   /** The pass stopped reading at its deadline: where the next one goes on. */

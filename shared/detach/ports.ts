@@ -157,8 +157,9 @@ export interface Intent {
 }
 
 /**
- * A scaling group's one identity, `provider#region#scalingGroupId`, built only by groupKeyOf: the ledger's group
- * items and waiting index, the FIFO MessageGroupId, the poller's and the status API's groups.
+ * A scaling group's one identity, `provider#region#scalingGroupId` (a member account's: `...#account`), built only
+ * by groupKeyOf: the ledger's group items and waiting index, the FIFO MessageGroupId, the poller's and the status
+ * API's groups.
  */
 export type GroupKey = `${string}#${string}#${string}`;
 
@@ -361,4 +362,25 @@ export interface EventPublisher {
 
 export interface Clock {
   now(): Date;
+}
+
+/**
+ * Port: the provider that acts in a member account (issue #21), with that account's assumed credentials. Requests
+ * that name no account use the deployment's own (`ProviderRegistry`).
+ */
+export type AccountProviders = (provider: ProviderName, account: string) => ScalingProvider;
+
+/** Why a request may not name its account (unknown, another cloud's, a region it may not use), or undefined. */
+export interface AccountRefusal {
+  code: string;
+  message: string;
+}
+
+/** Port: the account registry, as intake checks a request against it before anything is recorded. */
+export interface AccountCheck {
+  refusal(request: {
+    provider: ProviderName;
+    region: string;
+    account: string;
+  }): Promise<AccountRefusal | undefined>;
 }

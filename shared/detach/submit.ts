@@ -6,12 +6,16 @@ import {
   type DetachRequest,
   REQUEST_SCHEMAS,
 } from '../contracts/index.ts';
+import { accountRefusal } from './account-check.ts';
 import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, groupKeyOf } from './dispatch.ts';
-import type { NewOperation, OperationRecord } from './ports.ts';
+import type { AccountCheck, NewOperation, OperationRecord } from './ports.ts';
 import { issuesOf, rejectRequest } from './rejection.ts';
 
-export interface SubmitDeps extends DispatchDeps {}
+export interface SubmitDeps extends DispatchDeps {
+  /** The account registry a request naming an account is checked against (issue #21). */
+  accounts?: AccountCheck;
+}
 
 export interface Delivery {
   /** The message body, not yet trusted. */
@@ -106,6 +110,17 @@ export async function submitRequest(
     });
   }
   const request = parsed.data;
+  const refused = await accountRefusal(deps.accounts, request);
+  if (refused) {
+    return rejectRequest(deps, {
+      action,
+      body: delivery.body,
+      fallbackId: `sqs:${delivery.messageId}`,
+      attempts: delivery.receiveCount,
+      ...refused,
+      issues: [{ path: 'account', message: refused.message }],
+    });
+  }
   const { record } = await deps.ledger.begin(newOperation(action, request), deps.clock.now());
   const heldBy = requestIdConflict(action, request, record);
   if (heldBy) {

@@ -141,6 +141,9 @@ async function acceptPost(
       issues: result.issues,
     });
   }
+  if (result.kind === 'refused') {
+    return refuse(422, result.code, result.message, { requestId: result.requestId, issues: result.issues });
+  }
   if (result.kind === 'conflict') {
     return refuse(409, 'RequestIdConflict', describeHolder(result.requestId, result.heldBy), {
       requestId: result.requestId,
@@ -230,6 +233,7 @@ export function statusView(record: OperationRecord): Record<string, unknown> {
   const { clientToken: _requestToken, ...shownRequest } = (request ?? {}) as Record<string, unknown>;
   return OperationStatus.parse({
     ...visible,
+    ...(request?.account && { account: request.account }),
     ...(request && { request: shownRequest }),
     statusUrl: statusUrlOf(record.requestId),
   });

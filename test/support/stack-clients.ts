@@ -32,6 +32,7 @@ export function stackClients() {
       provider?: string;
       region?: string;
       scalingGroupId?: string;
+      account?: string;
     };
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     const { MessageId } = await sqs.send(
@@ -45,6 +46,7 @@ export function stackClients() {
             provider: String(request.provider),
             region: String(request.region),
             scalingGroupId: String(request.scalingGroupId),
+            account: request.account,
           }),
         MessageDeduplicationId:
           options.deduplicationId ?? request.requestId ?? `${Date.now()}-${Math.random()}`,
