@@ -1,9 +1,17 @@
-import type { ActionRequest, CompletionEvent, DetachRequest } from '../contracts/index.ts';
+import { type ActionRequest, type CompletionEvent, withInstanceIds } from '../contracts/index.ts';
 import { type ErrorKind, isDetachError } from '../errors.ts';
+import type { NonEmpty } from './collections.ts';
 import { publishStored } from './completion.ts';
 import type { DispatchDeps, DispatchResult } from './dispatch.ts';
 import { type GoneFromGroup, judgeFailedCall, mayHaveActed } from './judge-call.ts';
-import type { Fence, Intent, IntentOutcome, OperationRecord, ScalingProvider } from './ports.ts';
+import type {
+  Fence,
+  Intent,
+  IntentOutcome,
+  OperationRecord,
+  ScalingProvider,
+  StoredRecord,
+} from './ports.ts';
 import { retryDelaySeconds } from './retry.ts';
 
 /** A dispatcher's lease ran out under it: it changes nothing more and stops. */
@@ -13,7 +21,7 @@ export class LostLease extends Error {}
 export async function publishAll(
   deps: DispatchDeps,
   events: readonly CompletionEvent[],
-  records: readonly OperationRecord[],
+  records: readonly StoredRecord[],
 ): Promise<void> {
   for (const event of events) {
     const record = records.find((r) => r.requestId === event.requestId);
@@ -22,7 +30,7 @@ export async function publishAll(
 }
 
 export const providerOf = (deps: DispatchDeps, record: OperationRecord): ScalingProvider =>
-  deps.providers[(record.request as DetachRequest).provider];
+  deps.providers[record.request.provider];
 
 export function backoffUntil(deps: DispatchDeps, kind: ErrorKind, attempt: number): number {
   return deps.clock.now().getTime() + retryDelaySeconds(kind, attempt, deps.retry) * 1000;
@@ -33,11 +41,11 @@ export async function call(
   deps: DispatchDeps,
   fence: Fence,
   intent: Intent,
-  records: OperationRecord[],
+  records: NonEmpty<OperationRecord>,
 ): Promise<DispatchResult> {
   const renewed = await deps.ledger.beginCall(fence, intent.id, deps.clock.now(), deps.leaseMs);
   if (!renewed) throw new LostLease();
-  const provider = providerOf(deps, records[0] as OperationRecord);
+  const provider = providerOf(deps, records[0]);
   const operation = operationOf(intent, records);
   const requestIds = records.map((record) => record.requestId);
   let outcome: IntentOutcome;
@@ -124,13 +132,8 @@ export async function withStartedActivity(
 }
 
 /** The call an intent makes: its first request's, with the instances of all of them. */
-export const operationOf = (intent: Intent, records: readonly OperationRecord[]): ActionRequest => {
-  const first = records[0] as OperationRecord;
-  return {
-    action: intent.action,
-    request: { ...first.request, ...(intent.instanceIds && { instanceIds: intent.instanceIds }) },
-  } as ActionRequest;
-};
+export const operationOf = (intent: Intent, records: NonEmpty<OperationRecord>): ActionRequest =>
+  withInstanceIds(records[0], intent.instanceIds);
 
 /**
  * How much of what the intent's call takes out is already gone from the group (so a call of it acted), read through

@@ -1,14 +1,14 @@
 import {
   type Action,
-  type ActionRequest,
   type CompletionError,
   clientTokenOf,
   type DetachRequest,
-  REQUEST_SCHEMAS,
+  type RequestOf,
+  requestSchemaOf,
 } from '../contracts/index.ts';
 import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, groupKeyOf } from './dispatch.ts';
-import type { NewOperation, OperationRecord } from './ports.ts';
+import type { NewOperationOf, StoredRecord } from './ports.ts';
 import { issuesOf, rejectRequest } from './rejection.ts';
 
 export interface SubmitDeps extends DispatchDeps {}
@@ -58,7 +58,7 @@ const canonical = (value: unknown): string =>
 export function requestIdConflict(
   action: Action,
   request: DetachRequest,
-  record: OperationRecord,
+  record: StoredRecord,
 ): HeldBy | undefined {
   const same =
     record.action === action &&
@@ -77,9 +77,12 @@ export const describeHolder = (requestId: string, heldBy: HeldBy): string =>
   `Request id ${requestId} is already used by a ${heldBy.action} request${heldBy.scalingGroupId ? ` for scaling group ${heldBy.scalingGroupId} (${heldBy.provider}, ${heldBy.region})` : ''}; a request id names one request only: use a new one.`;
 
 /** The one constructor of new operations, for the queue and the webhook alike. */
-export const newOperation = (action: Action, request: DetachRequest): NewOperation =>
-  ({ action, request, requestId: request.requestId, clientToken: clientTokenOf(request) }) as ActionRequest &
-    NewOperation;
+export const newOperation = <A extends Action>(action: A, request: RequestOf[A]): NewOperationOf<A> => ({
+  action,
+  request,
+  requestId: request.requestId,
+  clientToken: clientTokenOf(request),
+});
 
 /**
  * Takes one delivered request onto the ledger, in its group, then tries its group's dispatcher at once. The
@@ -91,7 +94,7 @@ export async function submitRequest(
   action: Action,
   delivery: Delivery,
 ): Promise<SubmitOutcome> {
-  const parsed = REQUEST_SCHEMAS[action].safeParse(delivery.body);
+  const parsed = requestSchemaOf(action).safeParse(delivery.body);
   if (!parsed.success) {
     const issues =
       typeof delivery.body === 'string'

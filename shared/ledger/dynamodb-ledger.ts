@@ -17,11 +17,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { Action, type CompletionEvent, type LedgerStatus, targetsOf } from '../contracts/index.ts';
+import { Action, type CompletionEvent, type LedgerStatus } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
 import { chunk, mapLimit } from '../detach/collections.ts';
 import { ENDABLE_STATUSES, isTerminal, LEDGER_STATUS_OF } from '../detach/completion.ts';
-import { groupKeyOf } from '../detach/dispatch.ts';
 import type {
   DecidedFrom,
   Fence,
@@ -32,14 +31,14 @@ import type {
   IntentOutcome,
   Ledger,
   NewOperation,
-  OperationRecord as Operation,
+  StoredRecord as Operation,
   PendingCursor,
   PendingItem,
   PendingListing,
   ProgressUpdate,
 } from '../detach/ports.ts';
 import type { Plan } from '../detach/preflight.ts';
-import { OperationRecord } from './operation-record.ts';
+import { newRecord, OperationRecord } from './operation-record.ts';
 
 /** Items the poller must visit carry `pendingShard`; the sparse index `pending` holds only them. */
 export const PENDING_INDEX = 'pending';
@@ -128,22 +127,7 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async begin(operation: NewOperation, now: Date): Promise<{ record: Operation; created: boolean }> {
-    const { request } = operation;
-    const record: Operation = {
-      requestId: operation.requestId,
-      action: operation.action,
-      status: 'QUEUED',
-      provider: request.provider,
-      region: request.region,
-      scalingGroupId: request.scalingGroupId,
-      ...targetsOf(request),
-      request,
-      clientToken: operation.clientToken,
-      attempts: 0,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      waitKey: groupKeyOf(request),
-    };
+    const record = newRecord(operation, now);
     try {
       await this.#documents.send(
         new PutCommand({

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { GroupDescription, OperationRecord } from '../detach/ports.ts';
+import type { GroupDescription, RejectedRecord } from '../detach/ports.ts';
 import { groupStatusOf } from './group-view.ts';
 
 const NOW = new Date('2026-12-03T12:00:00.000Z');
 const at = (seconds: number) => NOW.getTime() + seconds * 1000;
-const record = (requestId: string, overrides: Partial<OperationRecord> = {}): OperationRecord => ({
+const record = (requestId: string, overrides: Partial<RejectedRecord> = {}): RejectedRecord => ({
   requestId,
   action: 'detach-instances',
   status: 'QUEUED',

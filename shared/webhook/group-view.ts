@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { Action, CompletionError, LedgerStatus } from '../contracts/index.ts';
-import type { GroupDescription, OperationRecord } from '../detach/ports.ts';
+import type { GroupDescription, StoredRecord } from '../detach/ports.ts';
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
 const secondsBetween = (from: number, to: number) => Math.round((to - from) / 1000);
@@ -66,7 +66,7 @@ export const GroupStatus = z.object({
 });
 export type GroupStatus = z.infer<typeof GroupStatus>;
 
-const requestLine = (record: OperationRecord): z.infer<typeof RequestLine> => ({
+const requestLine = (record: StoredRecord): z.infer<typeof RequestLine> => ({
   requestId: record.requestId,
   action: record.action,
   status: record.status,
@@ -78,7 +78,7 @@ const requestLine = (record: OperationRecord): z.infer<typeof RequestLine> => ({
 });
 
 /** The latest lastError among the intent's records: what the cloud last said to its call. */
-function lastAnswerOf(records: readonly OperationRecord[]) {
+function lastAnswerOf(records: readonly StoredRecord[]) {
   const answered = records.filter((record) => record.lastError);
   answered.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   return answered[0]?.lastError;
