@@ -12,6 +12,15 @@ export const AcceptedResponse = lazySchema(() =>
   }),
 );
 
+/** What may be said of the request that holds an id: its action and group, never its body. */
+export const HeldBy = lazySchema(() =>
+  z.object({
+    action: Action,
+    ...RequestSummary.pick({ provider: true, region: true, scalingGroupId: true }).shape,
+  }),
+);
+export type HeldBy = z.infer<typeof HeldBy>;
+
 /** Every refusal of the webhook. */
 export const ErrorResponse = lazySchema(() =>
   z.object({
@@ -21,12 +30,7 @@ export const ErrorResponse = lazySchema(() =>
       requestId: z.string().optional(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
       /** 409 RequestIdConflict: the action and group of the request that holds the id (never its body). */
-      heldBy: z
-        .object({
-          action: Action,
-          ...RequestSummary.pick({ provider: true, region: true, scalingGroupId: true }).shape,
-        })
-        .optional(),
+      heldBy: HeldBy.optional(),
     }),
   }),
 );

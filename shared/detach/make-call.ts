@@ -4,14 +4,7 @@ import type { NonEmpty } from './collections.ts';
 import { publishStored } from './completion.ts';
 import type { DispatchDeps, DispatchResult } from './dispatch.ts';
 import { type GoneFromGroup, judgeFailedCall, mayHaveActed } from './judge-call.ts';
-import type {
-  Fence,
-  Intent,
-  IntentOutcome,
-  OperationRecord,
-  ScalingProvider,
-  StoredRecord,
-} from './ports.ts';
+import type { Fence, Intent, IntentOutcome, OperationRecord, ScalingProvider } from './ports.ts';
 import { retryDelaySeconds } from './retry.ts';
 
 /** A dispatcher's lease ran out under it: it changes nothing more and stops. */
@@ -21,11 +14,11 @@ export class LostLease extends Error {}
 export async function publishAll(
   deps: DispatchDeps,
   events: readonly CompletionEvent[],
-  records: readonly StoredRecord[],
+  records: readonly OperationRecord[],
 ): Promise<void> {
   for (const event of events) {
     const record = records.find((r) => r.requestId === event.requestId);
-    await publishStored(deps, event, record?.request?.callbackUrl);
+    await publishStored(deps, event, record?.request.callbackUrl);
   }
 }
 

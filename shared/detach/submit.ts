@@ -3,6 +3,7 @@ import {
   type CompletionError,
   clientTokenOf,
   type DetachRequest,
+  type HeldBy,
   type RequestOf,
   requestSchemaOf,
 } from '../contracts/index.ts';
@@ -34,13 +35,7 @@ export type SubmitOutcome =
    */
   | { kind: 'conflict'; requestId: string; recordedAs: string; heldBy: HeldBy };
 
-/** What may be said of the request that holds an id: its action and group, never its body. */
-export interface HeldBy {
-  action: Action;
-  provider?: string;
-  region?: string;
-  scalingGroupId?: string;
-}
+export type { HeldBy };
 
 /** JSON with every object's keys in order: two parses of one request give the same text. */
 const canonical = (value: unknown): string =>
