@@ -86,6 +86,7 @@ export const VisibleRecord = z.object({
  * shared/ledger/operation-record.ts) and typed with it (OperationRecord).
  */
 export const RecordFields = VisibleRecord.extend({
+  // Checked where it is read back; the status answer's published schema has never carried the bound.
   attempts: z.number().int().nonnegative(),
   clientToken: z.string().optional(),
   cloudRequestId: z.string().optional(),
