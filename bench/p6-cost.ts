@@ -5,7 +5,7 @@ import { EmulatorSeed } from '../emulator/seed.ts';
 import { AwsCallMeter, type MeterCounts, type ServiceCount } from '../local/aws-call-meter.ts';
 import { type RunningStack, startStack } from '../local/stack.ts';
 import { groupKeyOf } from '../shared/detach/dispatch.ts';
-import type { OperationRecord } from '../shared/detach/ports.ts';
+import type { StoredRecord } from '../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
 import { FUNCTION_GB, MONTH_SECONDS, PRICES } from './prices.ts';
@@ -150,7 +150,7 @@ class Runner {
   /** Waits until every request has published its event and record-delivery has marked it, then a pass more. */
   async settle(ids: string[], timeoutMs = 180_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const done = (r: OperationRecord | undefined) =>
+    const done = (r: StoredRecord | undefined) =>
       r !== undefined && r.eventPublishedAt !== undefined && (r.deliveredEvents ?? 0) >= 1;
     for (;;) {
       const records = await Promise.all(ids.map((id) => this.#ledger.get(id)));

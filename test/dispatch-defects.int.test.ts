@@ -1,6 +1,6 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
-import type { CompletionEvent, DetachRequest } from '../shared/contracts/index.ts';
+import type { CompletionEvent, DetachInstancesRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
@@ -82,10 +82,12 @@ describe('issue #9 defects', () => {
     );
 
     domain.advance(domain.deps.activityHoldMs + domain.deps.settleMs + 1_000);
-    await dispatchGroup(domain.deps, groupKeyOf(request as DetachRequest));
+    await dispatchGroup(domain.deps, groupKeyOf(request as DetachInstancesRequest));
 
     expect((await domain.ledger.get(request.requestId))?.status).toBe('TIMED_OUT');
-    expect(await domain.groupItem(groupKeyOf(request as DetachRequest))).toMatchObject({ intent: undefined });
+    expect(await domain.groupItem(groupKeyOf(request as DetachInstancesRequest))).toMatchObject({
+      intent: undefined,
+    });
     expect(
       await domain.admin.calls({ action: 'DetachInstances', scalingGroupId: group.scalingGroupId }),
     ).toEqual([]);
@@ -129,7 +131,7 @@ describe('issue #9 defects', () => {
     const group = await aScalingGroup(domain.admin, { activityDurationMs: 50 });
     const [unlucky, lucky] = [0, 1].map((i) =>
       aDetachRequest(group, { instanceIds: [group.instanceIds[i]], preflight: false }),
-    ) as [DetachRequest, DetachRequest];
+    ) as [DetachInstancesRequest, DetachInstancesRequest];
     const publish = domain.publisher.publish.bind(domain.publisher);
     let failures = 1;
     domain.publisher.publish = async (event: CompletionEvent) => {
@@ -195,10 +197,10 @@ describe('issue #9 defects', () => {
     const group = await aScalingGroup(domain.admin, { instances: 4, activityDurationMs: 5_000 });
     const requests = group.instanceIds
       .slice(0, 3)
-      .map((id) => aDetachRequest(group, { instanceIds: [id], preflight: false }) as DetachRequest);
+      .map((id) => aDetachRequest(group, { instanceIds: [id], preflight: false }) as DetachInstancesRequest);
     for (const request of requests)
       await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
-    await dispatchGroup(domain.deps, groupKeyOf(requests[0] as DetachRequest));
+    await dispatchGroup(domain.deps, groupKeyOf(requests[0] as DetachInstancesRequest));
 
     const summary = await pollActivities(domain.deps);
 

@@ -8,7 +8,7 @@ import { isTerminal } from '../shared/detach/completion.ts';
 import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { acceptRequest } from '../shared/detach/intake.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
-import type { OperationRecord } from '../shared/detach/ports.ts';
+import type { StoredRecord } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { aScalingGroup, EmulatorAdmin, uniqueId } from '../support/emulator-admin.ts';
 import { aTencentGroup } from '../support/tencent.ts';
@@ -511,7 +511,7 @@ async function runModel(s: fc.Scheduler, p: Plan): Promise<void> {
   }
 }
 
-const isSettled = (record: OperationRecord) =>
+const isSettled = (record: StoredRecord) =>
   isTerminal(record.status) && record.eventPublishedAt !== undefined && !record.callback?.nextAttemptAt;
 
 /** The ground truth against what the service said. */
@@ -521,7 +521,7 @@ async function judge(
   groupId: string,
   requests: DetachRequest[],
   targets: string[][],
-  records: OperationRecord[],
+  records: StoredRecord[],
 ): Promise<string[]> {
   const world = (await domain.admin.state()) as unknown as World;
   const calls = (await domain.admin.calls({ action: variant.call })).filter(
@@ -597,7 +597,7 @@ async function describeRun(
   groupId: string,
   requests: DetachRequest[],
   targets: string[][],
-  records: OperationRecord[],
+  records: StoredRecord[],
   domain: Domain,
   variant: Variant,
   alias: (text: string) => string,

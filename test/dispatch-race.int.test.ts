@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { DetachRequest } from '../shared/contracts/index.ts';
+import type { DetachInstancesRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import { newOperation } from '../shared/detach/submit.ts';
@@ -22,7 +22,7 @@ const variants = [
       const requests = group.instanceIds.map((id) =>
         aDetachRequest(group, { instanceIds: [id], preflight: false }),
       );
-      return { group, requests: requests as DetachRequest[] };
+      return { group, requests: requests as DetachInstancesRequest[] };
     },
   },
   {
@@ -33,7 +33,7 @@ const variants = [
       const requests = group.instanceIds.map((id) =>
         aTencentRequest(group, { instanceIds: [id], preflight: false }),
       );
-      return { group, requests: requests as DetachRequest[] };
+      return { group, requests: requests as DetachInstancesRequest[] };
     },
   },
 ];
@@ -50,7 +50,7 @@ describe('racing dispatchers', () => {
       latencyMs: 900,
       times: 4,
     });
-    const groupKey = groupKeyOf(requests[0] as DetachRequest);
+    const groupKey = groupKeyOf(requests[0] as DetachInstancesRequest);
     const outcomes: PromiseSettledResult<unknown>[] = [];
 
     for (const wave of waves) {

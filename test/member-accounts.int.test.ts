@@ -2,7 +2,7 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { groupKeyOf } from '../shared/detach/dispatch.ts';
-import type { OperationRecord } from '../shared/detach/ports.ts';
+import type { StoredRecord } from '../shared/detach/ports.ts';
 import { aDetachRequest, aScalingGroup } from '../support/emulator-admin.ts';
 import { aTencentGroup, aTencentRequest } from '../support/tencent.ts';
 import { stackClients } from './support/stack-clients.ts';
@@ -14,7 +14,7 @@ import { webhookClient } from './support/webhook-client.ts';
  */
 const { stack, send, waitForRecord, admin, ledger } = stackClients();
 /** Ended, and its event on the bus (its delivery back is record-delivery's, tested elsewhere). */
-const published = (record: OperationRecord) => record.eventPublishedAt !== undefined;
+const published = (record: StoredRecord) => record.eventPublishedAt !== undefined;
 const webhook = webhookClient(stack.endpoints.http, stack.webhookSecret);
 
 const dynamodb = new DynamoDBClient({ ...stack.aws, endpoint: stack.endpoints.dynamodb });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActionRequest, CompletionEvent, DetachRequest } from '../shared/contracts/index.ts';
+import type { ActionRequest, CompletionEvent, DetachInstancesRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { Ledger, PendingCursor, PendingItem, ScalingProvider } from '../shared/detach/ports.ts';
@@ -174,7 +174,7 @@ describe('issue #17: every outcome true', () => {
   it.concurrent("3: a terminal write applied whose answer was lost is the writer's own on the retry", async () => {
     const domain = await aDomain();
     const group = await aScalingGroup(domain.admin);
-    const request = aDetachRequest(group) as DetachRequest;
+    const request = aDetachRequest(group) as DetachInstancesRequest;
     const { record } = await domain.ledger.begin(
       newOperation('detach-instances', request),
       domain.clock.now(),
@@ -214,7 +214,7 @@ describe('issue #17: every outcome true', () => {
     const record = await domain.ledger.get(request.requestId);
 
     expect(record?.status).toBe('TIMED_OUT');
-    expect(await domain.groupItem(groupKeyOf(request as DetachRequest))).toMatchObject({
+    expect(await domain.groupItem(groupKeyOf(request as DetachInstancesRequest))).toMatchObject({
       activityId: undefined,
     });
   });
@@ -365,13 +365,13 @@ describe('issue #17: every outcome true', () => {
         activityOutcomes: [{ status: 'Warning', message: 'one instance could not be detached' }],
       });
       const requests = [0, 1].map(
-        (i) => aDetachRequest(group, { instanceIds: [group.instanceIds[i]] }) as DetachRequest,
+        (i) => aDetachRequest(group, { instanceIds: [group.instanceIds[i]] }) as DetachInstancesRequest,
       );
       for (const request of requests) {
         await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
         domain.advance(1);
       }
-      const sent = await dispatchGroup(domain.deps, groupKeyOf(requests[0] as DetachRequest));
+      const sent = await dispatchGroup(domain.deps, groupKeyOf(requests[0] as DetachInstancesRequest));
       expect(sent).toMatchObject({ kind: 'sent', requestIds: requests.map((r) => r.requestId) });
 
       await activitiesEnded(domain, [group.scalingGroupId]);
@@ -390,7 +390,7 @@ describe('issue #17: every outcome true', () => {
     async () => {
       const domain = await aDomain({ timeoutMs: 5_000 });
       const group = await aScalingGroup(domain.admin, { activityDurationMs: 100 });
-      const request = aDetachRequest(group) as DetachRequest;
+      const request = aDetachRequest(group) as DetachInstancesRequest;
       await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
       domain.advance(6_000);
       // The pass reads the request QUEUED; before it decides, a dispatcher takes it and the cloud acts.

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { DetachRequest } from '../shared/contracts/index.ts';
+import type { DetachInstancesRequest, DetachRequest } from '../shared/contracts/index.ts';
 import { dispatchGroup, groupKeyOf } from '../shared/detach/dispatch.ts';
 import { pollActivities } from '../shared/detach/poll.ts';
 import type { Ledger, PendingItem } from '../shared/detach/ports.ts';
@@ -62,16 +62,16 @@ describe('progress of running activities', () => {
     // One merged call for three requests, whose activity ends at once...
     const merged = await aScalingGroup(domain.admin, { instances: 3, activityDurationMs: 200 });
     const mergedRequests = merged.instanceIds.map(
-      (id) => aDetachRequest(merged, { instanceIds: [id], preflight: false }) as DetachRequest,
+      (id) => aDetachRequest(merged, { instanceIds: [id], preflight: false }) as DetachInstancesRequest,
     );
     for (const request of mergedRequests)
       await domain.ledger.begin(newOperation('detach-instances', request), domain.clock.now());
-    await dispatchGroup(domain.deps, groupKeyOf(mergedRequests[0] as DetachRequest));
+    await dispatchGroup(domain.deps, groupKeyOf(mergedRequests[0] as DetachInstancesRequest));
     // ...and twenty lone requests whose activities run on.
     const lone: DetachRequest[] = [];
     for (let i = 0; i < 20; i++) {
       const group = await aScalingGroup(domain.admin, { activityDurationMs: 3_600_000 });
-      const request = aDetachRequest(group, { preflight: false }) as DetachRequest;
+      const request = aDetachRequest(group, { preflight: false }) as DetachInstancesRequest;
       await submitRequest(domain.deps, 'detach-instances', {
         body: request,
         messageId: request.requestId,
@@ -91,7 +91,7 @@ describe('progress of running activities', () => {
       mergedRequests[1],
       mergedRequests[2],
       lone[19],
-    ].map((request) => items.get((request as DetachRequest).requestId) as PendingItem);
+    ].map((request) => items.get((request as DetachInstancesRequest).requestId) as PendingItem);
     expect(order.every(Boolean)).toBe(true);
     const ordered: Ledger = new Proxy(domain.ledger, {
       get: (target, name) => {

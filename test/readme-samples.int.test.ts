@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackResources } from '../local/resources.ts';
 import { LOCAL_AWS } from '../local/services.ts';
-import type { OperationRecord as Operation } from '../shared/detach/ports.ts';
+import type { StoredRecord as Operation } from '../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import {
   copyRepository,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type Action, type DetachRequest, ErrorResponse } from '../shared/contracts/index.ts';
+import {
+  type Action,
+  type DetachInstancesRequest,
+  type DetachRequest,
+  ErrorResponse,
+} from '../shared/contracts/index.ts';
 import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
 import { handleWebhook, statusView } from '../shared/webhook/handle-webhook.ts';
 import { aDomain } from './support/domain.ts';
@@ -108,7 +113,7 @@ describe('statusView', () => {
       requestId: 'req-tokens-1',
       action: 'detach-instances',
       status: 'QUEUED',
-      request: { ...aRequest, preflight: true, dryRun: false } as DetachRequest,
+      request: { ...aRequest, preflight: true, dryRun: false } as DetachInstancesRequest,
       clientToken: 'caller-chosen-token~2',
       attempts: 1,
       createdAt: '2026-01-01T00:00:00.000Z',

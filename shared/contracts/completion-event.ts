@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { Action, RequestId } from './detach-request.ts';
+import { Action, RequestId, RequestSummary } from './detach-request.ts';
 
 export const TERMINAL_STATUSES = [
   'Succeeded',
@@ -37,13 +37,7 @@ export const CompletionEvent = z.object({
   requestId: z.union([RequestId, z.string().startsWith('sqs:')]),
   action: Action,
   status: TerminalStatus,
-  provider: z.string().optional(),
-  region: z.string().optional(),
-  scalingGroupId: z.string().optional(),
-  /** The member account the request acted in (issue #21); absent: the deployment's own keys. */
-  account: z.string().optional(),
-  instanceIds: z.array(z.string()).optional(),
-  serverGroupIds: z.array(z.string()).optional(),
+  ...RequestSummary.shape,
   /** For Partial (and Failed) instance actions: which instances left the group and which are still in it. */
   instances: z
     .object({

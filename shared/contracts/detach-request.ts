@@ -265,8 +265,35 @@ export interface RequestOf {
   'detach-alb-server-groups': DetachAlbServerGroupsRequest;
 }
 
-/** A validated request together with its action: what the ledger keeps and the providers act on. */
-export type ActionRequest = { [A in Action]: { action: A; request: RequestOf[A] } }[Action];
+/**
+ * A validated request together with its action: what the ledger keeps and the providers act on. Mapped over `A`
+ * itself, so that code generic in the action (`actionRequestOf`) is checked to pair each action with its request.
+ */
+export type ActionRequestOf<A extends Action> = { [K in A]: { action: K; request: RequestOf[K] } }[A];
+export type ActionRequest = ActionRequestOf<Action>;
+
+/** Each action's contract typed by the action, so that a parse by a (generic) action returns that action's request. */
+const SCHEMA_OF_ACTION: { [A in Action]: z.ZodType<RequestOf[A]> } = REQUEST_SCHEMAS;
+export const requestSchemaOf = <A extends Action>(action: A): z.ZodType<RequestOf[A]> =>
+  SCHEMA_OF_ACTION[action];
+
+/** The action and request of anything that holds both side by side (a record, an operation), as one pair. */
+export const actionRequestOf = <A extends Action>(of: {
+  action: A;
+  request: RequestOf[A];
+}): ActionRequestOf<A> => ({
+  action: of.action,
+  request: of.request,
+});
+
+/** The same call with these instance ids (a merged call's, a preflight's read), or as it is without any. */
+export const withInstanceIds = <A extends Action>(
+  of: { action: A; request: RequestOf[A] },
+  instanceIds: string[] | undefined,
+): ActionRequestOf<A> => ({
+  action: of.action,
+  request: { ...of.request, ...(instanceIds && { instanceIds }) },
+});
 
 /** Any action's request. */
 export type DetachRequest = RequestOf[Action];
@@ -283,8 +310,23 @@ export const DetachRequest = lazySchema(() =>
 export const clientTokenOf = (request: DetachRequest): string =>
   ('clientToken' in request && request.clientToken) || request.requestId;
 
+/**
+ * What records, answers and events repeat of a request: where it acts and what it takes out. Every field is
+ * optional: a message rejected before it was a request has none of them.
+ */
+export const RequestSummary = z.object({
+  provider: z.string().optional(),
+  region: z.string().optional(),
+  scalingGroupId: z.string().optional(),
+  /** The member account the request acts in (issue #21); absent: the deployment's own keys. */
+  account: z.string().optional(),
+  instanceIds: z.array(z.string()).optional(),
+  serverGroupIds: z.array(z.string()).optional(),
+});
+export type RequestSummary = z.infer<typeof RequestSummary>;
+
 /** What the request takes out of the group: instance ids, or server group ids. */
-export function targetsOf(request: DetachRequest): { instanceIds?: string[]; serverGroupIds?: string[] } {
+export function targetsOf(request: DetachRequest): Pick<RequestSummary, 'instanceIds' | 'serverGroupIds'> {
   if ('instanceIds' in request) return { instanceIds: request.instanceIds };
   if ('vServerGroups' in request) {
     return {

@@ -2,7 +2,7 @@ import { type CallbackState, type CompletionEvent, callbackFailureCodeOf } from 
 
 export type { CallbackState };
 
-import type { Clock, Ledger, OperationRecord } from './ports.ts';
+import type { Clock, Ledger, StoredRecord } from './ports.ts';
 import { type RetryPolicy, retryDelaySeconds } from './retry.ts';
 
 /** Port: POSTs a signed completion event to a caller's URL; throws when the caller does not take it (non-2xx). */
@@ -48,7 +48,7 @@ export async function deliverCallback(
 }
 
 /** A callback the poller should attempt now: retries that are due, or a first attempt its writer never made. */
-export function callbackDue(record: OperationRecord, now: Date, graceMs: number): boolean {
+export function callbackDue(record: StoredRecord, now: Date, graceMs: number): boolean {
   const url = record.request?.callbackUrl;
   if (!url || !record.event || !record.eventPublishedAt) return false;
   const callback = record.callback;

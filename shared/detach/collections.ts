@@ -1,3 +1,22 @@
+/** A list with a first item: what a checked-non-empty list is typed as, so that its first needs no check. */
+export type NonEmpty<T> = readonly [T, ...T[]];
+
+export const isNonEmpty = <T>(items: readonly T[]): items is NonEmpty<T> => items.length > 0;
+
+/** `map` that keeps the list known non-empty. */
+export const mapNonEmpty = <T, R>(items: NonEmpty<T>, map: (item: T) => R): [R, ...R[]] => [
+  map(items[0]),
+  ...items.slice(1).map((item) => map(item)),
+];
+
+/** The two halves of a list of two or more (the first the larger), or undefined for a single item. */
+export function halvesOf<T>(items: NonEmpty<T>): [NonEmpty<T>, NonEmpty<T>] | undefined {
+  const half = Math.ceil(items.length / 2);
+  const first = items.slice(0, half);
+  const second = items.slice(half);
+  return isNonEmpty(first) && isNonEmpty(second) ? [first, second] : undefined;
+}
+
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
@@ -11,12 +30,10 @@ export async function mapLimit<T, R>(
   work: (item: T) => Promise<R>,
 ): Promise<R[]> {
   const results: R[] = new Array(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item as it comes free.
+  const queue = items.entries();
   const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
+    for (const [index, item] of queue) results[index] = await work(item);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CompletionEvent, type TerminalStatus, targetsOf } from '../contracts/index.ts';
 import { type CallbackDeps, deliverCallback } from './callbacks.ts';
-import type { DecidedFrom, EventPublisher, Ledger, LedgerStatus, OperationRecord } from './ports.ts';
+import type { DecidedFrom, EventPublisher, Ledger, LedgerStatus, StoredRecord } from './ports.ts';
 
 export const LEDGER_STATUS_OF: Record<TerminalStatus, LedgerStatus> = {
   Succeeded: 'SUCCEEDED',
@@ -60,7 +60,7 @@ export async function publishStored(
 }
 
 /** The event of a record that reached a terminal state, but whose event never went out. */
-export const unpublishedEvent = (record: OperationRecord): CompletionEvent | undefined =>
+export const unpublishedEvent = (record: StoredRecord): CompletionEvent | undefined =>
   isTerminal(record.status) && record.event !== undefined && record.eventPublishedAt === undefined
     ? record.event
     : undefined;
@@ -72,16 +72,15 @@ export const unpublishedEvent = (record: OperationRecord): CompletionEvent | und
 export const PUBLISH_GRACE_MS = 120_000;
 
 /** An unpublished event the poller may publish: its writer is gone (crashed, or timed out). */
-export const abandonedEvent = (record: OperationRecord, now: Date): CompletionEvent | undefined => {
+export const abandonedEvent = (record: StoredRecord, now: Date): CompletionEvent | undefined => {
   const event = unpublishedEvent(record);
   return event && now.getTime() - Date.parse(event.completedAt) >= PUBLISH_GRACE_MS ? event : undefined;
 };
 
 export function eventFor(
-  record: Pick<
-    OperationRecord,
-    'requestId' | 'action' | 'request' | 'attempts' | 'createdAt' | 'activityId' | 'plan'
-  >,
+  record: Pick<StoredRecord, 'requestId' | 'action' | 'attempts' | 'createdAt' | 'activityId' | 'plan'> & {
+    request?: StoredRecord['request'];
+  },
   status: TerminalStatus,
   now: Date,
   extra: Pick<CompletionEvent, 'cloud' | 'error' | 'instances' | 'plan'> = {},

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isNonEmpty, mapNonEmpty, type NonEmpty } from './collections.ts';
 import { type CompletionDeps, eventFor } from './completion.ts';
 import { formBatch, mergeKey } from './form-batch.ts';
 import {
@@ -10,14 +11,16 @@ import {
   publishAll,
   withStartedActivity,
 } from './make-call.ts';
-import type {
-  AccountProviders,
-  Clock,
-  Fence,
-  GroupKey,
-  Intent,
-  OperationRecord,
-  ProviderRegistry,
+import {
+  type AccountProviders,
+  type Clock,
+  type Fence,
+  type GroupKey,
+  hasRequest,
+  type Intent,
+  type OperationRecord,
+  type ProviderRegistry,
+  type StoredRecord,
 } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
 
@@ -96,7 +99,7 @@ export type DispatchResult =
 export async function dispatchGroup(
   deps: DispatchDeps,
   groupKey: GroupKey,
-  known: readonly OperationRecord[] = [],
+  known: readonly Pick<StoredRecord, 'requestId'>[] = [],
 ): Promise<DispatchResult> {
   const acquired = await deps.ledger.acquireGroup(groupKey, randomUUID(), deps.clock.now(), deps.leaseMs);
   if (!acquired) return { kind: 'not-now' };
@@ -115,10 +118,10 @@ export async function dispatchGroup(
 
 /** An intent someone wrote and did not see through (a crash, a lost answer, a lost lease): finish it first. */
 async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent): Promise<DispatchResult> {
-  const records = (await deps.ledger.getMany(intent.requestIds)).filter(
-    (record) => record.status === 'SUBMITTING' && record.intentId === intent.id,
-  );
-  if (records.length === 0) {
+  const records = (await deps.ledger.getMany(intent.requestIds))
+    .filter(hasRequest)
+    .filter((record) => record.status === 'SUBMITTING' && record.intentId === intent.id);
+  if (!isNonEmpty(records)) {
     // Every request of it has ended already: only the intent is left to forget.
     if (
       !(await deps.ledger.resolveIntent(
@@ -132,7 +135,7 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
       throw new LostLease();
     return { kind: 'idle', ended: 0 };
   }
-  const provider = providerOf(deps, records[0] as OperationRecord);
+  const provider = providerOf(deps, records[0]);
   const now = deps.clock.now();
   // Unresolved for longer than an operation may take (a cloud busy for hours), and past the time its call could
   // still act: the requests end and the group is free.
@@ -183,7 +186,7 @@ async function resolvePending(deps: DispatchDeps, fence: Fence, intent: Intent):
 async function sendWaiting(
   deps: DispatchDeps,
   fence: Fence,
-  known: readonly OperationRecord[],
+  known: readonly Pick<StoredRecord, 'requestId'>[],
 ): Promise<DispatchResult> {
   let ended = 0;
   const gone = new Set<string>();
@@ -194,16 +197,15 @@ async function sendWaiting(
     const ids = [...new Set([...listed, ...known].map((record) => record.requestId))].filter(
       (id) => !gone.has(id),
     );
-    const waiting = (await deps.ledger.getMany(ids))
+    const [first, ...rest] = (await deps.ledger.getMany(ids))
+      .filter(hasRequest)
       .filter((record) => record.status === 'QUEUED')
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    const first = waiting[0];
     if (!first) return { kind: 'idle', ended };
-    const formed = await formBatch(
-      deps,
-      fence,
-      waiting.filter((record) => mergeKey(record) === mergeKey(first)),
-    );
+    const formed = await formBatch(deps, fence, [
+      first,
+      ...rest.filter((record) => mergeKey(record) === mergeKey(first)),
+    ]);
     if (formed.kind === 'stale') {
       for (const record of await deps.ledger.getMany(formed.requestIds))
         if (record.status !== 'QUEUED') gone.add(record.requestId);
@@ -214,8 +216,8 @@ async function sendWaiting(
       if (!(await deps.ledger.backOff(fence, formed.retryAfter, deps.clock.now()))) throw new LostLease();
       return { kind: 'cloud-busy' };
     }
-    if (formed.records.length === 0) continue;
     const { records, plans } = formed;
+    if (!isNonEmpty(records)) continue;
     const now = deps.clock.now();
     const id = randomUUID();
     const intent: Intent = {
@@ -234,7 +236,7 @@ async function sendWaiting(
         if (record.status !== 'QUEUED') gone.add(record.requestId);
       continue;
     }
-    const submitting = records.map((record) => {
+    const submitting = mapNonEmpty(records, (record) => {
       const plan = plans.get(record.requestId);
       return { ...record, status: 'SUBMITTING' as const, intentId: id, ...(plan !== undefined && { plan }) };
     });
@@ -252,8 +254,8 @@ async function sendWaiting(
  * answer a new call with it, while repeating one intent always repeats its token. `~` is not allowed in request
  * ids, so derived tokens never collide with a request's; they fit ESS's 64 ASCII characters.
  */
-function tokenFor(records: readonly OperationRecord[], intentId: string): string {
-  const only = records[0] as OperationRecord;
+function tokenFor(records: NonEmpty<OperationRecord>, intentId: string): string {
+  const [only] = records;
   if (records.length === 1 && !only.intentId) {
     const own = only.clientToken ?? only.requestId;
     return own === only.requestId ? own : derivedToken(`${only.requestId}\n${own}`, 'c');

@@ -1,21 +1,28 @@
-import type { ActionRequest, CompletionEvent } from '../contracts/index.ts';
+import { type ActionRequest, actionRequestOf, type CompletionEvent, targetsOf } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
+import { halvesOf, type NonEmpty } from './collections.ts';
 import { completeOperation, eventFor, publishStored } from './completion.ts';
 import { groupKeyOf } from './dispatch.ts';
-import { type Gone, judgeEnded, progressMoved, timedOut } from './judge-ended.ts';
+import { type Gone, hasEnded, judgeEnded, progressMoved, timedOut } from './judge-ended.ts';
 import type { PollDeps, PollSummary } from './poll.ts';
-import { type ActivityReport, decidedFrom, type OperationRecord, type ProgressUpdate } from './ports.ts';
+import {
+  type ActivityReport,
+  decidedFrom,
+  type OperationRecord,
+  type ProgressUpdate,
+  type ProviderName,
+} from './ports.ts';
 import { providerFor } from './provider-for.ts';
 import { type UnreadableItem, unreadableOutcome } from './unreadable.ts';
 
 /** Records sharing one activity (a merged call), and the account and region they are described in. */
 export interface Followed {
-  provider: NonNullable<OperationRecord['request']>['provider'];
+  provider: ProviderName;
   region: string;
   /** The member account (issue #21): its own credentials, its own batches. */
   account?: string | undefined;
   activityId: string;
-  records: OperationRecord[];
+  records: [OperationRecord, ...OperationRecord[]];
 }
 
 /** Progress writes go out a ledger transaction at a time (100 writes), or what is left at the end of a pass. */
@@ -51,7 +58,7 @@ async function count(summary: PollSummary, event: CompletionEvent, won: Promise<
  * a dispatcher that took it meanwhile, or another pass that ended it, wins, and this outcome is dropped.
  */
 export const end = (deps: PollDeps, summary: PollSummary, record: OperationRecord, event: CompletionEvent) =>
-  count(summary, event, completeOperation(deps, event, record.request?.callbackUrl, decidedFrom(record)));
+  count(summary, event, completeOperation(deps, event, record.request.callbackUrl, decidedFrom(record)));
 
 export /**
  * An item the current contract cannot read. An event stored with it (an earlier release ended it) is its outcome:
@@ -99,17 +106,16 @@ async function endUnreadable(deps: PollDeps, item: UnreadableItem, summary: Poll
   }
 }
 
-export const operationOf = (record: OperationRecord): ActionRequest =>
-  ({ action: record.action, request: record.request }) as ActionRequest;
+export const operationOf = (record: OperationRecord): ActionRequest => actionRequestOf(record);
 
 export /** Operations with no activity to follow: done when the cloud shows that what they took out is gone. */
 async function reconcileRegion(
   deps: PollDeps,
-  records: OperationRecord[],
+  records: NonEmpty<OperationRecord>,
   summary: PollSummary,
   isolate: (id: string, work: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  const request = (records[0] as OperationRecord).request as NonNullable<OperationRecord['request']>;
+  const { request } = records[0];
   const { provider, region } = request;
   let done: Map<string, boolean>;
   try {
@@ -141,22 +147,19 @@ export /**
  */
 async function describeBatch(
   deps: PollDeps,
-  batch: Followed[],
+  batch: NonEmpty<Followed>,
   summary: PollSummary,
 ): Promise<ReadonlyMap<string, ActivityReport>> {
-  const { provider, region, account } = batch[0] as Followed;
+  const { provider, region, account } = batch[0];
   const activityIds = batch.map((entry) => entry.activityId);
   try {
     summary.describeCalls++;
     const reports = await providerFor(deps, { provider, account }).describeActivities(region, activityIds);
     return new Map(reports.map((report) => [report.activityId, report]));
   } catch (error) {
-    if (isDetachError(error) && error.kind === 'fatal' && batch.length > 1) {
-      const half = Math.ceil(batch.length / 2);
-      const parts = await Promise.all([
-        describeBatch(deps, batch.slice(0, half), summary),
-        describeBatch(deps, batch.slice(half), summary),
-      ]);
+    const halves = isDetachError(error) && error.kind === 'fatal' ? halvesOf(batch) : undefined;
+    if (halves) {
+      const parts = await Promise.all(halves.map((half) => describeBatch(deps, half, summary)));
       return new Map(parts.flatMap((part) => [...part]));
     }
     // One region's failure must not stop the others; these operations are simply looked at again next pass.
@@ -206,9 +209,8 @@ async function followActivity(
   report: ActivityReport | undefined,
 ): Promise<void> {
   const { deps, summary } = pass;
-  const first = entry.records[0] as OperationRecord;
-  const waitKey = groupKeyOf(first.request as NonNullable<OperationRecord['request']>);
-  if (!report || report.phase === 'pending') {
+  const waitKey = groupKeyOf(entry.records[0].request);
+  if (!report || !hasEnded(report)) {
     let expired = false;
     for (const record of entry.records) {
       const timeout = timedOut(deps, record, report);
@@ -255,14 +257,14 @@ async function followActivity(
  * After an activity that did not succeed: which instances are still in the group (instance actions), or whether
  * each server group request's targets are gone; 'unread' when the read failed.
  */
-async function whatLeft(deps: PollDeps, records: OperationRecord[]): Promise<Gone | 'unread'> {
-  const first = records[0] as OperationRecord;
-  const request = first.request as NonNullable<OperationRecord['request']>;
+async function whatLeft(deps: PollDeps, records: NonEmpty<OperationRecord>): Promise<Gone | 'unread'> {
+  const [first] = records;
+  const { request } = first;
   const provider = providerFor(deps, request);
   try {
     if (!('instanceIds' in request))
       return { reconciled: await provider.reconcile(request.region, records.map(operationOf)) };
-    const ids = [...new Set(records.flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds))];
+    const ids = [...new Set(records.flatMap((r) => targetsOf(r.request).instanceIds ?? []))];
     return { remaining: new Set(await provider.remainingInstances(operationOf(first), ids)) };
   } catch {
     return 'unread';

@@ -1,9 +1,10 @@
-import type { ActionRequest, CompletionEvent, DetachRequest } from '../contracts/index.ts';
+import { type CompletionEvent, withInstanceIds } from '../contracts/index.ts';
 import { isDetachError } from '../errors.ts';
+import type { NonEmpty } from './collections.ts';
 import { eventFor } from './completion.ts';
 import type { DispatchDeps } from './dispatch.ts';
 import { backoffUntil, LostLease, providerOf, publishAll } from './make-call.ts';
-import { decideBatch, fitOneCall, missingFrom, wantsPreflight } from './plan-batch.ts';
+import { decideBatch, fitOneCall, instancesOf, missingFrom, wantsPreflight } from './plan-batch.ts';
 import type { Fence, OperationRecord } from './ports.ts';
 import type { GroupSnapshot, Plan } from './preflight.ts';
 
@@ -14,21 +15,23 @@ const REQUESTS_PER_INTENT = 98;
 
 /** Requests of the instance actions on API 3.0 / ESS merge into one call; the others go one at a time. */
 const mergeable = (record: OperationRecord): boolean => {
-  const request = record.request as DetachRequest;
+  const { request } = record;
   return 'instanceIds' in request && !('apiVersion' in request && request.apiVersion === 'v2');
 };
 
+/** The fields of a request that say nothing about the call it makes. */
+const BOOKKEEPING: ReadonlySet<string> = new Set([
+  'requestId',
+  'instanceIds',
+  'callbackUrl',
+  'clientToken',
+  'preflight',
+  'dryRun',
+]);
+
 /** Requests merge into one call only when everything but their instances and bookkeeping is the same. */
 export function mergeKey(record: OperationRecord): string {
-  const {
-    requestId: _id,
-    instanceIds: _ids,
-    callbackUrl: _url,
-    clientToken: _token,
-    preflight: _p,
-    dryRun: _d,
-    ...options
-  } = record.request as unknown as Record<string, unknown>;
+  const options = Object.fromEntries(Object.entries(record.request).filter(([key]) => !BOOKKEEPING.has(key)));
   // A request a merged call was refused for goes alone next, so that its refusal is its own, not its neighbours'.
   const alone =
     !mergeable(record) || record.alone || record.lastError?.kind === 'fatal' ? record.requestId : '';
@@ -55,10 +58,10 @@ export type Formed =
 export async function formBatch(
   deps: DispatchDeps,
   fence: Fence,
-  candidates: OperationRecord[],
+  candidates: NonEmpty<OperationRecord>,
 ): Promise<Formed> {
-  const first = candidates[0] as OperationRecord;
-  const request = first.request as DetachRequest;
+  const [first] = candidates;
+  const { request } = first;
   // Server group requests have no plan and no dry run; v2 requests take the path below alone (no snapshot).
   if (!('instanceIds' in request)) return { kind: 'call', records: [first], plans: new Map(), ended: 0 };
   const fitting = fitOneCall(candidates, {
@@ -102,13 +105,7 @@ async function readGroup(
   if (toRead.length === 0) return { kind: 'read', snapshot: undefined };
   let snapshot: GroupSnapshot | undefined;
   try {
-    snapshot = await providerOf(deps, first).inspect({
-      action: first.action,
-      request: {
-        ...first.request,
-        instanceIds: toRead.flatMap((r) => (r.request as { instanceIds: string[] }).instanceIds),
-      },
-    } as ActionRequest);
+    snapshot = await providerOf(deps, first).inspect(withInstanceIds(first, toRead.flatMap(instancesOf)));
   } catch (error) {
     if (!isDetachError(error)) throw error;
     if (error.retryable) return { kind: 'wait', retryAfter: backoffUntil(deps, error.kind, 1) };

@@ -1,5 +1,4 @@
-import type { Action, DetachRequest, LedgerStatus } from '../contracts/index.ts';
-import { REQUEST_SCHEMAS } from '../contracts/index.ts';
+import { type Action, type DetachRequest, type LedgerStatus, requestSchemaOf } from '../contracts/index.ts';
 import { accountRefusal } from './account-check.ts';
 import type { CompletionDeps } from './completion.ts';
 import type { AccountCheck, Clock } from './ports.ts';
@@ -46,7 +45,7 @@ export async function acceptRequest(
   body: unknown,
   sourceId: string,
 ): Promise<IntakeResult> {
-  const parsed = REQUEST_SCHEMAS[action].safeParse(body);
+  const parsed = requestSchemaOf(action).safeParse(body);
   if (!parsed.success) {
     const rejected = await rejectRequest(deps, {
       action,

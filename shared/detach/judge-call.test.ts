@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorKind } from '../errors.ts';
 import { type FailedCall, judgeFailedCall, mayHaveActed } from './judge-call.ts';
-import type { OperationRecord } from './ports.ts';
+import type { RejectedRecord } from './ports.ts';
 
 const NOW = new Date('2026-12-01T00:00:00Z');
 
-const aRecord = (overrides: Partial<OperationRecord> = {}): OperationRecord => ({
+const aRecord = (overrides: Partial<RejectedRecord> = {}): RejectedRecord => ({
   requestId: `req-${Math.random().toString(36).slice(2, 8)}`,
   action: 'detach-instances',
   status: 'SUBMITTING',
@@ -50,7 +50,7 @@ describe('judgeFailedCall', () => {
   });
 
   it('never fails a request on its last attempt after an unanswered call: the intent stays', () => {
-    const records = [aRecord({ attempts: 2 })];
+    const records: FailedCall['records'] = [aRecord({ attempts: 2 })];
 
     const judged = judgeFailedCall(aFailedCall({ kind: 'transient', records, gone: 'none' }));
 

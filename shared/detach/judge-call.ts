@@ -1,13 +1,14 @@
 import type { CompletionError, CompletionEvent } from '../contracts/index.ts';
 import type { ErrorKind } from '../errors.ts';
+import type { NonEmpty } from './collections.ts';
 import { eventFor } from './completion.ts';
-import type { Intent, IntentOutcome, OperationRecord } from './ports.ts';
+import type { Intent, IntentOutcome, StoredRecord } from './ports.ts';
 
 /** What is known when a call of an intent failed: the pure input of `judgeFailedCall`. */
 export interface FailedCall {
   intent: Pick<Intent, 'calls'>;
   /** The intent's records, as read before the call. */
-  records: readonly OperationRecord[];
+  records: NonEmpty<StoredRecord>;
   error: { code: string; kind: ErrorKind; message: string };
   /** Whether repeating the call with the same token is safe at any time (the cloud answers with the first result). */
   idempotentByToken: boolean;
@@ -89,7 +90,7 @@ function refuseFatal(call: FailedCall, lastError: CompletionError): Judgement {
       },
       ended: [],
     };
-  const record = call.records[0] as OperationRecord;
+  const [record] = call.records;
   return {
     outcome: { kind: 'refused', requeue: [], cloudDidNotAct },
     ended: [eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', call.now, { error: lastError })],
@@ -99,7 +100,7 @@ function refuseFatal(call: FailedCall, lastError: CompletionError): Judgement {
 /** Busy or throttled before acting: back to waiting; throttling counts as an attempt, and the last one ends. */
 function refuseForNow(call: FailedCall, lastError: CompletionError): Judgement {
   const counts = call.error.kind === 'throttled';
-  const exhausted = (record: OperationRecord) => counts && record.attempts + 1 >= call.maxCallAttempts;
+  const exhausted = (record: StoredRecord) => counts && record.attempts + 1 >= call.maxCallAttempts;
   const ended = call.records.filter(exhausted).map((record) =>
     eventFor({ ...record, attempts: record.attempts + 1 }, 'Failed', call.now, {
       error: {
@@ -123,5 +124,5 @@ function refuseForNow(call: FailedCall, lastError: CompletionError): Judgement {
   };
 }
 
-const nextAttempt = (records: readonly OperationRecord[]) =>
+const nextAttempt = (records: readonly StoredRecord[]) =>
   Math.max(...records.map((record) => record.attempts)) + 1;

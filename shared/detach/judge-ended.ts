@@ -1,9 +1,14 @@
-import type { CompletionEvent, TerminalStatus } from '../contracts/index.ts';
+import { type CompletionEvent, type TerminalStatus, targetsOf } from '../contracts/index.ts';
 import { eventFor } from './completion.ts';
 import type { ActivityReport, Clock, OperationRecord } from './ports.ts';
 import { partialByPlan } from './preflight.ts';
 
-const STATUS_OF_PHASE: Record<Exclude<ActivityReport['phase'], 'pending'>, TerminalStatus> = {
+/** A report of an activity that ended. */
+export type EndedReport = ActivityReport & { phase: Exclude<ActivityReport['phase'], 'pending'> };
+
+export const hasEnded = (report: ActivityReport): report is EndedReport => report.phase !== 'pending';
+
+const STATUS_OF_PHASE: Record<EndedReport['phase'], TerminalStatus> = {
   succeeded: 'Succeeded',
   partial: 'Partial',
   failed: 'Failed',
@@ -21,24 +26,21 @@ export type Gone = { remaining: ReadonlySet<string> } | { reconciled: ReadonlyMa
 export function judgeEnded(
   deps: { clock: Clock },
   record: OperationRecord,
-  report: ActivityReport,
+  report: EndedReport,
   gone: Gone | undefined,
 ): CompletionEvent {
-  const request = record.request as NonNullable<OperationRecord['request']> & {
-    instanceIds?: string[];
-    ignoreInvalidInstance?: boolean;
-  };
+  const { instanceIds } = targetsOf(record.request);
   const notInGroup = record.plan?.notInGroup ?? [];
-  const named = (request.instanceIds ?? []).filter((id) => !notInGroup.includes(id));
+  const named = (instanceIds ?? []).filter((id) => !notInGroup.includes(id));
   const remaining = gone && 'remaining' in gone ? gone.remaining : undefined;
   const detached = named.filter((id) => !remaining?.has(id));
   let status: TerminalStatus;
-  if (!gone) status = STATUS_OF_PHASE[report.phase as Exclude<ActivityReport['phase'], 'pending'>];
+  if (!gone) status = STATUS_OF_PHASE[report.phase];
   else if ('reconciled' in gone) status = gone.reconciled.get(record.requestId) ? 'Succeeded' : 'Failed';
   else status = detached.length === named.length ? 'Succeeded' : detached.length === 0 ? 'Failed' : 'Partial';
-  if (status === 'Succeeded' && partialByPlan(record.plan, request)) status = 'Partial';
+  if (status === 'Succeeded' && partialByPlan(record.plan, record.request)) status = 'Partial';
   const instances =
-    request.instanceIds && (status !== 'Succeeded' || notInGroup.length > 0)
+    instanceIds && (status !== 'Succeeded' || notInGroup.length > 0)
       ? {
           detached,
           notDetached: named.filter((id) => remaining?.has(id) ?? false),

@@ -1,5 +1,6 @@
-import type { ActionRequest, CompletionEvent, DetachRequest } from '../contracts/index.ts';
+import { type ActionRequest, type CompletionEvent, withInstanceIds } from '../contracts/index.ts';
 import { type ErrorKind, isDetachError } from '../errors.ts';
+import type { NonEmpty } from './collections.ts';
 import { publishStored } from './completion.ts';
 import type { DispatchDeps, DispatchResult } from './dispatch.ts';
 import { type GoneFromGroup, judgeFailedCall, mayHaveActed } from './judge-call.ts';
@@ -18,12 +19,12 @@ export async function publishAll(
 ): Promise<void> {
   for (const event of events) {
     const record = records.find((r) => r.requestId === event.requestId);
-    await publishStored(deps, event, record?.request?.callbackUrl);
+    await publishStored(deps, event, record?.request.callbackUrl);
   }
 }
 
 export const providerOf = (deps: DispatchDeps, record: OperationRecord): ScalingProvider =>
-  providerFor(deps, record.request as DetachRequest);
+  providerFor(deps, record.request);
 
 export function backoffUntil(deps: DispatchDeps, kind: ErrorKind, attempt: number): number {
   return deps.clock.now().getTime() + retryDelaySeconds(kind, attempt, deps.retry) * 1000;
@@ -34,11 +35,11 @@ export async function call(
   deps: DispatchDeps,
   fence: Fence,
   intent: Intent,
-  records: OperationRecord[],
+  records: NonEmpty<OperationRecord>,
 ): Promise<DispatchResult> {
   const renewed = await deps.ledger.beginCall(fence, intent.id, deps.clock.now(), deps.leaseMs);
   if (!renewed) throw new LostLease();
-  const provider = providerOf(deps, records[0] as OperationRecord);
+  const provider = providerOf(deps, records[0]);
   const operation = operationOf(intent, records);
   const requestIds = records.map((record) => record.requestId);
   let outcome: IntentOutcome;
@@ -125,13 +126,8 @@ export async function withStartedActivity(
 }
 
 /** The call an intent makes: its first request's, with the instances of all of them. */
-export const operationOf = (intent: Intent, records: readonly OperationRecord[]): ActionRequest => {
-  const first = records[0] as OperationRecord;
-  return {
-    action: intent.action,
-    request: { ...first.request, ...(intent.instanceIds && { instanceIds: intent.instanceIds }) },
-  } as ActionRequest;
-};
+export const operationOf = (intent: Intent, records: NonEmpty<OperationRecord>): ActionRequest =>
+  withInstanceIds(records[0], intent.instanceIds);
 
 /**
  * How much of what the intent's call takes out is already gone from the group (so a call of it acted), read through

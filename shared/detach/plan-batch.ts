@@ -3,18 +3,22 @@ import { eventFor } from './completion.ts';
 import type { OperationRecord } from './ports.ts';
 import { type GroupSnapshot, type Plan, partialByPlan, planInstances } from './preflight.ts';
 
-type InstanceRequest = DetachRequest & {
-  instanceIds: string[];
-  dryRun?: boolean;
-  ignoreInvalidInstance?: boolean;
+/** The requests of the instance actions: they name instances, and may ask for a preflight and a dry run. */
+type InstanceRequest = Extract<DetachRequest, { instanceIds: string[] }>;
+
+/** The instances a request names (none: a server group request). */
+export const instancesOf = (record: OperationRecord): string[] =>
+  'instanceIds' in record.request ? record.request.instanceIds : [];
+
+/** The request, if it wants the group read first (a preflight, or a dry run). */
+const preflightOf = (record: OperationRecord): InstanceRequest | undefined => {
+  const { request } = record;
+  return 'instanceIds' in request && (request.preflight === true || request.dryRun === true)
+    ? request
+    : undefined;
 };
 
-const instancesOf = (record: OperationRecord): string[] => (record.request as InstanceRequest).instanceIds;
-
-export const wantsPreflight = (record: OperationRecord): boolean => {
-  const request = record.request as { preflight?: boolean; dryRun?: boolean };
-  return request.preflight === true || request.dryRun === true;
-};
+export const wantsPreflight = (record: OperationRecord): boolean => preflightOf(record) !== undefined;
 
 /**
  * The oldest waiting requests whose instances fit one call: at most `instanceLimit` instance ids (the API's) and
@@ -62,10 +66,8 @@ export function decideBatch(
   const decision: BatchDecision = { call: [], plans: new Map(), instanceIds: [], ended: [] };
   let capacity = snapshot?.capacity ?? 0;
   for (const record of fitting) {
-    const verdict =
-      record.plan || !wantsPreflight(record)
-        ? undefined
-        : judgeOne(record, snapshot, capacity, takenOut, now);
+    const own = record.plan ? undefined : preflightOf(record);
+    const verdict = own && judgeOne(record, own, snapshot, capacity, takenOut, now);
     if (verdict?.kind === 'end') {
       decision.ended.push(verdict.event);
       continue;
@@ -83,12 +85,12 @@ type Verdict = { kind: 'end'; event: CompletionEvent } | { kind: 'send'; plan: P
 
 function judgeOne(
   record: OperationRecord,
+  own: InstanceRequest,
   snapshot: GroupSnapshot | undefined,
   capacity: number,
   takenOut: ReadonlySet<string>,
   now: Date,
 ): Verdict | undefined {
-  const own = record.request as InstanceRequest;
   if (!snapshot) {
     if (!own.dryRun) return undefined;
     const cloud = { statusCode: 'NoPreflight', statusMessage: 'This API has no read calls for a plan.' };

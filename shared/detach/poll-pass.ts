@@ -1,5 +1,5 @@
 import { callbackDue, deliverCallback } from './callbacks.ts';
-import { mapLimit, taskPool } from './collections.ts';
+import { isNonEmpty, mapLimit, type NonEmpty, taskPool } from './collections.ts';
 import { abandonedEvent, PUBLISH_GRACE_MS, publishStored } from './completion.ts';
 import { dispatchGroup, groupKeyOf } from './dispatch.ts';
 import {
@@ -15,7 +15,14 @@ import {
 } from './follow-activity.ts';
 import { timedOut } from './judge-ended.ts';
 import type { PassOptions, PollDeps, PollSummary } from './poll.ts';
-import type { ActivityReport, GroupKey, OperationRecord, PendingItem } from './ports.ts';
+import {
+  type ActivityReport,
+  type GroupKey,
+  hasRequest,
+  type OperationRecord,
+  type PendingItem,
+  type StoredRecord,
+} from './ports.ts';
 import { providerFor } from './provider-for.ts';
 
 /** How a pass names, in `failedItems`, a failure to read the pending index to its end. */
@@ -61,7 +68,7 @@ export class PollPass implements Pass {
   readonly groups = new Set<GroupKey>();
   readonly progress: Pass['progress'] = [];
   /** Records to reconcile (no activity), by region. */
-  readonly #submitted = new Map<string, OperationRecord[]>();
+  readonly #submitted = new Map<string, NonEmpty<OperationRecord>>();
   readonly #pool;
   /** Activities not described yet, by region, until a batch of the API's limit is full. */
   readonly #unsent = new Map<string, Map<string, Followed>>();
@@ -146,7 +153,7 @@ export class PollPass implements Pass {
   }
 
   /** What a record needs this pass; the activity to follow, if any. */
-  async #sort(record: OperationRecord): Promise<Followed | undefined> {
+  async #sort(record: StoredRecord): Promise<Followed | undefined> {
     const { deps, summary } = this;
     const now = deps.clock.now();
     const abandoned = abandonedEvent(record, now);
@@ -157,16 +164,16 @@ export class PollPass implements Pass {
     }
     if (record.event) {
       // Otherwise its writer is publishing it now; if that writer died, a later pass publishes it.
-      if (deps.callbacks && callbackDue(record, now, PUBLISH_GRACE_MS)) {
-        const url = record.request?.callbackUrl as string;
+      const url = record.request?.callbackUrl;
+      if (deps.callbacks && url && callbackDue(record, now, PUBLISH_GRACE_MS)) {
         const state = await deliverCallback(deps.callbacks, record.event, url, record.callback);
         summary.callbacks++;
         if (state.gaveUpAt) summary.callbacksGivenUp++;
       }
       return undefined;
     }
-    const request = record.request;
-    if (!request) return undefined;
+    if (!hasRequest(record)) return undefined;
+    const { request } = record;
     summary.open++;
     const age = Math.round((now.getTime() - Date.parse(record.createdAt)) / 1000);
     summary.oldestOpenAgeSeconds = Math.max(summary.oldestOpenAgeSeconds, age);
@@ -180,7 +187,8 @@ export class PollPass implements Pass {
       this.groups.add(groupKeyOf(request));
     } else if (record.status === 'SUBMITTED') {
       const key = regionKeyOf(request);
-      this.#submitted.set(key, [...(this.#submitted.get(key) ?? []), record]);
+      const submitted = this.#submitted.get(key);
+      this.#submitted.set(key, submitted ? [...submitted, record] : [record]);
     } else if (record.status === 'IN_PROGRESS' && record.activityId) {
       const { provider, region, account } = request;
       return {
@@ -212,7 +220,7 @@ export class PollPass implements Pass {
   async #send(regionKey: string): Promise<void> {
     const batch = [...(this.#unsent.get(regionKey)?.values() ?? [])];
     this.#unsent.delete(regionKey);
-    if (batch.length === 0) return;
+    if (!isNonEmpty(batch)) return;
     const { promise: answer, resolve } = Promise.withResolvers<
       ReadonlyMap<string, ActivityReport> | undefined
     >();

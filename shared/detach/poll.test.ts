@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { judgeEnded } from './judge-ended.ts';
+import { type EndedReport, judgeEnded } from './judge-ended.ts';
 import { stopReadingAtFor } from './poll-loop.ts';
-import type { ActivityReport, OperationRecord } from './ports.ts';
+import type { OperationRecord } from './ports.ts';
 
 describe('stopReadingAtFor', () => {
   it('keeps 15 s at the end of the invocation to finish what was read', () => {
@@ -35,7 +35,7 @@ describe('judgeEnded', () => {
     },
     ...(plan && { plan }),
   });
-  const warning: ActivityReport = { activityId: 'asa-1', phase: 'partial', statusCode: 'Warning' };
+  const warning: EndedReport = { activityId: 'asa-1', phase: 'partial', statusCode: 'Warning' };
 
   it("judges each request of a merged call's Partial by its own instances", () => {
     const remaining = { remaining: new Set(['i-b']) };
@@ -54,7 +54,7 @@ describe('judgeEnded', () => {
   });
 
   it('takes a successful activity at its word, Partial where the preflight found instances not in the group', () => {
-    const succeeded: ActivityReport = { ...warning, phase: 'succeeded', statusCode: 'Successful' };
+    const succeeded: EndedReport = { ...warning, phase: 'succeeded', statusCode: 'Successful' };
     const plan = {
       send: ['i-a'],
       alreadyDetached: [],
@@ -70,7 +70,7 @@ describe('judgeEnded', () => {
   });
 
   it('judges a server group request by whether its server groups are gone', () => {
-    const failed: ActivityReport = { ...warning, phase: 'failed', statusCode: 'Failed' };
+    const failed: EndedReport = { ...warning, phase: 'failed', statusCode: 'Failed' };
     const record = aRecord([]);
 
     expect(

@@ -1,11 +1,16 @@
 import type {
   Action,
   ActionRequest,
+  ActionRequestOf,
   CallbackState,
+  CloudProgress,
   CompletionError,
   CompletionEvent,
   DetachRequest,
   LedgerStatus,
+  OperationRecord,
+  RejectedRecord,
+  StoredRecord,
 } from '../contracts/index.ts';
 import type { GroupSnapshot, Plan } from './preflight.ts';
 
@@ -78,11 +83,6 @@ export interface SubmitAttempt {
   claimedElsewhere?: (activityId: string) => Promise<boolean>;
 }
 
-export interface CloudProgress {
-  statusCode: string;
-  progress?: number;
-}
-
 export interface ProgressUpdate {
   requestId: string;
   progress: CloudProgress;
@@ -91,51 +91,14 @@ export interface ProgressUpdate {
 export type ProviderName = DetachRequest['provider'];
 export type ProviderRegistry = Readonly<Record<ProviderName, ScalingProvider>>;
 
-export type { LedgerStatus };
+export { hasRequest } from '../contracts/index.ts';
+export type { CloudProgress, LedgerStatus, OperationRecord, RejectedRecord, StoredRecord };
 
-export interface OperationRecord {
+export type NewOperationOf<A extends Action> = ActionRequestOf<A> & {
   requestId: string;
-  action: Action;
-  status: LedgerStatus;
-  provider?: string;
-  region?: string;
-  scalingGroupId?: string;
-  instanceIds?: string[];
-  serverGroupIds?: string[];
-  /** The validated request, kept so the poller and the status API need nothing else. */
-  request?: DetachRequest;
-  clientToken?: string;
-  activityId?: string;
-  attempts: number;
-  lastError?: CompletionError;
-  createdAt: string;
-  updatedAt: string;
-  submittedAt?: string;
-  completedAt?: string;
-  event?: CompletionEvent;
-  eventPublishedAt?: string;
-  cloudRequestId?: string;
-  /** How many distinct completion events came back from the bus (see functions/record-delivery). */
-  deliveredEvents?: number;
-  callback?: CallbackState;
-  /** The preflight's plan, fixed on the first attempt so that every retry sends the same call. */
-  plan?: Plan;
-  cloudProgress?: CloudProgress;
-  lastDeliveredStatus?: string;
-  /**
-   * The group every request waits in for its turn: its GroupKey (groupKeyOf), stored under this older name, which
-   * the table's `waiting` index is keyed on; it is stored data, so the attribute keeps its name.
-   */
-  waitKey?: string;
-  /** The intent this request is (SUBMITTING) or was last part of. */
-  intentId?: string;
-  /** A merged call was refused fatally with this request in it: it goes alone from then on. */
-  alone?: boolean;
-  /** Epoch ms before which the poller leaves this item alone (it failed to process it). */
-  pollRetryAt?: number;
-}
-
-export type NewOperation = ActionRequest & { requestId: string; clientToken: string };
+  clientToken: string;
+};
+export type NewOperation = NewOperationOf<Action>;
 
 /**
  * A cloud call written down before it is made (write-ahead): which requests it serves, the instances it sends,
@@ -217,12 +180,12 @@ export interface Requeue {
 /** Port: the operation ledger. Every transition is conditional so that concurrent writers cannot both win. */
 export interface Ledger {
   /** Creates the record as QUEUED in its group, or returns the one that exists (`created` false). */
-  begin(operation: NewOperation, now: Date): Promise<{ record: OperationRecord; created: boolean }>;
-  get(requestId: string): Promise<OperationRecord | undefined>;
+  begin(operation: NewOperation, now: Date): Promise<{ record: StoredRecord; created: boolean }>;
+  get(requestId: string): Promise<StoredRecord | undefined>;
   /** Strongly consistent reads of several records (the requests of an intent), in the order asked. */
-  getMany(requestIds: readonly string[]): Promise<OperationRecord[]>;
+  getMany(requestIds: readonly string[]): Promise<StoredRecord[]>;
   /** QUEUED requests waiting in a group, oldest first. An index: it may lag behind the records. */
-  listWaiting(groupKey: GroupKey, limit: number): Promise<OperationRecord[]>;
+  listWaiting(groupKey: GroupKey, limit: number): Promise<StoredRecord[]>;
   /** Takes the group's lease, unless another holds it, an activity of ours runs, or a backoff is on. */
   acquireGroup(
     groupKey: GroupKey,
@@ -308,14 +271,14 @@ export interface GroupDescription {
   retryAfter?: number;
   intent?: Intent;
   /** The intent's requests (their lastError is the cloud's last answer to its call). */
-  intentRecords: OperationRecord[];
+  intentRecords: StoredRecord[];
   /** The activity of ours that runs on the group: its requests, and the epoch ms it holds the group to. */
-  activity?: { activityId: string; until?: number; records: OperationRecord[] };
+  activity?: { activityId: string; until?: number; records: StoredRecord[] };
   /** QUEUED requests, oldest first (the first twenty), and how many the index holds. */
-  waiting: OperationRecord[];
+  waiting: StoredRecord[];
   waitingCount: number;
   /** The latest requests of the group that ended, newest first (at most ten). */
-  outcomes: OperationRecord[];
+  outcomes: StoredRecord[];
 }
 
 /** The state of a record an outcome was decided from: a terminal write happens only while it holds. */
@@ -324,7 +287,7 @@ export interface DecidedFrom {
   intentId: string | undefined;
 }
 
-export const decidedFrom = (record: Pick<OperationRecord, 'status' | 'intentId'>): DecidedFrom => ({
+export const decidedFrom = (record: Pick<StoredRecord, 'status' | 'intentId'>): DecidedFrom => ({
   status: record.status,
   intentId: record.intentId,
 });
@@ -339,7 +302,7 @@ export interface PendingListing extends AsyncIterable<PendingItem> {
 
 /** An item of the pending index, or one that the current contract cannot read (ended by the poller). */
 export type PendingItem =
-  | { kind: 'record'; record: OperationRecord }
+  | { kind: 'record'; record: StoredRecord }
   | {
       kind: 'unreadable';
       requestId: string;

@@ -1,4 +1,4 @@
-import type { CompletionError, CompletionEvent } from '../contracts/index.ts';
+import type { CompletionError, CompletionEvent, DetachRequest } from '../contracts/index.ts';
 
 /** What a provider reads of a group before an instance action (two describe calls). */
 export interface GroupSnapshot {
@@ -113,7 +113,6 @@ export function planInstances(
 }
 
 /** Whether a plan left instances out that the request named and that were not in the group: Partial at best. */
-export const partialByPlan = (
-  plan: Plan | undefined,
-  request: { ignoreInvalidInstance?: boolean },
-): boolean => (plan?.notInGroup?.length ?? 0) > 0 && request.ignoreInvalidInstance !== true;
+export const partialByPlan = (plan: Plan | undefined, request: DetachRequest): boolean =>
+  (plan?.notInGroup?.length ?? 0) > 0 &&
+  !('ignoreInvalidInstance' in request && request.ignoreInvalidInstance === true);

@@ -7,7 +7,7 @@ import {
   RequestId,
 } from '../contracts/index.ts';
 import { type CompletionDeps, eventFor, publishStored, unpublishedEvent } from './completion.ts';
-import type { Clock, OperationRecord } from './ports.ts';
+import type { Clock, StoredRecord } from './ports.ts';
 
 export type Issues = NonNullable<CompletionError['issues']>;
 
@@ -15,6 +15,10 @@ export type Issues = NonNullable<CompletionError['issues']>;
 const MAX_ISSUES = 20;
 const MAX_TEXT = 300;
 const clip = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
+
+/** The body's `requestId`, whatever it is (not yet trusted); undefined where the body has none. */
+const requestIdIn = (body: unknown): unknown =>
+  typeof body === 'object' && body !== null && 'requestId' in body ? body.requestId : undefined;
 
 export const issuesOf = (error: z.ZodError): Issues => {
   const issues = error.issues.slice(0, MAX_ISSUES).map((issue) => ({
@@ -44,7 +48,7 @@ export async function rejectRequest(
     message?: string;
   },
 ): Promise<{ kind: 'rejected'; requestId: string; issues: Issues }> {
-  const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
+  const candidate = RequestId.safeParse(requestIdIn(input.body));
   const now = deps.clock.now();
   const rejectionOf = (requestId: string) =>
     eventFor(
@@ -78,7 +82,7 @@ export async function rejectRequest(
 async function endNew(
   deps: CompletionDeps,
   event: CompletionEvent,
-): Promise<'written' | OperationRecord | undefined> {
+): Promise<'written' | StoredRecord | undefined> {
   if (await deps.ledger.completeNew(event)) {
     await publishStored(deps, event);
     return 'written';
@@ -99,7 +103,7 @@ export async function giveUpDelivery(
   deps: CompletionDeps & { clock: Clock },
   input: { action: Action; body: unknown; messageId: string; receiveCount: number; reason: string },
 ): Promise<{ kind: 'on-ledger' | 'rejected'; requestId: string }> {
-  const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
+  const candidate = RequestId.safeParse(requestIdIn(input.body));
   // Its own record may be what fails (unreadable): then the rejection goes under the message id.
   const onLedger = candidate.success
     ? await deps.ledger.get(candidate.data).then(
@@ -130,7 +134,7 @@ export async function endDeadLetter(
   deps: CompletionDeps & { clock: Clock },
   input: { action: Action; body: unknown; messageId: string; receiveCount: number },
 ): Promise<{ kind: 'on-ledger' | 'dead-lettered'; requestId: string }> {
-  const candidate = RequestId.safeParse((input.body as { requestId?: unknown } | null)?.requestId);
+  const candidate = RequestId.safeParse(requestIdIn(input.body));
   // A record of its id that cannot be read is not this request's end: the message goes under its own id.
   const readable = candidate.success
     ? await deps.ledger.get(candidate.data).then(

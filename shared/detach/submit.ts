@@ -1,15 +1,16 @@
 import {
   type Action,
-  type ActionRequest,
   type CompletionError,
   clientTokenOf,
   type DetachRequest,
-  REQUEST_SCHEMAS,
+  type HeldBy,
+  type RequestOf,
+  requestSchemaOf,
 } from '../contracts/index.ts';
 import { accountRefusal } from './account-check.ts';
 import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, groupKeyOf } from './dispatch.ts';
-import type { AccountCheck, NewOperation, OperationRecord } from './ports.ts';
+import type { AccountCheck, NewOperationOf, StoredRecord } from './ports.ts';
 import { issuesOf, rejectRequest } from './rejection.ts';
 
 export interface SubmitDeps extends DispatchDeps {
@@ -38,13 +39,7 @@ export type SubmitOutcome =
    */
   | { kind: 'conflict'; requestId: string; recordedAs: string; heldBy: HeldBy };
 
-/** What may be said of the request that holds an id: its action and group, never its body. */
-export interface HeldBy {
-  action: Action;
-  provider?: string;
-  region?: string;
-  scalingGroupId?: string;
-}
+export type { HeldBy };
 
 /** JSON with every object's keys in order: two parses of one request give the same text. */
 const canonical = (value: unknown): string =>
@@ -62,7 +57,7 @@ const canonical = (value: unknown): string =>
 export function requestIdConflict(
   action: Action,
   request: DetachRequest,
-  record: OperationRecord,
+  record: StoredRecord,
 ): HeldBy | undefined {
   const same =
     record.action === action &&
@@ -81,9 +76,12 @@ export const describeHolder = (requestId: string, heldBy: HeldBy): string =>
   `Request id ${requestId} is already used by a ${heldBy.action} request${heldBy.scalingGroupId ? ` for scaling group ${heldBy.scalingGroupId} (${heldBy.provider}, ${heldBy.region})` : ''}; a request id names one request only: use a new one.`;
 
 /** The one constructor of new operations, for the queue and the webhook alike. */
-export const newOperation = (action: Action, request: DetachRequest): NewOperation =>
-  ({ action, request, requestId: request.requestId, clientToken: clientTokenOf(request) }) as ActionRequest &
-    NewOperation;
+export const newOperation = <A extends Action>(action: A, request: RequestOf[A]): NewOperationOf<A> => ({
+  action,
+  request,
+  requestId: request.requestId,
+  clientToken: clientTokenOf(request),
+});
 
 /**
  * Takes one delivered request onto the ledger, in its group, then tries its group's dispatcher at once. The
@@ -95,7 +93,7 @@ export async function submitRequest(
   action: Action,
   delivery: Delivery,
 ): Promise<SubmitOutcome> {
-  const parsed = REQUEST_SCHEMAS[action].safeParse(delivery.body);
+  const parsed = requestSchemaOf(action).safeParse(delivery.body);
   if (!parsed.success) {
     const issues =
       typeof delivery.body === 'string'

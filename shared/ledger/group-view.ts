@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { isTerminal } from '../detach/completion.ts';
-import type { GroupDescription, GroupKey, Intent, OperationRecord as Operation } from '../detach/ports.ts';
+import type { GroupDescription, GroupKey, Intent, StoredRecord as Operation } from '../detach/ports.ts';
 import { GroupItem } from './group-state.ts';
 import { groupItemKey, type LedgerTable } from './ledger-table.ts';
 import type { OperationRecords } from './operation-records.ts';

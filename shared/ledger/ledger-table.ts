@@ -5,7 +5,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Fence, GroupKey, OperationRecord as Operation } from '../detach/ports.ts';
+import type { Fence, GroupKey, StoredRecord as Operation } from '../detach/ports.ts';
 import { OperationRecord } from './operation-record.ts';
 import type { UpdateExpression } from './update-expression.ts';
 

@@ -1,55 +1,57 @@
 import * as z from 'zod';
 import {
-  Action,
-  CallbackState,
-  CompletionError,
-  CompletionEvent,
-  LedgerStatus,
-  REQUEST_SCHEMAS,
+  type Action,
+  type OperationRecordOf,
+  RecordFields,
+  type RequestOf,
+  requestSchemaOf,
+  type StoredRecord,
+  targetsOf,
 } from '../contracts/index.ts';
-import type { OperationRecord as OperationRecordType } from '../detach/ports.ts';
+import { groupKeyOf } from '../detach/dispatch.ts';
 
-/** What a ledger item must look like when read back; the ledger is a boundary like any other. */
-export const OperationRecord = z
-  .object({
-    requestId: z.string(),
-    action: Action,
-    status: LedgerStatus,
-    provider: z.string().optional(),
-    region: z.string().optional(),
-    scalingGroupId: z.string().optional(),
-    instanceIds: z.array(z.string()).optional(),
-    serverGroupIds: z.array(z.string()).optional(),
-    request: z.unknown().optional(),
-    clientToken: z.string().optional(),
-    activityId: z.string().optional(),
-    attempts: z.number().int().nonnegative(),
-    lastError: CompletionError.optional(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    submittedAt: z.string().optional(),
-    completedAt: z.string().optional(),
-    event: CompletionEvent.optional(),
-    eventPublishedAt: z.string().optional(),
-    cloudRequestId: z.string().optional(),
-    deliveredEvents: z.number().int().optional(),
-    callback: CallbackState.optional(),
-    plan: CompletionEvent.shape.plan,
-    cloudProgress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
-    lastDeliveredStatus: z.string().optional(),
-    // The record's GroupKey (groupKeyOf): stored data, so the attribute and its `waiting` index keep this name.
-    waitKey: z.string().optional(),
-    intentId: z.string().optional(),
-    pollRetryAt: z.number().optional(),
-    alone: z.boolean().optional(),
-  })
-  .transform((record, context): OperationRecordType => {
-    if (record.request === undefined) return record as OperationRecordType;
-    // The request is read back with its own action's contract, not a union that could pick the wrong one.
-    const request = REQUEST_SCHEMAS[record.action].safeParse(record.request);
-    if (!request.success) {
-      context.addIssue({ code: 'custom', path: ['request'], message: request.error.message });
-      return z.NEVER;
-    }
-    return { ...record, request: request.data } as OperationRecordType;
-  });
+/**
+ * What a ledger item must look like when read back; the ledger is a boundary like any other. The request is read
+ * back with its own action's contract, not a union that could pick the wrong one.
+ */
+export const OperationRecord = RecordFields.extend({ request: z.unknown().optional() }).transform(
+  ({ request, ...fields }, context): StoredRecord => {
+    if (request === undefined) return fields;
+    const read = withRequest(fields, request);
+    if (read.success) return read.record;
+    context.addIssue({ code: 'custom', path: ['request'], message: read.message });
+    return z.NEVER;
+  },
+);
+
+function withRequest<A extends Action>(
+  fields: RecordFields & { action: A },
+  stored: unknown,
+): { success: true; record: OperationRecordOf<A> } | { success: false; message: string } {
+  const request = requestSchemaOf(fields.action).safeParse(stored);
+  if (!request.success) return { success: false, message: request.error.message };
+  return { success: true, record: { ...fields, action: fields.action, request: request.data } };
+}
+
+/** The record a new request starts with: QUEUED in its group. */
+export function newRecord<A extends Action>(
+  operation: { action: A; request: RequestOf[A]; requestId: string; clientToken: string },
+  now: Date,
+): OperationRecordOf<A> {
+  const { request } = operation;
+  return {
+    requestId: operation.requestId,
+    action: operation.action,
+    status: 'QUEUED',
+    provider: request.provider,
+    region: request.region,
+    scalingGroupId: request.scalingGroupId,
+    ...targetsOf(request),
+    request,
+    clientToken: operation.clientToken,
+    attempts: 0,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    waitKey: groupKeyOf(request),
+  };
+}

@@ -8,7 +8,7 @@ import { groupKeyOf } from '../detach/dispatch.ts';
 import type {
   DecidedFrom,
   NewOperation,
-  OperationRecord as Operation,
+  StoredRecord as Operation,
   ProgressUpdate,
 } from '../detach/ports.ts';
 import {
@@ -19,7 +19,7 @@ import {
   type LedgerTable,
   readableRecords,
 } from './ledger-table.ts';
-import { OperationRecord } from './operation-record.ts';
+import { newRecord, OperationRecord } from './operation-record.ts';
 import { pendingShardOf } from './pending-index.ts';
 import { UpdateExpression } from './update-expression.ts';
 
@@ -31,22 +31,7 @@ export class OperationRecords {
   constructor(private readonly table: LedgerTable) {}
 
   async begin(operation: NewOperation, now: Date): Promise<{ record: Operation; created: boolean }> {
-    const { request } = operation;
-    const record: Operation = {
-      requestId: operation.requestId,
-      action: operation.action,
-      status: 'QUEUED',
-      provider: request.provider,
-      region: request.region,
-      scalingGroupId: request.scalingGroupId,
-      ...targetsOf(request),
-      request,
-      clientToken: operation.clientToken,
-      attempts: 0,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      waitKey: groupKeyOf(request),
-    };
+    const record = newRecord(operation, now);
     try {
       await this.table.documents.send(
         new PutCommand({

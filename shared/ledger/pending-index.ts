@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { Action, type CompletionEvent } from '../contracts/index.ts';
 import type {
   GroupKey,
-  OperationRecord as Operation,
+  StoredRecord as Operation,
   PendingCursor,
   PendingItem,
   PendingListing,

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { OperationRecord } from '../detach/ports.ts';
+import type { StoredRecord } from '../detach/ports.ts';
 import {
   KEY_ID,
   keyIdOf,
@@ -112,5 +112,5 @@ export const mayUseAccount = (caller: Caller, account: string | undefined): bool
   caller.accounts === ALL_ACCOUNTS || caller.accounts.has(account ?? OWN_ACCOUNT);
 
 /** Whether the caller may see a ledger record: one of its accounts' requests. */
-export const maySee = (caller: Caller, record: Pick<OperationRecord, 'request'>): boolean =>
+export const maySee = (caller: Caller, record: { request?: StoredRecord['request'] }): boolean =>
   mayUseAccount(caller, record.request?.account);

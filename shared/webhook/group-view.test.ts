@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { GroupDescription, OperationRecord } from '../detach/ports.ts';
+import type { GroupDescription, OperationRecord, RejectedRecord, StoredRecord } from '../detach/ports.ts';
 import { groupStatusOf, scopedTo } from './group-view.ts';
 
 const NOW = new Date('2026-12-03T12:00:00.000Z');
 const at = (seconds: number) => NOW.getTime() + seconds * 1000;
-const record = (requestId: string, overrides: Partial<OperationRecord> = {}): OperationRecord => ({
+const record = (requestId: string, overrides: Partial<RejectedRecord> = {}): RejectedRecord => ({
   requestId,
   action: 'detach-instances',
   status: 'QUEUED',
@@ -169,22 +169,22 @@ describe('the group view of the status API', () => {
     const ofAccount = (
       requestId: string,
       account: string | undefined,
-      overrides: Partial<OperationRecord> = {},
-    ) =>
-      record(requestId, {
-        ...overrides,
-        request: {
-          requestId,
-          provider: 'aliyun',
-          region: 'cn-hangzhou',
-          scalingGroupId: 'asg-1',
-          instanceIds: overrides.instanceIds ?? ['i-1'],
-          preflight: true,
-          dryRun: false,
-          ...(account && { account }),
-        },
-      });
-    const teamA = (candidate: OperationRecord) => candidate.request?.account === 'team-a';
+      overrides: Partial<RejectedRecord> = {},
+    ): OperationRecord => ({
+      ...record(requestId, overrides),
+      action: 'detach-instances',
+      request: {
+        requestId,
+        provider: 'aliyun',
+        region: 'cn-hangzhou',
+        scalingGroupId: 'asg-1',
+        instanceIds: overrides.instanceIds ?? ['i-1'],
+        preflight: true,
+        dryRun: false,
+        ...(account && { account }),
+      },
+    });
+    const teamA = (candidate: StoredRecord) => candidate.request?.account === 'team-a';
     const mixed: GroupDescription = {
       ...empty,
       lease: { owner: 'dispatcher-7', until: at(20) },

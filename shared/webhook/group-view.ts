@@ -1,19 +1,19 @@
 import * as z from 'zod';
-import { Action, CompletionError, LedgerStatus } from '../contracts/index.ts';
-import type { GroupDescription, OperationRecord } from '../detach/ports.ts';
+import { Action, CloudProgress, CompletionError, VisibleRecord } from '../contracts/index.ts';
+import type { GroupDescription, StoredRecord } from '../detach/ports.ts';
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
 const secondsBetween = (from: number, to: number) => Math.round((to - from) / 1000);
 
-const RequestLine = z.object({
-  requestId: z.string(),
-  action: Action,
-  status: LedgerStatus,
-  instanceIds: z.array(z.string()).optional(),
-  serverGroupIds: z.array(z.string()).optional(),
-  attempts: z.number().int(),
-  createdAt: z.string(),
-  lastError: CompletionError.optional(),
+const RequestLine = VisibleRecord.pick({
+  requestId: true,
+  action: true,
+  status: true,
+  instanceIds: true,
+  serverGroupIds: true,
+  attempts: true,
+  createdAt: true,
+  lastError: true,
 });
 
 /**
@@ -49,24 +49,20 @@ export const GroupStatus = z.object({
       requestIds: z.array(z.string()),
       startedAt: z.string().optional(),
       ageSeconds: z.number().optional(),
-      progress: z.object({ statusCode: z.string(), progress: z.number().optional() }).optional(),
+      progress: CloudProgress.optional(),
       holdsGroupUntil: z.string().optional(),
     })
     .optional(),
   waiting: z.object({ count: z.number().int(), oldest: z.array(RequestLine) }),
   outcomes: z.array(
-    z.object({
-      requestId: z.string(),
-      action: Action,
-      status: LedgerStatus,
-      completedAt: z.string().optional(),
+    VisibleRecord.pick({ requestId: true, action: true, status: true, completedAt: true }).extend({
       error: CompletionError.pick({ code: true, message: true }).optional(),
     }),
   ),
 });
 export type GroupStatus = z.infer<typeof GroupStatus>;
 
-const requestLine = (record: OperationRecord): z.infer<typeof RequestLine> => ({
+const requestLine = (record: StoredRecord): z.infer<typeof RequestLine> => ({
   requestId: record.requestId,
   action: record.action,
   status: record.status,
@@ -78,7 +74,7 @@ const requestLine = (record: OperationRecord): z.infer<typeof RequestLine> => ({
 });
 
 /** The latest lastError among the intent's records: what the cloud last said to its call. */
-function lastAnswerOf(records: readonly OperationRecord[]) {
+function lastAnswerOf(records: readonly StoredRecord[]) {
   const answered = records.filter((record) => record.lastError);
   answered.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   return answered[0]?.lastError;
@@ -93,7 +89,7 @@ function lastAnswerOf(records: readonly OperationRecord[]) {
  */
 export function scopedTo(
   description: GroupDescription,
-  visible: (record: OperationRecord) => boolean,
+  visible: (record: StoredRecord) => boolean,
 ): GroupDescription {
   const waiting = description.waiting.filter(visible);
   const outcomes = description.outcomes.filter(visible);

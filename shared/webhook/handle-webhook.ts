@@ -1,7 +1,7 @@
 import { ACTIONS, type Action, OperationStatus, REQUEST_SCHEMAS, RequestId } from '../contracts/index.ts';
 import { groupKeyOf } from '../detach/dispatch.ts';
 import { acceptRequest, type IntakeDeps } from '../detach/intake.ts';
-import type { OperationRecord } from '../detach/ports.ts';
+import type { StoredRecord } from '../detach/ports.ts';
 import { describeHolder } from '../detach/submit.ts';
 import { type SecretPair, SIGNATURE_HEADER, signedMessageDigest } from '../signing/webhook-signature.ts';
 import {
@@ -228,7 +228,7 @@ async function groupStatus(
 }
 
 /** What a caller may see of a ledger record: its fields, never a token (the request's clientToken included). */
-export function statusView(record: OperationRecord): Record<string, unknown> {
+export function statusView(record: StoredRecord): Record<string, unknown> {
   const { clientToken: _token, request, ...visible } = record;
   const { clientToken: _requestToken, ...shownRequest } = (request ?? {}) as Record<string, unknown>;
   return OperationStatus.parse({

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
 import { groupKeyOf } from '../../shared/detach/dispatch.ts';
-import type { OperationRecord } from '../../shared/detach/ports.ts';
+import type { StoredRecord } from '../../shared/detach/ports.ts';
 import { DynamoDbLedger } from '../../shared/ledger/dynamodb-ledger.ts';
 import { EmulatorAdmin } from '../../support/emulator-admin.ts';
 
@@ -58,11 +58,11 @@ export function stackClients() {
   /** Polls the ledger until the record satisfies `done`; fails with the last record seen. */
   async function waitForRecord(
     requestId: string,
-    done: (record: OperationRecord) => boolean,
+    done: (record: StoredRecord) => boolean,
     timeoutMs = 30_000,
-  ): Promise<OperationRecord> {
+  ): Promise<StoredRecord> {
     const deadline = Date.now() + timeoutMs;
-    let last: OperationRecord | undefined;
+    let last: StoredRecord | undefined;
     while (Date.now() < deadline) {
       last = await ledger.get(requestId);
       if (last && done(last)) return last;
@@ -74,7 +74,7 @@ export function stackClients() {
   }
 
   /** The completion event came back through the bus (functions/record-delivery), and was published once. */
-  const delivered = (record: OperationRecord) =>
+  const delivered = (record: StoredRecord) =>
     record.eventPublishedAt !== undefined && (record.deliveredEvents ?? 0) >= 1;
 
   return { stack, sqs, dynamodb, ledger, admin, send, waitForRecord, delivered };
