@@ -119,6 +119,40 @@ export function openApiDocument() {
           },
         },
       },
+      '/v1/groups/{provider}/{region}/{groupId}/{account}': {
+        get: {
+          operationId: 'get-account-group',
+          summary:
+            "A member account's scaling group (requests naming that account) as the ledger holds it: lease, open intent and its last answer, running activity, waiting requests, the last ten outcomes",
+          parameters: [
+            signature,
+            {
+              name: 'provider',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', enum: ['aliyun', 'tencent'] },
+            },
+            { name: 'region', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'groupId', in: 'path', required: true, schema: { type: 'string' } },
+            {
+              name: 'account',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', pattern: '^[a-z0-9-]{1,32}$' },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'The group',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/GroupStatus' } } },
+            },
+            401: errorResponse('Missing, invalid or stale signature, or an unknown key id'),
+            404: errorResponse(
+              "The ledger holds nothing of this group (for a scoped key: of its accounts' requests)",
+            ),
+          },
+        },
+      },
     },
     components: {
       schemas: {

@@ -4,15 +4,16 @@ import { describeGroup } from './group-format.ts';
 import { parseStatusApiCommandLine, refusalLine, signedCall, signingOf, TARGET_HELP } from './status-api.ts';
 
 /**
- * npm run group -- <provider> <region> <groupId> [--json]: why a group is or is not moving, from the signed
+ * npm run group -- <provider> <region> <groupId> [account] [--json]: why a group is or is not moving, from the signed
  * status API (GET /v1/groups/{provider}/{region}/{groupId}), on any stage.
  */
 const USAGE =
-  'usage: npm run group -- <aliyun|tencent> <region> <scalingGroupId> [--json] [--url URL] [--secret SECRET] [--key-id ID]';
+  'usage: npm run group -- <aliyun|tencent> <region> <scalingGroupId> [account] [--json] [--url URL] [--secret SECRET] [--key-id ID]';
 const HELP = `${USAGE}
 Shows a scaling group as the ledger holds it (GET /v1/groups/{provider}/{region}/{groupId}): who holds its lease
 and until when, the open intent (the call written before it is made) with its calls and the cloud's last
 answer, a backoff, the running activity with its age and progress, the waiting requests, the last ten outcomes.
+A member account's group (requests naming "account") is another group: name the account after the group id.
   --json            the status API's answer as it is
 ${TARGET_HELP}
 Exit status: 0 shown; 1 the ledger holds nothing of the group (404); 2 usage, a refusal (401), or the webhook
@@ -26,7 +27,7 @@ await runCli(async () => {
     process.stdout.write(HELP);
     return EXIT.succeeded;
   }
-  if (positionals.length !== 3) throw new CliError('Usage', USAGE);
+  if (positionals.length !== 3 && positionals.length !== 4) throw new CliError('Usage', USAGE);
   const path = `/v1/groups/${positionals.map(encodeURIComponent).join('/')}`;
   const answer = await signedCall({ url, ...signingOf(values) }, 'GET', path);
   if (answer.status === 404) {

@@ -9,6 +9,7 @@ export const WEBHOOK_ROUTES = [
   'POST /v1/{action}',
   'GET /v1/operations/{requestId}',
   'GET /v1/groups/{provider}/{region}/{groupId}',
+  'GET /v1/groups/{provider}/{region}/{groupId}/{account}',
 ] as const;
 
 /**

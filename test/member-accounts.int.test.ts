@@ -127,6 +127,26 @@ describe('member accounts through assumed roles', () => {
     expect(groupKeyOf({ provider: 'aliyun', ...group })).toBe(base);
   });
 
+  it.concurrent("the group view shows a member account's group apart from the deployment's group of that id", async () => {
+    const group = await aScalingGroup(admin, { instances: 2 });
+    const inAccount = aDetachRequest(group, { account: 'shop-dev', instanceIds: [group.instanceIds[0]] });
+    const own = aDetachRequest(group, { instanceIds: [group.instanceIds[1]] });
+    for (const request of [inAccount, own]) await send('detach-instances', request);
+    await Promise.all([inAccount, own].map((r) => waitForRecord(r.requestId, published, 45_000)));
+    const path = `/v1/groups/aliyun/${group.region}/${group.scalingGroupId}`;
+    const outcomeIds = (view: { body: Record<string, unknown> }) =>
+      (view.body.outcomes as { requestId: string }[]).map((outcome) => outcome.requestId);
+
+    const ofAccount = await webhook.get(`${path}/shop-dev`);
+    const ofDeployment = await webhook.get(path);
+    const ofOtherAccount = await webhook.get(`${path}/shop-test`);
+
+    expect(ofAccount.status).toBe(200);
+    expect(outcomeIds(ofAccount)).toEqual([inAccount.requestId]);
+    expect(outcomeIds(ofDeployment)).toEqual([own.requestId]);
+    expect(ofOtherAccount.status).toBe(404);
+  });
+
   it.concurrent('an unknown account is Rejected at intake, through the queue, before any cloud call', async () => {
     const group = await aScalingGroup(admin);
     const request = aDetachRequest(group, { account: 'nobody' });

@@ -343,6 +343,9 @@ describe('the packaged prod template', () => {
     const route = resource('HttpApiRouteGetV1GroupsProviderVarRegionVarGroupidVar');
 
     expect(route.Properties.RouteKey).toBe('GET /v1/groups/{provider}/{region}/{groupId}');
+    expect(
+      resource('HttpApiRouteGetV1GroupsProviderVarRegionVarGroupidVarAccountVar').Properties.RouteKey,
+    ).toBe('GET /v1/groups/{provider}/{region}/{groupId}/{account}');
   });
 
   describe('alarms and dashboard', () => {

@@ -1,6 +1,13 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { isTerminal } from '../detach/completion.ts';
-import type { GroupDescription, GroupKey, Intent, StoredRecord as Operation } from '../detach/ports.ts';
+import { groupKeyOf } from '../detach/dispatch.ts';
+import {
+  type GroupDescription,
+  type GroupKey,
+  hasRequest,
+  type Intent,
+  type StoredRecord as Operation,
+} from '../detach/ports.ts';
 import { GroupItem } from './group-state.ts';
 import { groupItemKey, type LedgerTable } from './ledger-table.ts';
 import type { OperationRecords } from './operation-records.ts';
@@ -72,8 +79,8 @@ export class GroupView {
    * requests are found (or `GROUP_HISTORY_PAGES` pages were read: a group's history is long, an answer short).
    */
   async #groupHistory(groupKey: GroupKey, activityId: string | undefined) {
-    const [provider, region, ...rest] = groupKey.split('#');
-    const scalingGroupId = rest.join('#');
+    // A group id has no '#' (the contracts refuse one); a member account's group key ends with its account.
+    const [, , scalingGroupId] = groupKey.split('#');
     const outcomes: Operation[] = [];
     const running: Operation[] = [];
     let start: Record<string, unknown> | undefined;
@@ -90,9 +97,12 @@ export class GroupView {
         }),
       );
       const ids = (answer.Items ?? []).map((key) => String(key.requestId));
-      // Same group id, another cloud or region: not this group.
+      // Same group id, another cloud, region or account: not this group.
       for (const record of await this.records.getMany(ids)) {
-        if (record.provider !== provider || record.region !== region) continue;
+        const key = hasRequest(record)
+          ? groupKeyOf(record.request)
+          : `${record.provider}#${record.region}#${record.scalingGroupId}`;
+        if (key !== groupKey) continue;
         if (isTerminal(record.status)) outcomes.push(record);
         else if (activityId && record.activityId === activityId) running.push(record);
       }

@@ -40,7 +40,9 @@ export interface WebhookDeps extends IntakeDeps {
 
 const OPERATIONS_PATH = /^\/v1\/operations\/([^/]+)$/;
 const ACTION_PATH = /^\/v1\/([a-z-]+)$/;
-const GROUP_PATH = /^\/v1\/groups\/([^/]+)\/([^/]+)\/([^/]+)$/;
+/** provider, region, group id, and the member account if the group is one's. */
+type GroupPath = [string, string, string, string | undefined];
+const GROUP_PATH = /^\/v1\/groups\/([^/]+)\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
 /** What a request's `account` can be (shared/contracts/detach-request.ts). */
 const ACCOUNT_NAME = /^[a-z0-9-]{1,32}$/;
 /** What a provider, a region or a group id can be (anything else is not a group of ours: 404). */
@@ -94,7 +96,7 @@ export async function handleWebhook(deps: WebhookDeps, request: WebhookRequest):
   const response = statusMatch
     ? await operationStatus(deps, caller, statusMatch[1] as string)
     : groupMatch
-      ? await groupStatus(deps, caller, groupMatch.slice(1, 4) as [string, string, string])
+      ? await groupStatus(deps, caller, groupMatch.slice(1, 5) as GroupPath)
       : await acceptPost(deps, request, caller, action as Action, verified.timestamp);
   return caller.keyId === undefined ? response : { ...response, keyId: caller.keyId };
 }
@@ -202,15 +204,17 @@ const decoded = (part: string) => {
  * The ledger's view of one group, as much of it as concerns the caller's accounts; a group it holds nothing of
  * (for this caller) is 404, like a path that names none.
  */
-async function groupStatus(
-  deps: WebhookDeps,
-  caller: Caller,
-  parts: [string, string, string],
-): Promise<WebhookResponse> {
-  const [provider, region, groupId] = parts.map(decoded);
+async function groupStatus(deps: WebhookDeps, caller: Caller, parts: GroupPath): Promise<WebhookResponse> {
+  const [provider, region, groupId, account] = parts.map((part) =>
+    part === undefined ? part : decoded(part),
+  );
   const known = (part: string | undefined): part is string => part !== undefined && GROUP_PART.test(part);
   if (!known(provider) || !known(region) || !known(groupId)) return refuse(404, 'NotFound', 'No such group.');
-  const whole = await deps.ledger.describeGroup(groupKeyOf({ provider, region, scalingGroupId: groupId }));
+  if (parts[3] !== undefined && (account === undefined || !ACCOUNT_NAME.test(account)))
+    return refuse(404, 'NotFound', 'No such group.');
+  const whole = await deps.ledger.describeGroup(
+    groupKeyOf({ provider, region, scalingGroupId: groupId, ...(account !== undefined && { account }) }),
+  );
   const description =
     caller.accounts === ALL_ACCOUNTS ? whole : scopedTo(whole, (record) => maySee(caller, record));
   const empty =

@@ -31,6 +31,8 @@ export function webhookClient(baseUrl: string, secret: string) {
       const path = `/v1/operations/${encodeURIComponent(requestId)}`;
       return send('GET', path, undefined, { [SIGNATURE_HEADER]: signatureHeader(secret, `GET ${path}`) });
     },
+    get: (path: string) =>
+      send('GET', path, undefined, { [SIGNATURE_HEADER]: signatureHeader(secret, `GET ${path}`) }),
   };
 }
 
