@@ -126,7 +126,7 @@ function assume(body: string, principal: string, context: StsContext): Record<st
   )
     throw new StsError(
       'AuthFailure.UnauthorizedOperation',
-      'The caller is not authorized to assume this role: not in its trust policy, or the ExternalId does not match.',
+      'you are not authorized to perform operation (sts:AssumeRole): the caller is not in the role’s trust policy, or the ExternalId does not match.',
     );
   const issued = context.issue({
     cloud: 'tencent',
