@@ -18,7 +18,7 @@ import {
   V2ActivitiesResponse,
   V2InstancesResponse,
 } from './support/emulator-response-schemas.ts';
-import { aTencentGroup, TENCENT_KEY, tencentSdk } from './support/tencent.ts';
+import { aTencentGroup, TENCENT_KEY, TENCENT_ROOT_KEY, tencentSdk } from './support/tencent.ts';
 
 const emulatorUrl = inject('stack').endpoints.emulator;
 const admin = new EmulatorAdmin(emulatorUrl);
@@ -261,8 +261,9 @@ describe.each([
 function v2Call(method: 'GET' | 'POST', signatureMethod: 'sha1' | 'sha256') {
   const { host } = new URL(emulatorUrl);
   const options = {
-    SecretId: TENCENT_KEY.secretId,
-    SecretKey: TENCENT_KEY.secretKey,
+    // The root key: the deployment's key holds exactly docs/policies/, which grant no v2 DescribeScalingActivity.
+    SecretId: TENCENT_ROOT_KEY.secretId,
+    SecretKey: TENCENT_ROOT_KEY.secretKey,
     host,
     protocol: 'http',
     path: '/v2/index.php',
