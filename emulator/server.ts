@@ -2,11 +2,16 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { Accounts, type AccountWorld } from './accounts.ts';
 import { Chaos, ChaosConfig } from './chaos.ts';
-import { EssApi, isAcs3Request, type RpcAnswer, type RpcRequest } from './ess/ess-api.ts';
+import { type EssApi, isAcs3Request, type RpcAnswer, type RpcRequest } from './ess/ess-api.ts';
+import type { PolicyRef } from './policies.ts';
 import { describeSeedError, EmulatorSeed, Fault, SeedAddition } from './seed.ts';
+import { parseAcs3Authorization, parseTc3Authorization } from './signatures.ts';
 import { StsEmulator } from './sts/sts-emulator.ts';
 import {
   type Api3Answer,
@@ -15,8 +20,7 @@ import {
   TencentApi3,
   tencentError,
 } from './tencent/tencent-api3.ts';
-import { TencentState } from './tencent/tencent-state.ts';
-import { TencentV2, V2_PATH, type V2Answer } from './tencent/tencent-v2.ts';
+import { V2_PATH, type V2Answer } from './tencent/tencent-v2.ts';
 import { toXml } from './xml.ts';
 
 export const DEFAULT_SEED_PATH = new URL('./seed.default.json', import.meta.url);
@@ -30,8 +34,24 @@ export const ADMIN_TOKEN_HEADER = 'x-emulator-admin-token';
 /** The token when none is given (`--admin-token`, EMULATOR_ADMIN_TOKEN): a local tool's, never a secret. */
 export const DEFAULT_ADMIN_TOKEN = 'local-emulator-admin-token';
 
-export const loadSeed = (path: string | URL = DEFAULT_SEED_PATH): EmulatorSeed =>
-  EmulatorSeed.parse(JSON.parse(readFileSync(path, 'utf8')));
+/**
+ * A seed file, parsed, with its policy files' relative paths made absolute (relative to the seed file) and read
+ * once, so that a missing file or an unfilled placeholder stops it here with the path in the seed.
+ */
+export function loadSeed(path: string | URL = DEFAULT_SEED_PATH): EmulatorSeed {
+  const seed = EmulatorSeed.parse(JSON.parse(readFileSync(path, 'utf8')));
+  const base = path instanceof URL ? path : pathToFileURL(resolve(path));
+  const absolute = (refs: PolicyRef[] | undefined) => {
+    for (const ref of refs ?? []) if ('file' in ref) ref.file = new URL(ref.file, base).href;
+  };
+  for (const c of seed.credentials) absolute(c.policies);
+  for (const account of seed.accounts) {
+    for (const c of account.credentials) absolute(c.policies);
+    for (const role of account.roles) absolute([...role.policies, role.trustPolicy]);
+  }
+  new Accounts(seed);
+  return seed;
+}
 
 export interface CallRecord {
   action: string;
@@ -91,28 +111,27 @@ function essWire(answer: RpcAnswer): Wire {
 
 /** The cloud emulator: the ESS RPC API on `/`, and an admin API on `/admin/*` for tests and people. */
 export class CloudEmulator {
-  ess: EssApi;
-  tencent!: { state: TencentState; api3: TencentApi3; v2: TencentV2 };
-  #secrets = new Map<string, string>();
+  /** The keys, accounts and roles of the seed; each account's world answers only its own credentials. */
+  accounts: Accounts;
   readonly calls: CallRecord[] = [];
   faults: Fault[] = [];
   /** Random faults for reliability runs (`POST /admin/chaos`); outlives a reseed, ends with DELETE. */
   chaos: Chaos | undefined;
   /** STS of both clouds, and the token check of calls made with the temporary credentials it issued. */
   readonly sts = new StsEmulator({
-    secretOf: (id) => this.#secrets.get(id),
-    register: (id, secret) => {
-      this.#secrets.set(id, secret);
-      this.ess.add(EmulatorSeed.parse({ credentials: [{ accessKeyId: id, accessKeySecret: secret }] }));
-    },
+    secretOf: (id) => this.accounts.worldOf(id).secrets.get(id),
+    register: (issued) =>
+      this.accounts.registerTemporary(issued.cloud, issued.accessKeyId, issued.secret, issued.roleArn),
+    denial: (cloud, id, roleArn) => this.accounts.stsDenial(cloud, id, roleArn),
+    trusts: (role, id, externalId) => this.accounts.trusts(role, id, externalId),
   });
   readonly #server: Server;
   readonly #adminToken: Buffer;
 
-  constructor(seed: EmulatorSeed, options: { adminToken?: string } = {}) {
+  constructor(seed: EmulatorSeed, options: { adminToken?: string; base?: URL } = {}) {
     this.#adminToken = Buffer.from(options.adminToken ?? DEFAULT_ADMIN_TOKEN);
-    this.ess = new EssApi(seed);
-    this.seedTencent(seed);
+    this.accounts = new Accounts(seed, options.base);
+    this.sts.seed(this.accounts.roles, seed.sts?.lifetimeSeconds);
     this.#server = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
@@ -120,6 +139,16 @@ export class CloudEmulator {
       });
     });
     this.#server.keepAliveTimeout = 60_000;
+  }
+
+  /** The default (deployment) account's ESS. */
+  get ess(): EssApi {
+    return this.accounts.default.ess;
+  }
+
+  /** The default (deployment) account's Tencent AS. */
+  get tencent(): AccountWorld['tencent'] {
+    return this.accounts.default.tencent;
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
@@ -137,25 +166,14 @@ export class CloudEmulator {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  /** Tencent keys are the seed's credentials too: accessKeyId as SecretId, accessKeySecret as SecretKey. */
-  private seedTencent(seed: EmulatorSeed): void {
-    this.#secrets = new Map(seed.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
-    const state = new TencentState(seed, seed.activityDurationMs);
-    const secrets = () => this.#secrets;
-    this.tencent = { state, api3: new TencentApi3(state, secrets), v2: new TencentV2(state, secrets) };
-  }
-
-  private addTencent(seed: EmulatorSeed): void {
-    for (const c of seed.credentials) this.#secrets.set(c.accessKeyId, c.accessKeySecret);
-    this.tencent.state.add(seed);
-  }
-
+  /** Replaces the world; a seed whose policies cannot be read throws, and nothing changes. */
   reseed(seed: EmulatorSeed): void {
-    this.ess = new EssApi(seed);
-    this.seedTencent(seed);
+    const accounts = new Accounts(seed);
+    this.accounts = accounts;
     this.faults = [];
     this.calls.length = 0;
     this.sts.forgetCredentials();
+    this.sts.seed(accounts.roles, seed.sts?.lifetimeSeconds);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -183,16 +201,44 @@ export class CloudEmulator {
       this.sts.gate({ pathname: url.pathname, headers: req.headers, params });
     if (sts) return sendJson(res, sts.status, sts.body);
     const host = String(req.headers.host ?? '');
-    if (url.pathname === V2_PATH) return this.serve(this.tencentV2Call(method, host, params), res);
+    if (url.pathname === V2_PATH)
+      return this.serve(
+        this.tencentV2Call(this.accounts.worldOf(params.SecretId), method, host, params),
+        res,
+      );
     if (url.pathname === '/' && isTencentApi3Request({ headers: req.headers, params })) {
       const rawQuery = (req.url ?? '').includes('?')
         ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
         : '';
-      return this.serve(this.tencentApi3Call({ method, headers: req.headers, body, rawQuery, params }), res);
+      const secretId = req.headers['x-tc-action']
+        ? parseTc3Authorization(String(req.headers.authorization ?? ''))?.secretId
+        : params.SecretId;
+      return this.serve(
+        this.tencentApi3Call(this.accounts.worldOf(secretId), {
+          method,
+          headers: req.headers,
+          body,
+          rawQuery,
+          params,
+        }),
+        res,
+      );
     }
     if (url.pathname === '/' && (method === 'GET' || method === 'POST')) {
       const query = Object.fromEntries(url.searchParams);
-      return this.serve(this.essCall({ method, params, query, headers: req.headers, body }), res);
+      const accessKeyId = isAcs3Request(req.headers, params)
+        ? parseAcs3Authorization(String(req.headers.authorization ?? ''))?.accessKeyId
+        : params.AccessKeyId;
+      return this.serve(
+        this.essCall(this.accounts.worldOf(accessKeyId), {
+          method,
+          params,
+          query,
+          headers: req.headers,
+          body,
+        }),
+        res,
+      );
     }
     if (req.headers['x-tc-action']) {
       const { status, body: answer } = tencentError('InvalidParameter', `No route ${method} ${url.pathname}`);
@@ -229,7 +275,7 @@ export class CloudEmulator {
     res.end(answer.text);
   }
 
-  private essCall(request: RpcRequest): CloudCall {
+  private essCall(world: AccountWorld, request: RpcRequest): CloudCall {
     const { params } = request;
     const v3 = isAcs3Request(request.headers, params);
     const action = (v3 ? headerValue(request.headers, 'x-acs-action') : params.Action) ?? 'Unknown';
@@ -249,7 +295,7 @@ export class CloudEmulator {
         ...(v3 && { Version: headerValue(request.headers, 'x-acs-version') ?? '' }),
       },
       signature: v3 ? 'v3' : 'rpc',
-      act: () => essWire(this.ess.handle(request)),
+      act: () => essWire(world.ess.handle(request)),
       fault: (code, status, message) => essWire(error(status, code, message)),
       throttled: () => essWire(error(400, 'Throttling.User', 'Request was denied due to user flow control.')),
       serverError: () =>
@@ -263,7 +309,7 @@ export class CloudEmulator {
     };
   }
 
-  private tencentApi3Call(request: Api3Request): CloudCall {
+  private tencentApi3Call(world: AccountWorld, request: Api3Request): CloudCall {
     const action = TencentApi3.actionOf(request);
     const scalingGroupId =
       (parseJson(request.body) as { AutoScalingGroupId?: string } | undefined)?.AutoScalingGroupId ??
@@ -288,7 +334,7 @@ export class CloudEmulator {
         ...(request.body && request.method === 'POST' && !request.params.Signature && { body: request.body }),
       },
       signature: request.headers['x-tc-action'] ? 'tc3' : 'v1',
-      act: () => wire(this.tencent.api3.handle(request)),
+      act: () => wire(world.tencent.api3.handle(request)),
       fault: (code, status, message) => wire(tencentError(code, message, undefined, status)),
       throttled: () =>
         wire(tencentError('RequestLimitExceeded', 'The request frequency exceeded the limit.')),
@@ -296,7 +342,12 @@ export class CloudEmulator {
     };
   }
 
-  private tencentV2Call(method: string, host: string, params: Record<string, string>): CloudCall {
+  private tencentV2Call(
+    world: AccountWorld,
+    method: string,
+    host: string,
+    params: Record<string, string>,
+  ): CloudCall {
     const wire = (answer: V2Answer, status = 200): Wire => ({
       status,
       contentType: JSON_TYPE,
@@ -316,7 +367,7 @@ export class CloudEmulator {
       act: () =>
         wire(
           method === 'GET' || method === 'POST'
-            ? this.tencent.v2.handle(method, host, params)
+            ? world.tencent.v2.handle(method, host, params)
             : { code: 4000, codeDesc: 'InvalidParameter', message: 'Only GET and POST are supported.' },
         ),
       // A v2 fault's httpStatus is the v2 `code`, answered with HTTP 200 as v2 answers its errors.
@@ -377,25 +428,17 @@ export class CloudEmulator {
     switch (route) {
       case 'GET /admin/health':
         return sendJson(res, 200, { ok: true });
-      case 'GET /admin/state': {
-        this.ess.state.settle(Date.now());
-        this.tencent.state.settle(Date.now());
+      case 'GET /admin/state':
         return sendJson(res, 200, {
-          tencent: {
-            groups: [...this.tencent.state.groups.values()],
-            instances: [...this.tencent.state.instances.values()],
-            activities: [...this.tencent.state.activities.values()],
-          },
-          aliyun: {
-            scalingGroups: [...this.ess.state.groups.values()],
-            instances: [...this.ess.state.instances.values()],
-            activities: [...this.ess.state.activities.values()],
-            backends: Object.fromEntries(
-              [...this.ess.state.backends].map(([id, members]) => [id, [...members]]),
-            ),
-          },
+          ...worldState(this.accounts.default),
+          // Each member account's world, by name, as the default one is shown above.
+          accounts: Object.fromEntries(
+            [...this.accounts.members].map(([name, world]) => [
+              name,
+              { cloud: world.cloud, id: world.ids.aliyun, ...worldState(world) },
+            ]),
+          ),
         });
-      }
       case 'GET /admin/calls':
         return sendJson(res, 200, { calls: this.calls });
       case 'POST /admin/seed': {
@@ -405,7 +448,11 @@ export class CloudEmulator {
             error: `invalid seed: ${describeSeedError(seed.error)}`,
             issues: seed.error.issues,
           });
-        this.reseed(seed.data);
+        try {
+          this.reseed(seed.data);
+        } catch (error) {
+          return sendJson(res, 400, { error: `invalid seed: ${(error as Error).message}` });
+        }
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /admin/seed/add': {
@@ -417,8 +464,16 @@ export class CloudEmulator {
           });
         const unknownGroup = this.unknownGroupOf(seed.data);
         if (unknownGroup) return sendJson(res, 400, { error: `invalid seed: ${unknownGroup}` });
+        if (seed.data.accounts.length > 0 || seed.data.credentials.some((c) => c.policies))
+          return sendJson(res, 400, {
+            error:
+              'invalid seed: accounts and policies come with a whole seed (POST /admin/seed), not an addition',
+          });
         this.ess.add(seed.data);
-        this.addTencent(seed.data);
+        for (const c of seed.data.credentials)
+          this.accounts.default.secrets.set(c.accessKeyId, c.accessKeySecret);
+        this.tencent.state.add(seed.data);
+        this.accounts.addDefaultKeys(seed.data);
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /admin/faults': {
@@ -453,6 +508,26 @@ export class CloudEmulator {
         return sendJson(res, 404, { error: `No admin route ${route}` });
     }
   }
+}
+
+/** One account's groups, instances, activities and server group backends, settled to now. */
+function worldState(world: AccountWorld) {
+  const { ess, tencent } = world;
+  ess.state.settle(Date.now());
+  tencent.state.settle(Date.now());
+  return {
+    tencent: {
+      groups: [...tencent.state.groups.values()],
+      instances: [...tencent.state.instances.values()],
+      activities: [...tencent.state.activities.values()],
+    },
+    aliyun: {
+      scalingGroups: [...ess.state.groups.values()],
+      instances: [...ess.state.instances.values()],
+      activities: [...ess.state.activities.values()],
+      backends: Object.fromEntries([...ess.state.backends].map(([id, members]) => [id, [...members]])),
+    },
+  };
 }
 
 function parseJson(text: string): unknown {

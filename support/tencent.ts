@@ -3,6 +3,14 @@ import * as tencentcloud from 'tencentcloud-sdk-nodejs/tencentcloud/services/as/
 import type { EmulatorAdmin } from './emulator-admin.ts';
 
 export const TENCENT_KEY = { secretId: 'AKIDemulatorTencentKey', secretKey: 'emulator-tencent-secret' };
+/**
+ * The default account's root key in the emulator's default seed: no policy, so it may call what the deployment's
+ * key (which holds exactly docs/policies/) may not, such as v2 DescribeScalingActivity, which the service never calls.
+ */
+export const TENCENT_ROOT_KEY = {
+  secretId: 'AKIDemulatorTencentRootKey',
+  secretKey: 'emulator-tencent-root-secret',
+};
 
 const shortId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 

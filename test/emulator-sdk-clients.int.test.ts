@@ -8,7 +8,7 @@ import QcloudApi from 'qcloudapi-sdk';
 import { describe, expect, inject, it } from 'vitest';
 import type { z } from 'zod';
 import { aScalingGroup, EMULATOR_KEY, EmulatorAdmin } from '../support/emulator-admin.ts';
-import { aTencentGroup, TENCENT_KEY, tencentSdk } from '../support/tencent.ts';
+import { aTencentGroup, TENCENT_KEY, TENCENT_ROOT_KEY, tencentSdk } from '../support/tencent.ts';
 import {
   EssActivitiesResponse,
   EssGroupsResponse,
@@ -261,8 +261,9 @@ describe.each([
 function v2Call(method: 'GET' | 'POST', signatureMethod: 'sha1' | 'sha256') {
   const { host } = new URL(emulatorUrl);
   const options = {
-    SecretId: TENCENT_KEY.secretId,
-    SecretKey: TENCENT_KEY.secretKey,
+    // The root key: the deployment's key holds exactly docs/policies/, which grant no v2 DescribeScalingActivity.
+    SecretId: TENCENT_ROOT_KEY.secretId,
+    SecretKey: TENCENT_ROOT_KEY.secretKey,
     host,
     protocol: 'http',
     path: '/v2/index.php',

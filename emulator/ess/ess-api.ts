@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
 import { NonceWindow } from '../nonce-window.ts';
+import type { Permit } from '../policies.ts';
 import type { EmulatorSeed } from '../seed.ts';
 import {
   aliyunAcs3Signature,
@@ -168,6 +169,8 @@ export class EssApi {
   constructor(
     seed: EmulatorSeed,
     private readonly now: () => number = Date.now,
+    /** The RAM check of the caller's policies (emulator/policies.ts); absent: every signed call is allowed. */
+    private readonly permit?: Permit,
   ) {
     this.state = new EssState(seed);
     this.#secrets = new Map(
@@ -187,6 +190,11 @@ export class EssApi {
       });
     }
     this.state.add(seed);
+  }
+
+  /** A key the STS issued: known to the signature checks, with no action list of its own. */
+  addKey(accessKeyId: string, secret: string): void {
+    this.#secrets.set(accessKeyId, { secret });
   }
 
   handle(request: RpcRequest): RpcAnswer {
@@ -253,7 +261,7 @@ export class EssApi {
       );
     }
     this.useNonce(params.AccessKeyId as string, params.SignatureNonce as string);
-    this.authorize(credential, params.Version, params.Action as string);
+    this.authorize(credential, params.Version, params.Action as string, params);
     return params;
   }
 
@@ -328,7 +336,10 @@ export class EssApi {
     this.useNonce(authorization.accessKeyId, headerOf(request, 'x-acs-signature-nonce') as string);
     const action = headerOf(request, 'x-acs-action') as string;
     const version = headerOf(request, 'x-acs-version');
-    this.authorize(credential, version, action);
+    this.authorize(credential, version, action, {
+      ...request.params,
+      AccessKeyId: authorization.accessKeyId,
+    });
     return {
       ...request.params,
       Action: action,
@@ -348,8 +359,15 @@ export class EssApi {
     credential: { allowed?: Set<string> },
     version: string | undefined,
     action: string,
+    params: Record<string, string>,
   ): void {
     if (!isEssVersion(version)) throw err(400, 'InvalidVersion', 'Specified parameter Version is not valid.');
+    // RAM answers before the service looks at the group: a caller without the permission learns nothing of it.
+    const denied = this.permit?.(params.AccessKeyId ?? '', `ess:${action}`, {
+      region: params.RegionId ?? '',
+      groupId: params.ScalingGroupId,
+    });
+    if (denied) throw err(403, 'Forbidden.RAM', denied);
     if (credential.allowed && !credential.allowed.has(action)) {
       throw err(
         403,

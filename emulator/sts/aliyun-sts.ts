@@ -119,6 +119,9 @@ function assume(
       'InvalidParameter.RoleSessionName',
       'The parameter RoleSessionName is wrongly formed.',
     );
+  // RAM checks the caller's own policy first: without sts:AssumeRole on the role it learns nothing of the role.
+  const denied = context.denial('aliyun', principal, roleArn);
+  if (denied) throw new StsError(403, 'NoPermission', denied);
   const role = context.role('aliyun', roleArn);
   if (!role) throw new StsError(404, 'EntityNotExist.Role', 'The specified Role not exists .');
   const maxSeconds = role.maxSessionDurationSeconds ?? 3600;
@@ -129,9 +132,7 @@ function assume(
       'InvalidParameter.DurationSeconds',
       `The Min/Max value of DurationSeconds is 15min/${maxSeconds}s.`,
     );
-  const trusted = role.principals === undefined || role.principals.includes(principal);
-  const externalIdMatches = role.externalId === undefined || role.externalId === params.ExternalId;
-  if (!trusted || !externalIdMatches)
+  if (!context.trusts(role, principal, params.ExternalId))
     throw new StsError(
       403,
       'NoPermission',

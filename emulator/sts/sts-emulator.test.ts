@@ -12,7 +12,7 @@ function setup() {
   const sts = new StsEmulator(
     {
       secretOf: (id) => (id === PRINCIPAL.id ? PRINCIPAL.secret : undefined),
-      register: (id, secret) => registered.set(id, secret),
+      register: (issued) => registered.set(issued.accessKeyId, issued.secret),
     },
     () => now,
   );

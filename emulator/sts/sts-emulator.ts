@@ -53,6 +53,10 @@ export interface StsContext {
   issue: (credentials: Omit<Issued, 'accessKeyId' | 'secret' | 'token'>) => Issued;
   /** A token presented on the AssumeRole call itself (role chaining) must be valid like any other. */
   refusal: (cloud: Cloud, accessKeyId: string, token: string | undefined) => TokenRefusal | undefined;
+  /** The caller's own policy: undefined when it grants sts:AssumeRole on the role, else a message naming it. */
+  denial: (cloud: Cloud, accessKeyId: string, roleArn: string) => string | undefined;
+  /** The role's trust: its principals, and the external id its condition asks for. */
+  trusts: (role: StsRole, accessKeyId: string, externalId: string | undefined) => boolean;
 }
 
 export interface TokenRefusal {
@@ -75,6 +79,8 @@ const random = (bytes: number) => randomBytes(bytes).toString('base64url');
  */
 export class StsEmulator {
   readonly #roles = new Map<string, StsRole>();
+  /** The seed's roles (replaced by a reseed); the admin API's, above, outlive it. */
+  #seedRoles = new Map<string, StsRole>();
   readonly #issued = new Map<string, Issued>();
   readonly #byToken = new Map<string, Issued>();
   #offsetMs = 0;
@@ -85,7 +91,11 @@ export class StsEmulator {
       /** The secret of a long-lived (seed) key. */
       secretOf: (accessKeyId: string) => string | undefined;
       /** Makes a temporary key known to the cloud APIs, whose own signature checks then accept it. */
-      register: (accessKeyId: string, secret: string) => void;
+      register: (issued: Issued) => void;
+      /** The RAM / CAM check of the caller's sts:AssumeRole; absent: allowed. */
+      denial?: (cloud: Cloud, accessKeyId: string, roleArn: string) => string | undefined;
+      /** A seeded role's trust policy; undefined: the role's `principals` and `externalId` decide. */
+      trusts?: (role: StsRole, accessKeyId: string, externalId: string | undefined) => boolean | undefined;
     },
     private readonly clock: () => number = Date.now,
   ) {}
@@ -94,6 +104,12 @@ export class StsEmulator {
 
   addRoles(roles: readonly StsRole[]): void {
     for (const role of roles) this.#roles.set(`${role.cloud} ${role.roleArn}`, role);
+  }
+
+  /** The roles of the seed's member accounts, and its lifetime setting: a reseed replaces both. */
+  seed(roles: readonly StsRole[], lifetimeSeconds: number | undefined): void {
+    this.#seedRoles = new Map(roles.map((role) => [`${role.cloud} ${role.roleArn}`, role]));
+    this.#lifetimeSeconds = lifetimeSeconds;
   }
 
   /** An AssumeRole call of either cloud, answered; undefined for any other request. */
@@ -193,7 +209,9 @@ export class StsEmulator {
           body: {
             now: new Date(this.now()).toISOString(),
             lifetimeSeconds: this.#lifetimeSeconds ?? null,
-            roles: [...this.#roles.values()].map(({ externalId: _hidden, ...role }) => role),
+            roles: [...this.#seedRoles.values(), ...this.#roles.values()].map(
+              ({ externalId: _hidden, ...role }) => role,
+            ),
             credentials: [...this.#issued.values()].map((issued) => ({
               cloud: issued.cloud,
               accessKeyId: issued.accessKeyId,
@@ -240,7 +258,8 @@ export class StsEmulator {
   #context(): StsContext {
     return {
       now: this.now,
-      role: (cloud, roleArn) => this.#roles.get(`${cloud} ${roleArn}`),
+      role: (cloud, roleArn) =>
+        this.#roles.get(`${cloud} ${roleArn}`) ?? this.#seedRoles.get(`${cloud} ${roleArn}`),
       secretOf: (accessKeyId) => this.#issued.get(accessKeyId)?.secret ?? this.keys.secretOf(accessKeyId),
       lifetime: (askedSeconds) => this.#lifetimeSeconds ?? askedSeconds,
       issue: (credentials) => {
@@ -253,10 +272,15 @@ export class StsEmulator {
         };
         this.#issued.set(issued.accessKeyId, issued);
         this.#byToken.set(issued.token, issued);
-        this.keys.register(issued.accessKeyId, issued.secret);
+        this.keys.register(issued);
         return issued;
       },
       refusal: (cloud, accessKeyId, token) => this.refusal(cloud, accessKeyId, token),
+      denial: (cloud, accessKeyId, roleArn) => this.keys.denial?.(cloud, accessKeyId, roleArn),
+      trusts: (role, accessKeyId, externalId) =>
+        this.keys.trusts?.(role, accessKeyId, externalId) ??
+        ((role.principals === undefined || role.principals.includes(accessKeyId)) &&
+          (role.externalId === undefined || role.externalId === externalId)),
     };
   }
 }

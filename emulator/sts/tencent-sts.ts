@@ -112,18 +112,21 @@ function assume(body: string, principal: string, context: StsContext): Record<st
       'InvalidParameter.ParamError',
       'The parameter RoleSessionName is missing or wrongly formed.',
     );
+  // CAM checks the caller's own policy first: without sts:AssumeRole on the role it learns nothing of the role.
+  const denied = context.denial('tencent', principal, roleArn);
+  if (denied) throw new StsError('AuthFailure.UnauthorizedOperation', denied);
   const role = context.role('tencent', roleArn);
   if (!role) throw new StsError('ResourceNotFound.RoleNotExist', 'The role does not exist.');
   const maxSeconds = role.maxSessionDurationSeconds ?? 43_200;
   const asked = payload.DurationSeconds === undefined ? 7200 : Number(payload.DurationSeconds);
   if (!Number.isInteger(asked) || asked < 1 || asked > maxSeconds)
     throw new StsError('InvalidParameter.OverTimeError', `DurationSeconds must be 1 to ${maxSeconds}.`);
-  const trusted = role.principals === undefined || role.principals.includes(principal);
-  const externalIdMatches = role.externalId === undefined || role.externalId === payload.ExternalId;
-  if (!trusted || !externalIdMatches)
+  if (
+    !context.trusts(role, principal, typeof payload.ExternalId === 'string' ? payload.ExternalId : undefined)
+  )
     throw new StsError(
       'AuthFailure.UnauthorizedOperation',
-      'The caller is not authorized to assume this role: not in its trust policy, or the ExternalId does not match.',
+      'you are not authorized to perform operation (sts:AssumeRole): the caller is not in the role’s trust policy, or the ExternalId does not match.',
     );
   const issued = context.issue({
     cloud: 'tencent',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
 import { NonceWindow } from '../nonce-window.ts';
+import type { Permit } from '../policies.ts';
 import {
   hostVariants,
   parseTc3Authorization,
@@ -87,6 +88,8 @@ export class TencentApi3 {
     private readonly state: TencentState,
     private readonly secrets: () => Map<string, string>,
     private readonly now: () => number = Date.now,
+    /** The CAM check of the caller's policies (emulator/policies.ts); absent: every signed call is allowed. */
+    private readonly permit?: Permit,
   ) {}
 
   /** The action a request names, before it is authenticated (for faults and the call log). */
@@ -98,6 +101,12 @@ export class TencentApi3 {
     const requestId = randomUUID();
     try {
       const call = header(request.headers, 'x-tc-action') ? this.tc3(request) : this.v1(request);
+      const groupId = call.payload.AutoScalingGroupId;
+      const denied = this.permit?.(call.secretId, `as:${call.action}`, {
+        region: call.region,
+        groupId: typeof groupId === 'string' ? groupId : undefined,
+      });
+      if (denied) throw err('AuthFailure.UnauthorizedOperation', denied);
       if (RATE_LIMITED_ACTIONS.has(call.action)) this.limitRate(call.action, call.secretId);
       return {
         status: 200,

@@ -1,5 +1,6 @@
 import { instanceStateAccepted } from '../../shared/contracts/instance-states.ts';
 import { NonceWindow } from '../nonce-window.ts';
+import type { Permit } from '../policies.ts';
 import { hostVariants, sameSecret, tencentSignedName, tencentV1Signature } from '../signatures.ts';
 import type { TencentState } from './tencent-state.ts';
 
@@ -47,6 +48,8 @@ export class TencentV2 {
     private readonly state: TencentState,
     private readonly secrets: () => Map<string, string>,
     private readonly now: () => number = Date.now,
+    /** The CAM check of the caller's policies (emulator/policies.ts); absent: every signed call is allowed. */
+    private readonly permit?: Permit,
   ) {}
 
   handle(method: string, host: string, rawParams: Record<string, string>): V2Answer {
@@ -56,6 +59,12 @@ export class TencentV2 {
     );
     try {
       this.authenticate(method, host, rawParams, params);
+      const denied = this.permit?.(params.SecretId ?? '', `as:${params.Action}`, {
+        region: v2Region(params.Region ?? ''),
+        groupId: params.scalingGroupId,
+      });
+      // 4102 is among the codes §A5 of the reference gives for "not authorized" (which of 4101-4104: inferred).
+      if (denied) throw v2Error(4102, 'UnauthorizedOperation', denied);
       return { code: 0, message: '', codeDesc: 'Success', ...this.act(params) };
     } catch (error) {
       if (!(error instanceof V2Error)) throw error;
