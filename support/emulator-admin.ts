@@ -125,6 +125,11 @@ export class EmulatorAdmin {
 export const uniqueId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
 
 export const EMULATOR_KEY = { accessKeyId: 'LTAI-emulator-key', accessKeySecret: 'emulator-secret' };
+/** The default seed's root key: no policies, so it may assume any role (tests of roles outside docs/policies/). */
+export const EMULATOR_ROOT_KEY = {
+  accessKeyId: 'LTAI-emulator-root-key',
+  accessKeySecret: 'emulator-root-secret',
+};
 export const READONLY_KEY = { accessKeyId: 'LTAI-readonly-key', accessKeySecret: 'readonly-secret' };
 
 export interface GroupOptions {

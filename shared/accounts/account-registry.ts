@@ -14,6 +14,11 @@ const common = {
     .regex(
       /^[a-z0-9][a-z0-9-]{0,31}$/,
       'must be 1-32 lower-case letters, digits or hyphens, starting with a letter or digit',
+    )
+    // Caller keys name the deployment's own account "default": a member account of that name would be theirs too.
+    .refine(
+      (name) => name !== 'default',
+      'default is reserved for the deployment’s own account (caller keys)',
     ),
   /** The role's trust policy requires it (sts:ExternalId / qcs:sts:ExternalId): guards against a confused deputy. */
   externalId: z

@@ -34,17 +34,20 @@ export class MemberAccounts {
   readonly #options: MemberAccountsOptions;
   readonly #aliyun: AssumedCredentials<AliyunAssumedCredentials>;
   readonly #tencent: AssumedCredentials<TencentAssumedCredentials>;
+  /** The registry entry behind each cache key, and each account's last key (what a refusal invalidates). */
+  readonly #entries = new Map<string, AccountEntry>();
+  readonly #lastKey = new Map<string, string>();
 
   constructor(options: MemberAccountsOptions) {
     this.#options = options;
     this.#aliyun = new AssumedCredentials({
       now: options.now,
-      assume: async (name) => {
-        const account = await this.#account(name, 'aliyun');
+      assume: async (key) => {
+        const account = this.#entryOf(key);
         return this.#named(account, () =>
           options.aliyunSts.assumeRole({
             roleArn: account.roleArn,
-            roleSessionName: this.#sessionName(name),
+            roleSessionName: this.#sessionName(account.name),
             ...(account.externalId && { externalId: account.externalId }),
             ...(account.durationSeconds && { durationSeconds: account.durationSeconds }),
           }),
@@ -53,12 +56,12 @@ export class MemberAccounts {
     });
     this.#tencent = new AssumedCredentials({
       now: options.now,
-      assume: async (name) => {
-        const account = await this.#account(name, 'tencent');
+      assume: async (key) => {
+        const account = this.#entryOf(key);
         return this.#named(account, () =>
           options.tencentSts.assumeRole({
             roleArn: account.roleArn,
-            roleSessionName: this.#sessionName(name),
+            roleSessionName: this.#sessionName(account.name),
             region: account.allowedRegions?.[0] ?? options.tencentStsRegion ?? 'ap-guangzhou',
             ...(account.externalId && { externalId: account.externalId }),
             ...(account.durationSeconds && { durationSeconds: account.durationSeconds }),
@@ -72,7 +75,7 @@ export class MemberAccounts {
   aliyun(name: string): AccountCredentials<EssCredentials> {
     return {
       credentials: async () => {
-        const assumed = await this.#aliyun.get(name);
+        const assumed = await this.#aliyun.get(await this.#keyOf(name, 'aliyun'));
         return {
           accessKeyId: assumed.accessKeyId,
           accessKeySecret: assumed.accessKeySecret,
@@ -80,7 +83,10 @@ export class MemberAccounts {
         };
       },
       credentialsRefused: (refused) =>
-        this.#aliyun.invalidate(name, (cached) => cached.securityToken === refused.securityToken),
+        this.#aliyun.invalidate(
+          this.#lastKey.get(name) ?? '',
+          (cached) => cached.securityToken === refused.securityToken,
+        ),
     };
   }
 
@@ -88,12 +94,40 @@ export class MemberAccounts {
   tencent(name: string): AccountCredentials<TencentCredentials> {
     return {
       credentials: async () => {
-        const assumed = await this.#tencent.get(name);
+        const assumed = await this.#tencent.get(await this.#keyOf(name, 'tencent'));
         return { secretId: assumed.secretId, secretKey: assumed.secretKey, token: assumed.token };
       },
       credentialsRefused: (refused) =>
-        this.#tencent.invalidate(name, (cached) => cached.token === refused.token),
+        this.#tencent.invalidate(this.#lastKey.get(name) ?? '', (cached) => cached.token === refused.token),
     };
+  }
+
+  /**
+   * The cache key of an account as the registry holds it now (read on every call; the registry itself is cached):
+   * an account removed, or moved to the other cloud, is refused before any credentials are served, and an edited
+   * entry (another role, external id, duration or region) is another key, so credentials of the old role are never
+   * served for it.
+   */
+  async #keyOf(name: string, cloud: AccountEntry['cloud']): Promise<string> {
+    const account = await this.#account(name, cloud);
+    const key = JSON.stringify([
+      account.name,
+      account.cloud,
+      account.roleArn,
+      account.externalId ?? null,
+      account.durationSeconds ?? null,
+      account.allowedRegions?.[0] ?? null,
+    ]);
+    this.#entries.set(key, account);
+    this.#lastKey.set(name, key);
+    return key;
+  }
+
+  #entryOf(key: string): AccountEntry {
+    const account = this.#entries.get(key);
+    if (!account)
+      throw new DetachError('AccountNotRegistered', 'The account is not in the account registry.', 'fatal');
+    return account;
   }
 
   async #account(name: string, cloud: AccountEntry['cloud']): Promise<AccountEntry> {
