@@ -10,10 +10,10 @@ import { DetachError } from '../shared/errors.ts';
 import {
   aDetachRequest,
   aScalingGroup,
-  EMULATOR_KEY,
+  EMULATOR_ROOT_KEY,
   type EmulatorAdmin,
 } from '../support/emulator-admin.ts';
-import { aTencentGroup, aTencentRequest, TENCENT_KEY } from '../support/tencent.ts';
+import { aTencentGroup, aTencentRequest, TENCENT_ROOT_KEY } from '../support/tencent.ts';
 import { aDomain, type Domain } from './support/domain.ts';
 
 /**
@@ -42,7 +42,8 @@ async function stsAdmin(admin: EmulatorAdmin, path: string, body: unknown) {
 /**
  * Accounts of this test's own (each gets a role in the emulator's STS unless `broken`: its role does not exist),
  * wired by the composition root itself (an inline registry, STS and cloud endpoints at the emulator, the
- * emulator's keys as the deployment's own): the account providers and the intake check the request functions use.
+ * emulator's root keys as the deployment's own, since these roles are of random account ids that the documented
+ * principal policy does not name): the account providers and the intake check the request functions use.
  */
 async function memberAccounts(
   domain: Domain,
@@ -62,10 +63,10 @@ async function memberAccounts(
   const composed = composeRequestFunction({
     LEDGER_TABLE: 'unused',
     EVENT_BUS_NAME: 'unused',
-    ALIYUN_ACCESS_KEY_ID: EMULATOR_KEY.accessKeyId,
-    ALIYUN_ACCESS_KEY_SECRET: EMULATOR_KEY.accessKeySecret,
-    TENCENT_SECRET_ID: TENCENT_KEY.secretId,
-    TENCENT_SECRET_KEY: TENCENT_KEY.secretKey,
+    ALIYUN_ACCESS_KEY_ID: EMULATOR_ROOT_KEY.accessKeyId,
+    ALIYUN_ACCESS_KEY_SECRET: EMULATOR_ROOT_KEY.accessKeySecret,
+    TENCENT_SECRET_ID: TENCENT_ROOT_KEY.secretId,
+    TENCENT_SECRET_KEY: TENCENT_ROOT_KEY.secretKey,
     ESS_ENDPOINT: emulatorUrl,
     TENCENT_AS_ENDPOINT: emulatorUrl,
     TENCENT_V2_ENDPOINT: emulatorUrl,

@@ -3,7 +3,6 @@ import { request } from 'undici';
 import { describe, expect, inject, it } from 'vitest';
 import { AccountRegistry, type AccountRegistryData } from '../shared/accounts/account-registry.ts';
 import { MemberAccounts } from '../shared/accounts/member-accounts.ts';
-import type { Action, DetachRequest } from '../shared/contracts/index.ts';
 import type { ScalingProvider } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
@@ -11,8 +10,6 @@ import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
 import { AliyunStsClient } from '../shared/providers/aliyun/sts-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentStsClient } from '../shared/providers/tencent/sts-client.ts';
-import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
-import { handleWebhook } from '../shared/webhook/handle-webhook.ts';
 import { aDetachRequest, aScalingGroup, EMULATOR_ROOT_KEY } from '../support/emulator-admin.ts';
 import { TENCENT_ROOT_KEY } from '../support/tencent.ts';
 import { aDomain, type Domain } from './support/domain.ts';
@@ -134,8 +131,11 @@ describe('member accounts after a registry edit', () => {
     expect(roles.get(detach?.params.AccessKeyId ?? '')).toBe(newRole);
   });
 
-  it('an account removed from the registry after its request was accepted: the request ends Failed AccountNotRegistered, with no call', async () => {
-    const domain = await aDomain();
+  it('an account removed from the registry after its request was accepted: the request ends Failed Preflight.AccountNotRegistered, with no call', async () => {
+    // Its first request's activity can no longer be read once the account is gone: the group is held until the
+    // activity hold (short here) ends; then the second is dispatched, and the operation timeout ends the first
+    // TimedOut, which claims nothing.
+    const domain = await aDomain({ timeoutMs: 300_000, activityHoldMs: 30_000 });
     const name = `leaving-${randomBytes(3).toString('hex')}`;
     const roleArn = aliyunRoleArn();
     await emulatorPost(domain, '/admin/sts/roles', [{ cloud: 'aliyun', roleArn }]);
@@ -149,7 +149,7 @@ describe('member accounts after a registry edit', () => {
     expect((await domain.ledger.get(second.requestId))?.status).toBe('QUEUED');
 
     registry.edit({ accounts: [] });
-    const [record] = await domain.settle([second.requestId]);
+    const [firstRecord, record] = await domain.settle([first.requestId, second.requestId]);
 
     const detached = (await domain.admin.calls({ scalingGroupId: group.scalingGroupId })).filter(
       (call) => call.action === 'DetachInstances' && call.params['InstanceId.1'] === group.instanceIds[1],
@@ -158,8 +158,9 @@ describe('member accounts after a registry edit', () => {
     // Failed (AccountNotRegistered) at its next call, before the call is made."
     expect({ status: record?.status, code: record?.event?.error?.code, calls: detached.length }).toEqual({
       status: 'FAILED',
-      code: 'AccountNotRegistered',
+      code: 'Preflight.AccountNotRegistered',
       calls: 0,
     });
+    expect(['SUCCEEDED', 'TIMED_OUT']).toContain(firstRecord?.status);
   });
 });

@@ -33,8 +33,8 @@ function caller(secret: string, keyId?: string) {
       });
     },
     status: (requestId: string) => get(`/v1/operations/${encodeURIComponent(requestId)}`),
-    group: (group: { region: string; scalingGroupId: string }) =>
-      get(`/v1/groups/aliyun/${group.region}/${group.scalingGroupId}`),
+    group: (group: { region: string; scalingGroupId: string }, account?: string) =>
+      get(`/v1/groups/aliyun/${group.region}/${group.scalingGroupId}${account ? `/${account}` : ''}`),
   };
 }
 const defaultCaller = caller(stack.webhookSecret);
@@ -152,22 +152,26 @@ describe('webhook callers with key ids', () => {
     const absent = await teamA.status('req-that-never-existed');
     const hidden = [await teamA.status(others.requestId), await teamA.status(own.requestId)];
     const shown = await teamA.status(mine.requestId);
-    const groupForKey = await teamA.group(group);
-    const groupForDefault = await defaultCaller.group(group);
+    // A member account's requests are a group of their own (the account is part of the group's identity).
+    const groupForKey = await teamA.group(group, 'shop-dev');
+    const otherGroupForKey = await teamA.group(group, 'shop-test');
+    const groupsForDefault = await Promise.all([
+      defaultCaller.group(group),
+      defaultCaller.group(group, 'shop-test'),
+      defaultCaller.group(group, 'shop-dev'),
+    ]);
 
     expect(absent.status).toBe(404);
     for (const answer of hidden) expect(answer).toEqual(absent);
     expect(shown.status).toBe(200);
-    // The group view: the key sees its own request's outcome only; the default caller sees all three.
+    // The group view: the key sees its own account's group, not another's; the default caller sees each.
+    const outcomeIds = (answer: { body: Record<string, unknown> }) =>
+      (answer.body.outcomes as { requestId: string }[]).map((outcome) => outcome.requestId);
     expect(groupForKey.status).toBe(200);
-    expect(
-      (groupForKey.body.outcomes as { requestId: string }[]).map((outcome) => outcome.requestId),
-    ).toEqual([mine.requestId]);
-    expect(JSON.stringify(groupForKey.body)).not.toContain(others.requestId);
-    expect(JSON.stringify(groupForKey.body)).not.toContain(own.requestId);
-    expect(
-      (groupForDefault.body.outcomes as { requestId: string }[]).map((outcome) => outcome.requestId).sort(),
-    ).toEqual([others.requestId, own.requestId, mine.requestId].sort());
+    expect(outcomeIds(groupForKey)).toEqual([mine.requestId]);
+    expect(otherGroupForKey.status).toBe(404);
+    expect(JSON.stringify(otherGroupForKey.body)).not.toContain(others.requestId);
+    expect(groupsForDefault.map(outcomeIds)).toEqual([[own.requestId], [others.requestId], [mine.requestId]]);
   });
 
   it.concurrent("a group holding only other accounts' requests is 404 for the key, like a group the ledger has not seen", async () => {
@@ -176,13 +180,13 @@ describe('webhook callers with key ids', () => {
     await defaultCaller.post('detach-instances', others);
     await waitForRecord(others.requestId, (record) => record.completedAt !== undefined, 30_000);
 
-    const forKey = await teamA.group(group);
+    const forKey = await teamA.group(group, 'shop-test');
     const unseen = await teamA.group({
       region: group.region,
       scalingGroupId: 'asg-never-seen-by-the-ledger',
     });
 
-    expect((await defaultCaller.group(group)).status).toBe(200);
+    expect((await defaultCaller.group(group, 'shop-test')).status).toBe(200);
     expect(forKey.status).toBe(404);
     expect(unseen.status).toBe(404);
     expect(JSON.stringify(forKey.body)).not.toContain(others.requestId);
