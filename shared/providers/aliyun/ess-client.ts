@@ -6,7 +6,21 @@ import { type HttpTarget, httpTarget, post, postForm } from '../http.ts';
 import { acs3CanonicalQuery, acs3Date, signAcs3 } from './acs3-signer.ts';
 import { essEndpoint } from './ess-endpoints.ts';
 import { essError } from './ess-errors.ts';
+import {
+  ActivitiesResponse,
+  type EssActivity,
+  EssErrorBody,
+  type EssParams,
+  type EssScalingGroup,
+  flattenList,
+  GroupsResponse,
+  InstancesResponse,
+  MutationResponse,
+} from './ess-responses.ts';
 import { canonicalQuery, percentEncode, rpcTimestamp, signRpcQuery } from './rpc-signer.ts';
+
+export type { EssParams } from './ess-responses.ts';
+export { EssActivity, EssScalingGroup, EssScalingInstance, flattenList } from './ess-responses.ts';
 
 export const EssCredentials = z.object({
   accessKeyId: z.string().min(1),
@@ -30,99 +44,6 @@ export interface EssClientOptions {
    * mismatched security token), to drop them; the call, which did not act, is then repeated once with fresh ones.
    */
   credentialsRefused?: (refused: EssCredentials) => void;
-}
-
-export type EssParams = Record<string, string | number | boolean | undefined>;
-
-const numeric = z.union([z.number(), z.string()]).transform((value) => Number(value));
-
-const EssErrorBody = z.object({
-  Code: z.string(),
-  Message: z.string().default(''),
-  RequestId: z.string().optional(),
-});
-const MutationResponse = z.object({ RequestId: z.string(), ScalingActivityId: z.string().optional() });
-
-export const EssActivity = z.object({
-  ScalingActivityId: z.string(),
-  ScalingGroupId: z.string().optional(),
-  StatusCode: z.string(),
-  StatusMessage: z.string().optional(),
-  Progress: numeric.optional(),
-  ErrorCode: z.string().optional(),
-  ErrorMessage: z.string().optional(),
-  StartTime: z.string().optional(),
-  EndTime: z.string().optional(),
-  /** RemoveInstances: instances released, and instances put into Economical Mode. */
-  DestroyedInstances: z.object({ DestroyedInstance: z.array(z.string()) }).optional(),
-  StoppedInstances: z.object({ StoppedInstance: z.array(z.string()) }).optional(),
-});
-export type EssActivity = z.infer<typeof EssActivity>;
-const ActivitiesResponse = z.object({
-  RequestId: z.string(),
-  TotalCount: numeric.optional(),
-  ScalingActivities: z.object({ ScalingActivity: z.array(EssActivity) }),
-});
-
-export const EssScalingGroup = z.looseObject({
-  ScalingGroupId: z.string(),
-  LifecycleState: z.string(),
-  MinSize: numeric,
-  MaxSize: numeric,
-  TotalCapacity: numeric.optional(),
-  VServerGroups: z
-    .object({
-      VServerGroup: z.array(
-        z.object({
-          LoadBalancerId: z.string(),
-          VServerGroupAttributes: z.object({
-            VServerGroupAttribute: z.array(z.object({ VServerGroupId: z.string(), Port: numeric })),
-          }),
-        }),
-      ),
-    })
-    .optional(),
-  AlbServerGroups: z
-    .object({ AlbServerGroup: z.array(z.object({ AlbServerGroupId: z.string(), Port: numeric })) })
-    .optional(),
-});
-export type EssScalingGroup = z.infer<typeof EssScalingGroup>;
-const GroupsResponse = z.object({
-  RequestId: z.string(),
-  ScalingGroups: z.object({ ScalingGroup: z.array(EssScalingGroup) }),
-});
-
-export const EssScalingInstance = z.looseObject({
-  InstanceId: z.string(),
-  ScalingGroupId: z.string(),
-  LifecycleState: z.string(),
-  CreationType: z.string().optional(),
-});
-const InstancesResponse = z.object({
-  RequestId: z.string(),
-  TotalCount: numeric,
-  ScalingInstances: z.object({ ScalingInstance: z.array(EssScalingInstance) }),
-});
-
-/** `Name.1 .. Name.N` as the RPC API flattens lists. */
-export const flattenList = (name: string, values: readonly string[], into: EssParams = {}): EssParams => {
-  for (const [index, value] of values.entries()) into[listItemName(name, index)] = value;
-  return into;
-};
-
-/**
- * `Name.N`, made once: a name built on every call is a new string for every property it sets. Bounded by the
- * lists of this client (a few names, up to 100 items each).
- */
-const listItemNames = new Map<string, string[]>();
-function listItemName(name: string, index: number): string {
-  let names = listItemNames.get(name);
-  if (!names) {
-    names = [];
-    listItemNames.set(name, names);
-  }
-  names[index] ??= `${name}.${index + 1}`;
-  return names[index];
 }
 
 /** Alibaba Cloud ESS (2014-08-28) over RPC signature 1.0, POST form, JSON responses. */
