@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { describe, expect, inject, it } from 'vitest';
 import { AccountRegistry, type AccountRegistryData } from '../shared/accounts/account-registry.ts';
 import { MemberAccounts } from '../shared/accounts/member-accounts.ts';
+import type { Action, DetachRequest } from '../shared/contracts/index.ts';
 import type { ScalingProvider } from '../shared/detach/ports.ts';
 import { submitRequest } from '../shared/detach/submit.ts';
 import { EssClient } from '../shared/providers/aliyun/ess-client.ts';
@@ -10,6 +11,8 @@ import { EssProvider } from '../shared/providers/aliyun/ess-provider.ts';
 import { AliyunStsClient } from '../shared/providers/aliyun/sts-client.ts';
 import { createHttpAgent } from '../shared/providers/http.ts';
 import { TencentStsClient } from '../shared/providers/tencent/sts-client.ts';
+import { SIGNATURE_HEADER, signatureHeader } from '../shared/signing/webhook-signature.ts';
+import { handleWebhook } from '../shared/webhook/handle-webhook.ts';
 import { aDetachRequest, aScalingGroup, EMULATOR_ROOT_KEY } from '../support/emulator-admin.ts';
 import { TENCENT_ROOT_KEY } from '../support/tencent.ts';
 import { aDomain, type Domain } from './support/domain.ts';
@@ -162,5 +165,85 @@ describe('member accounts after a registry edit', () => {
       calls: 0,
     });
     expect(['SUCCEEDED', 'TIMED_OUT']).toContain(firstRecord?.status);
+  });
+
+  it('a webhook retry of an accepted request after a registry edit is answered as that request, not refused with a Rejected event', async () => {
+    const domain = await aDomain();
+    const name = `retry-${randomBytes(3).toString('hex')}`;
+    const registry = editableRegistry(domain, {
+      accounts: [{ name, cloud: 'aliyun', roleArn: aliyunRoleArn() }],
+    });
+    const enqueued: DetachRequest[] = [];
+    const webhook = {
+      ...domain.deps,
+      queue: { enqueue: async (_action: Action, body: DetachRequest) => void enqueued.push(body) },
+      secret: async () => ({ current: 'local-test-webhook-secret' }),
+      maxBodyBytes: 65_536,
+    };
+    const post = (body: string) =>
+      handleWebhook(webhook as never, {
+        method: 'POST',
+        path: '/v1/detach-instances',
+        headers: {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADER]: signatureHeader('local-test-webhook-secret', body, domain.clock.now()),
+        },
+        rawBody: body,
+      });
+    const body = JSON.stringify({
+      requestId: `req-${randomBytes(4).toString('hex')}`,
+      provider: 'aliyun',
+      region: 'cn-hangzhou',
+      scalingGroupId: 'asg-retry',
+      instanceIds: ['i-retry'],
+      account: name,
+    });
+
+    const first = await post(body);
+    // The account leaves the registry (or its allowedRegions narrow); the caller retries its POST, as a caller
+    // whose first answer was lost does. The request is on the ledger, QUEUED, and will be dispatched.
+    registry.edit({ accounts: [] });
+    domain.advance(1000);
+    const retry = await post(body);
+
+    expect(first.status).toBe(202);
+    const requestId = JSON.parse(body).requestId as string;
+    expect((await domain.ledger.get(requestId))?.status).toBe('QUEUED');
+    const rejected = domain.publisher.events.filter((event) => event.status === 'Rejected');
+    // Answered as the request the ledger holds: no 422, no Rejected event beside it.
+    expect({ status: retry.status, rejectedEvents: rejected.length }).toEqual({
+      status: 202,
+      rejectedEvents: 0,
+    });
+  });
+
+  it('a redelivered message of an accepted request, after its account’s regions were narrowed, is not Rejected: no Rejected event next to its Succeeded one', async () => {
+    const domain = await aDomain();
+    const name = `narrowed-${randomBytes(3).toString('hex')}`;
+    const roleArn = aliyunRoleArn();
+    await emulatorPost(domain, '/admin/sts/roles', [{ cloud: 'aliyun', roleArn }]);
+    const entry = { name, cloud: 'aliyun' as const, roleArn };
+    const registry = editableRegistry(domain, { accounts: [entry] });
+    const group = await aScalingGroup(domain.admin);
+    const body = aDetachRequest(group, { account: name });
+    const delivery = { body, messageId: `m-${body.requestId}` };
+    await submitRequest(domain.deps as never, 'detach-instances', { ...delivery, receiveCount: 1 });
+
+    // The registry now allows the account another region only ("allowedRegions at dispatch" is documented as not
+    // built: accepted requests go on). The same message comes back (its function timed out after the ledger write).
+    registry.edit({ accounts: [{ ...entry, allowedRegions: ['cn-shanghai'] }] });
+    const again = await submitRequest(domain.deps as never, 'detach-instances', {
+      ...delivery,
+      receiveCount: 2,
+    });
+    const [record] = await domain.settle([body.requestId]);
+
+    expect(record?.status).toBe('SUCCEEDED');
+    const ends = domain.publisher.events.map((event) => `${event.requestId} ${event.status}`);
+    // One end for the message: its request's, no Rejected event under sqs:<messageId> beside it.
+    expect({ rejected: again.kind === 'rejected', ends }).toEqual({
+      rejected: false,
+      ends: [`${body.requestId} Succeeded`],
+    });
   });
 });

@@ -1,9 +1,8 @@
 import { type Action, type DetachRequest, type LedgerStatus, requestSchemaOf } from '../contracts/index.ts';
-import { accountRefusal } from './account-check.ts';
 import type { CompletionDeps } from './completion.ts';
 import type { AccountCheck, Clock } from './ports.ts';
 import { type Issues, issuesOf, rejectRequest } from './rejection.ts';
-import { type HeldBy, newOperation, requestIdConflict } from './submit.ts';
+import { type HeldBy, newOperation, refusalOfNew, requestIdConflict } from './submit.ts';
 
 /** Port: the action's FIFO queue, as producers use it (group per scaling group, deduplicated by request id). */
 export interface RequestQueue {
@@ -57,7 +56,7 @@ export async function acceptRequest(
     return { kind: 'invalid', requestId: rejected.requestId, issues: rejected.issues };
   }
   const request = parsed.data;
-  const refused = await accountRefusal(deps.accounts, request);
+  const refused = await refusalOfNew(deps, action, request);
   if (refused) {
     const issues = [{ path: 'account', message: refused.message }];
     const rejected = await rejectRequest(deps, {

@@ -10,7 +10,7 @@ import {
 import { accountRefusal } from './account-check.ts';
 import { abandonedEvent, isTerminal, publishStored } from './completion.ts';
 import { type DispatchDeps, type DispatchResult, dispatchGroup, groupKeyOf } from './dispatch.ts';
-import type { AccountCheck, NewOperationOf, StoredRecord } from './ports.ts';
+import type { AccountCheck, AccountRefusal, Ledger, NewOperationOf, StoredRecord } from './ports.ts';
 import { issuesOf, rejectRequest } from './rejection.ts';
 
 export interface SubmitDeps extends DispatchDeps {
@@ -72,6 +72,24 @@ export function requestIdConflict(
   };
 }
 
+/**
+ * Why a request may not name its account, if it may not, unless the ledger already holds this very request: one
+ * accepted before a registry edit is answered as that request (its outcome is the ledger's to give), never refused
+ * beside it with a Rejected event of its own.
+ */
+export async function refusalOfNew(
+  deps: { accounts?: AccountCheck | undefined; ledger: Pick<Ledger, 'get'> },
+  action: Action,
+  request: DetachRequest,
+): Promise<AccountRefusal | undefined> {
+  const refused = await accountRefusal(deps.accounts, request);
+  if (!refused) return undefined;
+  const existing = await deps.ledger.get(request.requestId);
+  const accepted =
+    existing?.request !== undefined && requestIdConflict(action, request, existing) === undefined;
+  return accepted ? undefined : refused;
+}
+
 export const describeHolder = (requestId: string, heldBy: HeldBy): string =>
   `Request id ${requestId} is already used by a ${heldBy.action} request${heldBy.scalingGroupId ? ` for scaling group ${heldBy.scalingGroupId} (${heldBy.provider}, ${heldBy.region})` : ''}; a request id names one request only: use a new one.`;
 
@@ -108,7 +126,7 @@ export async function submitRequest(
     });
   }
   const request = parsed.data;
-  const refused = await accountRefusal(deps.accounts, request);
+  const refused = await refusalOfNew(deps, action, request);
   if (refused) {
     return rejectRequest(deps, {
       action,
