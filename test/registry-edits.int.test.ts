@@ -246,4 +246,99 @@ describe('member accounts after a registry edit', () => {
       ends: [`${body.requestId} Succeeded`],
     });
   });
+
+  describe('webhook keys and rejected requests', () => {
+    const TEAM = { keyId: 'shop-team', secret: 't'.repeat(40), accounts: ['shop-review'] };
+    const OWN_ONLY = { keyId: 'own-team', secret: 'o'.repeat(40), accounts: ['default'] };
+
+    async function setup() {
+      const domain = await aDomain();
+      editableRegistry(domain, {
+        accounts: [
+          { name: 'shop-review', cloud: 'aliyun', roleArn: aliyunRoleArn(), allowedRegions: ['cn-shanghai'] },
+        ],
+      });
+      const webhook = {
+        ...domain.deps,
+        queue: { enqueue: async () => {} },
+        secret: async () => ({ current: 'local-test-webhook-secret' }),
+        callerKeys: async () => ({ callers: [TEAM, OWN_ONLY] }),
+        maxBodyBytes: 65_536,
+      };
+      const as = (key: typeof TEAM) => ({
+        post: (body: unknown) => {
+          const raw = JSON.stringify(body);
+          return handleWebhook(webhook as never, {
+            method: 'POST',
+            path: '/v1/detach-instances',
+            headers: {
+              'content-type': 'application/json',
+              [SIGNATURE_HEADER]: signatureHeader(key.secret, raw, domain.clock.now(), key.keyId),
+            },
+            rawBody: raw,
+          });
+        },
+        status: (requestId: string) => {
+          const path = `/v1/operations/${requestId}`;
+          return handleWebhook(webhook as never, {
+            method: 'GET',
+            path,
+            headers: {
+              [SIGNATURE_HEADER]: signatureHeader(key.secret, `GET ${path}`, domain.clock.now(), key.keyId),
+            },
+            rawBody: '',
+          });
+        },
+      });
+      return { domain, team: as(TEAM), ownOnly: as(OWN_ONLY) };
+    }
+
+    // A valid body the registry refuses (region not allowed for the account), and a body the contract refuses.
+    const bodies = {
+      refused: () => ({
+        requestId: `req-${randomBytes(4).toString('hex')}`,
+        provider: 'aliyun',
+        region: 'cn-hangzhou',
+        scalingGroupId: 'asg-rejected',
+        instanceIds: ['i-rejected'],
+        account: 'shop-review',
+      }),
+      invalid: () => ({
+        requestId: `req-${randomBytes(4).toString('hex')}`,
+        provider: 'aliyun',
+        region: 'cn-shanghai',
+        scalingGroupId: 'asg-rejected',
+        instanceIds: [],
+        account: 'shop-review',
+      }),
+    };
+
+    it.each(['refused', 'invalid'] as const)(
+      '%s: the key that sent an account request sees its Rejected record; a key of the deployment’s own account does not',
+      async (kind) => {
+        const { team, ownOnly } = await setup();
+        const body = bodies[kind]();
+
+        const answer = await team.post(body);
+        expect(answer.status).toBe(422);
+        expect(answer.body.error).toMatchObject({ requestId: body.requestId });
+        const [teamSees, ownSees] = [await team.status(body.requestId), await ownOnly.status(body.requestId)];
+
+        // A rejected request is its account's: seen by that account's key, not by one of the deployment's own.
+        expect({ team: teamSees.status, ownOnly: ownSees.status }).toEqual({ team: 200, ownOnly: 404 });
+      },
+    );
+
+    it('the Rejected event of a request refused for its account names the account', async () => {
+      const { domain, team } = await setup();
+      const body = bodies.refused();
+
+      await team.post(body);
+
+      const event = domain.publisher.events.find((e) => e.requestId === body.requestId);
+      expect(event?.status).toBe('Rejected');
+      // Consumers route events by account.
+      expect(event?.account).toBe('shop-review');
+    });
+  });
 });

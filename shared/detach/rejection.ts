@@ -16,6 +16,15 @@ const MAX_ISSUES = 20;
 const MAX_TEXT = 300;
 const clip = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
 
+/**
+ * The account a rejected body names, when it is one by its form (never arbitrary text): its Rejected record and
+ * event are that account's, for the keys scoped to it and for consumers routing events by account.
+ */
+const accountIn = (body: unknown): string | undefined => {
+  const named = typeof body === 'object' && body !== null && 'account' in body ? body.account : undefined;
+  return typeof named === 'string' && /^[a-z0-9-]{1,32}$/.test(named) ? named : undefined;
+};
+
 /** The body's `requestId`, whatever it is (not yet trusted); undefined where the body has none. */
 const requestIdIn = (body: unknown): unknown =>
   typeof body === 'object' && body !== null && 'requestId' in body ? body.requestId : undefined;
@@ -50,8 +59,9 @@ export async function rejectRequest(
 ): Promise<{ kind: 'rejected'; requestId: string; issues: Issues }> {
   const candidate = RequestId.safeParse(requestIdIn(input.body));
   const now = deps.clock.now();
-  const rejectionOf = (requestId: string) =>
-    eventFor(
+  const account = accountIn(input.body);
+  const rejectionOf = (requestId: string) => ({
+    ...eventFor(
       { requestId, action: input.action, attempts: input.attempts, createdAt: now.toISOString() },
       'Rejected',
       now,
@@ -63,7 +73,9 @@ export async function rejectRequest(
           issues: input.issues,
         },
       },
-    );
+    ),
+    ...(account && { account }),
+  });
   if (candidate.success) {
     const ended = await endNew(deps, rejectionOf(candidate.data));
     // Its own id holds a rejection already (a duplicate of it): that one stands.

@@ -111,6 +111,8 @@ export async function authenticate(
 export const mayUseAccount = (caller: Caller, account: string | undefined): boolean =>
   caller.accounts === ALL_ACCOUNTS || caller.accounts.has(account ?? OWN_ACCOUNT);
 
-/** Whether the caller may see a ledger record: one of its accounts' requests. */
-export const maySee = (caller: Caller, record: { request?: StoredRecord['request'] }): boolean =>
-  mayUseAccount(caller, record.request?.account);
+/** Whether the caller may see a ledger record: one of its accounts' requests (a rejected one's by its event). */
+export const maySee = (
+  caller: Caller,
+  record: { request?: StoredRecord['request']; event?: { account?: string | undefined } | undefined },
+): boolean => mayUseAccount(caller, record.request?.account ?? record.event?.account);
