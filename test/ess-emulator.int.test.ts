@@ -7,6 +7,7 @@ import { createHttpAgent } from '../shared/providers/http.ts';
 import {
   aScalingGroup,
   EMULATOR_KEY,
+  EMULATOR_ROOT_KEY,
   EmulatorAdmin,
   READONLY_KEY,
   uniqueId,
@@ -161,6 +162,25 @@ describe('ESS DetachInstances in the emulator, through our EssClient', () => {
 
     expect(again.scalingActivityId).toBe(first.scalingActivityId);
     expect(changed.code).toBe('IdempotentParameterMismatch');
+    expect(
+      (await admin.state()).aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId),
+    ).toHaveLength(1);
+  });
+
+  it('scopes a ClientToken to the account, not the key: a repeat signed with another key of the account is the same call', async () => {
+    // As after a refresh of temporary credentials: the key id changes, the account does not.
+    const group = await aScalingGroup(admin, { activityDurationMs: 5000 });
+    const input = {
+      region: group.region,
+      scalingGroupId: group.scalingGroupId,
+      instanceIds: [group.instanceIds[0] as string],
+      clientToken: uniqueId('token'),
+    };
+
+    const first = await essClient(EMULATOR_KEY).detachInstances(input);
+    const again = await essClient(EMULATOR_ROOT_KEY).detachInstances(input);
+
+    expect(again.scalingActivityId).toBe(first.scalingActivityId);
     expect(
       (await admin.state()).aliyun.activities.filter((a) => a.scalingGroupId === group.scalingGroupId),
     ).toHaveLength(1);

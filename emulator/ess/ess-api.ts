@@ -383,7 +383,9 @@ export class EssApi {
       if (token.length > 64 || !/^[\x20-\x7e]+$/.test(token)) {
         throw err(400, 'InvalidParameter', 'The specified parameter "ClientToken" is not valid.');
       }
-      const key = `${params.AccessKeyId}:${action}:${token}`;
+      // Scoped to the account, as ESS scopes it (each account's world has its own EssApi), not to the access key:
+      // a repeat signed with refreshed temporary credentials is the same request.
+      const key = `${action}:${token}`;
       const fingerprint = fingerprintOf(params);
       const seen = this.#tokens.get(key);
       if (seen) {
