@@ -130,6 +130,35 @@ describe('review: outcomes the cloud contradicts', () => {
   );
 
   /*
+   * Found by the model test (seed 685636687): a first v2 DetachInstance acted and its answer was lost; its repeat,
+   * while the instance was still being detached, got 5100 (40006) "not in service", then classified fatal, and the
+   * group still held the instance: Failed, though the first call acted. 40006 is busy now (as API 3.0's
+   * ResourceUnavailable.InstanceInOperation): the repeat waits, and the group read then finds the instance gone.
+   */
+  it.concurrent(
+    'Tencent v2: a repeat answered "instance not in service" (40006) while the first call detaches it is busy, not Failed',
+    SETTLING,
+    async () => {
+      const domain = await aDomain();
+      const group = await aTencentGroup(domain.admin, { activityDurationMs: 3_000 });
+      const [x] = group.instanceIds as [string];
+      await domain.admin.inject({
+        action: 'DetachInstance',
+        scalingGroupId: group.scalingGroupId,
+        drop: 'after',
+      });
+      const request = aTencentRequest(group, { apiVersion: 'v2', instanceIds: [x] });
+
+      await submitRequest(domain.deps, 'detach-instances', delivery(request));
+      const [record] = await domain.settle([request.requestId]);
+
+      const members = await tencentMembers(domain, group.scalingGroupId);
+      expect(members).not.toContain(x);
+      expect(record?.status, JSON.stringify(record?.event)).toBe('SUCCEEDED');
+    },
+  );
+
+  /*
    * LIE (two terminal outcomes for one request). `unreadableOutcome` ends Failed any unreadable item whose status
    * is not SUBMITTING/SUBMITTED/IN_PROGRESS, terminal statuses included, when it holds no `event` attribute (an
    * earlier release kept its outcome elsewhere). The terminal write (`complete` with `{ status: 'SUCCEEDED' }`,

@@ -27,6 +27,7 @@ describe('classifyTencentV2Error (legacy v2)', () => {
     [5100, 'InvalidParameter.InstanceIdError', '(100005) Incorrect instanceId', 'fatal'],
     [5100, 'ScalingGroupInActivity', '(40000) in activity', 'busy'],
     [5100, '', '(40001) cooling down', 'busy'],
+    [5100, 'InstanceInOperation', '(40006) The instance ins-1 is not in service.', 'busy'],
     [5100, '', '(10001) config error', 'fatal'],
     [4400, '', 'rate limited', 'throttled'],
     [4500, '', 'replay', 'transient'],

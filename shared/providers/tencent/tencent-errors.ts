@@ -79,8 +79,12 @@ export const TENCENT_V2_CODEDESC_KINDS: Readonly<Record<string, ErrorKind>> = {
   'AuthFailure.TokenFailure': 'throttled',
 };
 
-/** 5100 "operation failed" is busy only when its module code says the group is in an activity or cooling down. */
-const V2_BUSY_MODULE_CODES = /\((40000|40001)\)/;
+/**
+ * 5100 "operation failed" is busy only when its module code says the group is in an activity or cooling down, or
+ * the instance is in an operation (40006, "not in service": being detached, by our own earlier call too), as API
+ * 3.0's ResourceUnavailable.InstanceInOperation is. Fatal there, a repeat of a call that acted would end Failed.
+ */
+const V2_BUSY_MODULE_CODES = /\((40000|40001|40006)\)/;
 
 export function classifyTencentV2Error(code: number, codeDesc: string, message: string): ErrorKind {
   const byDesc = TENCENT_V2_CODEDESC_KINDS[codeDesc];
