@@ -1,10 +1,9 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type CompletionEvent, type LedgerStatus, targetsOf } from '../contracts/index.ts';
+import type { CompletionEvent, LedgerStatus } from '../contracts/index.ts';
 import type { CallbackState } from '../detach/callbacks.ts';
 import { chunk, mapLimit } from '../detach/collections.ts';
 import { ENDABLE_STATUSES, LEDGER_STATUS_OF } from '../detach/completion.ts';
-import { groupKeyOf } from '../detach/dispatch.ts';
 import type {
   DecidedFrom,
   NewOperation,
